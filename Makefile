@@ -1,0 +1,54 @@
+# The README's two commands are `make demo` and `make test`; the rest are helpers.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export CONTAINERS_CONF := $(CURDIR)/etc/containers.conf
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+PYTEST := $(BIN)/pytest
+
+.PHONY: demo test setup check lint lint-python lint-ansible unit integration e2e molecule \
+        lab-up lab-down lab-status clean bench-lab
+
+setup:
+	@scripts/setup.sh
+
+## demo: set up, bring the lab up, run the main experiment
+demo: setup
+	$(BIN)/chaosrun lab up
+	$(BIN)/chaosrun lab status
+	@scripts/demo.sh
+
+## test: set up, lint, then every test tier (unit, molecule, lab integration and e2e)
+test: setup lint
+	$(PYTEST) tests/unit -q
+	$(MAKE) molecule
+	$(PYTEST) tests/integration tests/e2e -q -x
+
+## check: the fast tier for developers (lint + unit tests, under a minute)
+check:
+	$(BIN)/ruff format --check chaosrun tests bench
+	$(BIN)/ruff check chaosrun tests bench
+	$(PYTEST) tests/unit -q
+
+lint: lint-python lint-ansible
+
+lint-python:
+	$(BIN)/ruff format --check chaosrun tests bench
+	$(BIN)/ruff check chaosrun tests bench
+
+lint-ansible:
+	$(BIN)/ansible-lint
+
+molecule:
+	@scripts/molecule.sh
+
+lab-up:
+	$(BIN)/chaosrun lab up
+lab-down:
+	$(BIN)/chaosrun lab down
+lab-status:
+	$(BIN)/chaosrun lab status
+
+bench-lab:
+	$(BIN)/python bench/lab_up.py

@@ -1,0 +1,5 @@
+"""Allow `python -m chaosrun`."""
+
+from chaosrun.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""The `chaosrun` command line: parse, call, print. Commands live in chaosrun/commands/."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from chaosrun import __version__
+from chaosrun.commands import experiment, fault, lab
+from chaosrun.errors import ChaosrunError
+from chaosrun.output import error
+
+app = typer.Typer(
+    name="chaosrun",
+    help="Chaos engineering for fleets run with Ansible.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(lab.app, name="lab")
+app.add_typer(fault.app, name="new")
+experiment.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"chaosrun {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Chaos engineering for fleets run with Ansible."""
+
+
+def main() -> None:
+    """Entry point: turn user-facing errors into one line and their exit code."""
+    try:
+        app(standalone_mode=False)
+    except ChaosrunError as exc:
+        error(str(exc))
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        error("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        code = getattr(exc, "exit_code", None)
+        if code is None:
+            raise
+        show = getattr(exc, "show", None)
+        if show:
+            show()
+        sys.exit(code)

@@ -1,0 +1,1 @@
+"""One module per command group; chaosrun/cli.py wires them together."""
