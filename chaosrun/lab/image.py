@@ -116,8 +116,13 @@ def _build(ref: str) -> None:
             raise ChaosrunError(f"mmdebstrap failed to build the lab image:\n{tail}")
         podman.run(
             [
-                "import", "--change", "CMD=/sbin/init",
-                "--change", "STOPSIGNAL=SIGRTMIN+3", str(tarball), ref,
-            ],  # fmt: skip
+                "import",
+                "--change",
+                "CMD=/sbin/init",
+                "--change",
+                "STOPSIGNAL=SIGRTMIN+3",
+                str(tarball),
+                ref,
+            ],
             timeout=600,
         )

@@ -28,7 +28,11 @@ def podman_env() -> dict[str, str]:
 
 
 def run(
-    args: Sequence[str], *, check: bool = True, timeout: float | None = 300, input: str | None = None
+    args: Sequence[str],
+    *,
+    check: bool = True,
+    timeout: float | None = 300,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `podman ARGS`; on failure raise with podman's own last line of stderr."""
     cmd = [require_podman(), *args]

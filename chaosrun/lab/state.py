@@ -1,0 +1,97 @@
+"""Where a lab keeps its files on the controller, and the lock that serialises lab commands.
+
+The state lives in a machine-global directory (not in the checkout), so a lab brought up
+from one clone of the repository is found, reused or cleaned by a run from another clone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chaosrun.lab.topology import LabConfig
+
+DEFAULT_STATE_ROOT = "/var/lib/chaosrun/labs"
+
+# Every process the lab starts carries this variable, so `lab down` finds strays whose
+# pid file was lost (a crash between start and write, a hand-deleted state dir).
+OWNER_ENV = "CHAOSRUN_LAB_STATE_DIR"
+
+
+def state_root() -> Path:
+    return Path(os.environ.get("CHAOSRUN_LAB_STATE_ROOT", DEFAULT_STATE_ROOT))
+
+
+@dataclass(frozen=True)
+class LabPaths:
+    """The files of one lab on the controller."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, lab: LabConfig) -> LabPaths:
+        return cls(state_root() / lab.name)
+
+    @property
+    def key(self) -> Path:
+        return self.root / "ssh" / "id_ed25519"
+
+    @property
+    def authorized_keys(self) -> Path:
+        return self.root / "ssh" / "authorized_keys"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "log"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def notifications(self) -> Path:
+        return self.root / "webhook" / "notifications.jsonl"
+
+    def service_dir(self, name: str) -> Path:
+        return self.root / name
+
+    def pid_file(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    def log_file(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+
+def load_state(paths: LabPaths) -> dict[str, Any]:
+    try:
+        data = json.loads(paths.state_file.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_state(paths: LabPaths, data: dict[str, Any]) -> None:
+    paths.root.mkdir(parents=True, exist_ok=True)
+    tmp = paths.state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(paths.state_file)
+
+
+@contextmanager
+def locked(lab: LabConfig) -> Iterator[None]:
+    """Hold the lab's lock: two `lab up`/`lab down` of the same lab never interleave."""
+    lock_dir = Path("/run/lock") if Path("/run/lock").is_dir() else state_root()
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f"chaosrun-lab-{lab.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
