@@ -1,0 +1,141 @@
+# -*- coding: utf-8 -*-
+# Copyright: chaosrun developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Shared code of the controller-side probe modules: HTTP with the standard library,
+three-valued verdicts and a polling loop with a deadline.
+
+A probe never says PASS when it cannot see: an unreachable endpoint, a timeout, an
+error status, an empty result or NaN all give UNKNOWN.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import math
+import ssl
+import time
+
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
+
+PASS = "PASS"
+BREACH = "BREACH"
+UNKNOWN = "UNKNOWN"
+
+# Bodies kept in results are cut to this size so a large page never floods a job log.
+MAX_BODY = 4096
+
+
+def common_argument_spec():
+    """Options every probe module takes: timing, failure policy and TLS."""
+    return dict(
+        timeout=dict(type="float", default=5.0),
+        within=dict(type="float", default=0.0),
+        interval=dict(type="float", default=1.0),
+        fail_on=dict(type="list", elements="str", choices=["breach", "unknown"], default=["breach", "unknown"]),
+        validate_certs=dict(type="bool", default=True),
+        headers=dict(type="dict", default={}, no_log=True),
+    )
+
+
+class HttpResult(object):
+    """What one request gave: a status and body, or an error, and how long it took."""
+
+    def __init__(self, status=None, body=b"", latency=0.0, error=None):
+        self.status = status
+        self.body = body
+        self.latency = latency
+        self.error = error
+
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+
+def http_request(url, method="GET", data=None, form=None, headers=None, timeout=5.0, validate_certs=True):
+    """One HTTP request. Never raises for network trouble: the error is in the result."""
+    hdrs = dict(headers or {})
+    if form is not None:
+        data = urlencode(form).encode("utf-8")
+        hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    elif data is not None and not isinstance(data, bytes):
+        data = data.encode("utf-8")
+    request = Request(url, data=data, headers=hdrs, method=method)
+    context = None
+    if url.startswith("https:") and not validate_certs:
+        context = ssl._create_unverified_context()
+    started = time.monotonic()
+    try:
+        with urlopen(request, timeout=timeout, context=context) as response:
+            body = response.read()
+            return HttpResult(response.status, body, time.monotonic() - started)
+    except HTTPError as exc:
+        body = exc.read() if hasattr(exc, "read") else b""
+        return HttpResult(exc.code, body, time.monotonic() - started, "HTTP %s" % exc.code)
+    except (URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return HttpResult(None, b"", time.monotonic() - started, "%s: %s" % (type(exc).__name__, reason))
+
+
+def get_json(url, method="GET", form=None, headers=None, timeout=5.0, validate_certs=True):
+    """Fetch JSON. Returns (document, error); exactly one of them is None."""
+    result = http_request(url, method=method, form=form, headers=headers, timeout=timeout, validate_certs=validate_certs)
+    if result.error and result.status is None:
+        return None, result.error
+    try:
+        document = json.loads(result.text())
+    except ValueError:
+        return None, "%s: response is not JSON" % (result.error or "HTTP %s" % result.status)
+    if result.status is not None and result.status >= 400 and not isinstance(document, dict):
+        return None, "HTTP %s" % result.status
+    return document, None
+
+
+def finite(value):
+    """A float from a Prometheus sample value, or None when it is not a finite number.
+    +Inf and -Inf are numbers a threshold can judge; NaN is not."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(number):
+        return None
+    return number
+
+
+def judge(value, minimum=None, maximum=None):
+    """PASS, BREACH or UNKNOWN for one value against optional bounds."""
+    if value is None:
+        return UNKNOWN
+    if maximum is not None and value > maximum:
+        return BREACH
+    if minimum is not None and value < minimum:
+        return BREACH
+    return PASS
+
+
+def poll(check, within, interval, clock=time.monotonic, sleep=time.sleep):
+    """Call `check()` (returning a dict with a `verdict`) until it passes or `within`
+    seconds have gone by. Returns the last result with `attempts` and `elapsed`."""
+    started = clock()
+    attempts = 0
+    while True:
+        attempts += 1
+        result = check()
+        elapsed = clock() - started
+        if result["verdict"] == PASS or elapsed + interval > within:
+            result["attempts"] = attempts
+            result["elapsed"] = round(elapsed, 3)
+            return result
+        sleep(max(interval, 0.05))
+
+
+def finish(module, result):
+    """Exit or fail the module according to `fail_on`. A probe never changes anything."""
+    result["changed"] = False
+    verdict = result["verdict"]
+    if verdict != PASS and verdict.lower() in module.params["fail_on"]:
+        module.fail_json(msg="probe verdict %s: %s" % (verdict, result.get("evidence", "")), **result)
+    module.exit_json(**result)
