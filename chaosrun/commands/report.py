@@ -1,0 +1,110 @@
+"""`chaosrun report` and `chaosrun history`: reports and trends from run journals."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from chaosrun.errors import InvalidInput
+from chaosrun.output import console, emit_json, info, warn
+from chaosrun.report.history import History, build_history, parse_since
+from chaosrun.report.history_html import render_history
+from chaosrun.report.journal import RUNS_DIR_ENV, default_runs_dir, load_journal, resolve_journal
+from chaosrun.report.writer import FORMATS, render, write_atomic
+
+RunsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--runs-dir",
+        envvar=RUNS_DIR_ENV,
+        help="Directory holding one folder per run [default: .chaosrun/runs].",
+    ),
+]
+Output = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+]
+
+
+def _deliver(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    write_atomic(output, text)
+    info(f"wrote {output}")
+
+
+def report(
+    run: Annotated[str, typer.Argument(help="A run id, a run directory or a journal.json.")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
+    ] = "html",
+    output: Output = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Render the report of one run from its journal."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    journal = load_journal(resolve_journal(run, runs_dir))
+    _deliver(render(journal, fmt), output)
+
+
+def _pct(value: float | None) -> str:
+    return f"{value * 100:.0f}%" if value is not None else "n/a"
+
+
+def _print_history(h: History) -> None:
+    score = "n/a" if h.resilience_score is None else f"{h.resilience_score:.1f} / 100"
+    ttr = "n/a" if h.mean_time_to_recover_s is None else f"{h.mean_time_to_recover_s:.1f} s"
+    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in h.counts.items() if v)
+    console.print(f"runs {h.total} ({counts or 'none'}) in {h.runs_dir}")
+    console.print(f"success rate {_pct(h.success_rate)}, mean time to recover {ttr}")
+    console.print(f"resilience score {score}")
+    table = Table("experiment", "severity", "runs", "passed", "mean TTR", "trend", "outcomes")
+    for x in h.experiments:
+        mttr = "n/a" if x.mean_time_to_recover_s is None else f"{x.mean_time_to_recover_s:.1f} s"
+        table.add_row(
+            x.title, x.severity or "", str(x.runs), _pct(x.success_rate), mttr, x.trend, x.outcomes
+        )
+    if h.experiments:
+        console.print(table, markup=False)
+        console.print(
+            "outcomes, oldest first: P passed, F failed, A aborted, X rollback failed, R refused"
+        )
+
+
+def history(
+    since: Annotated[
+        str | None, typer.Option(help="Only runs started since: 7d, 12h, 30m or an ISO date.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="One of: text, json, html.")] = "text",
+    output: Output = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Counts, success rate, time to recover, resilience score and trends across runs."""
+    if fmt not in ("text", "json", "html"):
+        raise InvalidInput(f"--format {fmt!r}: expected one of text, json, html")
+    directory = runs_dir or default_runs_dir()
+    h = build_history(directory, parse_since(since) if since else None)
+    for note in h.skipped:
+        warn(f"skipped {note}")
+    if fmt == "json":
+        if output is None:
+            emit_json(h.to_dict())
+        else:
+            import json
+
+            _deliver(json.dumps(h.to_dict(), indent=2, sort_keys=True) + "\n", output)
+    elif fmt == "html":
+        _deliver(render_history(h), output)
+    else:
+        _print_history(h)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `report` and `history` to the root app."""
+    app.command("report")(report)
+    app.command("history")(history)

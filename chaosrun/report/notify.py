@@ -1,0 +1,149 @@
+"""Webhook notifications at the start, abort and end of a run.
+
+One JSON body serves both generic receivers and Slack-compatible incoming webhooks:
+structured fields for machines plus a `text` line for chat. Only facts a channel may
+see are sent (titles, hosts, status, reasons, timings); fault vars and overrides,
+where secrets live, never are. Delivery is best effort with a short timeout, in
+background threads joined against one deadline, so a dead webhook never blocks a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from chaosrun import __version__
+from chaosrun.report import verdicts
+from chaosrun.report.journal import experiment_title
+
+EVENTS = ("start", "abort", "end")
+URLS_ENV = "CHAOSRUN_WEBHOOKS"
+DEFAULT_TIMEOUT_S = 3.0
+_ICONS = {"start": ":test_tube:", "abort": ":rotating_light:", "end": ":checkered_flag:"}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened to one POST; `target` never shows the URL's path or query."""
+
+    target: str
+    ok: bool
+    detail: str
+
+
+def urls_from_env(env: Mapping[str, str] | None = None) -> list[str]:
+    """Webhook URLs from $CHAOSRUN_WEBHOOKS (separated by commas or whitespace)."""
+    raw = (env if env is not None else os.environ).get(URLS_ENV, "")
+    return [u for u in raw.replace(",", " ").split() if u]
+
+
+def safe_target(url: str) -> str:
+    """scheme://host[:port]/... : webhook paths often embed a token, so they are hidden."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}/..."
+
+
+def _slack_escape(text: str) -> str:
+    # Slack's message formatting requires exactly these three to be escaped.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _text(event: str, journal: Mapping[str, Any]) -> str:
+    title = experiment_title(dict(journal))
+    run_id = journal.get("run_id")
+    hosts = ", ".join(map(str, (journal.get("targets") or {}).get("selected") or []))
+    if event == "start":
+        line = f"chaosrun run {run_id} started: {title} on {hosts or 'no host yet'}"
+    elif event == "abort":
+        reason = (journal.get("abort") or {}).get("reason") or "aborted"
+        line = f"chaosrun run {run_id} ABORTED: {title}: {reason}"
+    else:
+        status = str(journal.get("status"))
+        ttr = (journal.get("recovery") or {}).get("time_to_recover_s")
+        recovered = f", recovered in {ttr:.1f} s" if verdicts.is_number(ttr) else ""
+        line = f"chaosrun run {run_id} ended: {title}: {verdicts.headline(status)}{recovered}"
+    return f"{_ICONS.get(event, '')} {_slack_escape(line)}".strip()
+
+
+def payload(event: str, journal: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON body for one event: generic fields plus Slack's `text`."""
+    exp = journal.get("experiment") or {}
+    recovery = journal.get("recovery") or {}
+    return {
+        "source": "chaosrun",
+        "version": __version__,
+        "event": event,
+        "text": _text(event, journal),
+        "run_id": journal.get("run_id"),
+        "kind": journal.get("kind", "run"),
+        "status": journal.get("status"),
+        "exit_code": journal.get("exit_code"),
+        "experiment": {k: exp.get(k) for k in ("title", "file", "severity")},
+        "targets": list((journal.get("targets") or {}).get("selected") or []),
+        "fault_role": (journal.get("fault") or {}).get("role"),
+        "started_at": journal.get("started_at"),
+        "ended_at": journal.get("ended_at"),
+        "abort_reason": (journal.get("abort") or {}).get("reason"),
+        "recovered": recovery.get("recovered"),
+        "time_to_recover_s": recovery.get("time_to_recover_s"),
+        "controller": (journal.get("controller") or {}).get("host"),
+    }
+
+
+def _post(url: str, body: bytes, timeout: float) -> Delivery:
+    target = safe_target(url)
+    if urlsplit(url).scheme not in ("http", "https"):
+        return Delivery(target, False, "only http and https webhooks are supported")
+    headers = {"Content-Type": "application/json", "User-Agent": f"chaosrun/{__version__}"}
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Delivery(target, 200 <= response.status < 300, f"HTTP {response.status}")
+    except urllib.error.HTTPError as exc:
+        return Delivery(target, False, f"HTTP {exc.code}")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return Delivery(target, False, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}")
+
+
+def notify(
+    event: str,
+    journal: Mapping[str, Any],
+    urls: Sequence[str],
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> list[Delivery]:
+    """POST the event to every URL at once and wait at most about `timeout` seconds in all.
+
+    Never raises for delivery problems: a webhook that fails or hangs is reported in the
+    returned list (a hung one as "timed out") and the caller carries on.
+    """
+    if event not in EVENTS:
+        raise ValueError(f"unknown notification event {event!r}; expected one of {EVENTS}")
+    body = json.dumps(payload(event, journal), default=str).encode()
+    results: dict[int, Delivery] = {}
+
+    def deliver(index: int, url: str) -> None:
+        results[index] = _post(url, body, timeout)
+
+    threads = [
+        threading.Thread(target=deliver, args=(i, u), daemon=True, name="chaosrun-webhook")
+        for i, u in enumerate(urls)
+    ]
+    for t in threads:
+        t.start()
+    # One deadline for the whole fan-out; daemon threads left behind die with the process.
+    deadline = time.monotonic() + timeout + 0.5
+    for t in threads:
+        t.join(max(deadline - time.monotonic(), 0.0))
+    return [
+        results.get(i) or Delivery(safe_target(u), False, "timed out") for i, u in enumerate(urls)
+    ]
