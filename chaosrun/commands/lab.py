@@ -47,12 +47,25 @@ def up(
     subnet: SubnetOpt = None,
     port_base: PortBaseOpt = None,
     hosts: HostsOpt = None,
+    provision: Annotated[
+        bool | None,
+        typer.Option(
+            "--provision/--no-provision",
+            help="Run playbooks/lab/site.yml always / never (default: when hosts or playbooks "
+            "changed).",
+            show_default=False,
+        ),
+    ] = None,
+    wait_timeout: Annotated[
+        float,
+        typer.Option("--wait-timeout", help="Seconds to wait for every Prometheus target up."),
+    ] = 180.0,
 ) -> None:
     """Bring the lab up (build the image the first time); a second run changes nothing."""
     from chaosrun.lab import up as lab_up
 
     lab = _config(name, subnet, port_base, hosts)
-    result = lab_up.up(lab, progress=info)
+    result = lab_up.up(lab, progress=info, provision_mode=provision, wait_timeout=wait_timeout)
     verdict = "up" if result.changed else "already up"
     info(f"lab {lab.name!r} {verdict} in {result.seconds:.1f}s; inventory: {result.inventory}")
 

@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass, field
 
 from chaosrun.errors import ChaosrunError
-from chaosrun.lab import hosts, inventory, network, preflight, state
+from chaosrun.lab import controller, hosts, inventory, network, preflight, state
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
 
@@ -34,7 +34,7 @@ def down(lab: LabConfig, missing_ok: bool = False) -> DownResult:
         hosts.remove(c.name for c in containers)
         result.containers = sorted(c.host for c in containers)
         result.network = network.remove(lab)
-        result.processes = _stop_processes(paths)
+        result.processes = controller.stop_all(paths)
         if paths.root.exists():
             shutil.rmtree(paths.root)
             result.files.append(str(paths.root))
@@ -47,12 +47,3 @@ def down(lab: LabConfig, missing_ok: bool = False) -> DownResult:
     if not result.anything and not missing_ok:
         raise ChaosrunError(f"lab {lab.name!r} is already down (nothing to remove)")
     return result
-
-
-def _stop_processes(paths: LabPaths) -> list[str]:
-    """Stop the controller processes (filled in by the controller module)."""
-    try:
-        from chaosrun.lab import controller
-    except ImportError:
-        return []
-    return controller.stop_all(paths)

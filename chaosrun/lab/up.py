@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chaosrun.lab import hosts, image, inventory, keys, network, preflight, state
+from chaosrun.lab import (
+    alertmanager,
+    controller,
+    hosts,
+    image,
+    inventory,
+    keys,
+    network,
+    preflight,
+    prometheus,
+    provision,
+    state,
+    wait,
+)
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
 
 Progress = Callable[[str], None]
+WAIT_TIMEOUT = 180.0
 
 
 @dataclass
@@ -20,33 +35,55 @@ class UpResult:
     created: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    reloaded: list[str] = field(default_factory=list)
     provisioned: bool = False
     seconds: float = 0.0
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.removed or self.started or self.provisioned)
+        return bool(
+            self.created or self.removed or self.started or self.reloaded or self.provisioned
+        )
 
 
-def up(lab: LabConfig, progress: Progress = lambda _m: None) -> UpResult:
-    """Bring the lab up (idempotent) and return what had to change."""
+def up(
+    lab: LabConfig,
+    progress: Progress = lambda _m: None,
+    provision_mode: bool | None = None,
+    wait_timeout: float = WAIT_TIMEOUT,
+) -> UpResult:
+    """Bring the lab up (idempotent) and return what had to change.
+
+    provision_mode: None runs the site playbook when hosts or playbooks changed, True always,
+    False never."""
     begin = time.monotonic()
     preflight.require_root()
     preflight.validate(lab)
     preflight.require_tools(("podman", "ssh", "ssh-keygen", "ip"))
+    preflight.require_tools(("prometheus", "prometheus-alertmanager"))
     paths = LabPaths.of(lab)
     with state.locked(lab):
+        record = state.load_state(paths)
         ref = image.ensure_image(progress)
         keys.ensure_key(paths)
         result = UpResult(inventory=inventory.inventory_path(lab))
         _reconcile_hosts(lab, ref, paths, result, progress)
         result.inventory = inventory.write(lab, paths)
-        record = state.load_state(paths)
         record.update(
             name=lab.name, subnet=lab.subnet, port_base=lab.port_base,
             order_hosts=lab.order_hosts, image=ref, inventory=str(result.inventory),
         )  # fmt: skip
+        _monitoring(lab, paths, record, result, progress)
+        _provision(lab, paths, record, result, progress, provision_mode)
+        result.started += controller.ensure(lab, paths, ["traffic"])
         state.save_state(paths, record)
+        jobs = ["node"]
+        if provision.playbook() is not None:
+            jobs += list(prometheus.JOBS)
+        if controller.has_traffic():
+            jobs.append("traffic")
+        progress(f"waiting for Prometheus targets ({', '.join(sorted(set(jobs)))})")
+        wait.targets_up(lab, sorted(set(jobs)), wait_timeout)
     result.seconds = time.monotonic() - begin
     return result
 
@@ -76,9 +113,69 @@ def _reconcile_hosts(
         progress(f"created network {lab.network} on {lab.subnet}")
     missing = [h for h in wanted.values() if h.name not in current]
     if missing:
-        progress(f"starting {len(missing)} host(s): {', '.join(h.name for h in missing)}")
+        progress(f"starting {len(missing)} host(s): {_names(missing)}")
         hosts.parallel(lambda h: hosts.create(lab, h, ref, paths), missing)
         result.created = [h.name for h in missing]
     hosts.parallel(lambda h: hosts.wait_ssh(paths, h), list(wanted.values()))
     if missing:
         progress(f"{len(wanted)} host(s) answer over SSH")
+
+
+def _names(items: list[hosts.Host]) -> str:
+    names = [h.name for h in items]
+    return ", ".join(names) if len(names) <= 10 else f"{', '.join(names[:10])}, ..."
+
+
+def _monitoring(
+    lab: LabConfig, paths: LabPaths, record: dict, result: UpResult, progress: Progress
+) -> None:
+    """Start the webhook receiver, Alertmanager and Prometheus; reload changed configs."""
+    changed = controller.write_configs(lab, paths)
+    rules = _rules_hash()
+    if record.get("rules_hash") != rules:
+        changed.add("prometheus")
+    started = controller.ensure(lab, paths, ["webhook", "alertmanager", "prometheus"])
+    result.started += started
+    if started:
+        progress(f"started {', '.join(started)} (Prometheus on {lab.prometheus_url})")
+    wait.prometheus_ready(lab)
+    for name in sorted(changed - set(started)):
+        base = lab.prometheus_url if name == "prometheus" else alertmanager.url(lab)
+        req = urllib.request.Request(f"{base}/-/reload", method="POST")
+        with urllib.request.urlopen(req, timeout=10):
+            pass
+        result.reloaded.append(name)
+        progress(f"reloaded {name} (config changed)")
+    record["rules_hash"] = rules
+
+
+def _rules_hash() -> str:
+    import glob
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(glob.glob(prometheus.rules_glob())):
+        digest.update(name.encode() + Path(name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _provision(
+    lab: LabConfig,
+    paths: LabPaths,
+    record: dict,
+    result: UpResult,
+    progress: Progress,
+    mode: bool | None,
+) -> None:
+    if provision.playbook() is None or mode is False:
+        return
+    wanted = provision.inputs_hash(lab)
+    needed = mode or result.created or result.removed or record.get("provisioned") != wanted
+    if not needed:
+        return
+    record.pop("provisioned", None)
+    state.save_state(paths, record)  # a failed or interrupted run is re-run next time
+    progress(f"deploying the lab system with {provision.PLAYBOOK}")
+    provision.run_site(lab, paths, result.inventory, progress)
+    record["provisioned"] = wanted
+    result.provisioned = True

@@ -1,0 +1,85 @@
+"""Deploy the lab's system (services, load balancer, databases) with `playbooks/lab/site.yml`.
+
+The playbook belongs to the project; the lab runs it with the project's ansible.cfg and
+the lab inventory, and re-runs it only when hosts changed or the playbooks changed, so a
+second `lab up` does not touch the hosts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from chaosrun.errors import ChaosrunError
+from chaosrun.lab.state import LabPaths
+from chaosrun.lab.topology import LabConfig
+from chaosrun.paths import project_root
+
+PLAYBOOK = Path("playbooks") / "lab" / "site.yml"
+# What the deployment depends on, relative to the project root.
+INPUTS = (Path("playbooks") / "lab", Path("etc") / "lab")
+
+
+def playbook(root: Path | None = None) -> Path | None:
+    path = (root or project_root()) / PLAYBOOK
+    return path if path.is_file() else None
+
+
+def inputs_hash(lab: LabConfig, root: Path | None = None) -> str:
+    """A hash of every file the deployment reads, and of the lab's shape."""
+    base = root or project_root()
+    digest = hashlib.sha256(repr((lab.name, lab.subnet, lab.order_hosts)).encode())
+    for top in INPUTS:
+        for path in sorted((base / top).rglob("*")) if (base / top).is_dir() else []:
+            if path.is_file():
+                digest.update(str(path.relative_to(base)).encode() + b"\0")
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def ansible_env(root: Path | None = None) -> dict[str, str]:
+    base = root or project_root()
+    env = dict(os.environ)
+    env["ANSIBLE_CONFIG"] = str(base / "ansible.cfg")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("ANSIBLE_FORCE_COLOR", "0")
+    return env
+
+
+def run_site(
+    lab: LabConfig, paths: LabPaths, inventory: Path, progress: Callable[[str], None]
+) -> None:
+    """Run the site playbook, streaming its task lines; raise with the tail on failure."""
+    book = playbook()
+    if book is None:
+        return
+    bin_dir = Path(sys.executable).parent
+    cmd = [str(bin_dir / "ansible-playbook"), "-i", str(inventory), str(book)]
+    paths.log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = paths.log_file("site")
+    tail: deque[str] = deque(maxlen=12)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=ansible_env(),
+            cwd=project_root(),
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            tail.append(line.rstrip())
+            if line.startswith(("PLAY [", "TASK [", "PLAY RECAP")):
+                progress("  " + line.strip().rstrip("*").strip())
+        code = proc.wait()
+    if code != 0:
+        detail = "\n".join(t for t in tail if t.strip())
+        raise ChaosrunError(f"{PLAYBOOK} failed (exit {code}; full log {log_path}):\n{detail}")

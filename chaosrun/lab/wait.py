@@ -1,0 +1,57 @@
+"""Waiting for the lab to be observable: Prometheus ready and its targets up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from chaosrun.errors import ChaosrunError
+from chaosrun.lab import prometheus
+from chaosrun.lab.topology import LabConfig
+
+
+def until(check: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def prometheus_ready(lab: LabConfig, timeout: float = 60) -> None:
+    if not until(lambda: prometheus.ready(lab), timeout):
+        raise ChaosrunError(f"Prometheus did not become ready on {lab.prometheus_url}")
+
+
+def down_targets(lab: LabConfig, jobs: Iterable[str]) -> list[dict[str, object]]:
+    """Targets of these jobs that are not up (all of them, if Prometheus cannot say)."""
+    wanted = set(jobs)
+    try:
+        found = [t for t in prometheus.targets(lab) if t["job"] in wanted]
+    except (OSError, ValueError, KeyError) as exc:
+        return [{"job": "*", "instance": "*", "health": "unknown", "error": str(exc)}]
+    seen = {t["job"] for t in found}
+    missing = [
+        {"job": j, "instance": "*", "health": "unknown", "error": "no target"}
+        for j in wanted - seen
+    ]
+    return [t for t in found if t["health"] != "up"] + missing
+
+
+def targets_up(lab: LabConfig, jobs: Iterable[str], timeout: float) -> None:
+    """Wait until every target of these jobs is up; raise naming the ones that are not."""
+    jobs = list(jobs)
+    last: list[dict[str, object]] = []
+
+    def check() -> bool:
+        nonlocal last
+        last = down_targets(lab, jobs)
+        return not last
+
+    if until(check, timeout, interval=1.0):
+        return
+    names = ", ".join(f"{t['job']}/{t['instance']} ({t['error'] or t['health']})" for t in last[:8])
+    more = f" and {len(last) - 8} more" if len(last) > 8 else ""
+    raise ChaosrunError(f"Prometheus targets not up after {timeout:.0f}s: {names}{more}")
