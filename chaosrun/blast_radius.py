@@ -1,0 +1,145 @@
+"""Blast radius: how many hosts one run may touch.
+
+Three caps, the smallest wins: `max_hosts` per run, `max_percent` of the hosts the
+pattern matched, and, unless `allow_whole_group` is set, never every host the pattern
+matched. The project config sets them; an experiment may set its own (the decision
+says where each cap came from, so `plan` can show why).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chaosrun.errors import InvalidInput, Refused
+
+Locate = Callable[[tuple[Any, ...]], str]
+KEYS = ("max_hosts", "max_percent", "allow_whole_group")
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Blast-radius caps; None means "no cap of this kind"."""
+
+    max_hosts: int | None = 5
+    max_percent: float | None = 50.0
+    allow_whole_group: bool = False
+    sources: tuple[tuple[str, str], ...] = ()  # (key, where it was set)
+
+    @classmethod
+    def parse(cls, raw: Any, locate: Locate, at: tuple[Any, ...], source: str) -> Caps:
+        """Caps from a mapping; keys not given keep the defaults."""
+        return cls().override(raw, locate, at, source)
+
+    def override(self, raw: Any, locate: Locate, at: tuple[Any, ...], source: str) -> Caps:
+        """These caps with the keys of `raw` (an experiment's `blast_radius`) replaced."""
+        if raw is None:
+            return self
+        if not isinstance(raw, dict):
+            raise InvalidInput(f"{locate(at)}: blast_radius must be a mapping")
+        changes: dict[str, Any] = {}
+        for key, value in raw.items():
+            here = locate((*at, key))
+            if key not in KEYS:
+                raise InvalidInput(f"{here}: unknown key (known: {', '.join(KEYS)})")
+            if key == "allow_whole_group":
+                if not isinstance(value, bool):
+                    raise InvalidInput(f"{here}: must be true or false")
+            elif value is not None:
+                bad = isinstance(value, bool) or not isinstance(value, int | float)
+                if key == "max_hosts" and (bad or value != int(value) or value < 1):
+                    raise InvalidInput(f"{here}: must be a whole number >= 1 (or null)")
+                if key == "max_percent" and (bad or not 0 < value <= 100):
+                    raise InvalidInput(f"{here}: must be a percentage in (0, 100] (or null)")
+                value = int(value) if key == "max_hosts" else float(value)
+            changes[key] = value
+        sources = {k: v for k, v in self.sources if k not in changes}
+        sources.update({k: source for k in changes})
+        return replace(self, **changes, sources=tuple(sorted(sources.items())))
+
+    def source_of(self, key: str) -> str:
+        return dict(self.sources).get(key, "default")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a selection fits the caps, with the reasoning."""
+
+    pattern: str
+    matched: int
+    selected: int
+    limit: int
+    reasons: tuple[str, ...]  # one line per cap, e.g. "max_percent 50% of 3 -> 1 (default)"
+
+    @property
+    def allowed(self) -> bool:
+        return 0 < self.selected <= self.limit
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.selected / self.matched if self.matched else 0.0
+
+    def summary(self) -> str:
+        verdict = "within" if self.allowed else "OVER"
+        return (
+            f"{self.selected} of {self.matched} hosts matched by '{self.pattern}' "
+            f"({self.percent:.0f}%), {verdict} the blast-radius cap of {self.limit}"
+        )
+
+    def message(self) -> str:
+        """The refusal text, with the numbers and the binding caps."""
+        return f"blast radius: {self.summary()}: " + "; ".join(self.reasons)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pattern": self.pattern,
+            "matched": self.matched,
+            "selected": self.selected,
+            "percent": round(self.percent, 1),
+            "limit": self.limit,
+            "allowed": self.allowed,
+            "reasons": list(self.reasons),
+        }
+
+
+def limit_for(matched: int, caps: Caps) -> tuple[int, tuple[str, ...]]:
+    """The most hosts a run may touch out of `matched`, and why."""
+    limit = matched
+    reasons = []
+    if caps.max_hosts is not None:
+        limit = min(limit, caps.max_hosts)
+        reasons.append(
+            f"max_hosts {caps.max_hosts} -> {caps.max_hosts} ({caps.source_of('max_hosts')})"
+        )
+    if caps.max_percent is not None:
+        by_percent = math.floor(matched * caps.max_percent / 100.0 + 1e-9)
+        limit = min(limit, by_percent)
+        reasons.append(
+            f"max_percent {caps.max_percent:g}% of {matched} -> {by_percent} "
+            f"({caps.source_of('max_percent')})"
+        )
+    if not caps.allow_whole_group:
+        limit = min(limit, matched - 1)
+        reasons.append(
+            f"never all {matched} hosts of the group -> {matched - 1} "
+            f"(allow_whole_group false, {caps.source_of('allow_whole_group')})"
+        )
+    return max(limit, 0), tuple(reasons)
+
+
+def decide(pattern: str, matched: int, selected: int, caps: Caps) -> Decision:
+    """The cap decision for selecting `selected` of `matched` hosts."""
+    limit, reasons = limit_for(matched, caps)
+    return Decision(pattern, matched, selected, limit, reasons)
+
+
+def check(pattern: str, matched: int, selected: int, caps: Caps) -> Decision:
+    """The decision, or Refused (exit 4) with the numbers when the selection is over."""
+    decision = decide(pattern, matched, selected, caps)
+    if selected == 0:
+        raise Refused(f"blast radius: no host selected from '{pattern}' ({matched} matched)")
+    if not decision.allowed:
+        raise Refused(decision.message())
+    return decision

@@ -1,0 +1,248 @@
+"""The project configuration, `chaosrun.yml` at the project root.
+
+Every key has a default, so a project without the file works. Unknown keys and wrong
+types are errors naming the file, the line and the key. Relative paths in the file are
+relative to the directory holding it. `CHAOSRUN_CONFIG` points at another file.
+See docs/config.md for every key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaosrun import paths
+from chaosrun.blast_radius import Caps
+from chaosrun.errors import InvalidInput
+from chaosrun.windows import Window, parse_duration, parse_windows
+
+FILE_NAME = "chaosrun.yml"
+ENV_VAR = "CHAOSRUN_CONFIG"
+
+# The shape of the file: a nested dict of key -> default. A default of None means "no
+# value"; lists are checked by their own parsers below.
+DEFAULTS: dict[str, Any] = {
+    "prometheus": {"url": "http://127.0.0.1:9090", "timeout": "5s"},
+    "guardrails": {
+        "interval": "2s",
+        "breaches_in_a_row": 1,
+        "unknown_budget": 3,
+        "probes": [],
+    },
+    "blackout_windows": [],
+    "blast_radius": {"max_hosts": 5, "max_percent": 50, "allow_whole_group": False},
+    "lease": {"ttl": "30s", "renew_every": "5s"},
+    "audit": {"path": ".chaosrun/audit.jsonl"},
+    "run_dir": ".chaosrun/runs",
+    "freeze_file": ".chaosrun/freeze.json",
+    "notifications": {"webhooks": []},
+}
+WEBHOOK_KEYS = {"name", "url", "events"}
+EVENTS = ("run", "refused", "abort", "freeze", "unfreeze", "recover")
+
+
+@dataclass(frozen=True)
+class Webhook:
+    name: str
+    url: str
+    events: tuple[str, ...] = EVENTS
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parsed project configuration; paths are absolute."""
+
+    source: Path | None
+    prometheus_url: str
+    prometheus_timeout_s: float
+    guardrail_interval_s: float
+    guardrail_breaches_in_a_row: int
+    guardrail_unknown_budget: int
+    guardrail_probes: list[dict[str, Any]]
+    windows: list[Window]
+    caps: Caps
+    lease_ttl_s: float
+    lease_renew_every_s: float
+    audit_path: Path
+    run_dir: Path
+    freeze_file: Path
+    webhooks: list[Webhook] = field(default_factory=list)
+
+
+class Located:
+    """YAML data plus the line of every key, for messages like `chaosrun.yml:12: key`."""
+
+    def __init__(self, path: Path | str, text: str) -> None:
+        self.path = str(path)
+        self.lines: dict[tuple[Any, ...], int] = {}
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data = yaml.safe_load(text) if node is not None else None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise InvalidInput(f"{self.path}{line}: not valid YAML: {problem}") from None
+        if node is not None:
+            self._index(node, ())
+
+    def _index(self, node: yaml.Node, at: tuple[Any, ...]) -> None:
+        self.lines[at] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*at, key.value)
+                self._index(value, sub)
+                self.lines[sub] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._index(item, (*at, i))
+
+    def locate(self, at: tuple[Any, ...]) -> str:
+        """`file:line: a.b.c` for a key path (the nearest known line for a missing key)."""
+        probe = tuple(at)
+        while probe and probe not in self.lines:
+            probe = probe[:-1]
+        line = self.lines.get(probe)
+        where = f"{self.path}:{line}" if line else self.path
+        dotted = ".".join(str(p) for p in at)
+        return f"{where}: {dotted}" if dotted else where
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    """The config file to read: the explicit one, CHAOSRUN_CONFIG, or chaosrun.yml at
+    the project root (which may not exist)."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    return paths.project_root() / FILE_NAME
+
+
+def load(explicit: str | Path | None = None) -> Config:
+    """Read and check the project configuration (defaults when there is no file)."""
+    path = config_path(explicit)
+    if not path.is_file():
+        if explicit or os.environ.get(ENV_VAR):
+            raise InvalidInput(f"{path}: config file not found")
+        return parse({}, Located(path, ""), base=paths.project_root(), source=None)
+    doc = Located(path, path.read_text(encoding="utf-8"))
+    data = doc.data if doc.data is not None else {}
+    return parse(data, doc, base=path.resolve().parent, source=path)
+
+
+def parse(data: Any, doc: Located, base: Path, source: Path | None) -> Config:
+    """A Config from loaded YAML data; `doc` locates keys for messages."""
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{doc.locate(())}: the config must be a mapping of keys")
+    merged = _merge(DEFAULTS, data, (), doc)
+    prom, guard, caps = merged["prometheus"], merged["guardrails"], merged["blast_radius"]
+    lease = merged["lease"]
+    ttl = _seconds(lease["ttl"], ("lease", "ttl"), doc)
+    renew = _seconds(lease["renew_every"], ("lease", "renew_every"), doc)
+    if ttl < 5:
+        raise InvalidInput(f"{doc.locate(('lease', 'ttl'))}: a lease shorter than 5s is unsafe")
+    if renew * 2 > ttl:
+        raise InvalidInput(
+            f"{doc.locate(('lease', 'renew_every'))}: renew at most every half lease "
+            f"({ttl / 2:g}s), so one lost renewal does not revert the fault"
+        )
+    if not isinstance(guard["probes"], list):
+        raise InvalidInput(f"{doc.locate(('guardrails', 'probes'))}: must be a list of probes")
+    return Config(
+        source=source,
+        prometheus_url=_text(prom["url"], ("prometheus", "url"), doc).rstrip("/"),
+        prometheus_timeout_s=_seconds(prom["timeout"], ("prometheus", "timeout"), doc),
+        guardrail_interval_s=_seconds(guard["interval"], ("guardrails", "interval"), doc),
+        guardrail_breaches_in_a_row=_int(
+            guard["breaches_in_a_row"], ("guardrails", "breaches_in_a_row"), doc, low=1
+        ),
+        guardrail_unknown_budget=_int(
+            guard["unknown_budget"], ("guardrails", "unknown_budget"), doc, low=0
+        ),
+        guardrail_probes=guard["probes"],
+        windows=parse_windows(merged["blackout_windows"], doc.locate, ("blackout_windows",)),
+        caps=Caps.parse(caps, doc.locate, ("blast_radius",), source="chaosrun.yml"),
+        lease_ttl_s=ttl,
+        lease_renew_every_s=renew,
+        audit_path=_path(merged["audit"]["path"], ("audit", "path"), doc, base),
+        run_dir=_path(merged["run_dir"], ("run_dir",), doc, base),
+        freeze_file=_path(merged["freeze_file"], ("freeze_file",), doc, base),
+        webhooks=_webhooks(merged["notifications"]["webhooks"], doc),
+    )
+
+
+def _merge(defaults: dict[str, Any], data: dict[str, Any], at: tuple[Any, ...], doc: Located):
+    merged = dict(defaults)
+    for key, value in data.items():
+        if key not in defaults:
+            known = ", ".join(sorted(defaults))
+            raise InvalidInput(f"{doc.locate((*at, key))}: unknown key (known: {known})")
+        if isinstance(defaults[key], dict):
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise InvalidInput(f"{doc.locate((*at, key))}: must be a mapping")
+            merged[key] = _merge(defaults[key], value, (*at, key), doc)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _seconds(value: Any, at: tuple[Any, ...], doc: Located) -> float:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{doc.locate(at)}: {exc}") from None
+    if seconds <= 0:
+        raise InvalidInput(f"{doc.locate(at)}: must be longer than zero")
+    return seconds
+
+
+def _int(value: Any, at: tuple[Any, ...], doc: Located, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InvalidInput(f"{doc.locate(at)}: must be a whole number >= {low}, got {value!r}")
+    return value
+
+
+def _text(value: Any, at: tuple[Any, ...], doc: Located) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{doc.locate(at)}: must be a non-empty string")
+    return value.strip()
+
+
+def _path(value: Any, at: tuple[Any, ...], doc: Located, base: Path) -> Path:
+    path = Path(os.path.expanduser(_text(value, at, doc)))
+    return path if path.is_absolute() else (base / path)
+
+
+def _webhooks(raw: Any, doc: Located) -> list[Webhook]:
+    at = ("notifications", "webhooks")
+    if not isinstance(raw, list):
+        raise InvalidInput(f"{doc.locate(at)}: must be a list")
+    hooks = []
+    for i, item in enumerate(raw):
+        here = (*at, i)
+        if not isinstance(item, dict):
+            raise InvalidInput(f"{doc.locate(here)}: a webhook must be a mapping")
+        for key in item:
+            if key not in WEBHOOK_KEYS:
+                raise InvalidInput(
+                    f"{doc.locate((*here, key))}: unknown key "
+                    f"(known: {', '.join(sorted(WEBHOOK_KEYS))})"
+                )
+        url = _text(item.get("url"), (*here, "url"), doc)
+        if not url.startswith(("http://", "https://")):
+            raise InvalidInput(f"{doc.locate((*here, 'url'))}: must be an http(s) URL")
+        events = item.get("events", list(EVENTS))
+        if not isinstance(events, list) or any(e not in EVENTS for e in events):
+            raise InvalidInput(
+                f"{doc.locate((*here, 'events'))}: events must be a list of {', '.join(EVENTS)}"
+            )
+        name = str(item.get("name", f"webhook-{i + 1}"))
+        hooks.append(Webhook(name=name, url=url, events=tuple(events)))
+    return hooks

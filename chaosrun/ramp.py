@@ -1,0 +1,122 @@
+"""Start small: ramp an experiment's selection step by step.
+
+A ramp is a list of steps, each a host count (`1`, `2`) or a percentage of the matched
+hosts (`"25%"`). Every step is a full inject/observe/rollback/recover cycle; the ramp
+stops at the first step that does not pass. The result names the largest step the
+system absorbed, the number a team wants to know.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaosrun.errors import InvalidInput
+
+
+def parse_steps(raw: Any, where: str) -> list[int | str]:
+    """Validate a ramp list as written (`[1, 2, "25%", "50%"]`)."""
+    if not isinstance(raw, list) or not raw:
+        raise InvalidInput(f"{where}: ramp must be a non-empty list of counts or percentages")
+    steps: list[int | str] = []
+    for i, step in enumerate(raw):
+        if isinstance(step, bool):
+            raise InvalidInput(f"{where}[{i}]: expected a count or a percentage, got {step!r}")
+        if isinstance(step, int) and step >= 1:
+            steps.append(step)
+        elif isinstance(step, str) and step.strip().endswith("%"):
+            try:
+                pct = float(step.strip()[:-1])
+            except ValueError:
+                raise InvalidInput(f"{where}[{i}]: {step!r} is not a percentage") from None
+            if not 0 < pct <= 100:
+                raise InvalidInput(f"{where}[{i}]: {step!r} must be in (0%, 100%]")
+            steps.append(f"{pct:g}%")
+        else:
+            raise InvalidInput(
+                f"{where}[{i}]: expected a host count >= 1 or a percentage like '25%', got {step!r}"
+            )
+    return steps
+
+
+def host_counts(steps: Sequence[int | str], matched: int) -> list[int]:
+    """Host counts of each step for `matched` hosts: strictly increasing, duplicates and
+    steps past the matched hosts dropped (a percentage rounds down, at least 1)."""
+    counts: list[int] = []
+    for step in steps:
+        if isinstance(step, str):
+            count = max(1, math.floor(matched * float(step[:-1]) / 100.0 + 1e-9))
+        else:
+            count = step
+        count = min(count, matched)
+        if not counts or count > counts[-1]:
+            counts.append(count)
+    return counts
+
+
+@dataclass
+class StepResult:
+    index: int
+    count: int
+    hosts: list[str]
+    status: str  # passed | failed | aborted | refused | rollback_failed
+    exit_code: int
+    detail: str = ""
+
+
+@dataclass
+class RampResult:
+    matched: int
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def largest_absorbed(self) -> StepResult | None:
+        passed = [s for s in self.steps if s.status == "passed"]
+        return passed[-1] if passed else None
+
+    @property
+    def stopped_at(self) -> StepResult | None:
+        failed = [s for s in self.steps if s.status != "passed"]
+        return failed[0] if failed else None
+
+    def as_dict(self) -> dict[str, Any]:
+        best = self.largest_absorbed
+        stop = self.stopped_at
+        return {
+            "matched": self.matched,
+            "steps": [s.__dict__ for s in self.steps],
+            "largest_absorbed": None
+            if best is None
+            else {
+                "step": best.index,
+                "hosts": best.count,
+                "percent": round(100.0 * best.count / self.matched, 1),
+                "selected": best.hosts,
+            },
+            "stopped_at": None
+            if stop is None
+            else {"step": stop.index, "hosts": stop.count, "status": stop.status},
+        }
+
+
+def run(
+    counts: Sequence[int],
+    matched: Sequence[str],
+    cycle: Callable[[int, list[str]], tuple[str, int, str]],
+    pick: Callable[[list[str], int], list[str]],
+) -> RampResult:
+    """Run `cycle(index, hosts) -> (status, exit_code, detail)` for each step until one
+    does not pass. `pick(matched, count)` chooses the hosts; each step keeps the hosts
+    of the step before, so a step only adds blast radius."""
+    result = RampResult(matched=len(matched))
+    chosen: list[str] = []
+    for index, count in enumerate(counts, start=1):
+        rest = [h for h in matched if h not in chosen]
+        chosen = chosen + pick(rest, count - len(chosen))
+        status, code, detail = cycle(index, list(chosen))
+        result.steps.append(StepResult(index, count, list(chosen), status, code, detail))
+        if status != "passed":
+            break
+    return result

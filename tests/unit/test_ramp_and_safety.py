@@ -1,0 +1,90 @@
+"""Ramp steps and the engine-facing safety checks (preflight, per-tick abort reason)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+
+import pytest
+
+from chaosrun import config, killswitch, ramp, safety
+from chaosrun.errors import InvalidInput, Refused
+
+
+def test_ramp_counts_from_counts_and_percentages():
+    steps = ramp.parse_steps([1, 2, "25%", "50%", "100%"], "exp.yml:4: targets.ramp")
+    assert ramp.host_counts(steps, 3) == [1, 2, 3]
+    assert ramp.host_counts(steps, 20) == [1, 2, 5, 10, 20]
+    with pytest.raises(InvalidInput, match=r"targets.ramp\[1\]"):
+        ramp.parse_steps([1, "two"], "exp.yml:4: targets.ramp")
+
+
+def test_ramp_stops_at_the_first_failing_step_and_names_the_largest_absorbed():
+    seen = []
+
+    def cycle(index, hosts):
+        seen.append(list(hosts))
+        return ("passed", 0, "") if len(hosts) < 3 else ("aborted", 3, "error ratio breached")
+
+    result = ramp.run([1, 2, 3, 4], ["a", "b", "c", "d"], cycle, lambda rest, n: rest[:n])
+    assert seen == [["a"], ["a", "b"], ["a", "b", "c"]]
+    data = result.as_dict()
+    assert data["largest_absorbed"]["hosts"] == 2 and data["largest_absorbed"]["percent"] == 50
+    assert data["stopped_at"] == {"step": 3, "hosts": 3, "status": "aborted"}
+
+
+def cfg(tmp_path, text=""):
+    path = tmp_path / "chaosrun.yml"
+    path.write_text(text)
+    return config.load(path)
+
+
+def test_preflight_refuses_frozen_window_cap_and_busy_hosts(tmp_path):
+    c = cfg(tmp_path, "blackout_windows:\n  - {name: backup, cron: '0 2 * * *', length: 1h}\n")
+    args = {"pattern": "order_service", "matched": ["o1", "o2", "o3"], "selected": ["o1"]}
+    night = dt.datetime(2026, 11, 27, 2, 30, tzinfo=dt.UTC)
+    noon = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+    with pytest.raises(Refused, match=r"'backup'.*until Fri 2026-11-27 03:00 UTC"):
+        safety.preflight(c, now=night, **args)
+    assert safety.preflight(c, now=noon, **args).limit == 1
+    with pytest.raises(Refused, match="2 of 3"):
+        safety.preflight(c, now=noon, **{**args, "selected": ["o1", "o2"]})
+    run = c.run_dir / "run-a"
+    run.mkdir(parents=True)
+    (run / "journal.json").write_text(
+        json.dumps(
+            {
+                "run_id": "run-a",
+                "status": "running",
+                "controller": {"host": socket.gethostname(), "pid": os.getpid()},
+                "targets": {"selected": ["o1"]},
+            }
+        )
+    )
+    with pytest.raises(Refused, match="held by running experiment run-a"):
+        safety.preflight(c, now=noon, **args)
+    assert safety.preflight(c, now=noon, run_id="run-a", **args)
+    killswitch.freeze(c.freeze_file, "game day over", c.audit_path)
+    with pytest.raises(Refused, match="game day over"):
+        safety.preflight(c, now=noon, **args)
+
+
+def test_watch_reports_freeze_window_and_abort_requests(tmp_path):
+    c = cfg(tmp_path, "blackout_windows:\n  - {name: backup, cron: '0 2 * * *', length: 1h}\n")
+    watch = safety.Watch(c, "run-b")
+    assert watch.abort_reason(dt.datetime(2026, 11, 27, 1, 59, tzinfo=dt.UTC)) is None
+    assert "backup" in watch.abort_reason(dt.datetime(2026, 11, 27, 2, 0, tzinfo=dt.UTC))
+    (c.run_dir / "run-b").mkdir(parents=True)
+    (c.run_dir / "run-b" / safety.ABORT_FILE).write_text(
+        json.dumps({"reason": "stop", "user": "u"})
+    )
+    assert "aborted by u@" in watch.abort_reason(dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC))
+    killswitch.freeze(c.freeze_file, "big red button", c.audit_path)
+    assert "big red button" in watch.abort_reason()
+
+
+def test_dead_or_zombie_controllers_do_not_hold_hosts():
+    assert safety.pid_alive(os.getpid())
+    assert not safety.pid_alive(None) and not safety.pid_alive(2**22 + 1)
