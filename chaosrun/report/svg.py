@@ -160,9 +160,14 @@ def _sample_dot(x: float, y: float, sample: dict[str, Any]) -> str:
 
 
 def _series(axis: TimeAxis, samples: list[dict[str, Any]], y: Any, floor: float) -> list[str]:
-    """Polylines through the numeric samples (broken where a sample has no value), then dots."""
+    """Polylines through numeric samples (broken at gaps and phase changes), then dots."""
     segments: list[list[str]] = [[]]
+    previous_phase = None
     for s in samples:
+        # A line across phases would invent values for the time nobody sampled.
+        if s.get("phase") != previous_phase and segments[-1]:
+            segments.append([])
+        previous_phase = s.get("phase")
         if verdicts.is_number(s.get("value")):
             segments[-1].append(f"{axis.x(parse_time(s['at'])):.1f},{y(float(s['value'])):.1f}")
         elif segments[-1]:

@@ -1,0 +1,101 @@
+"""JUnit XML read back by an independent parser (junitparser), as CI systems read it."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import report_journals as rj
+from junitparser import Failure, JUnitXml, Skipped
+
+from chaosrun.report.junit import render_junit
+
+PHASES = [
+    "validate", "preflight", "steady_state_before", "inject", "verify_active", "observe",
+    "rollback", "verify_inactive", "recovery", "report",
+]  # fmt: skip
+
+
+def read(tmp_path, *journals) -> JUnitXml:
+    path = tmp_path / "junit.xml"
+    path.write_text(render_junit(list(journals)), encoding="utf-8")
+    return JUnitXml.fromfile(str(path))
+
+
+def cases(suite):
+    return {(c.classname, c.name): c for c in suite}
+
+
+def failures(case) -> list[Failure]:
+    return [r for r in case.result if isinstance(r, Failure)]
+
+
+def test_structure_is_testsuites_testsuite_testcase_failure(tmp_path):
+    render = render_junit([rj.journal("aborted")])
+    root = ET.fromstring(render)
+    assert root.tag == "testsuites"
+    assert [s.tag for s in root] == ["testsuite"]
+    assert {c.tag for c in root[0]} == {"properties", "testcase"}
+    assert root.find("testsuite/testcase/failure") is not None
+
+
+def test_aborted_run_has_one_case_per_phase_and_probe_and_fails(tmp_path):
+    xml = read(tmp_path, rj.journal("aborted"))
+    suites = list(xml)
+    assert len(suites) == 1
+    suite = suites[0]
+    by_key = cases(suite)
+    assert [n for c, n in by_key if c == "phase"] == PHASES
+    assert ("probe.guardrail", "p99 order under 500ms") in by_key
+    assert ("probe.steady_state", "error ratio order under 1%") in by_key
+    failed = {k for k, c in by_key.items() if failures(c)}
+    assert failed == {
+        ("phase", "observe"),
+        ("probe.guardrail", "p99 order under 500ms"),
+        ("run", "verdict"),
+    }
+    guard = failures(by_key[("probe.guardrail", "p99 order under 500ms")])[0]
+    assert "breached 2 of 4 samples" in guard.message and guard.type == "BREACH"
+    verdict = failures(by_key[("run", "verdict")])[0]
+    assert "ABORTED" in verdict.message and "2 times in a row" in verdict.message
+    assert suite.tests == 13 and suite.failures == 3 and xml.failures == 3
+    assert suite.time == 30.0
+
+
+def test_passed_run_has_no_failure(tmp_path):
+    xml = read(tmp_path, rj.journal("passed"))
+    assert xml.tests == 13 and xml.failures == 0 and xml.errors == 0
+
+
+def test_steady_state_breach_before_rollback_fails_the_probe(tmp_path):
+    data = rj.journal("failed")
+    data["probes"][0]["samples"].append(
+        {"at": rj.at(9), "phase": "observe", "value": 0.3, "verdict": "BREACH", "evidence": ""}
+    )
+    by_key = cases(next(iter(read(tmp_path, data))))
+    failed = failures(by_key[("probe.steady_state", "error ratio order under 1%")])
+    assert failed and "before rollback" in failed[0].message
+
+
+def test_running_phase_is_skipped_not_passed(tmp_path):
+    data = rj.journal("passed")
+    data["phases"][-1].update(outcome="running", ended_at=None)
+    data["status"] = "running"
+    by_key = cases(next(iter(read(tmp_path, data))))
+    assert any(isinstance(r, Skipped) for r in by_key[("phase", "report")].result)
+    assert failures(by_key[("run", "verdict")])
+
+
+def test_hostile_and_control_characters_round_trip_as_text(tmp_path):
+    data = rj.journal("aborted", hostile=True)
+    data["experiment"]["title"] += "\x00\x1b[31m"
+    xml = read(tmp_path, data)
+    suite = next(iter(xml))
+    assert suite.name.startswith("Kill " + rj.SCRIPT)
+    assert "\x00" not in suite.name and "\x1b" not in suite.name
+    names = [c.name for c in suite]
+    assert f"p99 {rj.IMG} under 500ms" in names
+
+
+def test_several_runs_are_several_suites(tmp_path):
+    xml = read(tmp_path, rj.journal("passed"), rj.journal("aborted"))
+    assert len(list(xml)) == 2 and xml.tests == 26 and xml.failures == 3
