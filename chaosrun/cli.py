@@ -43,7 +43,10 @@ def _root(
 def main() -> None:
     """Entry point: turn user-facing errors into one line and their exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        # Without standalone mode, click returns a command's `typer.Exit(code)` instead of exiting.
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except ChaosrunError as exc:
         error(str(exc))
         sys.exit(exc.exit_code)
