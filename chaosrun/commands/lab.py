@@ -9,7 +9,7 @@ import typer
 
 from chaosrun.errors import ChaosrunError
 from chaosrun.lab.topology import LabConfig
-from chaosrun.output import info
+from chaosrun.output import emit_json, info
 
 app = typer.Typer(
     help="The embedded lab fleet: systemd hosts, services, Prometheus.", no_args_is_help=True
@@ -37,8 +37,12 @@ HostsOpt = Annotated[
 ]
 
 
-def _config(name: str | None, subnet: str | None, port_base: int | None, hosts: int | None):
-    return LabConfig.from_env(name=name, subnet=subnet, port_base=port_base, order_hosts=hosts)
+def _config(
+    name: str | None, subnet: str | None, port_base: int | None, hosts: int | None
+) -> LabConfig:
+    from chaosrun.lab.state import resolve
+
+    return resolve(name=name, subnet=subnet, port_base=port_base, order_hosts=hosts)
 
 
 @app.command()
@@ -85,6 +89,27 @@ def down(
         f"lab {lab.name!r} down: removed {len(result.containers)} container(s), "
         f"{'the network, ' if result.network else ''}{len(result.processes)} process(es)"
     )
+
+
+@app.command()
+def status(
+    name: NameOpt = None,
+    subnet: SubnetOpt = None,
+    port_base: PortBaseOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Show hosts, controller processes, Prometheus targets and health; exit 1 if unhealthy."""
+    from chaosrun.lab import status as lab_status
+    from chaosrun.lab.render import print_status
+
+    lab = _config(name, subnet, port_base, None)
+    result = lab_status.gather(lab)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        print_status(result)
+    if not result.healthy:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -100,6 +100,20 @@ def ensure(lab: LabConfig, paths: LabPaths, names: list[str]) -> list[str]:
     return [name for name in names if processes.ensure(paths, wanted[name])]
 
 
+def stop_strays(paths: LabPaths) -> list[int]:
+    """Stop processes of this lab that no pid file knows (their state was lost): they would
+    hold the lab's ports and make a fresh start fail."""
+    known = []
+    for name in ORDER:
+        running = processes.read(paths, name)
+        if running and running.alive:
+            known.append(running.pid)
+    found = processes.strays(paths, known)
+    for pid in found:
+        processes.terminate(pid)
+    return found
+
+
 def stop_all(paths: LabPaths) -> list[str]:
     """Stop every process of the lab: by pid file, then any stray carrying the lab's marker."""
     stopped = [name for name in reversed(ORDER) if processes.stop(paths, name)]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from chaosrun.errors import ChaosrunError
 from chaosrun.lab import podman
@@ -22,6 +23,7 @@ from chaosrun.lab.keys import ssh_argv
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import Host, LabConfig
 
+T = TypeVar("T")
 LABEL = "chaosrun.lab"
 # Capabilities the fault roles need: tc/iptables (NET_ADMIN, NET_RAW), signals to and
 # inspection of any process (SYS_PTRACE), scheduling and memory pinning for hogs.
@@ -110,11 +112,17 @@ def remove(names: Iterable[str]) -> None:
 
 def parallel(fn: Callable[[Host], None], hosts: list[Host]) -> None:
     """Run fn for every host in parallel; raise the first error, naming the host."""
+    run_parallel(fn, hosts)
+
+
+def run_parallel(fn: Callable[[T], None], items: list[T]) -> None:
+    """Run fn for every item (a Host or a Container) in parallel; raise the first error."""
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        futures = {host.name: pool.submit(fn, host) for host in hosts}
-    for name, future in futures.items():
+        futures = [(item, pool.submit(fn, item)) for item in items]
+    for item, future in futures:
         exc = future.exception()
         if exc is not None:
+            name = getattr(item, "name", item)
             raise ChaosrunError(f"host {name}: {exc}") from exc
 
 

@@ -95,3 +95,30 @@ def locked(lab: LabConfig) -> Iterator[None]:
     with open(lock_dir / f"chaosrun-lab-{lab.name}.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+
+
+def resolve(
+    name: str | None = None,
+    subnet: str | None = None,
+    port_base: int | None = None,
+    order_hosts: int | None = None,
+) -> LabConfig:
+    """The lab's config: explicit values (options or CHAOSRUN_LAB_* variables), else what the
+    running lab recorded at its last `lab up`, else the defaults. So `lab status` or a second
+    `lab up` without options talks to the lab that is actually there."""
+    lab = LabConfig.from_env(name=name)
+    recorded = load_state(LabPaths.of(lab))
+
+    def pick(value: object, env: str, key: str, default: object) -> object:
+        if value is not None:
+            return value
+        if env in os.environ or key not in recorded:
+            return default
+        return recorded[key]
+
+    return LabConfig.from_env(
+        name=lab.name,
+        subnet=pick(subnet, "CHAOSRUN_LAB_SUBNET", "subnet", lab.subnet),
+        port_base=pick(port_base, "CHAOSRUN_LAB_PORT_BASE", "port_base", lab.port_base),
+        order_hosts=pick(order_hosts, "CHAOSRUN_LAB_HOSTS", "order_hosts", lab.order_hosts),
+    )

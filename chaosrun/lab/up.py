@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chaosrun.errors import ChaosrunError
 from chaosrun.lab import (
     alertmanager,
     controller,
@@ -64,6 +65,7 @@ def up(
     paths = LabPaths.of(lab)
     with state.locked(lab):
         record = state.load_state(paths)
+        _check_conflicts(lab, paths)
         ref = image.ensure_image(progress)
         keys.ensure_key(paths)
         result = UpResult(inventory=inventory.inventory_path(lab))
@@ -86,6 +88,20 @@ def up(
         wait.targets_up(lab, sorted(set(jobs)), wait_timeout)
     result.seconds = time.monotonic() - begin
     return result
+
+
+def _check_conflicts(lab: LabConfig, paths: LabPaths) -> None:
+    """Refuse before touching anything when the subnet or a port belongs to someone else."""
+    info = network.inspect(lab.network)
+    if info is None or not network.matches(info, lab):
+        clash = network.conflicts(lab)
+        if clash:
+            raise ChaosrunError(
+                f"subnet {lab.subnet} is already in use by {clash}; "
+                "choose another with --subnet or CHAOSRUN_LAB_SUBNET"
+            )
+    controller.stop_strays(paths)
+    controller.check_ports(lab, paths, list(controller.specs(lab, paths)))
 
 
 def _reconcile_hosts(
