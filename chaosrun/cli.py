@@ -8,6 +8,7 @@ import typer
 
 from chaosrun import __version__
 from chaosrun.commands import experiment, fault, lab
+from chaosrun.commands import fleet as fleet_commands
 from chaosrun.commands import report as report_commands
 from chaosrun.errors import ChaosrunError
 from chaosrun.output import error
@@ -23,6 +24,7 @@ app.add_typer(lab.app, name="lab")
 app.add_typer(fault.app, name="new")
 experiment.register(app)
 report_commands.register(app)
+fleet_commands.register(app)
 
 
 def _version(value: bool) -> None:

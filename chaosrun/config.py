@@ -42,7 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "notifications": {"webhooks": []},
 }
 WEBHOOK_KEYS = {"name", "url", "events"}
-EVENTS = ("run", "refused", "abort", "freeze", "unfreeze", "recover")
+# start/abort/end are a run's (chaosrun.report.notify); the rest are fleet actions.
+EVENTS = ("start", "abort", "end", "refused", "freeze", "unfreeze", "recover")
 
 
 @dataclass(frozen=True)

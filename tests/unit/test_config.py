@@ -45,7 +45,7 @@ def test_values_and_relative_paths(tmp_path):
           - {name: backup, cron: "0 2 * * *", length: 1h}
         notifications:
           webhooks:
-            - {name: chat, url: "http://127.0.0.1:9/hook", events: [run, freeze]}
+            - {name: chat, url: "http://127.0.0.1:9/hook", events: [end, freeze]}
         """,
     )
     cfg = config.load(path)
@@ -55,7 +55,7 @@ def test_values_and_relative_paths(tmp_path):
     assert cfg.audit_path == Path("/var/log/chaosrun/audit.jsonl")
     assert cfg.caps.max_hosts == 2 and cfg.caps.max_percent == 50
     assert cfg.windows[0].name == "backup"
-    assert cfg.webhooks[0].events == ("run", "freeze")
+    assert cfg.webhooks[0].events == ("end", "freeze")
 
 
 @pytest.mark.parametrize(

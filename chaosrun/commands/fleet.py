@@ -1,0 +1,171 @@
+"""`chaosrun status|recover|abort|freeze|unfreeze`: active faults, undo, the kill switch."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chaosrun import config as project_config
+from chaosrun import fleet, killswitch
+from chaosrun.errors import InvalidInput
+from chaosrun.output import console, emit_json, info
+
+InventoryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "-i",
+        "--inventory",
+        envvar="CHAOSRUN_INVENTORY",
+        help="Ansible inventory of the fleet (default: the project's ansible.cfg inventory).",
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", envvar="CHAOSRUN_CONFIG", help="Project config (chaosrun.yml)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+ReasonOpt = Annotated[
+    str, typer.Option("--reason", "-r", help="Why (required; goes to the audit log).")
+]
+StateDirOpt = Annotated[
+    str,
+    typer.Option("--state-dir", help="chaos_state_dir on the hosts.", show_default=True),
+]
+
+
+def _inventory(path: Path | None) -> Path:
+    from chaosrun.inventory import default_inventory
+
+    found = path or default_inventory()
+    if found is None:
+        raise InvalidInput("no inventory: pass -i INVENTORY (or set CHAOSRUN_INVENTORY)")
+    return found
+
+
+def status(
+    inventory: InventoryOpt = None,
+    pattern: Annotated[str, typer.Option("--hosts", help="Host pattern to look at.")] = "all",
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    state_dir: StateDirOpt = fleet.STATE_DIR,
+) -> None:
+    """Show the faults active on the fleet, read from the hosts themselves."""
+    cfg = project_config.load(config)
+    faults, problems = fleet.list_faults(cfg, _inventory(inventory), pattern, state_dir)
+    freeze = killswitch.current(cfg.freeze_file)
+    if as_json:
+        emit_json(
+            {
+                "faults": [f.as_dict() for f in faults],
+                "unreachable": [{"host": p.host, "message": p.message} for p in problems],
+                "frozen": freeze.__dict__ if freeze else None,
+            }
+        )
+    else:
+        _print_status(faults, problems, freeze)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _print_status(faults, problems, freeze) -> None:
+    from rich.table import Table
+
+    if freeze:
+        console.print(f"[bold red]FROZEN[/]: {freeze.message()}")
+    if not faults:
+        console.print("no active fault")
+    else:
+        table = Table("host", "run", "role", "since", "armed until", "controller", "state")
+        now = time.time()
+        for f in faults:
+            left = f"{f.armed_until - now:+.0f}s" if f.armed_until else "?"
+            alive = {True: "alive", False: "dead", None: "unknown"}[f.controller_alive]
+            state = "[red]orphaned[/]" if f.orphaned else "renewed"
+            data = f.as_dict()
+            table.add_row(
+                f.host,
+                f.run_id,
+                f.role,
+                data["since"] or "?",
+                f"{data['armed_until'] or '?'} ({left})",
+                f"{f.controller or '?'} ({alive})",
+                state,
+            )
+        console.print(table)
+    for p in problems:
+        info(f"[yellow]{p.host}: no answer: {p.message}[/]")
+
+
+def recover(
+    inventory: InventoryOpt = None,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Recover the faults of this run.")
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Recover every orphaned fault on the fleet.")
+    ] = False,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    state_dir: StateDirOpt = fleet.STATE_DIR,
+) -> None:
+    """Undo orphaned faults (their controller is gone) with their own revert scripts."""
+    cfg = project_config.load(config)
+    chosen, outcomes, problems = fleet.recover(
+        cfg, _inventory(inventory), run, everything, state_dir
+    )
+    failed = [k for k, v in outcomes.items() if v != "reverted"]
+    if as_json:
+        emit_json(
+            {
+                "faults": [f.as_dict() for f in chosen],
+                "outcomes": outcomes,
+                "unreachable": [{"host": p.host, "message": p.message} for p in problems],
+            }
+        )
+    else:
+        if not outcomes:
+            console.print("nothing to recover")
+        for key, outcome in sorted(outcomes.items()):
+            console.print(f"{key}: {outcome}")
+        for p in problems:
+            info(f"[yellow]{p.host}: no answer, not recovered: {p.message}[/]")
+    if failed:
+        raise typer.Exit(5)
+    if problems:
+        raise typer.Exit(1)
+
+
+def abort(
+    run_id: Annotated[str, typer.Argument(help="The run id (its directory under the run dir).")],
+    reason: Annotated[
+        str, typer.Option("--reason", "-r", help="Why (goes to the audit log and journal).")
+    ] = "chaosrun abort",
+    config: ConfigOpt = None,
+) -> None:
+    """Make a running experiment roll back now; it exits 3."""
+    cfg = project_config.load(config)
+    pid = fleet.abort(cfg, run_id, reason)
+    console.print(f"abort requested: run {run_id} (pid {pid}) is rolling back")
+
+
+def freeze(reason: ReasonOpt = "", config: ConfigOpt = None) -> None:
+    """Pull the kill switch: no run starts, running ones abort and roll back."""
+    cfg = project_config.load(config)
+    state = killswitch.freeze(cfg.freeze_file, reason, cfg.audit_path)
+    console.print(f"[bold red]frozen[/]: {state.reason} ({cfg.freeze_file})")
+
+
+def unfreeze(reason: ReasonOpt = "", config: ConfigOpt = None) -> None:
+    """Release the kill switch."""
+    cfg = project_config.load(config)
+    before = killswitch.unfreeze(cfg.freeze_file, reason, cfg.audit_path)
+    console.print("unfrozen" if before else "was not frozen")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the fleet-control commands to the root app."""
+    for command in (status, recover, abort, freeze, unfreeze):
+        app.command(command.__name__)(command)

@@ -1,0 +1,296 @@
+"""Fleet control: what is injected where (`status`), undo it (`recover`), stop a run (`abort`).
+
+The hosts are the source of truth: every active fault has a state directory on its
+host (run id, role, since, lease expiry, its ONE revert script). `status` reads them
+with the collection's read-only listing module, so it works from any controller;
+`recover` runs each orphaned fault's own revert script; `abort` asks a live run on this
+controller to roll back (an abort request in its run directory, then SIGTERM).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shlex
+import signal
+import socket
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from chaosrun import audit, safety
+from chaosrun.config import Config
+from chaosrun.errors import ChaosrunError, InvalidInput, Refused
+
+LIST_MODULE = "chaosrun.chaos.active_faults"
+STATE_DIR = "/var/lib/chaosrun"
+
+
+@dataclass
+class Fault:
+    """One active fault on one host."""
+
+    host: str
+    run_id: str
+    role: str
+    since: float | None
+    armed_until: float | None  # the lease expiry (epoch seconds, the host's clock)
+    controller: str
+    controller_alive: bool | None  # None: the controller is another machine, unknown
+    revert_script: str
+
+    @property
+    def orphaned(self) -> bool:
+        """No live controller renews it: recover may undo it."""
+        if self.controller_alive is not None:
+            return not self.controller_alive
+        return self.armed_until is not None and self.armed_until < time.time()
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["since"] = _iso(self.since)
+        data["armed_until"] = _iso(self.armed_until)
+        data["orphaned"] = self.orphaned
+        return data
+
+
+@dataclass
+class HostProblem:
+    host: str
+    message: str
+
+
+def controller_id(pid: int | None = None) -> str:
+    """How a run names its controller on the host: user@host:pid."""
+    who = audit.who()
+    return f"{who['user']}@{who['host']}:{pid or os.getpid()}"
+
+
+def controller_alive(controller: str, run_dir: Path, run_id: str) -> bool | None:
+    """Whether the controller of a run lives: known for this machine, None for others."""
+    host, pid = _parse_controller(controller)
+    if host is None:
+        journal = _journal(run_dir, run_id)
+        owner = (journal or {}).get("controller") or {}
+        if owner.get("host") == socket.gethostname():
+            return journal.get("status") == "running" and safety.pid_alive(owner.get("pid"))
+        return None
+    if host != socket.gethostname():
+        return None
+    return safety.pid_alive(pid)
+
+
+def _parse_controller(controller: str) -> tuple[str | None, int | None]:
+    # user@host:pid, as written by controller_id(); anything else (an SSH client address)
+    # cannot tell a process.
+    if "@" not in controller or ":" not in controller:
+        return None, None
+    host_pid = controller.split("@", 1)[1]
+    host, _, pid = host_pid.rpartition(":")
+    return (host, int(pid)) if pid.isdigit() else (None, None)
+
+
+def _journal(run_dir: Path, run_id: str) -> dict[str, Any] | None:
+    try:
+        return json.loads((run_dir / run_id / "journal.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def list_faults(
+    config: Config, inventory: Path, pattern: str = "all", state_dir: str = STATE_DIR
+) -> tuple[list[Fault], list[HostProblem]]:
+    """Every active fault on the hosts matching `pattern`, read from the hosts."""
+    answers = _adhoc(inventory, pattern, LIST_MODULE, {"state_dir": state_dir})
+    faults: list[Fault] = []
+    problems: list[HostProblem] = []
+    for host, (ok, res) in sorted(answers.items()):
+        if not ok:
+            problems.append(HostProblem(host, _message(res)))
+            continue
+        for item in res.get("faults") or []:
+            run_id = str(item.get("run_id", "?"))
+            controller = str(item.get("controller") or "")
+            faults.append(
+                Fault(
+                    host=host,
+                    run_id=run_id,
+                    role=str(item.get("role", "?")),
+                    since=_number(item.get("since")),
+                    armed_until=_number(item.get("lease_expires_at", item.get("expires_at"))),
+                    controller=controller,
+                    controller_alive=controller_alive(controller, config.run_dir, run_id),
+                    revert_script=str(item.get("revert_script") or ""),
+                )
+            )
+    return faults, problems
+
+
+def recover(
+    config: Config,
+    inventory: Path,
+    run_id: str | None,
+    everything: bool,
+    state_dir: str = STATE_DIR,
+) -> tuple[list[Fault], dict[str, str], list[HostProblem]]:
+    """Run the revert script of every orphaned fault (of `run_id`, or all of them).
+    Returns the faults acted on, host/role -> outcome, and hosts that did not answer."""
+    if bool(run_id) == everything:
+        raise InvalidInput("recover: give exactly one of --run ID or --all")
+    faults, problems = list_faults(config, inventory, state_dir=state_dir)
+    chosen = [f for f in faults if everything or f.run_id == run_id]
+    live = sorted({f.run_id for f in chosen if not f.orphaned})
+    if run_id and live:
+        raise Refused(
+            f"run {run_id} is alive and renews its faults; stop it with `chaosrun abort {run_id}`"
+        )
+    chosen = [f for f in chosen if f.orphaned]
+    outcomes: dict[str, str] = {}
+    by_host: dict[str, list[Fault]] = {}
+    for fault in chosen:
+        by_host.setdefault(fault.host, []).append(fault)
+    if by_host:
+        script = {
+            host: " ; ".join(
+                f"/bin/sh {shlex.quote(f.revert_script)} recover && echo REVERTED:{f.role}"
+                for f in items
+            )
+            for host, items in by_host.items()
+        }
+        answers = _adhoc_scripts(inventory, script)
+        for host, items in by_host.items():
+            _ok, res = answers.get(host, (False, {"msg": "no answer"}))
+            out = str(res.get("stdout", ""))
+            for fault in items:
+                done = f"REVERTED:{fault.role}" in out
+                outcomes[f"{host}/{fault.role}"] = "reverted" if done else _message(res)
+    failed = sum(1 for v in outcomes.values() if v != "reverted")
+    audit.record(
+        config.audit_path,
+        "recover",
+        "failed" if failed else ("recovered" if outcomes else "nothing_to_recover"),
+        run_id=run_id,
+        targets=sorted(by_host),
+        faults=outcomes,
+        skipped_live_runs=live,
+    )
+    return chosen, outcomes, problems
+
+
+def abort(config: Config, run_id: str, reason: str) -> int:
+    """Ask a live run to roll back: write the abort request, then SIGTERM its process.
+    Returns the pid signalled."""
+    run_path = config.run_dir / run_id
+    journal = _journal(config.run_dir, run_id)
+    if journal is None:
+        raise InvalidInput(f"abort: no run {run_id!r} in {config.run_dir}")
+    controller = journal.get("controller") or {}
+    pid = controller.get("pid")
+    if journal.get("status") != "running" or not safety.pid_alive(pid):
+        raise Refused(
+            f"abort: run {run_id} is not running (status {journal.get('status')}); "
+            f"for faults it left on hosts use `chaosrun recover --run {run_id}`"
+        )
+    if controller.get("host") != socket.gethostname():
+        raise Refused(f"abort: run {run_id} runs on {controller.get('host')}, not here")
+    request = {**audit.who(), "at": audit.now_iso(), "reason": reason}
+    tmp = run_path / f".{safety.ABORT_FILE}.tmp"
+    tmp.write_text(json.dumps(request) + "\n", encoding="utf-8")
+    os.replace(tmp, run_path / safety.ABORT_FILE)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(int(pid), signal.SIGTERM)
+    audit.record(
+        config.audit_path,
+        "abort",
+        "requested",
+        run_id=run_id,
+        experiment=(journal.get("experiment") or {}).get("file"),
+        targets=(journal.get("targets") or {}).get("selected"),
+        reason=reason,
+        pid=int(pid),
+    )
+    return int(pid)
+
+
+def _adhoc(
+    inventory: Path, pattern: str, module: str, args: dict[str, Any]
+) -> dict[str, tuple[bool, dict[str, Any]]]:
+    """Run one module on a host pattern in parallel: host -> (ok, result)."""
+    import ansible_runner
+
+    from chaosrun.runner import runner_env
+
+    answers: dict[str, tuple[bool, dict[str, Any]]] = {}
+
+    def handle(event: dict[str, Any]) -> bool:
+        data = event.get("event_data") or {}
+        host, res = data.get("host"), data.get("res") or {}
+        kind = event.get("event")
+        if host and kind == "runner_on_ok":
+            answers[host] = (True, res)
+        elif host and kind in ("runner_on_failed", "runner_on_unreachable"):
+            answers[host] = (False, res)
+        return True
+
+    if not inventory.exists():
+        raise InvalidInput(f"{inventory}: inventory not found")
+    with tempfile.TemporaryDirectory(prefix="chaosrun-fleet-") as work:
+        run = ansible_runner.run(
+            private_data_dir=work,
+            host_pattern=pattern,
+            module=module,
+            module_args=json.dumps(args) if args else "",
+            inventory=str(inventory.resolve()),
+            envvars=runner_env(),
+            event_handler=handle,
+            quiet=True,
+            suppress_env_files=True,
+            cmdline="--forks 50",
+        )
+        if not answers and run.rc not in (0, None):
+            tail = run.stdout.read()[-500:] if run.stdout else ""
+            raise ChaosrunError(f"could not run {module} on '{pattern}': {tail.strip()}")
+    return answers
+
+
+def _adhoc_scripts(
+    inventory: Path, scripts: dict[str, str]
+) -> dict[str, tuple[bool, dict[str, Any]]]:
+    """Run a per-host shell script (one ansible run, hosts in parallel)."""
+    # One script for all hosts keyed by inventory_hostname keeps it one parallel run.
+    cases = " ".join(f"{shlex.quote(h)}) {s} ;;" for h, s in scripts.items())
+    command = f'case "$CHAOSRUN_HOST" in {cases} esac'
+    args = {"cmd": command}
+    pattern = ":".join(scripts)
+    return _adhoc_env(inventory, pattern, args)
+
+
+def _adhoc_env(
+    inventory: Path, pattern: str, args: dict[str, Any]
+) -> dict[str, tuple[bool, dict[str, Any]]]:
+    wrapped = dict(args)
+    wrapped["cmd"] = "CHAOSRUN_HOST={{ inventory_hostname | quote }}; " + args["cmd"]
+    return _adhoc(inventory, pattern, "ansible.builtin.shell", wrapped)
+
+
+def _message(res: dict[str, Any]) -> str:
+    text = res.get("msg") or res.get("stderr") or res.get("stdout") or "failed"
+    return str(text).strip().splitlines()[-1][:300] if str(text).strip() else "failed"
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    moment = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
