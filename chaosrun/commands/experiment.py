@@ -2,8 +2,230 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from chaosrun.errors import ChaosrunError, InvalidInput
+from chaosrun.output import console, emit_json, err_console, error, info, warn
+
+InventoryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "-i",
+        "--inventory",
+        help="Ansible inventory (default: the project's ansible.cfg one).",
+        envvar="CHAOSRUN_INVENTORY",
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a field, e.g. --set duration=5s (repeatable)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help="Seed for random target choice (reproducible).")
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add the experiment commands to the root app."""
+    app.command("validate")(validate)
+    app.command("plan")(plan)
+    app.command("run")(run)
+
+
+def validate(
+    experiments: Annotated[list[Path], typer.Argument(help="Experiment files to check.")],
+    inventory: InventoryOpt = None,
+    overrides: SetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check experiment files without touching anything; print time-to-detect per guardrail."""
+    from chaosrun.experiment import load_experiment
+    from chaosrun.inventory import default_inventory, load_inventory
+    from chaosrun.validation import check
+
+    inv = None
+    inv_path = inventory or default_inventory()
+    if inv_path is not None:
+        inv = load_inventory(str(inv_path.resolve()))
+    results, failed = [], 0
+    for path in experiments:
+        try:
+            exp = load_experiment(path, overrides or [])
+            report = check(exp, inv)
+        except InvalidInput as exc:
+            failed += 1
+            for line in str(exc).splitlines():
+                error(line)
+            results.append({"file": str(path), "ok": False, "errors": str(exc).splitlines()})
+            continue
+        results.append(_validate_entry(path, report))
+        if not as_json:
+            _print_validation(path, report)
+    if as_json:
+        emit_json({"ok": failed == 0, "files": results})
+    if failed:
+        raise typer.Exit(InvalidInput.exit_code)
+
+
+def _validate_entry(path: Path, report) -> dict:
+    return {
+        "file": str(path),
+        "ok": True,
+        "matched": report.matched,
+        "detection": [
+            {"guardrail": n, "worst_case_s": round(t, 3), "parts": parts}
+            for n, t, parts in report.detection
+        ],
+        "warnings": report.warnings,
+    }
+
+
+def _print_validation(path: Path, report) -> None:
+    console.print(f"[green]ok[/] {path}", soft_wrap=True)
+    for name, seconds, parts in report.detection:
+        console.print(f"  guardrail {name!r}: worst-case detection {seconds:.1f}s ({parts})")
+    for text in report.warnings:
+        warn(text)
+
+
+def plan(
+    experiment: Annotated[Path, typer.Argument(help="Experiment file.")],
+    inventory: InventoryOpt = None,
+    overrides: SetOpt = None,
+    seed: SeedOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what a run would do to which hosts; touches nothing."""
+    from chaosrun.planning import make_plan
+
+    p = make_plan(experiment, inventory, overrides or [], seed)
+    exp = p.experiment
+    doc = {
+        "experiment": {"title": exp.title, "file": str(exp.file), "severity": exp.severity},
+        "inventory": str(p.inventory.path),
+        "targets": {
+            "pattern": p.selection.pattern,
+            "matched": p.selection.matched,
+            "excluded": p.selection.excluded,
+            "selected": p.selection.selected,
+        },
+        "fault": {"role": exp.fault.role, "vars": p.public_vars(), "ttl_s": p.ttl},
+        "duration_s": exp.duration,
+        "prometheus": p.prometheus_url,
+        "steady_state": [s.name for s in exp.steady_state],
+        "guardrails": {
+            "interval_s": exp.guardrails.interval,
+            "breaches_in_a_row": exp.guardrails.breaches_in_a_row,
+            "unknown_budget": exp.guardrails.unknown_budget,
+            "probes": [
+                {"name": n, "worst_case_detection_s": round(t, 3)} for n, t, _ in p.report.detection
+            ],
+        },
+        "recovery_within_s": exp.recovery_within,
+        "overrides": p.public_overrides(),
+        "phases": [
+            "preflight",
+            "steady_state_before",
+            "baseline",
+            "inject",
+            "verify_active",
+            "observe",
+            "rollback",
+            "verify_inactive",
+            "recovery",
+        ],
+    }
+    if as_json:
+        emit_json(p.redactor.data(doc))
+        return
+    t = doc["targets"]
+    lines = [
+        f"[bold]{exp.title}[/] ({exp.file}, severity {exp.severity})",
+        f"inventory: {doc['inventory']}",
+        f"targets: {t['pattern']!r} matches {len(t['matched'])}: {', '.join(t['matched'])}",
+        f"selected: {', '.join(t['selected'])}"
+        + (f" (excluded: {', '.join(t['excluded'])})" if t["excluded"] else ""),
+        f"fault: {exp.fault.role} inject -> verify active -> rollback -> verify inactive",
+        f"  vars: {doc['fault']['vars']}",
+        f"  on-host lease: {p.ttl}s (renewed while the run lives)",
+        f"duration: {exp.duration:g}s; Prometheus: {p.prometheus_url or 'none'}",
+        f"steady state: {', '.join(doc['steady_state']) or 'none'}",
+    ]
+    for name, seconds, _ in p.report.detection:
+        lines.append(
+            f"guardrail {name!r}: every {exp.guardrails.interval:g}s, "
+            f"worst-case detection {seconds:.1f}s"
+        )
+    lines.append(f"recovery: steady state again within {exp.recovery_within:g}s")
+    for line in lines:
+        console.print(p.redactor.text(line), soft_wrap=True)
+    for text in p.report.warnings:
+        warn(text)
+
+
+def run(
+    experiment: Annotated[Path, typer.Argument(help="Experiment file.")],
+    inventory: InventoryOpt = None,
+    overrides: SetOpt = None,
+    seed: SeedOpt = None,
+    as_json: JsonOpt = False,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--run-dir",
+            help="Where run directories go (default .chaosrun/runs).",
+            envvar="CHAOSRUN_RUN_DIR",
+        ),
+    ] = None,
+    allow_irreversible: Annotated[
+        bool, typer.Option("--allow-irreversible", help="Allow faults that cannot be undone.")
+    ] = False,
+) -> None:
+    """Run an experiment: steady state, inject, guardrails, rollback, recovery, journal.
+
+    Exit codes: 0 passed; 1 steady state did not recover; 2 invalid input; 3 aborted
+    (guardrail, UNKNOWN budget, signal) and rolled back; 4 refused by preflight;
+    5 rollback failed (a fault may still be active).
+    """
+    from chaosrun.engine import Engine
+    from chaosrun.paths import project_root
+    from chaosrun.planning import make_plan
+    from chaosrun.progress import make_progress
+
+    p = make_plan(experiment, inventory, overrides or [], seed)
+    p.allow_irreversible = allow_irreversible  # type: ignore[attr-defined]
+    root = run_dir or project_root() / ".chaosrun" / "runs"
+    target = err_console if as_json else console
+    progress = make_progress(target, p.redactor, live=not as_json)
+    try:
+        outcome = Engine(p, root, progress).run()
+    finally:
+        progress.close()
+    if as_json:
+        emit_json(
+            {
+                "run_id": outcome.run_id,
+                "status": outcome.status,
+                "exit_code": outcome.exit_code,
+                "journal": str(outcome.journal),
+                "reason": p.redactor.text(outcome.abort_reason or ""),
+            }
+        )
+    else:
+        info(f"journal: {outcome.journal}")
+    if outcome.exit_code == 5:
+        error(
+            f"ROLLBACK FAILED on {', '.join(outcome.failed_hosts) or 'some hosts'}; "
+            "a fault may still be active: run `chaosrun recover`"
+        )
+    sys.stdout.flush()
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+__all__ = ["ChaosrunError", "register"]

@@ -1,0 +1,468 @@
+"""The phase machine of one run (DESIGN.md section 4).
+
+preflight -> steady state before -> baseline -> inject -> verify active -> observe
+(guardrails) -> rollback (ALWAYS once inject started: end of duration, breach, UNKNOWN
+budget spent, Ctrl-C, SIGTERM, an exception) -> verify inactive -> recovery.
+
+Rollback first runs every host's ONE revert script over already open SSH connections,
+in parallel (fast: no ansible-playbook start on the abort path), then the role's
+rollback and verify(inactive) entry points in one ansible-runner run to confirm.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets as pyrandom
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaosrun import hostshell, runner
+from chaosrun.experiment import ProbeSpec
+from chaosrun.journal import Journal, now_iso
+from chaosrun.planning import Plan
+from chaosrun.probes import Prober
+from chaosrun.probes.prometheus import PrometheusSource
+from chaosrun.progress import Progress
+from chaosrun.verdict import ProbeResult, Verdict
+
+EXIT_CODES = {"passed": 0, "failed": 1, "aborted": 3, "refused": 4, "rollback_failed": 5}
+
+
+class Refusal(Exception):
+    """Preflight said no: nothing was touched (exit 4)."""
+
+
+@dataclass
+class Outcome:
+    status: str
+    exit_code: int
+    journal: Path
+    run_id: str
+    abort_reason: str | None = None
+    failed_hosts: list[str] = field(default_factory=list)
+
+
+def make_run_id(stem: str) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    slug = "".join(c if c.isalnum() else "-" for c in stem.lower()).strip("-")[:40] or "run"
+    return f"{stamp}-{slug}-{pyrandom.token_hex(2)}"
+
+
+class Engine:
+    def __init__(self, plan: Plan, run_root: Path, progress: Progress, run_id: str | None = None):
+        self.plan = plan
+        self.exp = plan.experiment
+        self.progress = progress
+        self.run_id = run_id or make_run_id(self.exp.file.stem)
+        self.run_dir = run_root / self.run_id
+        self.journal = Journal(self.run_dir, self.run_id, plan.redactor)
+        self.stop = threading.Event()
+        self.stop_reason = ""
+        self.in_rollback = False
+        self.hosts = list(plan.selection.selected)
+        self.shell = hostshell.HostShell([plan.inventory.host_info(h) for h in self.hosts])
+        source = (
+            PrometheusSource(plan.prometheus_url, self.exp.prometheus.timeout)
+            if (plan.prometheus_url)
+            else None
+        )
+        self.prober = Prober(
+            source=source,
+            timeout=self.exp.prometheus.timeout,
+            inventory=plan.inventory.path,
+            work_dir=self.run_dir / "ansible",
+            alertmanager_url=plan.alertmanager_url,
+            headers=plan.headers,
+        )
+        self.abort: dict[str, Any] | None = None
+        self.rollback_end: float | None = None
+        self.timings: dict[str, float] = {}
+
+    # -- the whole run -------------------------------------------------------------------
+    def run(self) -> Outcome:
+        self._start_journal()
+        previous = self._install_signals()
+        try:
+            return self._run()
+        finally:
+            self._restore_signals(previous)
+            self.prober.close()
+
+    def _run(self) -> Outcome:
+        try:
+            self._preflight()
+            self._steady_state_before()
+            self._baseline()
+        except Refusal as exc:
+            return self._finish("refused", str(exc))
+        try:
+            self._inject_and_observe()
+        except BaseException as exc:  # rollback must follow whatever went wrong
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {exc!r}"
+            self._set_abort(f"{reason} during the fault")
+        rolled_back = self._rollback()
+        if not rolled_back:
+            return self._finish("rollback_failed", "rollback failed")
+        recovered = self._recovery()
+        if self.abort is not None:
+            return self._finish("aborted", self.abort["reason"])
+        if not recovered:
+            return self._finish("failed", "steady state did not recover in time")
+        return self._finish("passed", "")
+
+    def _start_journal(self) -> None:
+        p, exp = self.plan, self.exp
+        self.journal.data.update(
+            experiment={
+                "title": exp.title,
+                "file": str(exp.file),
+                "severity": exp.severity,
+                "description": exp.description,
+                "duration_s": exp.duration,
+            },
+            overrides=p.public_overrides(),
+            inventory=str(p.inventory.path),
+            targets={
+                "pattern": p.selection.pattern,
+                "matched": p.selection.matched,
+                "excluded": p.selection.excluded,
+                "selected": p.selection.selected,
+            },
+            fault={"role": exp.fault.role, "vars": p.public_vars(), "ttl_s": p.ttl},
+        )
+        for role, probe in exp.all_probes():
+            self.journal.probe(
+                probe.name, probe.kind, role, dict(probe.thresholds), _describe(probe)
+            )
+        phase = self.journal.phase_start("validate")
+        self.journal.phase_end(phase, "ok", "experiment, role vars and targets checked")
+
+    def _finish(self, status: str, detail: str) -> Outcome:
+        code = EXIT_CODES[status]
+        self.journal.set(
+            status=status,
+            exit_code=code,
+            ended_at=now_iso(),
+            abort=self.abort,
+            timings=self.timings,
+        )
+        failed = []
+        if status == "rollback_failed":
+            failed = [
+                h
+                for h, s in (self.journal.data["rollback"] or {}).get("hosts", {}).items()
+                if s != "ok"
+            ]
+        self.progress.message(
+            f"{status} (exit {code})" + (f": {detail}" if detail else ""),
+            "bold green" if code == 0 else "bold red",
+        )
+        return Outcome(status, code, self.journal.path, self.run_id, detail or None, failed)
+
+    # -- signals ---------------------------------------------------------------------------
+    def _install_signals(self) -> dict[int, Any]:
+        previous = {}
+        if threading.current_thread() is not threading.main_thread():
+            return previous
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, self._on_signal)
+        return previous
+
+    def _restore_signals(self, previous: dict[int, Any]) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.in_rollback:
+            self.progress.message(f"{name} received: rollback in progress, finishing it first")
+            return
+        if not self.stop.is_set():
+            self.stop_reason = f"{name} received"
+            self.stop.set()
+            self.progress.message(f"{name} received: aborting and rolling back", "bold yellow")
+
+    # -- before the fault ----------------------------------------------------------------
+    def _phase(self, name: str, detail: str = "") -> dict[str, Any]:
+        self.progress.phase(name, detail)
+        return self.journal.phase_start(name)
+
+    def _preflight(self) -> None:
+        from chaosrun import preflight
+
+        phase = self._phase("preflight", f"{len(self.hosts)} host(s): {', '.join(self.hosts)}")
+        try:
+            hosts = preflight.run_checks(self.plan, self.shell, self.prober, self.run_id)
+        except Refusal as exc:
+            self.journal.phase_end(phase, "refused", str(exc))
+            raise
+        self.journal.phase_end(phase, "ok", "", hosts)
+
+    def _sample(self, role: str, probe: ProbeSpec, phase: str, result: ProbeResult) -> None:
+        self.journal.sample(role, probe.name, phase, result.verdict, result.value, result.evidence)
+        self.progress.probe(role, probe.name, result)
+
+    def _steady_state_before(self) -> None:
+        phase = self._phase("steady_state_before")
+        probes = list(self.exp.steady_state)
+        results = self.prober.evaluate_all(probes)
+        bad = []
+        for probe, result in zip(probes, results, strict=True):
+            self._sample("steady_state", probe, "steady_state_before", result)
+            if result.verdict is not Verdict.PASS:
+                bad.append(f"{probe.name!r} is {result.verdict} ({result.evidence})")
+        if bad:
+            reason = "steady state does not hold before the start: " + "; ".join(bad)
+            self.journal.phase_end(phase, "refused", reason)
+            raise Refusal(reason)
+        self.journal.phase_end(phase, "ok", f"{len(probes)} probe(s) pass")
+
+    def _baseline(self) -> None:
+        phase = self._phase("baseline")
+        probes = [p for _, p in self.exp.all_probes()]
+        results = self.prober.take_baselines(probes, self.exp.baseline_window)
+        bad = [f"{n!r}: {r.evidence}" for n, r in results.items() if r.value is None]
+        detail = "; ".join(f"{n} = {r.value:g}" for n, r in results.items() if r.value is not None)
+        if bad:
+            reason = "no baseline for " + "; ".join(bad)
+            self.journal.phase_end(phase, "refused", reason)
+            raise Refusal(reason)
+        self.journal.phase_end(phase, "ok", detail or "no relative thresholds")
+
+    # -- the fault ---------------------------------------------------------------------------
+    def _role_vars(self, expect: str | None) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            **self.exp.fault.vars,
+            "chaos_run_id": self.run_id,
+            "chaos_ttl": self.plan.ttl,
+            "chaos_state_dir": self.plan.state_dir,
+        }
+        if expect:
+            values[f"{self.plan.role.short}_expect"] = expect
+        return values
+
+    def _play(self, phase_name: str, entry_points: list[str], expect: str | None, cancel: bool):
+        phase = self._phase(phase_name, ", ".join(entry_points))
+        started = time.monotonic()
+        result = runner.run_entry_points(
+            role=self.exp.fault.role,
+            entry_points=entry_points,
+            hosts=self.hosts,
+            variables=self._role_vars(expect),
+            inventory=self.plan.inventory.path,
+            work_dir=self.run_dir / "ansible" / phase_name,
+            on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
+            cancel=self.stop if cancel else None,
+        )
+        self.timings[f"{phase_name}_s"] = round(time.monotonic() - started, 3)
+        self.progress.hosts_done(phase_name, result.hosts)
+        detail = "; ".join(f"{h}: {m}" for h, m in result.messages.items())
+        outcome = "ok" if result.ok else ("canceled" if result.status == "canceled" else "failed")
+        self.journal.phase_end(phase, outcome, detail or result.status, result.hosts)
+        return result
+
+    def _inject_and_observe(self) -> None:
+        result = self._play("inject", ["inject"], None, cancel=True)
+        if self.stop.is_set():
+            self._set_abort(f"{self.stop_reason} during inject")
+            return
+        if not result.ok:
+            self._set_abort(f"inject failed on {', '.join(result.failed_hosts())}")
+            return
+        lease = _LeaseRenewer(
+            self.shell, self.hosts, self.plan.state_dir, self.run_id, self.plan.ttl
+        )
+        lease.start()
+        try:
+            verify = self._play("verify_active", ["verify"], "active", cancel=True)
+            if self.stop.is_set():
+                self._set_abort(f"{self.stop_reason} during verify")
+            elif not verify.ok:
+                self._set_abort(f"fault not observable on {', '.join(verify.failed_hosts())}")
+            else:
+                self._observe()
+        finally:
+            lease.stop()
+
+    def _set_abort(self, reason: str) -> None:
+        if self.abort is None:
+            self.abort = {"reason": reason, "at": now_iso()}
+            self.journal.set(abort=self.abort)
+            self.progress.message(f"abort: {reason}", "bold red")
+
+    def _observe(self) -> None:
+        g = self.exp.guardrails
+        phase = self._phase("observe", f"{self.exp.duration:g}s, guardrails every {g.interval:g}s")
+        watch = _GuardrailWatch(g.breaches_in_a_row, g.unknown_budget)
+        end = time.monotonic() + self.exp.duration
+        next_tick = time.monotonic()
+        while True:
+            if self.stop.is_set():
+                self._set_abort(self.stop_reason)
+                break
+            if g.probes:
+                reason = self._tick(watch)
+                if reason:
+                    self._set_abort(reason)
+                    break
+            now = time.monotonic()
+            if now >= end:
+                break
+            next_tick += g.interval
+            if next_tick < now:  # a slow tick: do not burst to catch up
+                next_tick = now
+            self.stop.wait(max(0.0, min(next_tick, end) - now))
+        outcome = "aborted" if self.abort else "ok"
+        self.journal.phase_end(phase, outcome, (self.abort or {}).get("reason", ""))
+
+    def _tick(self, watch: _GuardrailWatch) -> str | None:
+        probes = list(self.exp.guardrails.probes)
+        results = self.prober.evaluate_all(probes)
+        reason = None
+        for probe, result in zip(probes, results, strict=True):
+            self._sample("guardrail", probe, "observe", result)
+            reason = reason or watch.update(probe.name, result)
+        return reason
+
+    # -- after the fault --------------------------------------------------------------------
+    def _rollback(self) -> bool:
+        self.in_rollback = True
+        phase = self._phase("rollback", "revert scripts over SSH, then the role's rollback")
+        started = time.monotonic()
+        script = hostshell.revert_script(self.plan.state_dir, self.run_id)
+        answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=60)
+        fast = {h: "ok" if a.rc == 0 else f"rc {a.rc}: {a.out[-200:]}" for h, a in answers.items()}
+        self.timings["revert_scripts_s"] = round(time.monotonic() - started, 3)
+        self.journal.set(
+            rollback={
+                "ok": None,
+                "hosts": fast,
+                "revert_scripts_s": self.timings["revert_scripts_s"],
+                "finished_at": now_iso(),
+            }
+        )
+        self.journal.phase_end(
+            phase,
+            "ok" if all(v == "ok" for v in fast.values()) else "partial",
+            f"revert scripts in {self.timings['revert_scripts_s']:.2f}s",
+            fast,
+        )
+        confirm = self._play("verify_inactive", ["rollback", "verify"], "inactive", cancel=False)
+        self.rollback_end = time.monotonic()
+        ok = confirm.ok
+        self.journal.set(
+            rollback={
+                "ok": ok,
+                "hosts": confirm.hosts,
+                "revert_scripts": fast,
+                "revert_scripts_s": self.timings["revert_scripts_s"],
+                "finished_at": now_iso(),
+            }
+        )
+        if not ok:
+            hosts = ", ".join(confirm.failed_hosts())
+            self.progress.message(
+                f"ROLLBACK FAILED on {hosts}: a fault may still be active there. "
+                f"Run `chaosrun recover` or check {self.plan.state_dir}/active/{self.run_id}/",
+                "bold white on red",
+            )
+        self.in_rollback = False
+        self.shell.close()
+        return ok
+
+    def _recovery(self) -> bool:
+        within = self.exp.recovery_within
+        record: dict[str, Any] = {"within_s": within, "time_to_recover_s": None, "recovered": False}
+        if self.stop.is_set():
+            record["detail"] = "skipped: the run was stopped by a signal"
+            self.journal.set(recovery=record)
+            return False
+        phase = self._phase("recovery", f"steady state within {within:g}s")
+        probes = list(self.exp.steady_state)
+        start = self.rollback_end or time.monotonic()
+        while True:
+            results = self.prober.evaluate_all(probes) if probes else []
+            for probe, result in zip(probes, results, strict=True):
+                self._sample("steady_state", probe, "recovery", result)
+            if all(r.verdict is Verdict.PASS for r in results):
+                record.update(recovered=True, time_to_recover_s=round(time.monotonic() - start, 3))
+                break
+            if time.monotonic() - start >= within or self.stop.is_set():
+                break
+            self.stop.wait(self.exp.recovery_interval)
+        self.journal.set(recovery=record)
+        outcome = "ok" if record["recovered"] else "failed"
+        detail = (
+            f"recovered in {record['time_to_recover_s']:.1f}s"
+            if record["recovered"]
+            else f"steady state did not hold again within {within:g}s"
+        )
+        self.journal.phase_end(phase, outcome, detail)
+        return bool(record["recovered"])
+
+
+class _GuardrailWatch:
+    """Counts breaches and UNKNOWNs in a row per guardrail; says when to abort."""
+
+    def __init__(self, breaches_in_a_row: int, unknown_budget: int) -> None:
+        self.limit = breaches_in_a_row
+        self.budget = unknown_budget
+        self.breaches: dict[str, int] = {}
+        self.unknowns: dict[str, int] = {}
+
+    def update(self, name: str, result: ProbeResult) -> str | None:
+        if result.verdict is Verdict.BREACH:
+            self.unknowns[name] = 0
+            self.breaches[name] = self.breaches.get(name, 0) + 1
+            if self.breaches[name] >= self.limit:
+                return (
+                    f"guardrail {name!r} breached {self.breaches[name]} time(s) in a row: "
+                    f"{result.evidence}"
+                )
+        elif result.verdict is Verdict.UNKNOWN:
+            self.unknowns[name] = self.unknowns.get(name, 0) + 1
+            if self.unknowns[name] > self.budget:
+                return (
+                    f"guardrail {name!r} UNKNOWN {self.unknowns[name]} time(s) in a row "
+                    f"(budget {self.budget}): {result.evidence}"
+                )
+        else:
+            self.breaches[name] = 0
+            self.unknowns[name] = 0
+        return None
+
+
+class _LeaseRenewer:
+    """Pushes the on-host lease forward while the fault is meant to be active."""
+
+    def __init__(self, shell, hosts: list[str], state_dir: str, run_id: str, ttl: int) -> None:
+        self.shell, self.hosts = shell, hosts
+        self.script = hostshell.lease_script(state_dir, run_id, ttl)
+        self.every = max(1.0, ttl / 3.0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lease", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self.shell.run_all(dict.fromkeys(self.hosts, self.script), timeout=self.every)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _describe(probe: ProbeSpec) -> str:
+    cfg = probe.config
+    if probe.kind == "prometheus":
+        return cfg["query"]
+    if probe.kind == "http":
+        return f"{cfg['method']} {cfg['url']}"
+    if probe.kind == "command":
+        return f"{cfg['hosts']}: {cfg['cmd']}"
+    return f"alert {cfg['name']} {'firing' if cfg['firing'] else 'not firing'} ({cfg['source']})"

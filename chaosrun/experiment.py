@@ -1,0 +1,432 @@
+"""The experiment file: its model and a loader that checks every field against the schema.
+
+Errors name the file, the line and the field (`exp.yml:12: guardrails.interval: ...`).
+Unknown keys are errors. `--set field=value` overrides are applied before checking.
+Checks that need the outside world (role argument specs, inventory patterns) live in
+chaosrun.validation so this module stays a pure parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaosrun.durations import parse_duration
+from chaosrun.errors import InvalidInput
+from chaosrun.schema import Checker
+from chaosrun.yamlpos import Positions, VaultValue, YamlProblem, load_yaml
+
+PROBE_KINDS = ("prometheus", "http", "command", "alert")
+THRESHOLDS = ("max", "min", "max_increase", "max_decrease")
+SEVERITIES = ("low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    name: str
+    kind: str
+    config: dict[str, Any]
+    thresholds: dict[str, float | str]
+    path: tuple[str | int, ...]
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    hosts: str
+    mode: str  # count | percent | all
+    amount: float
+    seed: int | None
+    exclude: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    role: str
+    vars: dict[str, Any]
+    secret_vars: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    interval: float
+    breaches_in_a_row: int
+    unknown_budget: int
+    probes: tuple[ProbeSpec, ...]
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    url: str | None
+    scrape_interval: float
+    timeout: float
+
+
+@dataclass
+class Experiment:
+    file: Path
+    title: str
+    description: str
+    severity: str
+    targets: TargetSpec
+    fault: FaultSpec
+    duration: float
+    ttl_margin: float
+    prometheus: PrometheusSettings
+    steady_state: tuple[ProbeSpec, ...]
+    guardrails: Guardrails
+    recovery_within: float
+    recovery_interval: float
+    baseline_window: float
+    overrides: dict[str, str] = field(default_factory=dict)
+    positions: Positions = field(default_factory=Positions)
+
+    def locate(self, path: tuple) -> str:
+        """`file:line`, or `file (--set key)` when an override supplied the field."""
+        dotted = ".".join(str(p) for p in path)
+        for key in self.overrides:
+            if dotted == key or dotted.startswith(key + "."):
+                return f"{self.file} (--set {key})"
+        return f"{self.file}:{self.positions.line(path)}"
+
+    def all_probes(self) -> list[tuple[str, ProbeSpec]]:
+        return [("steady_state", p) for p in self.steady_state] + [
+            ("guardrail", p) for p in self.guardrails.probes
+        ]
+
+
+def load_experiment(path: Path, overrides: list[str] | None = None) -> Experiment:
+    """Read and check one experiment file; InvalidInput lists every problem found."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such experiment file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc}") from None
+    try:
+        data, positions = load_yaml(text)
+    except YamlProblem as exc:
+        raise InvalidInput(f"{path}:{exc.line}: {exc.message}") from None
+    applied = apply_overrides(path, data, overrides or [])
+    checker = Checker(path, positions, set(applied))
+    experiment = _build(checker, data, path, positions)
+    checker.raise_if_errors()
+    assert experiment is not None
+    experiment.overrides = applied
+    return experiment
+
+
+def apply_overrides(path: Path, data: Any, overrides: list[str]) -> dict[str, str]:
+    """Apply `field.sub=value` overrides in place; returns them as given (for the journal)."""
+    applied: dict[str, str] = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidInput(f"--set {item!r}: expected field=value, e.g. duration=5s")
+        if not isinstance(data, dict):
+            raise InvalidInput(f"{path}:1: the experiment must be a mapping")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        _set_path(data, key.split("."), value, item)
+        applied[key] = raw
+    return applied
+
+
+def _set_path(data: Any, parts: list[str], value: Any, item: str) -> None:
+    node = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise InvalidInput(f"--set {item!r}: {part!r} is not an index of the list")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+        else:
+            raise InvalidInput(f"--set {item!r}: {'.'.join(parts[:i])} is not a mapping")
+
+
+def _build(c: Checker, data: Any, path: Path, positions: Positions) -> Experiment | None:
+    top = c.mapping(
+        data,
+        (),
+        required={"title", "targets", "fault", "duration"},
+        optional={
+            "description",
+            "severity",
+            "ttl_margin",
+            "prometheus",
+            "steady_state",
+            "guardrails",
+            "recovery",
+            "baseline",
+        },
+    )
+    if top is None:
+        return None
+    title = c.string(top.get("title"), ("title",))
+    description = c.string(top.get("description", ""), ("description",), empty_ok=True)
+    severity = c.choice(top.get("severity", "low"), ("severity",), SEVERITIES)
+    targets = _targets(c, top.get("targets"))
+    fault = _fault(c, top.get("fault"))
+    duration = c.duration(top.get("duration"), ("duration",), minimum=0.001)
+    ttl_margin = c.duration(top.get("ttl_margin", "60s"), ("ttl_margin",), minimum=1)
+    prometheus = _prometheus(c, top.get("prometheus", {}))
+    steady = _probes(c, top.get("steady_state", []), ("steady_state",))
+    guardrails = _guardrails(c, top.get("guardrails", {}))
+    recovery = c.mapping(top.get("recovery", {}), ("recovery",), set(), {"within", "interval"})
+    recovery = recovery or {}
+    within = c.duration(recovery.get("within", "60s"), ("recovery", "within"))
+    rec_interval = c.duration(recovery.get("interval", "1s"), ("recovery", "interval"), 0.05)
+    baseline = c.mapping(top.get("baseline", {}), ("baseline",), set(), {"window"}) or {}
+    window = c.duration(baseline.get("window", "60s"), ("baseline", "window"), minimum=1)
+    names: dict[str, tuple] = {}
+    for probe in [*steady, *(guardrails.probes if guardrails else ())]:
+        if probe.name in names:
+            c.err((*probe.path, "name"), f"duplicate probe name {probe.name!r}")
+        names[probe.name] = probe.path
+    if c.errors or None in (title, targets, fault, duration, prometheus, guardrails):
+        return None
+    return Experiment(
+        file=path,
+        title=title,
+        description=description or "",
+        severity=severity or "low",
+        targets=targets,
+        fault=fault,
+        duration=duration,
+        ttl_margin=ttl_margin,
+        prometheus=prometheus,
+        steady_state=tuple(steady),
+        guardrails=guardrails,
+        recovery_within=within,
+        recovery_interval=rec_interval,
+        baseline_window=window,
+        positions=positions,
+    )
+
+
+def _targets(c: Checker, value: Any) -> TargetSpec | None:
+    p = ("targets",)
+    m = c.mapping(value, p, {"hosts"}, {"select", "seed", "exclude"})
+    if m is None:
+        return None
+    hosts = c.string(m.get("hosts"), (*p, "hosts"))
+    mode, amount = "count", 1.0
+    select = m.get("select", {"count": 1})
+    if select == "all":
+        mode, amount = "all", 100.0
+    else:
+        sel = c.mapping(select, (*p, "select"), set(), {"count", "percent"}, hint="or 'all'")
+        if sel is not None:
+            if len(sel) != 1:
+                c.err((*p, "select"), "give exactly one of count, percent, or write select: all")
+            elif "count" in sel:
+                amount = float(c.integer(sel["count"], (*p, "select", "count"), 1) or 1)
+            else:
+                mode = "percent"
+                pct = c.number(sel["percent"], (*p, "select", "percent"), 0.001, 100)
+                amount = pct if pct is not None else 100.0
+    seed = m.get("seed")
+    if seed is not None:
+        seed = c.integer(seed, (*p, "seed"), 0)
+    exclude = m.get("exclude", [])
+    if isinstance(exclude, str):
+        exclude = [exclude]
+    excl = c.string_list(exclude, (*p, "exclude"))
+    if hosts is None or excl is None:
+        return None
+    return TargetSpec(hosts, mode, amount, seed, tuple(excl))
+
+
+def _fault(c: Checker, value: Any) -> FaultSpec | None:
+    p = ("fault",)
+    m = c.mapping(value, p, {"role"}, {"vars", "secret_vars"})
+    if m is None:
+        return None
+    role = c.string(m.get("role"), (*p, "role"))
+    if role is not None and (
+        len(role.split(".")) != 3 or not all(part.isidentifier() for part in role.split("."))
+    ):
+        c.err((*p, "role"), f"expected a role FQCN like chaosrun.chaos.process_kill, got {role!r}")
+        role = None
+    variables = c.mapping(m.get("vars", {}), (*p, "vars"), set(), None) or {}
+    for name, v in variables.items():
+        if not name.isidentifier():
+            c.err((*p, "vars", name), "variable names must be identifiers")
+        if not _plain_value(v):
+            c.err((*p, "vars", name), "values must be strings, numbers, booleans, lists or maps")
+    secret_vars = c.string_list(m.get("secret_vars", []), (*p, "secret_vars")) or []
+    if role is None:
+        return None
+    return FaultSpec(role, dict(variables), tuple(secret_vars))
+
+
+def _plain_value(value: Any) -> bool:
+    if isinstance(value, str | int | float | bool | VaultValue) or value is None:
+        return True
+    if isinstance(value, list):
+        return all(_plain_value(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_value(v) for k, v in value.items())
+    return False
+
+
+def _prometheus(c: Checker, value: Any) -> PrometheusSettings | None:
+    p = ("prometheus",)
+    m = c.mapping(value, p, set(), {"url", "scrape_interval", "timeout"})
+    if m is None:
+        return None
+    url = m.get("url")
+    if url is not None:
+        url = c.string(url, (*p, "url"))
+        if url and not url.startswith(("http://", "https://")):
+            c.err((*p, "url"), f"expected an http(s) URL, got {url!r}")
+    scrape = c.duration(m.get("scrape_interval", "15s"), (*p, "scrape_interval"), minimum=0.1)
+    timeout = c.duration(m.get("timeout", "2s"), (*p, "timeout"), minimum=0.05)
+    if scrape is None or timeout is None:
+        return None
+    return PrometheusSettings(url, scrape, timeout)
+
+
+def _guardrails(c: Checker, value: Any) -> Guardrails | None:
+    p = ("guardrails",)
+    m = c.mapping(value, p, set(), {"interval", "probes", "breaches_in_a_row", "unknown_budget"})
+    if m is None:
+        return None
+    interval = c.duration(m.get("interval", "2s"), (*p, "interval"), minimum=0.1)
+    breaches = c.integer(m.get("breaches_in_a_row", 1), (*p, "breaches_in_a_row"), 1)
+    budget = c.integer(m.get("unknown_budget", 2), (*p, "unknown_budget"), 0)
+    probes = _probes(c, m.get("probes", []), (*p, "probes"))
+    if interval is None or breaches is None or budget is None:
+        return None
+    return Guardrails(interval, breaches, budget, tuple(probes))
+
+
+def _probes(c: Checker, value: Any, path: tuple) -> list[ProbeSpec]:
+    if not isinstance(value, list):
+        c.err(path, f"expected a list of probes, got {c.kind(value)}")
+        return []
+    result = []
+    for i, item in enumerate(value):
+        probe = _probe(c, item, (*path, i))
+        if probe is not None:
+            result.append(probe)
+    return result
+
+
+def _probe(c: Checker, value: Any, p: tuple) -> ProbeSpec | None:
+    m = c.mapping(value, p, {"name"}, {*PROBE_KINDS, *THRESHOLDS, "timeout"})
+    if m is None:
+        return None
+    name = c.string(m.get("name"), (*p, "name"))
+    kinds = [k for k in PROBE_KINDS if k in m]
+    if len(kinds) != 1:
+        c.err(p, f"a probe needs exactly one of {', '.join(PROBE_KINDS)}")
+        return None
+    kind = kinds[0]
+    thresholds: dict[str, float | str] = {}
+    for key in THRESHOLDS:
+        if key in m:
+            t = _threshold(c, m[key], (*p, key), relative=key.startswith("max_"))
+            if t is not None:
+                thresholds[key] = t
+    if kind == "prometheus" and not any(k in m for k in THRESHOLDS):
+        c.err(p, f"a prometheus probe needs a threshold: one of {', '.join(THRESHOLDS)}")
+    if kind != "prometheus":
+        for key in THRESHOLDS:
+            if key in m:
+                c.err((*p, key), f"thresholds apply to prometheus probes, not {kind}")
+    timeout = c.duration(m["timeout"], (*p, "timeout"), 0.05) if "timeout" in m else None
+    config = _probe_config(c, kind, m[kind], (*p, kind))
+    if name is None or config is None:
+        return None
+    return ProbeSpec(name, kind, config, thresholds, p, timeout)
+
+
+def _threshold(c: Checker, value: Any, path: tuple, relative: bool) -> float | str | None:
+    if relative and isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            number = float(value.strip()[:-1])
+        except ValueError:
+            number = -1.0
+        if not number >= 0 or number == float("inf"):
+            c.err(path, f"expected a number or a percentage like 50%, got {value!r}")
+            return None
+        return value.strip()
+    return c.number(value, path)
+
+
+def _probe_config(c: Checker, kind: str, value: Any, p: tuple) -> dict[str, Any] | None:
+    if kind == "prometheus":
+        query = c.string(value, p)
+        return None if query is None else {"query": query}
+    if kind == "http":
+        m = c.mapping(value, p, {"url"}, {"method", "status", "body", "max_latency", "headers"})
+        if m is None:
+            return None
+        url = c.string(m.get("url"), (*p, "url"))
+        if url and not url.startswith(("http://", "https://")):
+            c.err((*p, "url"), f"expected an http(s) URL, got {url!r}")
+        method = c.choice(m.get("method", "GET"), (*p, "method"), ("GET", "HEAD", "POST"))
+        status = m.get("status", 200)
+        statuses = status if isinstance(status, list) else [status]
+        codes = [c.integer(s, (*p, "status"), 100, 599) for s in statuses]
+        body = c.regex(m["body"], (*p, "body")) if "body" in m else None
+        latency = c.duration(m["max_latency"], (*p, "max_latency")) if "max_latency" in m else None
+        headers = c.mapping(m.get("headers", {}), (*p, "headers"), set(), None) or {}
+        for k, v in headers.items():
+            if not isinstance(v, str | VaultValue):
+                c.err((*p, "headers", k), "header values must be strings")
+        return {
+            "url": url,
+            "method": method,
+            "status": codes,
+            "body": body,
+            "max_latency": latency,
+            "headers": headers,
+        }
+    if kind == "command":
+        m = c.mapping(value, p, {"hosts", "cmd"}, {"rc", "stdout"})
+        if m is None:
+            return None
+        return {
+            "hosts": c.string(m.get("hosts"), (*p, "hosts")),
+            "cmd": c.string(m.get("cmd"), (*p, "cmd")),
+            "rc": c.integer(m.get("rc", 0), (*p, "rc"), 0, 255),
+            "stdout": c.regex(m["stdout"], (*p, "stdout")) if "stdout" in m else None,
+        }
+    m = c.mapping(value, p, {"name"}, {"firing", "source", "url"})
+    if m is None:
+        return None
+    firing = m.get("firing", True)
+    if not isinstance(firing, bool):
+        c.err((*p, "firing"), f"expected true or false, got {c.kind(firing)}")
+    url = c.string(m["url"], (*p, "url")) if "url" in m else None
+    return {
+        "name": c.string(m.get("name"), (*p, "name")),
+        "firing": bool(firing),
+        "source": c.choice(
+            m.get("source", "prometheus"), (*p, "source"), ("prometheus", "alertmanager")
+        ),
+        "url": url,
+    }
+
+
+def duration_or_none(value: Any) -> float | None:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None

@@ -1,0 +1,118 @@
+"""Direct SSH to the selected hosts, for the few things that must be fast.
+
+Aborting must not wait for an ansible-playbook start: the engine runs each fault's ONE
+revert script over an already open OpenSSH ControlMaster connection, on all hosts in
+parallel, then confirms with the role's verify entry point. The same connections renew
+the on-host lease and read the on-host lock in preflight.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from chaosrun.inventory import HostInfo
+
+CONTROL_DIR = Path("/tmp/chaosrun-cp")  # short: unix socket paths are limited to 108 bytes
+
+
+@dataclass(frozen=True)
+class Answer:
+    rc: int
+    out: str
+    seconds: float
+
+
+class HostShell:
+    def __init__(self, hosts: list[HostInfo], persist: int = 600, connect_timeout: int = 5):
+        self.hosts = {h.name: h for h in hosts}
+        self.persist = persist
+        self.connect_timeout = connect_timeout
+        CONTROL_DIR.mkdir(mode=0o700, exist_ok=True)
+
+    def argv(self, name: str, *extra: str) -> list[str]:
+        h = self.hosts[name]
+        args = [
+            "ssh",
+            "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR",
+            "-o", f"ConnectTimeout={self.connect_timeout}",
+            "-o", "ControlMaster=auto",
+            "-o", f"ControlPath={CONTROL_DIR}/e-%C",
+            "-o", f"ControlPersist={self.persist}s",
+            "-o", "ServerAliveInterval=5",
+            "-o", "ServerAliveCountMax=2",
+        ]  # fmt: skip
+        if h.key_file:
+            args += ["-i", h.key_file, "-o", "IdentitiesOnly=yes"]
+        if h.port:
+            args += ["-p", str(h.port)]
+        args += [*extra, f"{h.user}@{h.address}" if h.user else h.address]
+        return args
+
+    def run(self, name: str, script: str, timeout: float = 30.0) -> Answer:
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(
+                [*self.argv(name), "--", "/bin/sh -c " + shlex.quote(script)],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C on the terminal must not kill a revert
+            )
+        except subprocess.TimeoutExpired:
+            return Answer(-1, f"no answer within {timeout:g}s", time.monotonic() - started)
+        except OSError as exc:
+            return Answer(-1, str(exc), time.monotonic() - started)
+        out = (proc.stdout + proc.stderr).strip()
+        return Answer(proc.returncode, out, time.monotonic() - started)
+
+    def run_all(self, scripts: dict[str, str], timeout: float = 30.0) -> dict[str, Answer]:
+        """Run one script per host, all at once."""
+        if not scripts:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(scripts)) as pool:
+            futures = {n: pool.submit(self.run, n, s, timeout) for n, s in scripts.items()}
+            return {n: f.result() for n, f in futures.items()}
+
+    def close(self) -> None:
+        for name in self.hosts:
+            subprocess.run(
+                self.argv(name, "-O", "exit"), capture_output=True, timeout=5, check=False
+            )
+
+
+def active_dir(state_dir: str, run_id: str) -> str:
+    return f"{state_dir.rstrip('/')}/active/{run_id}"
+
+
+def revert_script(state_dir: str, run_id: str) -> str:
+    """Run every revert script of the run on a host; rc 0 when all succeeded (or none)."""
+    d = shlex.quote(active_dir(state_dir, run_id))
+    return (
+        f'rc=0; for s in {d}/*/revert.sh; do [ -f "$s" ] || continue; '
+        '/bin/sh "$s" rollback || rc=1; done; exit $rc'
+    )
+
+
+def lease_script(state_dir: str, run_id: str, seconds: float) -> str:
+    """Push the run's lease expiry to now + seconds (atomic rename, as the dead-man reads it)."""
+    d = shlex.quote(active_dir(state_dir, run_id))
+    secs = int(seconds)
+    return (
+        f"[ -d {d} ] || exit 0; "
+        f"echo $(( $(date +%s) + {secs} )) > {d}/.lease.tmp && mv -f {d}/.lease.tmp {d}/lease"
+    )
+
+
+def holders_script(state_dir: str) -> str:
+    """Print the run ids holding active faults on a host (the on-host lock)."""
+    d = shlex.quote(f"{state_dir.rstrip('/')}/active")
+    return f"[ -d {d} ] && ls -1 {d} 2>/dev/null; exit 0"

@@ -1,0 +1,97 @@
+"""The Ansible inventory as the engine sees it: host patterns and connection details.
+
+Read with ansible-core's own InventoryManager, so patterns (`order_service:&zone_a`,
+`!db-1`, `web[0:2]`) mean exactly what they mean to ansible-playbook.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from chaosrun.errors import InvalidInput
+from chaosrun.paths import project_root
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """How to reach a host over SSH without Ansible (the fast rollback path)."""
+
+    name: str
+    address: str
+    user: str | None
+    port: int | None
+    key_file: str | None
+
+
+def default_inventory() -> Path | None:
+    """CHAOSRUN_INVENTORY, else the `inventory` of the project's ansible.cfg if it exists."""
+    env = os.environ.get("CHAOSRUN_INVENTORY")
+    if env:
+        return Path(env)
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(project_root() / "ansible.cfg")
+    value = cfg.get("defaults", "inventory", fallback="")
+    if not value:
+        return None
+    path = (project_root() / value).resolve()
+    return path if path.exists() else None
+
+
+class Inventory:
+    """One loaded inventory source."""
+
+    def __init__(self, path: Path) -> None:
+        from ansible import constants
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.vars.manager import VariableManager
+
+        if not path.exists():
+            raise InvalidInput(f"{path}: inventory not found")
+        self.path = path
+        # An unmatched pattern is reported by chaosrun with file and line, not by Ansible.
+        constants.HOST_PATTERN_MISMATCH = "ignore"
+        loader = DataLoader()
+        self._manager = InventoryManager(loader=loader, sources=[str(path)])
+        self._variables = VariableManager(loader=loader, inventory=self._manager)
+        if not self._manager.list_hosts("all"):
+            raise InvalidInput(f"{path}: inventory has no hosts (or could not be parsed)")
+
+    def match(self, pattern: str) -> list[str]:
+        """Host names matching an Ansible pattern, in inventory order."""
+        return [h.name for h in self._manager.get_hosts(pattern)]
+
+    def host_vars(self, name: str) -> dict[str, Any]:
+        host = self._manager.get_host(name)
+        if host is None:
+            return {}
+        return dict(self._variables.get_vars(host=host, include_hostvars=False))
+
+    def group_var(self, name: str) -> Any:
+        """A variable as the first host of `all` sees it (lab_prometheus_url and friends)."""
+        hosts = self._manager.list_hosts("all")
+        return self.host_vars(hosts[0].name).get(name) if hosts else None
+
+    def host_info(self, name: str) -> HostInfo:
+        hv = self.host_vars(name)
+        key = hv.get("ansible_ssh_private_key_file") or hv.get("ansible_private_key_file")
+        if key and not os.path.isabs(str(key)):
+            key = str((self.path.parent / str(key)).resolve())
+        port = hv.get("ansible_port") or hv.get("ansible_ssh_port")
+        return HostInfo(
+            name=name,
+            address=str(hv.get("ansible_host") or name),
+            user=str(hv["ansible_user"]) if hv.get("ansible_user") else None,
+            port=int(port) if port else None,
+            key_file=str(key) if key else None,
+        )
+
+
+@lru_cache(maxsize=8)
+def load_inventory(path: str) -> Inventory:
+    return Inventory(Path(path))

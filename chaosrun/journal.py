@@ -1,0 +1,126 @@
+"""The run journal (docs/journal.md): one JSON file, rewritten atomically as the run goes.
+
+Every write goes through the run's Redactor, so secrets never reach the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from chaosrun.secrets import Redactor
+
+SCHEMA = 1
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+class Journal:
+    """The journal of one run; `save()` after every change that matters."""
+
+    def __init__(self, run_dir: Path, run_id: str, redactor: Redactor, kind: str = "run"):
+        self.path = run_dir / "journal.json"
+        self.redactor = redactor
+        self._lock = threading.Lock()
+        self.data: dict[str, Any] = {
+            "schema": SCHEMA,
+            "run_id": run_id,
+            "kind": kind,
+            "experiment": {},
+            "overrides": {},
+            "status": "running",
+            "exit_code": None,
+            "started_at": now_iso(),
+            "ended_at": None,
+            "controller": {"user": _user(), "host": socket.gethostname(), "pid": os.getpid()},
+            "inventory": None,
+            "targets": {"pattern": None, "matched": [], "selected": []},
+            "fault": {},
+            "phases": [],
+            "probes": [],
+            "abort": None,
+            "rollback": None,
+            "recovery": None,
+            "steps": [],
+        }
+        self._probes: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def set(self, **fields: Any) -> None:
+        with self._lock:
+            self.data.update(fields)
+        self.save()
+
+    def phase_start(self, name: str) -> dict[str, Any]:
+        entry = {
+            "name": name,
+            "started_at": now_iso(),
+            "ended_at": None,
+            "outcome": "running",
+            "hosts": {},
+            "detail": "",
+        }
+        with self._lock:
+            self.data["phases"].append(entry)
+        self.save()
+        return entry
+
+    def phase_end(self, entry: dict[str, Any], outcome: str, detail: str = "", hosts=None) -> None:
+        with self._lock:
+            entry.update(ended_at=now_iso(), outcome=outcome, detail=detail)
+            if hosts is not None:
+                entry["hosts"] = dict(hosts)
+        self.save()
+
+    def probe(self, name: str, kind: str, role: str, threshold: dict, query: str) -> None:
+        with self._lock:
+            if (role, name) in self._probes:
+                return
+            entry = {
+                "name": name,
+                "kind": kind,
+                "role": role,
+                "threshold": threshold,
+                "query": query,
+                "samples": [],
+            }
+            self._probes[(role, name)] = entry
+            self.data["probes"].append(entry)
+
+    def sample(self, role: str, name: str, phase: str, verdict: str, value, evidence: str) -> None:
+        with self._lock:
+            self._probes[(role, name)]["samples"].append(
+                {
+                    "at": now_iso(),
+                    "phase": phase,
+                    "value": value,
+                    "verdict": verdict,
+                    "evidence": evidence,
+                }
+            )
+
+    def save(self) -> None:
+        """Write to a temporary file and rename it over the journal (atomic on POSIX)."""
+        with self._lock:
+            text = json.dumps(self.redactor.data(self.data), indent=2, default=str)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".journal.{os.getpid()}.{threading.get_ident()}.tmp")
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)

@@ -1,0 +1,127 @@
+"""From an experiment file to a plan: checked experiment, inventory, role, chosen hosts,
+the Prometheus to ask and the run's secrets. Shared by `plan` (which only prints it) and
+`run` (which executes it); nothing here touches a host.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaosrun.errors import InvalidInput
+from chaosrun.experiment import Experiment, load_experiment
+from chaosrun.inventory import Inventory, default_inventory, load_inventory
+from chaosrun.rolespec import RoleSpec
+from chaosrun.secrets import MASK, Redactor, decrypt, mask_fields
+from chaosrun.targets import Selection, select_hosts
+from chaosrun.validation import Report, check
+from chaosrun.yamlpos import VaultValue
+
+STATE_DIR = "/var/lib/chaosrun"
+
+
+@dataclass
+class Plan:
+    experiment: Experiment
+    inventory: Inventory
+    role: RoleSpec
+    selection: Selection
+    report: Report
+    prometheus_url: str | None
+    alertmanager_url: str | None
+    redactor: Redactor
+    secret_vars: set[str]
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    state_dir: str = STATE_DIR
+
+    @property
+    def ttl(self) -> int:
+        """The on-host lease: how long a fault outlives a controller that stops renewing."""
+        return max(5, int(self.experiment.ttl_margin))
+
+    def public_vars(self) -> dict[str, Any]:
+        """Fault vars as they may be shown: secrets masked."""
+        return mask_fields(self.experiment.fault.vars, self.secret_vars)
+
+    def public_overrides(self) -> dict[str, str]:
+        masked = {}
+        for key, value in self.experiment.overrides.items():
+            name = key.split(".")[-1]
+            masked[key] = MASK if name in self.secret_vars else self.redactor.text(value)
+        return masked
+
+
+def resolve_inventory(path: Path | None) -> Path:
+    found = path or default_inventory()
+    if found is None:
+        raise InvalidInput("no inventory: give -i INVENTORY (or set CHAOSRUN_INVENTORY)")
+    if not found.exists():
+        raise InvalidInput(f"{found}: inventory not found")
+    return found.resolve()
+
+
+def make_plan(
+    file: Path, inventory_path: Path | None, overrides: list[str], seed: int | None = None
+) -> Plan:
+    experiment = load_experiment(file, overrides)
+    inventory = load_inventory(str(resolve_inventory(inventory_path)))
+    report = check(experiment, inventory)
+    assert report.role is not None
+    selection = select_hosts(experiment.targets, inventory, seed)
+    redactor = Redactor()
+    secret_vars = set(experiment.fault.secret_vars) | report.role.secret_options()
+    for name, value in experiment.fault.vars.items():
+        if isinstance(value, VaultValue):
+            secret_vars.add(name)
+            redactor.add(decrypt(value, f"{file}: fault.vars.{name}"))
+        elif name in secret_vars:
+            redactor.add(value)
+    for value in report.secret_values:
+        redactor.add(value)
+    return Plan(
+        experiment=experiment,
+        inventory=inventory,
+        role=report.role,
+        selection=selection,
+        report=report,
+        prometheus_url=prometheus_url(experiment, inventory),
+        alertmanager_url=_first(inventory, "chaosrun_alertmanager_url", "lab_alertmanager_url"),
+        redactor=redactor,
+        secret_vars=secret_vars,
+        headers=_headers(experiment),
+    )
+
+
+def prometheus_url(experiment: Experiment, inventory: Inventory | None) -> str | None:
+    """The experiment's, else CHAOSRUN_PROMETHEUS_URL, else the inventory's (lab_prometheus_url)."""
+    if experiment.prometheus.url:
+        return experiment.prometheus.url
+    env = os.environ.get("CHAOSRUN_PROMETHEUS_URL")
+    if env:
+        return env
+    if inventory is None:
+        return None
+    return _first(inventory, "chaosrun_prometheus_url", "prometheus_url", "lab_prometheus_url")
+
+
+def _first(inventory: Inventory, *names: str) -> str | None:
+    for name in names:
+        value = inventory.group_var(name)
+        if value:
+            return str(value)
+    return None
+
+
+def _headers(experiment: Experiment) -> dict[str, dict[str, str]]:
+    result: dict[str, dict[str, str]] = {}
+    for _, probe in experiment.all_probes():
+        raw = probe.config.get("headers") or {}
+        result[probe.name] = {
+            k: decrypt(v, f"{experiment.file}: {probe.name} header {k}")
+            if isinstance(v, VaultValue)
+            else v
+            for k, v in raw.items()
+        }
+    return result

@@ -1,0 +1,84 @@
+"""Probes: each kind in its own module, all returning a ProbeResult.
+
+`Prober` holds what probes need (the Prometheus source, baselines, the inventory for
+command probes) and evaluates a list of probes concurrently, so one slow probe does not
+delay the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chaosrun.experiment import ProbeSpec
+from chaosrun.probes import alert, command, http, prometheus
+from chaosrun.verdict import ProbeResult
+
+
+@dataclass
+class Prober:
+    source: prometheus.PrometheusSource | None
+    timeout: float
+    inventory: Path | None = None
+    work_dir: Path | None = None
+    alertmanager_url: str | None = None
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # probe -> plain headers
+    baselines: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
+
+    def evaluate(self, probe: ProbeSpec) -> ProbeResult:
+        try:
+            return self._evaluate(probe)
+        except Exception as exc:  # a probe must never crash the run: unknown is the answer
+            return ProbeResult.unknown(f"probe error: {type(exc).__name__}: {exc}"[:300])
+
+    def _evaluate(self, probe: ProbeSpec) -> ProbeResult:
+        if probe.kind == "prometheus":
+            if self.source is None:
+                return ProbeResult.unknown("no Prometheus URL known")
+            return prometheus.evaluate(probe, self.source, self.baselines.get(probe.name))
+        if probe.kind == "http":
+            return http.evaluate(probe, self.headers.get(probe.name, {}), self.timeout)
+        if probe.kind == "alert":
+            url = probe.config.get("url")
+            if url is None:
+                source = probe.config["source"]
+                url = self.alertmanager_url if source == "alertmanager" else None
+                url = url or (self.source.url if self.source and source == "prometheus" else None)
+            return alert.evaluate(probe, url, self.timeout)
+        if self.inventory is None or self.work_dir is None:
+            return ProbeResult.unknown("command probes need an inventory")
+        return command.evaluate(probe, self.inventory, self.work_dir / "probes", self.timeout)
+
+    def evaluate_all(self, probes: Sequence[ProbeSpec]) -> list[ProbeResult]:
+        """Every probe at once; results in the order given."""
+        futures = [self._pool.submit(self.evaluate, p) for p in probes]
+        return [f.result() for f in futures]
+
+    def take_baselines(self, probes: Sequence[ProbeSpec], window: float) -> dict[str, ProbeResult]:
+        """Baselines for probes with relative thresholds, from Prometheus history."""
+        wanted = [
+            p
+            for p in probes
+            if p.kind == "prometheus" and ({"max_increase", "max_decrease"} & p.thresholds.keys())
+        ]
+        if not wanted:
+            return {}
+        if self.source is None:
+            return {p.name: ProbeResult.unknown("no Prometheus URL known") for p in wanted}
+        source = self.source
+        futures = {
+            p.name: self._pool.submit(prometheus.baseline, p, source, window) for p in wanted
+        }
+        results = {name: f.result() for name, f in futures.items()}
+        for name, result in results.items():
+            if result.value is not None:
+                self.baselines[name] = result.value
+        return results
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,39 @@
+"""Alert probes: is an alert firing (or not) in Prometheus or Alertmanager?"""
+
+from __future__ import annotations
+
+import requests
+
+from chaosrun.experiment import ProbeSpec
+from chaosrun.verdict import ProbeResult, Verdict
+
+
+def firing_alerts(source: str, url: str, timeout: float) -> list[str]:
+    """Names of the alerts firing now; raises requests errors."""
+    base = url.rstrip("/")
+    if source == "alertmanager":
+        resp = requests.get(f"{base}/api/v2/alerts", params={"active": "true"}, timeout=timeout)
+        resp.raise_for_status()
+        return [
+            a.get("labels", {}).get("alertname", "")
+            for a in resp.json()
+            if a.get("status", {}).get("state") == "active"
+        ]
+    resp = requests.get(f"{base}/api/v1/alerts", timeout=timeout)
+    resp.raise_for_status()
+    alerts = resp.json().get("data", {}).get("alerts", [])
+    return [a.get("labels", {}).get("alertname", "") for a in alerts if a.get("state") == "firing"]
+
+
+def evaluate(probe: ProbeSpec, url: str | None, timeout: float) -> ProbeResult:
+    cfg = probe.config
+    if not url:
+        return ProbeResult.unknown(f"no {cfg['source']} URL known")
+    try:
+        names = firing_alerts(cfg["source"], url, probe.timeout or timeout)
+    except (requests.RequestException, ValueError) as exc:
+        return ProbeResult.unknown(f"{cfg['source']} alerts: {str(exc)[:200]}")
+    firing = cfg["name"] in names
+    evidence = f"{cfg['name']} {'firing' if firing else 'not firing'} in {cfg['source']}"
+    ok = firing == cfg["firing"]
+    return ProbeResult(Verdict.PASS if ok else Verdict.BREACH, 1.0 if firing else 0.0, evidence)

@@ -1,0 +1,125 @@
+"""PromQL probes: an instant query checked against absolute or baseline-relative thresholds.
+
+Fast on the abort path: one short timeout, no retries. Anything that is not a clean
+number (no series, NaN, an error, a server that is down or not ready) is UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import requests
+from prometheus_api_client import PrometheusConnect
+from requests.adapters import Retry
+
+from chaosrun.durations import format_duration
+from chaosrun.experiment import ProbeSpec
+from chaosrun.verdict import ProbeResult, Verdict
+
+MAX_EVIDENCE = 400
+
+
+class PrometheusSource:
+    """One Prometheus server with the run's query timeout."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.client = PrometheusConnect(
+            self.url, disable_ssl=True, retry=Retry(total=0, backoff_factor=0), timeout=timeout
+        )
+
+    def ready(self) -> tuple[bool, str]:
+        try:
+            resp = self.client._session.get(f"{self.url}/-/ready", timeout=self.timeout)
+        except requests.RequestException as exc:
+            return False, f"{self.url} unreachable: {_short(exc)}"
+        return resp.status_code == 200, f"{self.url}/-/ready -> HTTP {resp.status_code}"
+
+    def query(self, promql: str, timeout: float | None = None) -> list[dict[str, Any]]:
+        return self.client.custom_query(promql, timeout=timeout or self.timeout)
+
+
+def sample(source: PrometheusSource, promql: str, timeout: float | None = None):
+    """(values, evidence) or (None, reason) when the answer is not usable."""
+    try:
+        result = source.query(promql, timeout)
+    except Exception as exc:  # requests errors and the client's own exception type
+        return None, f"query failed: {_short(exc)}"
+    if not result:
+        return None, "query returned no series"
+    values: list[tuple[str, float]] = []
+    for series in result:
+        labels = _labels(series.get("metric", {}))
+        try:
+            value = float(series["value"][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None, f"unexpected answer {str(series)[:100]}"
+        if math.isnan(value) or math.isinf(value):
+            return None, f"{labels} = {value} (not a number)"
+        values.append((labels, value))
+    return values, "; ".join(f"{k} = {v:g}" for k, v in values)[:MAX_EVIDENCE]
+
+
+def evaluate(probe: ProbeSpec, source: PrometheusSource, baseline: float | None) -> ProbeResult:
+    query = probe.config["query"]
+    values, evidence = sample(source, query, probe.timeout)
+    if values is None:
+        return ProbeResult.unknown(evidence)
+    needs_baseline = any(k in probe.thresholds for k in ("max_increase", "max_decrease"))
+    if needs_baseline and baseline is None:
+        return ProbeResult.unknown(f"{evidence} (no baseline)")
+    for _, value in values:
+        failed = breached(probe.thresholds, value, baseline)
+        if failed:
+            return ProbeResult(Verdict.BREACH, value, f"{evidence} [{failed}]")
+    return ProbeResult(Verdict.PASS, values[0][1], evidence)
+
+
+def breached(thresholds: dict[str, float | str], value: float, base: float | None) -> str:
+    """Which threshold `value` breaks, as text; empty when it holds."""
+    if "max" in thresholds and value > float(thresholds["max"]):
+        return f"above max {thresholds['max']}"
+    if "min" in thresholds and value < float(thresholds["min"]):
+        return f"below min {thresholds['min']}"
+    if base is not None and "max_increase" in thresholds:
+        limit = _relative(base, thresholds["max_increase"], +1)
+        if value > limit:
+            return f"increase over baseline {base:g} beyond {thresholds['max_increase']}"
+    if base is not None and "max_decrease" in thresholds:
+        limit = _relative(base, thresholds["max_decrease"], -1)
+        if value < limit:
+            return f"decrease from baseline {base:g} beyond {thresholds['max_decrease']}"
+    return ""
+
+
+def _relative(base: float, amount: float | str, sign: int) -> float:
+    if isinstance(amount, str) and amount.endswith("%"):
+        return base + sign * abs(base) * float(amount[:-1]) / 100.0
+    return base + sign * float(amount)
+
+
+def baseline(probe: ProbeSpec, source: PrometheusSource, window: float) -> ProbeResult:
+    """The probe's average over the window before now, from Prometheus history."""
+    step = max(1.0, window / 60.0)
+    promql = (
+        f"avg_over_time(({probe.config['query']})[{format_duration(window)}:"
+        f"{format_duration(step)}])"
+    )
+    values, evidence = sample(source, promql, probe.timeout)
+    if values is None:
+        return ProbeResult.unknown(f"baseline: {evidence}")
+    value = max(v for _, v in values)
+    return ProbeResult(Verdict.PASS, value, f"baseline over {format_duration(window)}: {evidence}")
+
+
+def _labels(metric: dict[str, str]) -> str:
+    if not metric:
+        return "value"
+    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(metric.items())) + "}"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]

@@ -1,0 +1,172 @@
+"""ansible-runner adapter: one parallel run of fault-role entry points, with live events.
+
+`run_entry_points` runs playbooks/fault.yml on every selected host at once; the role's
+entry points (inject + verify, or rollback + verify) run in sequence inside that one
+ansible-playbook process. Vault values stay ciphertext in the vars file Ansible reads,
+and the file is removed after the run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaosrun.paths import project_root
+from chaosrun.yamlpos import VaultValue
+
+EventSink = Callable[[str, str, str], None]  # (host, status, task)
+FAILED = ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed")
+
+
+@dataclass
+class PlayResult:
+    status: str
+    rc: int
+    hosts: dict[str, str] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and all(v == "ok" for v in self.hosts.values())
+
+    def failed_hosts(self) -> list[str]:
+        return [h for h, v in self.hosts.items() if v != "ok"]
+
+
+def fault_playbook() -> Path:
+    return project_root() / "playbooks" / "fault.yml"
+
+
+def runner_env() -> dict[str, str]:
+    """Environment for ansible-playbook: the project's ansible.cfg and this venv's tools."""
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    return {
+        "ANSIBLE_CONFIG": str(project_root() / "ansible.cfg"),
+        "PATH": path if path.startswith(bin_dir) else f"{bin_dir}:{path}",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+
+
+def _vault_representer(dumper: yaml.SafeDumper, value: VaultValue) -> yaml.Node:
+    return dumper.represent_scalar("!vault", value.ciphertext, style="|")
+
+
+class _VarsDumper(yaml.SafeDumper):
+    pass
+
+
+_VarsDumper.add_representer(VaultValue, _vault_representer)
+
+
+def run_entry_points(
+    *,
+    role: str,
+    entry_points: list[str],
+    hosts: list[str],
+    variables: dict[str, Any],
+    inventory: Path,
+    work_dir: Path,
+    on_event: EventSink | None = None,
+    cancel: threading.Event | None = None,
+) -> PlayResult:
+    """Run `entry_points` of `role` on `hosts` in one ansible-playbook process."""
+    import ansible_runner
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    result = PlayResult(status="unknown", rc=-1, hosts=dict.fromkeys(hosts, "not run"))
+    extra = {
+        **variables,
+        "chaos_role": role,
+        "chaos_hosts": ",".join(hosts),
+        "chaos_entry_points": entry_points,
+    }
+    fd, vars_path = tempfile.mkstemp(prefix="chaosrun-vars-", suffix=".yml")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            yaml.dump(extra, fh, Dumper=_VarsDumper)
+
+        def handle(event: dict[str, Any]) -> bool:
+            _record(event, result, on_event)
+            return True
+
+        run = ansible_runner.run(
+            private_data_dir=str(work_dir),
+            playbook=str(fault_playbook()),
+            inventory=str(inventory),
+            cmdline=f"-e @{vars_path} --forks {max(5, len(hosts))}",
+            envvars=runner_env(),
+            event_handler=handle,
+            cancel_callback=(lambda: cancel.is_set()) if cancel is not None else None,
+            quiet=True,
+            suppress_env_files=True,
+            omit_event_data=False,
+        )
+    finally:
+        os.unlink(vars_path)
+    result.status, result.rc = run.status, run.rc if run.rc is not None else -1
+    for host, state in result.hosts.items():
+        if state == "running":
+            result.hosts[host] = "ok"
+    return result
+
+
+def _record(event: dict[str, Any], result: PlayResult, on_event: EventSink | None) -> None:
+    kind = event.get("event", "")
+    data = event.get("event_data") or {}
+    host = data.get("host")
+    if not host or host not in result.hosts:
+        return
+    task = str(data.get("task") or "")
+    if kind in FAILED and not data.get("ignore_errors"):
+        result.hosts[host] = "unreachable" if kind == "runner_on_unreachable" else "failed"
+        res = data.get("res") or {}
+        msg = res.get("msg") or res.get("stderr") or res.get("stdout") or kind
+        result.messages[host] = f"{task}: {str(msg).strip()[:300]}"
+    elif kind in ("runner_on_ok", "runner_on_skipped") and result.hosts[host] == "not run":
+        result.hosts[host] = "running"
+    else:
+        return
+    if on_event is not None:
+        on_event(host, result.hosts[host], task)
+
+
+def run_command(
+    *, pattern: str, command: str, inventory: Path, work_dir: Path, timeout: float
+) -> dict[str, tuple[int, str]]:
+    """Run a shell command on a host pattern (ad hoc); host -> (rc, stdout). rc -1: no answer."""
+    import ansible_runner
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    answers: dict[str, tuple[int, str]] = {}
+
+    def handle(event: dict[str, Any]) -> bool:
+        data = event.get("event_data") or {}
+        host, res = data.get("host"), data.get("res") or {}
+        if host and event.get("event") in ("runner_on_ok", "runner_on_failed"):
+            answers[host] = (int(res.get("rc", 1)), str(res.get("stdout", "")))
+        elif host and event.get("event") == "runner_on_unreachable":
+            answers[host] = (-1, str(res.get("msg", "unreachable")))
+        return True
+
+    ansible_runner.run(
+        private_data_dir=str(work_dir),
+        host_pattern=pattern,
+        module="ansible.builtin.shell",
+        module_args=command,
+        inventory=str(inventory),
+        envvars=runner_env(),
+        event_handler=handle,
+        quiet=True,
+        suppress_env_files=True,
+        timeout=int(max(5, timeout)),
+    )
+    return answers

@@ -1,0 +1,49 @@
+"""Target selection: which of the hosts matching the pattern get the fault."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from chaosrun.errors import Refused
+from chaosrun.experiment import TargetSpec
+from chaosrun.inventory import Inventory
+
+
+@dataclass(frozen=True)
+class Selection:
+    pattern: str
+    matched: list[str]
+    excluded: list[str]
+    selected: list[str]
+
+
+def select_hosts(spec: TargetSpec, inventory: Inventory, seed: int | None = None) -> Selection:
+    """Pick the hosts; the same seed and inventory always give the same choice."""
+    matched = inventory.match(spec.hosts)
+    excluded = sorted({h for pattern in spec.exclude for h in inventory.match(pattern)})
+    candidates = [h for h in matched if h not in excluded]
+    if not candidates:
+        raise Refused(f"targets: pattern {spec.hosts!r} leaves no host to target")
+    chosen = choose(
+        candidates, spec.mode, spec.amount, spec.seed if spec.seed is not None else seed
+    )
+    return Selection(spec.hosts, matched, excluded, chosen)
+
+
+def choose(candidates: list[str], mode: str, amount: float, seed: int | None) -> list[str]:
+    if mode == "all":
+        return list(candidates)
+    if mode == "percent":
+        count = max(1, math.floor(len(candidates) * amount / 100.0 + 1e-9))
+    else:
+        count = int(amount)
+    if count > len(candidates):
+        raise Refused(
+            f"targets: asked for {count} hosts but only {len(candidates)} match "
+            f"({', '.join(candidates)})"
+        )
+    rng = random.Random(seed)
+    picked = set(rng.sample(candidates, count))
+    return [h for h in candidates if h in picked]

@@ -1,0 +1,154 @@
+"""Checks of an experiment against the world it will run in, without touching any host.
+
+The fault role must exist and its vars must fit the role's argument specs; host patterns
+must match the inventory; guardrails get their worst-case time to detect a breach, and
+rate() windows shorter than four scrape intervals are flagged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from chaosrun.durations import parse_duration
+from chaosrun.errors import InvalidInput
+from chaosrun.experiment import Experiment, ProbeSpec
+from chaosrun.inventory import Inventory
+from chaosrun.rolespec import RoleSpec, check_vars, load_role
+from chaosrun.schema import field_name
+from chaosrun.secrets import decrypt
+from chaosrun.yamlpos import VaultValue
+
+_RANGE = re.compile(r"\[\s*([0-9][0-9a-z.]*)\s*(?::[^\]]*)?\]")
+_RATE = re.compile(r"\b(?:i?rate|increase)\s*\(([^()\[\]]*)\[\s*([0-9][0-9a-z.]*)\s*\]")
+
+
+@dataclass
+class Report:
+    """What `validate` prints besides errors."""
+
+    role: RoleSpec | None = None
+    matched: list[str] = field(default_factory=list)
+    detection: list[tuple[str, float, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    secret_values: list[str] = field(default_factory=list)
+
+
+def check(exp: Experiment, inventory: Inventory | None) -> Report:
+    """Raise InvalidInput naming file, line and field for every problem; else a Report."""
+    report = Report()
+    problems: list[str] = []
+
+    def where(path: tuple) -> str:
+        return f"{exp.locate(path)}: {field_name(path)}"
+
+    role = load_role(exp.fault.role)
+    if role is None:
+        problems.append(f"{where(('fault', 'role'))}: role {exp.fault.role} is not installed")
+    else:
+        report.role = role
+        for name, message in check_vars(role, _plain_vars(exp, problems, where)):
+            path = ("fault", "vars", name) if name else ("fault", "vars")
+            problems.append(f"{where(path)}: {message}")
+        for name in exp.fault.secret_vars:
+            if name not in exp.fault.vars:
+                problems.append(f"{where(('fault', 'secret_vars'))}: {name!r} is not in fault.vars")
+    if inventory is not None:
+        report.matched = _check_patterns(exp, inventory, problems, where)
+    for _, probe in exp.all_probes():
+        _secret_probe_values(exp, probe, report, problems, where)
+    if problems:
+        raise InvalidInput("\n".join(problems))
+    report.detection, report.warnings = detection_times(exp)
+    return report
+
+
+def _plain_vars(exp: Experiment, problems: list[str], where) -> dict:
+    values = {}
+    for name, value in exp.fault.vars.items():
+        if isinstance(value, VaultValue):
+            try:
+                value = decrypt(value, where(("fault", "vars", name)))
+            except InvalidInput as exc:
+                problems.append(str(exc))
+                continue
+        values[name] = value
+    return values
+
+
+def _secret_probe_values(exp, probe: ProbeSpec, report, problems, where) -> None:
+    for key, value in (probe.config.get("headers") or {}).items():
+        if isinstance(value, VaultValue):
+            try:
+                report.secret_values.append(decrypt(value, where((*probe.path, "http", key))))
+            except InvalidInput as exc:
+                problems.append(str(exc))
+
+
+def _check_patterns(exp: Experiment, inventory: Inventory, problems: list[str], where) -> list:
+    matched = inventory.match(exp.targets.hosts)
+    if not matched:
+        problems.append(
+            f"{where(('targets', 'hosts'))}: pattern {exp.targets.hosts!r} matches no host "
+            f"in {inventory.path}"
+        )
+    for i, pattern in enumerate(exp.targets.exclude):
+        if not inventory.match(pattern):
+            problems.append(f"{where(('targets', 'exclude', i))}: {pattern!r} matches no host")
+    for _, probe in exp.all_probes():
+        if probe.kind == "command" and not inventory.match(probe.config["hosts"]):
+            problems.append(
+                f"{where((*probe.path, 'command', 'hosts'))}: pattern "
+                f"{probe.config['hosts']!r} matches no host in {inventory.path}"
+            )
+    return matched
+
+
+def query_window(query: str) -> float:
+    """The longest range selector in a PromQL query, in seconds (0 without one)."""
+    longest = 0.0
+    for match in _RANGE.finditer(query):
+        try:
+            longest = max(longest, parse_duration(match.group(1)))
+        except ValueError:
+            continue
+    return longest
+
+
+def detection_times(exp: Experiment) -> tuple[list[tuple[str, float, str]], list[str]]:
+    """Worst-case seconds from a breach happening to the abort decision, per guardrail."""
+    scrape = exp.prometheus.scrape_interval
+    g = exp.guardrails
+    rows, warnings = [], []
+    for probe in g.probes:
+        timeout = probe.timeout or exp.prometheus.timeout
+        evaluation = g.interval * g.breaches_in_a_row
+        if probe.kind == "prometheus":
+            window = query_window(probe.config["query"])
+            total = scrape + window + evaluation + timeout
+            parts = (
+                f"scrape {scrape:g}s + window {window:g}s + "
+                f"{g.breaches_in_a_row} x interval {g.interval:g}s + timeout {timeout:g}s"
+            )
+            warnings += _rate_warnings(exp, probe, scrape)
+        else:
+            total = evaluation + timeout
+            parts = f"{g.breaches_in_a_row} x interval {g.interval:g}s + timeout {timeout:g}s"
+        rows.append((probe.name, total, parts))
+    return rows, warnings
+
+
+def _rate_warnings(exp: Experiment, probe: ProbeSpec, scrape: float) -> list[str]:
+    """One warning per too-short rate()/increase() window of a probe."""
+    short: dict[str, None] = {}
+    for match in _RATE.finditer(probe.config["query"]):
+        try:
+            if parse_duration(match.group(2)) < 4 * scrape:
+                short[match.group(2)] = None
+        except ValueError:
+            continue
+    return [
+        f"{exp.locate((*probe.path, 'prometheus'))}: probe {probe.name!r}: rate window {w} is "
+        f"shorter than four scrape intervals ({4 * scrape:g}s); it can be empty or jumpy"
+        for w in short
+    ]

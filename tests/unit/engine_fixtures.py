@@ -1,0 +1,65 @@
+"""Shared helpers for the engine's unit tests: fixture paths and a tiny Prometheus."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+FIXTURES = Path(__file__).parent / "fixtures" / "engine"
+INVENTORY = FIXTURES / "inventory.yml"
+GOOD = FIXTURES / "good.yml"
+COLLECTIONS = FIXTURES / "collections"
+
+
+class FakePrometheus:
+    """A real HTTP server speaking the bits of the Prometheus API the probes use.
+
+    `answers` maps a PromQL string to a list of values (floats or "NaN"), to [] for "no
+    series", or to an int HTTP status for an error; unknown queries get no series.
+    """
+
+    def __init__(self) -> None:
+        self.answers: dict[str, object] = {}
+        self.queries: list[str] = []
+        self.ready = True
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                if url.path == "/-/ready":
+                    self._send(200 if outer.ready else 503, {"status": "ok"})
+                    return
+                query = parse_qs(url.query).get("query", [""])[0]
+                outer.queries.append(query)
+                answer = outer.answers.get(query, [])
+                if isinstance(answer, int):
+                    self._send(answer, {"status": "error"})
+                    return
+                result = [
+                    {"metric": {"i": str(i)}, "value": [0, str(v)]} for i, v in enumerate(answer)
+                ]
+                self._send(200, {"status": "success", "data": {"result": result}})
+
+            def _send(self, code: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

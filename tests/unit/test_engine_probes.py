@@ -1,0 +1,93 @@
+"""Probe verdicts against a real (small) HTTP server that answers like Prometheus."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from engine_fixtures import GOOD, FakePrometheus
+
+from chaosrun.experiment import load_experiment
+from chaosrun.probes import Prober
+from chaosrun.probes.prometheus import PrometheusSource, breached
+from chaosrun.verdict import Verdict
+
+
+@pytest.fixture
+def prom():
+    server = FakePrometheus()
+    yield server
+    server.close()
+
+
+def probes():
+    exp = load_experiment(GOOD)
+    return exp.guardrails.probes[0], exp.guardrails.probes[1]
+
+
+def test_thresholds() -> None:
+    assert breached({"max": 1}, 1.0, None) == ""
+    assert "above max" in breached({"max": 1}, 1.5, None)
+    assert "below min" in breached({"min": 2}, 1.5, None)
+    assert breached({"max_increase": "50%"}, 1.5, 1.0) == ""
+    assert "increase" in breached({"max_increase": "50%"}, 1.51, 1.0)
+    assert "increase" in breached({"max_increase": 0.1}, 1.2, 1.0)
+    assert "decrease" in breached({"max_decrease": "10%"}, 0.8, 1.0)
+    assert breached({"max_decrease": 0.5}, 0.6, 1.0) == ""
+
+
+@pytest.mark.parametrize(
+    "answer, verdict",
+    [([0.01], Verdict.PASS), ([0.2], Verdict.BREACH), ([0.0, 0.3], Verdict.BREACH),
+     ([], Verdict.UNKNOWN), (["NaN"], Verdict.UNKNOWN), (500, Verdict.UNKNOWN),
+     (["+Inf"], Verdict.UNKNOWN)],
+)  # fmt: skip
+def test_prometheus_verdicts(prom: FakePrometheus, answer, verdict: Verdict) -> None:
+    ratio, _ = probes()
+    prom.answers[ratio.config["query"]] = answer
+    prober = Prober(PrometheusSource(prom.url, 1.0), 1.0)
+    result = prober.evaluate(ratio)
+    assert result.verdict is verdict, result.evidence
+    if verdict is Verdict.UNKNOWN:
+        assert result.value is None
+
+
+def test_server_down_is_unknown_and_fast() -> None:
+    ratio, _ = probes()
+    prober = Prober(PrometheusSource("http://127.0.0.1:9", 1.0), 1.0)
+    started = time.monotonic()
+    result = prober.evaluate(ratio)
+    assert result.verdict is Verdict.UNKNOWN
+    assert "query failed" in result.evidence
+    assert time.monotonic() - started < 1.0  # no retries with back-off
+
+
+def test_relative_threshold_uses_the_baseline(prom: FakePrometheus) -> None:
+    _, latency = probes()
+    prober = Prober(PrometheusSource(prom.url, 1.0), 1.0)
+    assert prober.evaluate(latency).verdict is Verdict.UNKNOWN  # no data, no baseline
+    prom.answers[latency.config["query"]] = [0.3]
+    assert "no baseline" in prober.evaluate(latency).evidence
+    baseline_query = f"avg_over_time(({latency.config['query']})[1m:1s])"
+    prom.answers[baseline_query] = [0.25]
+    results = prober.take_baselines([latency], 60)
+    assert results[latency.name].value == 0.25
+    assert prober.evaluate(latency).verdict is Verdict.PASS  # 0.3 <= 0.25 * 1.5
+    prom.answers[latency.config["query"]] = [0.4]
+    assert prober.evaluate(latency).verdict is Verdict.BREACH
+
+
+def test_probes_are_evaluated_concurrently() -> None:
+    ratio, _ = probes()
+    # A listening socket that never answers: every query runs into its timeout.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        prober = Prober(PrometheusSource(url, 0.5), 0.5)
+        started = time.monotonic()
+        results = prober.evaluate_all([ratio] * 6)
+        elapsed = time.monotonic() - started
+    assert all(r.verdict is Verdict.UNKNOWN for r in results)
+    assert elapsed < 1.5  # six 0.5 s timeouts at once, not in a row
