@@ -10,6 +10,7 @@ from chaosrun import __version__
 from chaosrun.commands import experiment, fault, lab
 from chaosrun.commands import fleet as fleet_commands
 from chaosrun.commands import report as report_commands
+from chaosrun.commands import schedule as schedule_commands
 from chaosrun.errors import ChaosrunError
 from chaosrun.output import error
 
@@ -25,6 +26,7 @@ app.add_typer(fault.app, name="new")
 experiment.register(app)
 report_commands.register(app)
 fleet_commands.register(app)
+app.add_typer(schedule_commands.app, name="schedule")
 
 
 def _version(value: bool) -> None:

@@ -10,6 +10,7 @@ APT_PACKAGES=(
   prometheus prometheus-alertmanager
   chromium
   python3-venv
+  cron
 )
 
 die() { echo "setup: $*" >&2; exit 1; }
