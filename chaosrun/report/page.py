@@ -37,7 +37,7 @@ dl.facts dt { color: #59636e; } dl.facts dd { margin: 0; overflow-wrap: anywhere
 table { border-collapse: collapse; width: 100%; font-size: 0.92em; }
 th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top;
   overflow-wrap: anywhere; }
-th { background: #f6f8fa; }
+th { background: #f6f8fa; overflow-wrap: normal; }
 td.ok, .chip.PASS { color: #1a7f37; }
 td.failed, .chip.BREACH { color: #cf222e; }
 td.skipped, td.pending, .chip.UNKNOWN { color: #59636e; }

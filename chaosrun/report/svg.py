@@ -18,6 +18,7 @@ WIDTH = 760
 # The left margin fits phase names, so every chart of a run shares one time axis.
 LEFT, RIGHT, TOP, BOTTOM = 136, 16, 18, 30
 VERDICT_COLOURS = {"PASS": "#1a7f37", "BREACH": "#cf222e", "UNKNOWN": "#8c959f"}
+TICK_UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 PHASE_COLOURS = {"ok": "#2da44e", "failed": "#cf222e", "skipped": "#afb8c1", "pending": "#54aeff"}
 
 
@@ -47,10 +48,13 @@ class TimeAxis:
         return self.left + (self.right - self.left) * clamped / self.span
 
     def ticks(self) -> list[tuple[float, str]]:
-        step = _nice_step(self.span / 6)
+        """About six ticks labelled in the unit that suits the span (s, min, h or d)."""
+        unit, size = next((u, n) for u, n in TICK_UNITS if self.span >= 3 * n or n == 1)
+        step = _nice_step(self.span / size / 6) * size
         count = int(self.span // step) + 1
+        width = self.right - self.left
         return [
-            (self.left + (self.right - self.left) * (i * step) / self.span, f"+{fmt(i * step)}s")
+            (self.left + width * (i * step) / self.span, f"+{fmt(i * step / size)}{unit}")
             for i in range(count)
         ]
 
