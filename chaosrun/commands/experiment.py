@@ -185,6 +185,13 @@ def run(
     allow_irreversible: Annotated[
         bool, typer.Option("--allow-irreversible", help="Allow faults that cannot be undone.")
     ] = False,
+    scheduled: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduled",
+            help="Run as slot of this schedule: jitter, hours, gap, probability first.",
+        ),
+    ] = None,
 ) -> None:
     """Run an experiment: steady state, inject, guardrails, rollback, recovery, journal.
 
@@ -192,6 +199,13 @@ def run(
     (guardrail, UNKNOWN budget, signal) and rolled back; 4 refused by preflight;
     5 rollback failed (a fault may still be active).
     """
+    if scheduled:
+        from chaosrun.schedules import gate
+
+        decision = gate(scheduled, str(experiment))
+        info(f"schedule {scheduled}: {'go' if decision.go else 'skipped'}: {decision.reason}")
+        if not decision.go:
+            return
     from chaosrun.engine import Engine
     from chaosrun.paths import project_root
     from chaosrun.planning import make_plan

@@ -335,3 +335,31 @@ def test_cron_file_name_with_a_dot_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidInput, match="dot"):
         si.install([_sched()], "cron", cron_path=tmp_path / "chaosrun.cron")
+
+
+def test_run_scheduled_skips_a_slot_through_the_cli(tmp_path: Path) -> None:
+    """`chaosrun run --scheduled` stops before loading anything when the slot loses."""
+    import os
+    import sys
+
+    (tmp_path / "ansible.cfg").write_text("[defaults]\n")
+    write(
+        tmp_path,
+        "schedules:\n  - {name: never, experiment: e.yml, cron: '@daily', probability: 0}\n",
+    )
+    env = dict(os.environ, CHAOSRUN_PROJECT=str(tmp_path))
+    env.pop("CHAOSRUN_CONFIG", None)
+    env.pop("CHAOSRUN_SCHEDULES", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "chaosrun", "run", "--scheduled", "never", "e.yml"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped: probability 0" in proc.stderr
+    [entry] = list(audit.read(tmp_path / ".chaosrun" / "audit.jsonl"))
+    assert entry["outcome"] == "skipped" and entry["schedule"] == "never"
+    assert not (tmp_path / ".chaosrun" / "runs").exists()
