@@ -24,10 +24,15 @@ from chaosrun import __version__
 from chaosrun.report import verdicts
 from chaosrun.report.journal import experiment_title
 
-EVENTS = ("start", "abort", "end")
+EVENTS = ("start", "abort", "end", "refused")
 URLS_ENV = "CHAOSRUN_WEBHOOKS"
 DEFAULT_TIMEOUT_S = 3.0
-_ICONS = {"start": ":test_tube:", "abort": ":rotating_light:", "end": ":checkered_flag:"}
+_ICONS = {
+    "start": ":test_tube:",
+    "abort": ":rotating_light:",
+    "end": ":checkered_flag:",
+    "refused": ":no_entry:",
+}
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,11 @@ def _text(event: str, journal: Mapping[str, Any]) -> str:
     title = experiment_title(dict(journal))
     run_id = journal.get("run_id")
     hosts = ", ".join(map(str, (journal.get("targets") or {}).get("selected") or []))
-    if event == "start":
+    if event == "refused":
+        refusals = [p for p in journal.get("phases") or [] if p.get("outcome") == "refused"]
+        reason = refusals[-1].get("detail") if refusals else ""
+        line = f"chaosrun run {run_id} refused: {title}" + (f": {reason}" if reason else "")
+    elif event == "start":
         line = f"chaosrun run {run_id} started: {title} on {hosts or 'no host yet'}"
     elif event == "abort":
         reason = (journal.get("abort") or {}).get("reason") or "aborted"

@@ -50,6 +50,8 @@ svg .axis, svg .tick { stroke: #8c959f; } svg .grid { stroke: #eaeef2; }
 svg .series { fill: none; stroke: #0969da; stroke-width: 1.6; }
 svg .threshold { stroke: #cf222e; stroke-dasharray: 6 4; stroke-width: 1.2; }
 svg .threshold-lbl { font-size: 10px; fill: #cf222e; }
+svg .baseline { stroke: #8250df; stroke-dasharray: 1 3; stroke-width: 1.2; }
+svg .baseline-lbl { font-size: 10px; fill: #8250df; }
 svg .band-fault { fill: #ffebe9; } svg .band-rollback { fill: #fff8c5; }
 svg .abort { stroke: #cf222e; stroke-width: 2; } svg .abort-lbl { font-size: 10px; fill: #cf222e; }
 svg .recovered { stroke: #1a7f37; stroke-width: 1.5; stroke-dasharray: 2 2; }

@@ -135,9 +135,8 @@ def x_axis(axis: TimeAxis, y: float) -> str:
     return "".join(parts)
 
 
-def _value_range(values: Iterable[float], threshold: dict[str, Any]) -> tuple[float, float]:
-    limits = [threshold.get(k) for k in ("min", "max")]
-    points = [*values, *(v for v in limits if verdicts.is_number(v)), 0.0]
+def _value_range(values: Iterable[float], marks: Iterable[float]) -> tuple[float, float]:
+    points = [*values, *marks, 0.0]
     low, high = min(points), max(points)
     if high == low:
         high = low + 1.0
@@ -188,11 +187,13 @@ def probe_chart(journal: Journal, probe: dict[str, Any], axis: TimeAxis, height:
     """A line chart of one probe's samples with its threshold lines and the run's marks."""
     top, bottom = TOP, height - BOTTOM
     threshold = probe.get("threshold") or {}
+    limits = verdicts.limits(probe)
+    base = probe.get("baseline") if verdicts.is_number(probe.get("baseline")) else None
     samples = [
         s for s in probe.get("samples") or [] if isinstance(s, dict) and parse_time(s.get("at"))
     ]
     values = [float(s["value"]) for s in samples if verdicts.is_number(s.get("value"))]
-    low, high = _value_range(values, threshold)
+    low, high = _value_range(values, [*limits.values(), *([base] if base is not None else [])])
 
     def y(v: float) -> float:
         return bottom - (bottom - top) * (v - low) / (high - low)
@@ -201,12 +202,15 @@ def probe_chart(journal: Journal, probe: dict[str, Any], axis: TimeAxis, height:
     for i in range(5):
         v = low + (high - low) * i / 4
         parts += [hline(axis, y(v), "grid"), caption(axis.left - 6, y(v) + 4, fmt(v), "end")]
-    for key in ("max", "min"):
-        limit = threshold.get(key)
-        if verdicts.is_number(limit):
-            parts.append(hline(axis, y(limit), "threshold"))
-            label = f"{key} {fmt(limit)}"
-            parts.append(caption(axis.right - 2, y(limit) - 4, label, "end", "threshold-lbl"))
+    if base is not None:
+        parts.append(hline(axis, y(base), "baseline"))
+        parts.append(
+            caption(axis.left + 4, y(base) - 4, f"baseline {fmt(base)}", cls="baseline-lbl")
+        )
+    for key, limit in limits.items():
+        parts.append(hline(axis, y(limit), "threshold"))
+        label = f"{key} {fmt(limit)}"
+        parts.append(caption(axis.right - 2, y(limit) - 4, label, "end", "threshold-lbl"))
     parts += _series(axis, samples, y, bottom)
     name = probe.get("name", "probe")
     label = f"{name}: samples over time, threshold {verdicts.threshold_text(threshold)}"

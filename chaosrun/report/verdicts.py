@@ -62,16 +62,50 @@ class ProbeResult:
     worst: float | None
 
 
+THRESHOLD_KEYS = ("max", "min", "max_increase", "max_decrease")
+
+
 def threshold_text(threshold: dict[str, Any] | None) -> str:
-    parts = [f"{k} {v}" for k, v in (threshold or {}).items() if k in ("min", "max")]
+    parts = [f"{k} {v}" for k, v in (threshold or {}).items() if k in THRESHOLD_KEYS]
     return ", ".join(parts) or "no threshold"
+
+
+def _relative(base: float, amount: Any, sign: int) -> float | None:
+    """A baseline-relative limit: `amount` is a number or a percentage like "50%"."""
+    try:
+        if isinstance(amount, str) and amount.strip().endswith("%"):
+            return base + sign * abs(base) * float(amount.strip()[:-1]) / 100.0
+        return base + sign * float(amount)
+    except (TypeError, ValueError):
+        return None
+
+
+def limits(probe: dict[str, Any]) -> dict[str, float]:
+    """The probe's absolute limits: `max`/`min` as given, and the tighter of those and the
+    baseline-relative ones when the journal recorded the probe's `baseline`."""
+    threshold = probe.get("threshold") or {}
+    found = {k: float(threshold[k]) for k in ("max", "min") if is_number(threshold.get(k))}
+    base = probe.get("baseline")
+    if is_number(base):
+        for key, bound, sign, pick in (
+            ("max_increase", "max", +1, min),
+            ("max_decrease", "min", -1, max),
+        ):
+            limit = _relative(base, threshold.get(key), sign) if key in threshold else None
+            if limit is not None:
+                found[bound] = pick(found[bound], limit) if bound in found else limit
+    return found
 
 
 def _worst(samples: list[dict[str, Any]], threshold: dict[str, Any]) -> float | None:
     values = [s["value"] for s in samples if is_number(s.get("value"))]
     if not values:
         return None
-    if "min" in threshold and "max" not in threshold:
+    lower_only = {"min", "max_decrease"} & threshold.keys() and not {
+        "max",
+        "max_increase",
+    } & threshold.keys()
+    if lower_only:
         return min(values)
     return max(values)
 
@@ -179,10 +213,15 @@ def abort_time(journal: Journal) -> datetime | None:
 def recovered_time(journal: Journal) -> datetime | None:
     """End of rollback plus time to recover: when every steady-state probe passed again."""
     ttr = (journal.get("recovery") or {}).get("time_to_recover_s")
-    window = rollback_window(journal)
-    if not is_number(ttr) or window is None:
+    # The engine counts verify_inactive as part of rolling back: recovery starts after it.
+    ends = [
+        parse_time((phase(journal, n) or {}).get("ended_at"))
+        for n in ("rollback", "verify_inactive")
+    ]
+    ends = [t for t in ends if t]
+    if not is_number(ttr) or not ends:
         return None
-    return window[1] + timedelta(seconds=ttr)
+    return max(ends) + timedelta(seconds=ttr)
 
 
 def host_results(journal: Journal) -> tuple[list[str], list[str], dict[tuple[str, str], str]]:

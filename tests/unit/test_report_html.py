@@ -106,3 +106,12 @@ def test_unknown_status_never_reaches_a_class_attribute():
     html = render_run(data)
     assert 'class="banner status-other"' in html
     assert "onclick=" not in html.replace("onclick=&quot;", "")
+
+
+def test_relative_threshold_is_drawn_from_the_baseline():
+    data = rj.journal("passed")
+    data["probes"][1].update(threshold={"max_increase": "100%"}, baseline=0.2)
+    html = render_run(data)
+    classes = [a.get("class") for _, a in parse(html).tags]
+    assert classes.count("baseline") == 1 and classes.count("threshold") == 2
+    assert "max 0.4" in html and "baseline 0.2" in html

@@ -66,7 +66,17 @@ def test_windows_follow_inject_and_rollback():
     assert fault[1].isoformat().startswith("2026-11-27T21:05:14.123")
     assert verdicts.abort_time(data) is not None
     recovered = verdicts.recovered_time(data)
-    assert recovered and (recovered - fault[1]).total_seconds() == 3.2
+    # time to recover counts from the end of verify_inactive (one second after rollback)
+    assert recovered and (recovered - fault[1]).total_seconds() == 1 + 3.2
+
+
+def test_relative_limits_need_the_recorded_baseline():
+    p = {"threshold": {"max_increase": "50%", "max_decrease": 2}, "samples": []}
+    assert verdicts.limits(p) == {}
+    assert verdicts.limits({**p, "baseline": 10.0}) == {"max": 15.0, "min": 8.0}
+    both = {"threshold": {"max": 12, "max_increase": "50%"}, "baseline": 10.0}
+    assert verdicts.limits(both) == {"max": 12.0}  # the tighter one
+    assert "max_increase 50%" in verdicts.threshold_text(both["threshold"])
 
 
 def test_host_results_cover_selected_hosts_and_rollback():
