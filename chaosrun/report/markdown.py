@@ -9,7 +9,9 @@ from typing import Any
 from chaosrun.report import verdicts
 from chaosrun.report.journal import Journal, experiment_title, seconds_between
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+# Inline markup characters; `<`, `>` and `&` are HTML-escaped, and no user text starts a
+# line, so block markers (#, -, >, digits) need no escaping.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def md(value: Any) -> str:
