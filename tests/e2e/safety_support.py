@@ -1,0 +1,213 @@
+"""Shared pieces of the safety end-to-end tests: the lab, a private project config, running
+`chaosrun` as a user would, and reading the fleet's state from the hosts.
+
+Every test runs the real CLI against the real lab (systemd hosts over SSH, Prometheus);
+faults are observed on the hosts themselves (the unit's state), not taken on trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chaosrun.lab.topology import LabConfig
+
+PROJECT = Path(__file__).resolve().parents[2]
+CHAOSRUN = [sys.executable, "-m", "chaosrun"]
+LEASE_TTL = 10  # seconds; short so the dead-man tests finish fast
+STATE_DIR = "/var/lib/chaosrun"
+
+
+@dataclass
+class Lab:
+    config: LabConfig
+    inventory: Path
+
+    def podman(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "CONTAINERS_CONF": str(PROJECT / "etc" / "containers.conf")}
+        return subprocess.run(
+            ["podman", *args], capture_output=True, text=True, env=env, check=check, timeout=60
+        )
+
+    def on_host(self, host: str, script: str) -> str:
+        """Run a shell script inside the host's container (the test's own eyes, not SSH)."""
+        done = self.podman("exec", self.config.container(host), "sh", "-c", script, check=False)
+        return done.stdout.strip()
+
+    def unit_active(self, host: str, unit: str) -> bool:
+        return self.on_host(host, f"systemctl is-active {unit}") == "active"
+
+    def active_dirs(self, host: str) -> list[str]:
+        out = self.on_host(host, f"ls -1 {STATE_DIR}/active 2>/dev/null")
+        return [line for line in out.splitlines() if line]
+
+
+@pytest.fixture(scope="session", name="safety_lab")
+def safety_lab_fixture() -> Lab:
+    """The lab named by CHAOSRUN_LAB_* (brought up if needed; `lab up` is idempotent)."""
+    cfg = LabConfig.from_env()
+    inventory = PROJECT / "inventories" / cfg.name / "hosts"
+    done = subprocess.run(
+        [*CHAOSRUN, "lab", "up"], capture_output=True, text=True, timeout=1800, cwd=PROJECT
+    )
+    if done.returncode != 0:
+        pytest.fail(f"chaosrun lab up failed: {done.stderr[-2000:]}")
+    return Lab(cfg, inventory)
+
+
+@dataclass
+class Project:
+    """A private chaosrun.yml (own run dir, audit log, freeze file) for one test."""
+
+    root: Path
+    lab: Lab
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "chaosrun.yml"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.root / "audit.jsonl"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "runs"
+
+    def write_config(self, **extra: Any) -> None:
+        data: dict[str, Any] = {
+            "prometheus": {"url": self.lab.config.prometheus_url},
+            "lease": {"ttl": f"{LEASE_TTL}s", "renew_every": "2s"},
+            "audit": {"path": str(self.audit_log)},
+            "run_dir": str(self.run_dir),
+            "freeze_file": str(self.root / "freeze.json"),
+        }
+        data.update(extra)
+        self.config_file.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSRUN_CONFIG")}
+        env.update(
+            CHAOSRUN_CONFIG=str(self.config_file),
+            CHAOSRUN_INVENTORY=str(self.lab.inventory),
+            CHAOSRUN_PROJECT=str(PROJECT),
+        )
+        return env
+
+    def experiment(self, name: str, text: str) -> Path:
+        path = self.root / f"{name}.yml"
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    def chaosrun(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CHAOSRUN, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env(),
+            cwd=PROJECT,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """`chaosrun run ...` in the background, in its own process group."""
+        return subprocess.Popen(
+            [*CHAOSRUN, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env(),
+            cwd=PROJECT,
+            start_new_session=True,
+        )
+
+    def audit(self) -> list[dict[str, Any]]:
+        if not self.audit_log.is_file():
+            return []
+        return [json.loads(line) for line in self.audit_log.read_text().splitlines() if line]
+
+    def journal(self, run_id: str) -> dict[str, Any]:
+        return json.loads((self.run_dir / run_id / "journal.json").read_text())
+
+    def wait_for_phase(self, proc: subprocess.Popen[str], phase: str, timeout: float = 180):
+        """Wait until a run's journal shows `phase` started; returns (run_id, journal)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for path in sorted(self.run_dir.glob("*/journal.json")):
+                try:
+                    journal = json.loads(path.read_text())
+                except ValueError:
+                    continue
+                if journal.get("controller", {}).get("pid") not in (proc.pid, None):
+                    continue
+                if any(p.get("name") == phase for p in journal.get("phases", [])):
+                    return journal["run_id"], journal
+            if proc.poll() is not None:
+                _out, err = proc.communicate()
+                pytest.fail(f"run ended (rc {proc.returncode}) before {phase}: {err[-2000:]}")
+            time.sleep(0.5)
+        pytest.fail(f"no {phase} phase within {timeout}s")
+
+    def status(self) -> dict[str, Any]:
+        done = self.chaosrun("status", "-i", str(self.lab.inventory), "--json", timeout=120)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def assert_no_active_fault(self) -> None:
+        """Every test ends here: `chaosrun status` reads the hosts and finds nothing."""
+        state = self.status()
+        assert state["faults"] == [], state["faults"]
+        assert state["unreachable"] == []
+
+
+@pytest.fixture(name="project")
+def project_fixture(tmp_path: Path, safety_lab: Lab) -> Project:
+    proj = Project(tmp_path, safety_lab)
+    proj.write_config()
+    return proj
+
+
+def stop_one_order(
+    *,
+    duration: str = "600s",
+    hosts: str = "order_service",
+    exclude: tuple[str, ...] = (),
+    extra: str = "",
+) -> str:
+    """An experiment that stops order-service on one host, with a guardrail that holds."""
+    excl = f"\n  exclude: [{', '.join(exclude)}]" if exclude else ""
+    return f"""\
+title: Stop one order-service instance
+targets:
+  hosts: {hosts}
+  select: {{count: 1}}{excl}
+fault:
+  role: chaosrun.chaos.service_stop
+  vars: {{service_stop_units: [order-service.service]}}
+duration: {duration}
+prometheus: {{scrape_interval: 1s, timeout: 2s}}
+guardrails:
+  interval: 1s
+  probes:
+    - name: node exporters up
+      prometheus: count(up{{job="node"}} == 1)
+      min: 1
+recovery: {{within: 60s}}
+{extra}"""
+
+
+def kill_group(proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
+    """Signal only the run's own process (not its group: ansible children may linger, like
+    they would after a real crash)."""
+    os.kill(proc.pid, sig)
