@@ -120,3 +120,61 @@ def run(
         if status != "passed":
             break
     return result
+
+
+def run_plan(plan: Any, run_root: Any, progress: Any, ramp_id: str | None = None) -> Any:
+    """Run a planned experiment as a ramp: one engine run per step, each on a selection
+    that grows, until a step does not pass. Every step's journal gets a `ramp` entry; the
+    last one also names the largest step absorbed. Returns the last step's outcome."""
+    import dataclasses
+    import json
+    import os
+
+    from chaosrun import blast_radius
+    from chaosrun.engine import Engine, make_run_id
+    from chaosrun.targets import Selection, choose
+
+    spec = plan.experiment.targets
+    selection = plan.selection
+    candidates = [h for h in selection.matched if h not in selection.excluded]
+    counts = host_counts(list(spec.ramp), len(candidates))
+    for count in counts:  # the whole ramp is refused up front if any step is over the cap
+        blast_radius.check(selection.pattern, len(selection.matched), count, plan.caps)
+    ramp_id = ramp_id or make_run_id(plan.experiment.file.stem)
+    outcomes: dict[int, Any] = {}
+
+    def pick(rest: list[str], count: int) -> list[str]:
+        return choose(rest, "count", count, spec.seed) if count > 0 else []
+
+    def cycle(index: int, hosts: list[str]) -> tuple[str, int, str]:
+        step_plan = dataclasses.replace(
+            plan,
+            selection=Selection(selection.pattern, selection.matched, selection.excluded, hosts),
+        )
+        progress.message(
+            f"ramp step {index}/{len(counts)}: {len(hosts)} host(s): {', '.join(hosts)}"
+        )
+        outcome = Engine(step_plan, run_root, progress, run_id=f"{ramp_id}-step{index}").run()
+        outcomes[index] = outcome
+        return outcome.status, outcome.exit_code, outcome.abort_reason or ""
+
+    result = run(counts, candidates, cycle, pick)
+    summary = result.as_dict()
+    for step in result.steps:
+        step_summary = {"id": ramp_id, "step": step.index, "of": len(counts), **summary}
+        outcome = outcomes[step.index]
+        path = outcome.journal
+        try:
+            journal = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        journal["ramp"] = step_summary
+        tmp = path.with_name(f".{path.name}.ramp")
+        tmp.write_text(json.dumps(journal, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    best = result.largest_absorbed
+    progress.message(
+        "ramp: largest blast radius absorbed: "
+        + (f"{best.count} of {result.matched} host(s) (step {best.index})" if best else "none")
+    )
+    return outcomes[result.steps[-1].index]

@@ -88,3 +88,66 @@ def test_watch_reports_freeze_window_and_abort_requests(tmp_path):
 def test_dead_or_zombie_controllers_do_not_hold_hosts():
     assert safety.pid_alive(os.getpid())
     assert not safety.pid_alive(None) and not safety.pid_alive(2**22 + 1)
+
+
+def test_run_plan_runs_one_engine_per_step_and_writes_the_ramp_into_the_journals(
+    tmp_path, monkeypatch
+):
+    """A fake engine stands in for the lab: steps of 1 and 2 hosts pass, 3 breaches."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from chaosrun import engine
+    from chaosrun.blast_radius import Caps
+    from chaosrun.targets import Selection
+
+    runs = []
+
+    class FakeEngine:
+        def __init__(self, plan, root, progress, run_id):
+            self.plan, self.root, self.run_id = plan, root, run_id
+
+        def run(self):
+            hosts = self.plan.selection.selected
+            runs.append(list(hosts))
+            status, code = ("passed", 0) if len(hosts) < 3 else ("aborted", 3)
+            path = self.root / self.run_id / "journal.json"
+            path.parent.mkdir(parents=True)
+            path.write_text(json.dumps({"run_id": self.run_id, "status": status}))
+            return SimpleNamespace(
+                status=status,
+                exit_code=code,
+                journal=path,
+                run_id=self.run_id,
+                abort_reason="error ratio breached",
+            )
+
+    monkeypatch.setattr(engine, "Engine", FakeEngine)
+
+    @dataclasses.dataclass
+    class FakePlan:
+        experiment: object
+        selection: Selection
+        caps: Caps
+
+    spec = SimpleNamespace(ramp=(1, 2, "100%"), seed=3)
+    plan = FakePlan(
+        SimpleNamespace(targets=spec, file=tmp_path / "ramp.yml"),
+        Selection("order_service", ["o1", "o2", "o3"], [], ["o1"]),
+        Caps(max_percent=None, allow_whole_group=True),
+    )
+    messages = []
+    progress = SimpleNamespace(message=lambda text, *a: messages.append(text))
+    outcome = ramp.run_plan(plan, tmp_path, progress, ramp_id="r1")
+    assert [len(h) for h in runs] == [1, 2, 3] and runs[0][0] in runs[1]
+    assert outcome.status == "aborted" and outcome.run_id == "r1-step3"
+    last = json.loads((tmp_path / "r1-step3" / "journal.json").read_text())
+    assert last["ramp"]["largest_absorbed"]["hosts"] == 2
+    assert last["ramp"]["stopped_at"] == {"step": 3, "hosts": 3, "status": "aborted"}
+    assert "largest blast radius absorbed: 2 of 3" in messages[-1]
+    # Over the cap anywhere in the ramp: refused before the first step.
+    plan.caps = Caps()
+    runs.clear()
+    with pytest.raises(Refused, match="2 of 3"):
+        ramp.run_plan(plan, tmp_path, progress, ramp_id="r2")
+    assert runs == []
