@@ -1,0 +1,66 @@
+"""payment-service: charges orders. POST /payments signs the charge (a little real CPU
+work) and records it in PostgreSQL; GET /payments/<id> reads one back."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import sys
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from demo_app import App, HttpError, Pool, Settings, pg_connect, serve
+from order_service import parse_amount, row
+
+HOST = socket.gethostname()
+SIGN_ROUNDS = 2000  # about a millisecond of CPU per payment
+COLUMNS = ["id", "order_id", "amount", "signature", "served_by", "created_at"]
+
+
+def sign(order_id: int, amount: str) -> str:
+    digest = hashlib.pbkdf2_hmac("sha256", f"{order_id}:{amount}".encode(), b"lab", SIGN_ROUNDS)
+    return digest.hex()[:32]
+
+
+def build(settings: Settings, pool: Pool) -> App:
+    app = App(settings, pool)
+
+    @app.route("POST", "payments")
+    def create(body: dict[str, Any], rest: list[str]) -> tuple[int, Any]:
+        order_id = body.get("order_id")
+        if not isinstance(order_id, int) or order_id <= 0:
+            raise HttpError(400, "order_id must be a positive integer")
+        amount = parse_amount(body)
+        signature = sign(order_id, str(amount))
+        with pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO payments (order_id, amount, signature, served_by)"
+                " VALUES (%s, %s, %s, %s) RETURNING id",
+                (order_id, amount, signature, HOST),
+            )
+            payment_id = cur.fetchone()[0]
+        return 201, {"id": payment_id, "order_id": order_id, "signature": signature}
+
+    @app.route("GET", "payments")
+    def read(body: dict[str, Any], rest: list[str]) -> tuple[int, Any]:
+        if not rest or not rest[0].isdigit():
+            raise HttpError(400, "use GET /payments/<id>")
+        with pool.connection() as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT {', '.join(COLUMNS)} FROM payments WHERE id = %s", (int(rest[0]),))
+            found = cur.fetchone()
+        if found is None:
+            raise HttpError(404, f"no payment {rest[0]}")
+        return 200, row(COLUMNS, found)
+
+    return app
+
+
+def main() -> None:
+    settings = Settings.from_env("payment-service")
+    serve(build(settings, Pool(pg_connect(settings), settings.pool_size, settings.pool_timeout)))
+
+
+if __name__ == "__main__":
+    main()
