@@ -84,3 +84,35 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
             except ValueError:
                 continue
+
+
+def announce(webhooks: Sequence[Any], event: str, entry: dict[str, Any], timeout: float = 3.0):
+    """POST a fleet action (freeze, unfreeze, recover) to the webhooks that subscribe to it.
+    Best effort, bounded by `timeout` in all: the kill switch never waits for a chat server.
+    Returns {webhook name: "ok" | problem}."""
+    import threading
+    import urllib.request
+
+    hooks = [w for w in webhooks if event in w.events]
+    text = f"chaosrun {event} by {entry.get('user')}@{entry.get('host')}"
+    if entry.get("reason"):
+        text += f": {entry['reason']}"
+    body = json.dumps({"source": "chaosrun", "event": event, "text": text, **entry}).encode()
+    results: dict[str, str] = {}
+
+    def post(hook: Any) -> None:
+        request = urllib.request.Request(
+            hook.url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                results[hook.name] = "ok" if response.status < 300 else f"HTTP {response.status}"
+        except OSError as exc:
+            results[hook.name] = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+
+    threads = [threading.Thread(target=post, args=(h,), daemon=True) for h in hooks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return {h.name: results.get(h.name, "timed out") for h in hooks}

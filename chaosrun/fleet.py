@@ -169,7 +169,7 @@ def recover(
                 done = f"REVERTED:{fault.role}" in out
                 outcomes[f"{host}/{fault.role}"] = "reverted" if done else _message(res)
     failed = sum(1 for v in outcomes.values() if v != "reverted")
-    audit.record(
+    entry = audit.record(
         config.audit_path,
         "recover",
         "failed" if failed else ("recovered" if outcomes else "nothing_to_recover"),
@@ -178,6 +178,8 @@ def recover(
         faults=outcomes,
         skipped_live_runs=live,
     )
+    if outcomes:
+        audit.announce(config.webhooks, "recover", entry)
     return chosen, outcomes, problems
 
 

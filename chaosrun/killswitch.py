@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ def check(path: Path) -> None:
         raise Refused(freeze.message())
 
 
-def freeze(path: Path, reason: str, audit_path: Path) -> Freeze:
+def freeze(path: Path, reason: str, audit_path: Path, webhooks: Sequence[Any] = ()) -> Freeze:
     """Freeze chaos (idempotent: a second freeze replaces the reason)."""
     reason = _reason(reason)
     who = audit.who()
@@ -61,22 +62,26 @@ def freeze(path: Path, reason: str, audit_path: Path) -> Freeze:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(json.dumps(state.__dict__, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-    audit.record(audit_path, "freeze", "frozen", reason=reason)
+    entry = audit.record(audit_path, "freeze", "frozen", reason=reason)
+    audit.announce(webhooks, "freeze", entry)
     return state
 
 
-def unfreeze(path: Path, reason: str, audit_path: Path) -> Freeze | None:
+def unfreeze(
+    path: Path, reason: str, audit_path: Path, webhooks: Sequence[Any] = ()
+) -> Freeze | None:
     """Lift the freeze; returns the freeze that was lifted (None if there was none)."""
     reason = _reason(reason)
     before = current(path)
     path.unlink(missing_ok=True)
-    audit.record(
+    entry = audit.record(
         audit_path,
         "unfreeze",
         "unfrozen" if before else "not_frozen",
         reason=reason,
         previous_reason=before.reason if before else None,
     )
+    audit.announce(webhooks, "unfreeze", entry)
     return before
 
 

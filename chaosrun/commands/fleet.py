@@ -154,14 +154,14 @@ def abort(
 def freeze(reason: ReasonOpt = "", config: ConfigOpt = None) -> None:
     """Pull the kill switch: no run starts, running ones abort and roll back."""
     cfg = project_config.load(config)
-    state = killswitch.freeze(cfg.freeze_file, reason, cfg.audit_path)
+    state = killswitch.freeze(cfg.freeze_file, reason, cfg.audit_path, cfg.webhooks)
     console.print(f"[bold red]frozen[/]: {state.reason} ({cfg.freeze_file})")
 
 
 def unfreeze(reason: ReasonOpt = "", config: ConfigOpt = None) -> None:
     """Release the kill switch."""
     cfg = project_config.load(config)
-    before = killswitch.unfreeze(cfg.freeze_file, reason, cfg.audit_path)
+    before = killswitch.unfreeze(cfg.freeze_file, reason, cfg.audit_path, cfg.webhooks)
     console.print("unfrozen" if before else "was not frozen")
 
 

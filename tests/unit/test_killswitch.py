@@ -47,3 +47,33 @@ def test_the_tick_check_is_cheap(tmp_path):
     assert time.perf_counter() - started < 0.5  # well under a millisecond a check
     killswitch.freeze(flag, "x", tmp_path / "a")
     assert json.loads(flag.read_text())["reason"] == "x"
+
+
+def test_freeze_is_announced_to_subscribed_webhooks(tmp_path):
+    import http.server
+    import threading
+
+    from chaosrun.config import Webhook
+
+    got = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/hook"
+    hooks = [Webhook("chat", url, ("freeze",)), Webhook("runs", url, ("end",))]
+    try:
+        killswitch.freeze(tmp_path / "f", "incident 7", tmp_path / "a", hooks)
+        killswitch.unfreeze(tmp_path / "f", "over", tmp_path / "a", hooks)
+    finally:
+        server.shutdown()
+    assert [(b["event"], b["reason"]) for b in got] == [("freeze", "incident 7")]
+    assert "incident 7" in got[0]["text"]
