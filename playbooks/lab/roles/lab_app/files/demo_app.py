@@ -247,6 +247,14 @@ class App:
         self.draining = threading.Event()
         self.inflight = 0
         self._inflight_lock = threading.Lock()
+        self._last_logged = 0.0
+
+    def log_failure(self, message: str) -> None:
+        """Say why a request failed, at most once a second, so a flood stays readable."""
+        now = time.monotonic()
+        if now - self._last_logged >= 1.0:
+            self._last_logged = now
+            print(f"request failed: {message}", flush=True)
 
     def route(self, method: str, prefix: str) -> Callable[[Route], Route]:
         def register(fn: Route) -> Route:
@@ -267,9 +275,12 @@ class App:
             return exc.code, {"error": str(exc)}
         except PoolTimeout as exc:
             self.metrics.count_pool_timeout()
+            self.log_failure(str(exc))
             return 503, {"error": str(exc)}
         except Exception as exc:  # a database or upstream failure is a 5xx, never a crash
-            return 503, {"error": f"{type(exc).__name__}: {str(exc).strip()[:200]}"}
+            message = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
+            self.log_failure(message)
+            return 503, {"error": message}
 
     def health(self) -> tuple[int, Any]:
         state = {

@@ -29,8 +29,9 @@ def parse_amount(body: dict[str, Any]) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
-def charge(settings: Settings, order_id: int, amount: Decimal) -> str:
+def charge(app: App, order_id: int, amount: Decimal) -> str:
     """Ask the payment service to charge the order; the order's new status."""
+    settings = app.settings
     if not settings.payment_url:
         return "paid"
     data = json.dumps({"order_id": order_id, "amount": str(amount)}).encode()
@@ -42,9 +43,12 @@ def charge(settings: Settings, order_id: int, amount: Decimal) -> str:
     )
     try:
         with urllib.request.urlopen(req, timeout=settings.payment_timeout) as resp:
-            return "paid" if resp.status == 201 else "payment_failed"
-    except (urllib.error.URLError, OSError):
-        return "payment_failed"
+            if resp.status == 201:
+                return "paid"
+            app.log_failure(f"payment service answered {resp.status}")
+    except (urllib.error.URLError, OSError) as exc:
+        app.log_failure(f"payment service: {exc}")
+    return "payment_failed"
 
 
 def row(cols: list[str], values: tuple[Any, ...]) -> dict[str, Any]:
@@ -70,7 +74,7 @@ def build(settings: Settings, pool: Pool) -> App:
                 (item, amount, HOST),
             )
             order_id = cur.fetchone()[0]
-        status = charge(settings, order_id, amount)
+        status = charge(app, order_id, amount)
         with pool.connection() as conn, conn.cursor() as cur:
             cur.execute("UPDATE orders SET status = %s WHERE id = %s", (status, order_id))
         if status != "paid":
