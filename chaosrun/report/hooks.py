@@ -67,6 +67,7 @@ class RunHooks:
         if journal is not None:
             try:
                 written = write_run_reports(self.journal_path.parent, journal)
+                self.say("reports: " + ", ".join(str(p) for p in written))
             except (OSError, ChaosrunError) as exc:
                 self.say(f"reports not written: {exc}")
             events = ["end"] + (["refused"] if journal.get("status") == "refused" else [])

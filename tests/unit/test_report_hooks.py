@@ -52,7 +52,7 @@ def test_events_arrive_in_order_and_reports_are_written(run_dir, server):  # noq
     assert (run_dir / "report.html").read_text().startswith("<!DOCTYPE html>")
     events = [(b["event"], b["status"]) for _, b in server.received]
     assert events == [("start", "running"), ("abort", "running"), ("end", "aborted")]
-    assert said == []
+    assert said == [f"reports: {run_dir / 'report.html'}, {run_dir / 'junit.xml'}"]
 
 
 def test_refused_run_sends_end_and_refused_to_subscribers_only(run_dir, server):  # noqa: F811
