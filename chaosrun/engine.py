@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrun import hostshell, runner
+from chaosrun import hostshell, runner, safety
 from chaosrun.experiment import ProbeSpec
 from chaosrun.journal import Journal, now_iso
+from chaosrun.lease import LeaseRenewer
 from chaosrun.planning import Plan
 from chaosrun.probes import Prober
 from chaosrun.probes.prometheus import PrometheusSource
 from chaosrun.progress import Progress
+from chaosrun.report.hooks import RunHooks
 from chaosrun.verdict import ProbeResult, Verdict
 
 EXIT_CODES = {"passed": 0, "failed": 1, "aborted": 3, "refused": 4, "rollback_failed": 5}
@@ -81,10 +83,15 @@ class Engine:
         self.abort: dict[str, Any] | None = None
         self.rollback_end: float | None = None
         self.timings: dict[str, float] = {}
+        self.watch = safety.Watch(plan.config, self.run_id)
+        self.lease: LeaseRenewer | None = None
+        # Webhooks at start/abort/end and report.html + junit.xml in the run dir.
+        self.hooks = RunHooks(self.journal.path, plan.config.webhooks, self.progress.message)
 
     # -- the whole run -------------------------------------------------------------------
     def run(self) -> Outcome:
         self._start_journal()
+        self.hooks.start()
         previous = self._install_signals()
         try:
             return self._run()
@@ -150,6 +157,7 @@ class Engine:
             abort=self.abort,
             timings=self.timings,
         )
+        self.hooks.finish()
         failed = []
         if status == "rollback_failed":
             failed = [
@@ -225,6 +233,9 @@ class Engine:
         phase = self._phase("baseline")
         probes = [p for _, p in self.exp.all_probes()]
         results = self.prober.take_baselines(probes, self.exp.baseline_window)
+        for entry in self.journal.data["probes"]:  # reports draw relative limits from it
+            if entry["name"] in results and results[entry["name"]].value is not None:
+                entry["baseline"] = results[entry["name"]].value
         bad = [f"{n!r}: {r.evidence}" for n, r in results.items() if r.value is None]
         detail = "; ".join(f"{n} = {r.value:g}" for n, r in results.items() if r.value is not None)
         if bad:
@@ -268,30 +279,36 @@ class Engine:
     def _inject_and_observe(self) -> None:
         result = self._play("inject", ["inject"], None, cancel=True)
         if self.stop.is_set():
-            self._set_abort(f"{self.stop_reason} during inject")
+            self._set_abort(f"{self._stop_reason()} during inject")
             return
         if not result.ok:
             self._set_abort(f"inject failed on {', '.join(result.failed_hosts())}")
             return
-        lease = _LeaseRenewer(
-            self.shell, self.hosts, self.plan.state_dir, self.run_id, self.plan.ttl
-        )
-        lease.start()
+        script = hostshell.lease_script(self.plan.state_dir, self.run_id, self.plan.ttl)
+
+        def renew() -> dict[str, bool]:
+            answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=10)
+            return {h: a.rc == 0 for h, a in answers.items()}
+
+        self.lease = LeaseRenewer(renew=renew, ttl=self.plan.ttl, every=self.plan.renew_every)
+        lease = self.lease.start()
         try:
             verify = self._play("verify_active", ["verify"], "active", cancel=True)
             if self.stop.is_set():
-                self._set_abort(f"{self.stop_reason} during verify")
+                self._set_abort(f"{self._stop_reason()} during verify")
             elif not verify.ok:
                 self._set_abort(f"fault not observable on {', '.join(verify.failed_hosts())}")
             else:
                 self._observe()
         finally:
-            lease.stop()
+            # stop() waits for a renewal in flight; the rollback must not wait for it.
+            threading.Thread(target=lease.stop, name="lease-stop", daemon=True).start()
 
     def _set_abort(self, reason: str) -> None:
         if self.abort is None:
             self.abort = {"reason": reason, "at": now_iso()}
             self.journal.set(abort=self.abort)
+            self.hooks.abort()
             self.progress.message(f"abort: {reason}", "bold red")
 
     def _observe(self) -> None:
@@ -302,7 +319,11 @@ class Engine:
         next_tick = time.monotonic()
         while True:
             if self.stop.is_set():
-                self._set_abort(self.stop_reason)
+                self._set_abort(self._stop_reason())
+                break
+            reason = self._safety_reason()
+            if reason:
+                self._set_abort(reason)
                 break
             if g.probes:
                 reason = self._tick(watch)
@@ -318,6 +339,24 @@ class Engine:
             self.stop.wait(max(0.0, min(next_tick, end) - now))
         outcome = "aborted" if self.abort else "ok"
         self.journal.phase_end(phase, outcome, (self.abort or {}).get("reason", ""))
+
+    def _stop_reason(self) -> str:
+        """A signal's reason, or the `chaosrun abort` request that sent it."""
+        request = safety.abort_request(self.plan.config.run_dir, self.run_id)
+        if request:
+            who = f"{request.get('user', '?')}@{request.get('host', '?')}"
+            return f"aborted by {who}: {request.get('reason') or 'chaosrun abort'}"
+        return self.stop_reason
+
+    def _safety_reason(self) -> str | None:
+        """The kill switch, a blackout window, an abort request, or a lapsed lease."""
+        reason = self.watch.abort_reason()
+        if reason:
+            return reason
+        lapsed = self.lease.lapsed() if self.lease else []
+        if lapsed:
+            return f"lease lapsed on {', '.join(lapsed)}: their dead-man reverted the fault"
+        return None
 
     def _tick(self, watch: _GuardrailWatch) -> str | None:
         probes = list(self.exp.guardrails.probes)
@@ -434,27 +473,6 @@ class _GuardrailWatch:
             self.breaches[name] = 0
             self.unknowns[name] = 0
         return None
-
-
-class _LeaseRenewer:
-    """Pushes the on-host lease forward while the fault is meant to be active."""
-
-    def __init__(self, shell, hosts: list[str], state_dir: str, run_id: str, ttl: int) -> None:
-        self.shell, self.hosts = shell, hosts
-        self.script = hostshell.lease_script(state_dir, run_id, ttl)
-        self.every = max(1.0, ttl / 3.0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="lease", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every):
-            self.shell.run_all(dict.fromkeys(self.hosts, self.script), timeout=self.every)
-
-    def stop(self) -> None:
-        self._stop.set()
 
 
 def _describe(probe: ProbeSpec) -> str:

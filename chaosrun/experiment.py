@@ -65,6 +65,16 @@ class PrometheusSettings:
     timeout: float
 
 
+@dataclass(frozen=True)
+class Defaults:
+    """Values the project config (chaosrun.yml) supplies when an experiment is silent."""
+
+    interval: str | float = "2s"
+    breaches_in_a_row: int = 1
+    unknown_budget: int = 2
+    prometheus_timeout: str | float = "2s"
+
+
 @dataclass
 class Experiment:
     file: Path
@@ -74,13 +84,14 @@ class Experiment:
     targets: TargetSpec
     fault: FaultSpec
     duration: float
-    ttl_margin: float
+    ttl_margin: float | None
     prometheus: PrometheusSettings
     steady_state: tuple[ProbeSpec, ...]
     guardrails: Guardrails
     recovery_within: float
     recovery_interval: float
     baseline_window: float
+    blast_radius: dict[str, Any] | None = None  # checked by chaosrun.blast_radius
     overrides: dict[str, str] = field(default_factory=dict)
     positions: Positions = field(default_factory=Positions)
 
@@ -98,7 +109,9 @@ class Experiment:
         ]
 
 
-def load_experiment(path: Path, overrides: list[str] | None = None) -> Experiment:
+def load_experiment(
+    path: Path, overrides: list[str] | None = None, defaults: Defaults | None = None
+) -> Experiment:
     """Read and check one experiment file; InvalidInput lists every problem found."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -112,7 +125,7 @@ def load_experiment(path: Path, overrides: list[str] | None = None) -> Experimen
         raise InvalidInput(f"{path}:{exc.line}: {exc.message}") from None
     applied = apply_overrides(path, data, overrides or [])
     checker = Checker(path, positions, set(applied))
-    experiment = _build(checker, data, path, positions)
+    experiment = _build(checker, data, path, positions, defaults or Defaults())
     checker.raise_if_errors()
     assert experiment is not None
     experiment.overrides = applied
@@ -158,7 +171,9 @@ def _set_path(data: Any, parts: list[str], value: Any, item: str) -> None:
             raise InvalidInput(f"--set {item!r}: {'.'.join(parts[:i])} is not a mapping")
 
 
-def _build(c: Checker, data: Any, path: Path, positions: Positions) -> Experiment | None:
+def _build(
+    c: Checker, data: Any, path: Path, positions: Positions, defaults: Defaults
+) -> Experiment | None:
     top = c.mapping(
         data,
         (),
@@ -172,6 +187,7 @@ def _build(c: Checker, data: Any, path: Path, positions: Positions) -> Experimen
             "guardrails",
             "recovery",
             "baseline",
+            "blast_radius",
         },
     )
     if top is None:
@@ -182,10 +198,12 @@ def _build(c: Checker, data: Any, path: Path, positions: Positions) -> Experimen
     targets = _targets(c, top.get("targets"))
     fault = _fault(c, top.get("fault"))
     duration = c.duration(top.get("duration"), ("duration",), minimum=0.001)
-    ttl_margin = c.duration(top.get("ttl_margin", "60s"), ("ttl_margin",), minimum=1)
-    prometheus = _prometheus(c, top.get("prometheus", {}))
+    ttl_margin = None
+    if "ttl_margin" in top:
+        ttl_margin = c.duration(top["ttl_margin"], ("ttl_margin",), minimum=5)
+    prometheus = _prometheus(c, top.get("prometheus", {}), defaults)
     steady = _probes(c, top.get("steady_state", []), ("steady_state",))
-    guardrails = _guardrails(c, top.get("guardrails", {}))
+    guardrails = _guardrails(c, top.get("guardrails", {}), defaults)
     recovery = c.mapping(top.get("recovery", {}), ("recovery",), set(), {"within", "interval"})
     recovery = recovery or {}
     within = c.duration(recovery.get("within", "60s"), ("recovery", "within"))
@@ -214,6 +232,7 @@ def _build(c: Checker, data: Any, path: Path, positions: Positions) -> Experimen
         recovery_within=within,
         recovery_interval=rec_interval,
         baseline_window=window,
+        blast_radius=top.get("blast_radius"),
         positions=positions,
     )
 
@@ -284,7 +303,7 @@ def _plain_value(value: Any) -> bool:
     return False
 
 
-def _prometheus(c: Checker, value: Any) -> PrometheusSettings | None:
+def _prometheus(c: Checker, value: Any, defaults: Defaults) -> PrometheusSettings | None:
     p = ("prometheus",)
     m = c.mapping(value, p, set(), {"url", "scrape_interval", "timeout"})
     if m is None:
@@ -295,20 +314,22 @@ def _prometheus(c: Checker, value: Any) -> PrometheusSettings | None:
         if url and not url.startswith(("http://", "https://")):
             c.err((*p, "url"), f"expected an http(s) URL, got {url!r}")
     scrape = c.duration(m.get("scrape_interval", "15s"), (*p, "scrape_interval"), minimum=0.1)
-    timeout = c.duration(m.get("timeout", "2s"), (*p, "timeout"), minimum=0.05)
+    timeout = c.duration(m.get("timeout", defaults.prometheus_timeout), (*p, "timeout"), 0.05)
     if scrape is None or timeout is None:
         return None
     return PrometheusSettings(url, scrape, timeout)
 
 
-def _guardrails(c: Checker, value: Any) -> Guardrails | None:
+def _guardrails(c: Checker, value: Any, defaults: Defaults) -> Guardrails | None:
     p = ("guardrails",)
     m = c.mapping(value, p, set(), {"interval", "probes", "breaches_in_a_row", "unknown_budget"})
     if m is None:
         return None
-    interval = c.duration(m.get("interval", "2s"), (*p, "interval"), minimum=0.1)
-    breaches = c.integer(m.get("breaches_in_a_row", 1), (*p, "breaches_in_a_row"), 1)
-    budget = c.integer(m.get("unknown_budget", 2), (*p, "unknown_budget"), 0)
+    interval = c.duration(m.get("interval", defaults.interval), (*p, "interval"), minimum=0.1)
+    breaches = c.integer(
+        m.get("breaches_in_a_row", defaults.breaches_in_a_row), (*p, "breaches_in_a_row"), 1
+    )
+    budget = c.integer(m.get("unknown_budget", defaults.unknown_budget), (*p, "unknown_budget"), 0)
     probes = _probes(c, m.get("probes", []), (*p, "probes"))
     if interval is None or breaches is None or budget is None:
         return None

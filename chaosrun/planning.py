@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaosrun import config as project_config
+from chaosrun.blast_radius import Caps
 from chaosrun.errors import InvalidInput
-from chaosrun.experiment import Experiment, load_experiment
+from chaosrun.experiment import Defaults, Experiment, load_experiment
 from chaosrun.inventory import Inventory, default_inventory, load_inventory
 from chaosrun.rolespec import RoleSpec
 from chaosrun.secrets import MASK, Redactor, decrypt, mask_fields
@@ -33,13 +35,22 @@ class Plan:
     alertmanager_url: str | None
     redactor: Redactor
     secret_vars: set[str]
+    config: project_config.Config
+    caps: Caps
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     state_dir: str = STATE_DIR
+    allow_irreversible: bool = False
 
     @property
     def ttl(self) -> int:
-        """The on-host lease: how long a fault outlives a controller that stops renewing."""
-        return max(5, int(self.experiment.ttl_margin))
+        """The on-host lease: how long a fault outlives a controller that stops renewing
+        (the experiment's ttl_margin, else the config's lease.ttl)."""
+        margin = self.experiment.ttl_margin
+        return max(5, int(margin if margin is not None else self.config.lease_ttl_s))
+
+    @property
+    def renew_every(self) -> float:
+        return min(self.config.lease_renew_every_s, self.ttl / 3.0)
 
     def public_vars(self) -> dict[str, Any]:
         """Fault vars as they may be shown: secrets masked."""
@@ -65,10 +76,17 @@ def resolve_inventory(path: Path | None) -> Path:
 def make_plan(
     file: Path, inventory_path: Path | None, overrides: list[str], seed: int | None = None
 ) -> Plan:
-    experiment = load_experiment(file, overrides)
+    cfg = project_config.load()
+    experiment = load_experiment(file, overrides, defaults_from(cfg))
     inventory = load_inventory(str(resolve_inventory(inventory_path)))
     report = check(experiment, inventory)
     assert report.role is not None
+    caps = cfg.caps.override(
+        experiment.blast_radius,
+        lambda at: f"{experiment.locate(at)}: {'.'.join(str(p) for p in at)}",
+        ("blast_radius",),
+        source=str(file),
+    )
     selection = select_hosts(experiment.targets, inventory, seed)
     redactor = Redactor()
     secret_vars = set(experiment.fault.secret_vars) | report.role.secret_options()
@@ -86,11 +104,22 @@ def make_plan(
         role=report.role,
         selection=selection,
         report=report,
-        prometheus_url=prometheus_url(experiment, inventory),
+        prometheus_url=prometheus_url(experiment, inventory) or cfg.prometheus_url,
         alertmanager_url=_first(inventory, "chaosrun_alertmanager_url", "lab_alertmanager_url"),
         redactor=redactor,
         secret_vars=secret_vars,
         headers=_headers(experiment),
+        config=cfg,
+        caps=caps,
+    )
+
+
+def defaults_from(cfg: project_config.Config) -> Defaults:
+    return Defaults(
+        interval=cfg.guardrail_interval_s,
+        breaches_in_a_row=cfg.guardrail_breaches_in_a_row,
+        unknown_budget=cfg.guardrail_unknown_budget,
+        prometheus_timeout=cfg.prometheus_timeout_s,
     )
 
 

@@ -1,14 +1,18 @@
 """Preflight: the checks that must pass before any host is touched (refusal = exit 4).
 
-Irreversible faults need an explicit flag; Prometheus must be ready when probes use it;
-every selected host must answer over SSH and hold no active fault of another run (the
-on-host lock). The SSH connections opened here stay open for the fast rollback path.
+Irreversible faults need an explicit flag; the project's safety rules (kill switch,
+blackout windows, blast radius, hosts held by live runs) must allow the run; Prometheus
+must be ready when probes use it; every selected host must answer over SSH and hold no
+active fault of another run (the on-host lock). The SSH connections opened here stay
+open for the fast rollback path.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chaosrun import safety
+from chaosrun.errors import Refused
 from chaosrun.hostshell import HostShell, holders_script
 
 if TYPE_CHECKING:
@@ -20,8 +24,20 @@ def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dic
     """Host -> "ok"; raises engine.Refusal naming what is wrong."""
     from chaosrun.engine import Refusal
 
-    if plan.role.irreversible() and not getattr(plan, "allow_irreversible", False):
+    if plan.role.irreversible() and not plan.allow_irreversible:
         raise Refusal(f"{plan.role.fqcn} is irreversible; it needs --allow-irreversible")
+    sel = plan.selection
+    try:
+        safety.preflight(
+            plan.config,
+            pattern=sel.pattern,
+            matched=sel.matched,
+            selected=sel.selected,
+            caps=plan.caps,
+            run_id=run_id,
+        )
+    except Refused as exc:
+        raise Refusal(str(exc)) from None
     kinds = {p.kind for _, p in plan.experiment.all_probes()}
     if "prometheus" in kinds:
         if prober.source is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from chaosrun.blast_radius import Caps
 from chaosrun.durations import parse_duration
 from chaosrun.errors import InvalidInput
 from chaosrun.experiment import Experiment, ProbeSpec
@@ -53,6 +54,11 @@ def check(exp: Experiment, inventory: Inventory | None) -> Report:
         for name in exp.fault.secret_vars:
             if name not in exp.fault.vars:
                 problems.append(f"{where(('fault', 'secret_vars'))}: {name!r} is not in fault.vars")
+    if exp.blast_radius is not None:
+        try:
+            Caps().override(exp.blast_radius, lambda at: where(at), ("blast_radius",), "")
+        except InvalidInput as exc:
+            problems.append(str(exc))
     if inventory is not None:
         report.matched = _check_patterns(exp, inventory, problems, where)
     for _, probe in exp.all_probes():

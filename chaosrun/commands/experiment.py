@@ -207,13 +207,12 @@ def run(
         if not decision.go:
             return
     from chaosrun.engine import Engine
-    from chaosrun.paths import project_root
     from chaosrun.planning import make_plan
     from chaosrun.progress import make_progress
 
     p = make_plan(experiment, inventory, overrides or [], seed)
-    p.allow_irreversible = allow_irreversible  # type: ignore[attr-defined]
-    root = run_dir or project_root() / ".chaosrun" / "runs"
+    p.allow_irreversible = allow_irreversible
+    root = run_dir or p.config.run_dir
     target = err_console if as_json else console
     progress = make_progress(target, p.redactor, live=not as_json)
     try:

@@ -1,0 +1,203 @@
+"""The phase machine with fake hosts (runner and SSH replaced) and a real HTTP Prometheus.
+
+What must hold on every path: exit code and status, the journal on disk, and rollback
+ran whenever inject started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+from engine_fixtures import COLLECTIONS, GOOD, INVENTORY, FakePrometheus
+
+from chaosrun import hostshell, rolespec, runner
+from chaosrun.engine import Engine
+from chaosrun.experiment import load_experiment
+from chaosrun.planning import make_plan
+from chaosrun.progress import Progress
+from chaosrun.runner import PlayResult
+from chaosrun.secrets import Redactor
+
+EXP = load_experiment(GOOD)
+STEADY = EXP.steady_state[0].config["query"]
+RATIO = EXP.guardrails.probes[0].config["query"]
+LATENCY = EXP.guardrails.probes[1].config["query"]
+BASELINE = f"avg_over_time(({LATENCY})[1m:1s])"
+
+
+class Hosts:
+    """Records what the engine did to the (fake) hosts."""
+
+    def __init__(self) -> None:
+        self.plays: list[tuple[str, ...]] = []
+        self.scripts: list[str] = []
+        self.fail: dict[str, str] = {}  # entry point -> host status to report
+
+    def play(self, *, entry_points, hosts, variables, **_kw) -> PlayResult:
+        self.plays.append(tuple(entry_points))
+        self.variables = variables
+        status = self.fail.get(entry_points[0], "ok")
+        if status == "raise":
+            raise RuntimeError("boom in " + entry_points[0])
+        return PlayResult(
+            "successful" if status == "ok" else "failed", 0, dict.fromkeys(hosts, status)
+        )
+
+    def run_all(self, scripts, timeout=30.0):
+        self.scripts.extend(scripts.values())
+        return {h: hostshell.Answer(0, "", 0.01) for h in scripts}
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
+    cfg = tmp_path / "chaosrun.yml"
+    cfg.write_text(
+        f"run_dir: {tmp_path / 'runs'}\nfreeze_file: {tmp_path / 'freeze.json'}\n"
+        f"audit: {{path: {tmp_path / 'audit.jsonl'}}}\n"
+    )
+    monkeypatch.setenv("CHAOSRUN_CONFIG", str(cfg))
+    rolespec.load_role.cache_clear()
+    hosts = Hosts()
+    monkeypatch.setattr(runner, "run_entry_points", hosts.play)
+    monkeypatch.setattr(hostshell.HostShell, "run_all", hosts.run_all)
+    monkeypatch.setattr(hostshell.HostShell, "close", lambda self: None)
+    prom = FakePrometheus()
+    prom.answers.update({STEADY: [0.0], RATIO: [0.0], LATENCY: [0.2], BASELINE: [0.2]})
+    yield tmp_path, hosts, prom
+    prom.close()
+
+
+def run(env, *overrides: str):
+    tmp_path, _, prom = env
+    plan = make_plan(GOOD, INVENTORY, [f"prometheus.url={prom.url}", "duration=0.6s", *overrides])
+    engine = Engine(plan, tmp_path / "runs", Progress(_quiet(), plan.redactor))
+    outcome = engine.run()
+    journal = json.loads(outcome.journal.read_text())
+    return outcome, journal
+
+
+def _quiet():
+    from rich.console import Console
+
+    return Console(file=open(os.devnull, "w"))
+
+
+def phases(journal) -> list[str]:
+    return [p["name"] for p in journal["phases"]]
+
+
+def test_pass(env) -> None:
+    _, hosts, _ = env
+    outcome, journal = run(env)
+    assert (outcome.exit_code, journal["status"], journal["exit_code"]) == (0, "passed", 0)
+    assert phases(journal) == [
+        "validate", "preflight", "steady_state_before", "baseline", "inject", "verify_active",
+        "observe", "rollback", "verify_inactive", "recovery",
+    ]  # fmt: skip
+    assert hosts.plays == [("inject",), ("verify",), ("rollback", "verify")]
+    assert any("revert.sh" in s for s in hosts.scripts)
+    assert journal["targets"]["selected"] == ["order-2"]
+    assert journal["recovery"]["recovered"] is True
+    assert journal["recovery"]["time_to_recover_s"] >= 0
+    samples = next(p for p in journal["probes"] if p["role"] == "guardrail")["samples"]
+    assert samples and all(s["verdict"] == "PASS" for s in samples)
+    assert hosts.variables["demo_fault_expect"] == "inactive"
+    assert hosts.variables["chaos_run_id"] == journal["run_id"]
+
+
+def test_guardrail_breach_aborts_and_rolls_back(env) -> None:
+    _, hosts, prom = env
+    prom.answers[RATIO] = [0.5]
+    outcome, journal = run(env, "duration=30s")
+    assert (outcome.exit_code, journal["status"]) == (3, "aborted")
+    assert "guardrail 'error ratio under 5%' breached 1 time(s)" in journal["abort"]["reason"]
+    assert hosts.plays[-1] == ("rollback", "verify")
+    assert journal["rollback"]["ok"] is True
+
+
+def test_unknown_budget_aborts(env) -> None:
+    _, hosts, prom = env
+    prom.answers[RATIO] = 500
+    outcome, journal = run(env, "duration=30s", "guardrails.unknown_budget=1")
+    assert outcome.exit_code == 3
+    assert "UNKNOWN 2 time(s) in a row (budget 1)" in journal["abort"]["reason"]
+    assert hosts.plays[-1] == ("rollback", "verify")
+
+
+def test_steady_state_not_holding_refuses_without_touching(env) -> None:
+    _, hosts, prom = env
+    prom.answers[STEADY] = [0.5]
+    outcome, journal = run(env)
+    assert (outcome.exit_code, journal["status"]) == (4, "refused")
+    assert hosts.plays == []
+    assert not any("revert" in s or "lease" in s for s in hosts.scripts)
+
+
+def test_sigterm_rolls_back(env) -> None:
+    _, hosts, _ = env
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    outcome, journal = run(env, "duration=30s")
+    timer.join()
+    assert (outcome.exit_code, journal["status"]) == (3, "aborted")
+    assert "SIGTERM" in journal["abort"]["reason"]
+    assert hosts.plays[-1] == ("rollback", "verify")
+
+
+def test_exception_rolls_back(env) -> None:
+    _, hosts, _ = env
+    hosts.fail["verify"] = "raise"
+    outcome, journal = run(env)
+    assert outcome.exit_code == 3
+    assert "boom in verify" in journal["abort"]["reason"]
+    assert hosts.plays[-1] == ("rollback", "verify")
+
+
+def test_inject_failure_still_rolls_back(env) -> None:
+    _, hosts, _ = env
+    hosts.fail["inject"] = "failed"
+    outcome, journal = run(env)
+    assert outcome.exit_code == 3
+    assert journal["abort"]["reason"] == "inject failed on order-2"
+    assert hosts.plays == [("inject",), ("rollback", "verify")]
+
+
+def test_rollback_failure_is_exit_5(env) -> None:
+    _, hosts, _ = env
+    hosts.fail["rollback"] = "failed"
+    outcome, journal = run(env)
+    assert (outcome.exit_code, journal["status"]) == (5, "rollback_failed")
+    assert outcome.failed_hosts == ["order-2"]
+
+
+def test_recovery_deadline_is_exit_1(env) -> None:
+    _, _, prom = env
+
+    def worsen() -> None:
+        prom.answers[STEADY] = [0.5]
+
+    timer = threading.Timer(0.3, worsen)
+    timer.start()
+    outcome, journal = run(env, "recovery.within=1s")
+    assert (outcome.exit_code, journal["status"]) == (1, "failed")
+    assert journal["recovery"]["recovered"] is False
+
+
+def test_secrets_never_reach_the_journal(env) -> None:
+    outcome, journal = run(env, "fault.vars.demo_fault_token=hunter2-secret")
+    text = outcome.journal.read_text()
+    assert "hunter2-secret" not in text
+    assert journal["fault"]["vars"]["demo_fault_token"] == "********"
+    assert journal["overrides"]["fault.vars.demo_fault_token"] == "********"
+
+
+def test_redactor_masks_inside_text() -> None:
+    red = Redactor()
+    red.add("s3cr3t-value")
+    assert red.data({"a": ["x s3cr3t-value y"]}) == {"a": ["x ******** y"]}
