@@ -7,6 +7,7 @@ import sys
 import typer
 
 from chaosrun import __version__
+from chaosrun.commands import awx as awx_commands
 from chaosrun.commands import experiment, fault, lab
 from chaosrun.commands import fleet as fleet_commands
 from chaosrun.commands import report as report_commands
@@ -27,6 +28,7 @@ experiment.register(app)
 report_commands.register(app)
 fleet_commands.register(app)
 app.add_typer(schedule_commands.app, name="schedule")
+app.add_typer(awx_commands.app, name="awx")
 
 
 def _version(value: bool) -> None:
