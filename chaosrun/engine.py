@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrun import hostshell, runner, safety
+from chaosrun import audit, hostshell, runner, safety
 from chaosrun.experiment import ProbeSpec
 from chaosrun.journal import Journal, now_iso
 from chaosrun.lease import LeaseRenewer
@@ -106,6 +106,9 @@ class Engine:
             self._baseline()
         except Refusal as exc:
             return self._finish("refused", str(exc))
+        if self.stop.is_set():  # stopped before any host was touched: nothing to undo
+            self._set_abort(f"{self._stop_reason()} before inject")
+            return self._finish("aborted", self.abort["reason"])
         try:
             self._inject_and_observe()
         except BaseException as exc:  # rollback must follow whatever went wrong
@@ -158,6 +161,7 @@ class Engine:
             timings=self.timings,
         )
         self.hooks.finish()
+        self._audit(status, detail)
         failed = []
         if status == "rollback_failed":
             failed = [
@@ -170,6 +174,20 @@ class Engine:
             "bold green" if code == 0 else "bold red",
         )
         return Outcome(status, code, self.journal.path, self.run_id, detail or None, failed)
+
+    def _audit(self, status: str, detail: str) -> None:
+        try:
+            audit.record(
+                self.plan.config.audit_path,
+                "refused" if status == "refused" else "run",
+                status,
+                experiment=str(self.exp.file),
+                run_id=self.run_id,
+                targets=self.hosts,
+                reason=self.plan.redactor.text(detail) or None,
+            )
+        except OSError as exc:  # the audit log must not turn a finished run into a crash
+            self.progress.message(f"audit log not written: {exc}", "yellow")
 
     # -- signals ---------------------------------------------------------------------------
     def _install_signals(self) -> dict[int, Any]:
@@ -369,49 +387,40 @@ class Engine:
 
     # -- after the fault --------------------------------------------------------------------
     def _rollback(self) -> bool:
+        """Revert scripts over SSH at once, then confirm with the role (rollback + verify)."""
         self.in_rollback = True
         phase = self._phase("rollback", "revert scripts over SSH, then the role's rollback")
         started = time.monotonic()
         script = hostshell.revert_script(self.plan.state_dir, self.run_id)
         answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=60)
         fast = {h: "ok" if a.rc == 0 else f"rc {a.rc}: {a.out[-200:]}" for h, a in answers.items()}
-        self.timings["revert_scripts_s"] = round(time.monotonic() - started, 3)
-        self.journal.set(
-            rollback={
-                "ok": None,
-                "hosts": fast,
-                "revert_scripts_s": self.timings["revert_scripts_s"],
-                "finished_at": now_iso(),
-            }
-        )
-        self.journal.phase_end(
-            phase,
-            "ok" if all(v == "ok" for v in fast.values()) else "partial",
-            f"revert scripts in {self.timings['revert_scripts_s']:.2f}s",
-            fast,
-        )
+        record: dict[str, Any] = {
+            "ok": None,
+            "hosts": fast,
+            "reverted_at": now_iso(),
+            "revert_scripts_s": round(time.monotonic() - started, 3),
+        }
+        self.timings["revert_scripts_s"] = record["revert_scripts_s"]
+        self.journal.set(rollback=record)
+        fast_ok = all(v == "ok" for v in fast.values())
+        detail = f"revert scripts in {record['revert_scripts_s']:.2f}s"
+        self.journal.phase_end(phase, "ok" if fast_ok else "partial", detail, fast)
         confirm = self._play("verify_inactive", ["rollback", "verify"], "inactive", cancel=False)
         self.rollback_end = time.monotonic()
-        ok = confirm.ok
-        self.journal.set(
-            rollback={
-                "ok": ok,
-                "hosts": confirm.hosts,
-                "revert_scripts": fast,
-                "revert_scripts_s": self.timings["revert_scripts_s"],
-                "finished_at": now_iso(),
-            }
+        record.update(
+            ok=confirm.ok, hosts=confirm.hosts, revert_scripts=fast, finished_at=now_iso()
         )
-        if not ok:
-            hosts = ", ".join(confirm.failed_hosts())
+        self.journal.set(rollback=record)
+        if not confirm.ok:
             self.progress.message(
-                f"ROLLBACK FAILED on {hosts}: a fault may still be active there. "
-                f"Run `chaosrun recover` or check {self.plan.state_dir}/active/{self.run_id}/",
+                f"ROLLBACK FAILED on {', '.join(confirm.failed_hosts())}: a fault may still be "
+                f"active there. Run `chaosrun recover` or look in "
+                f"{self.plan.state_dir}/active/{self.run_id}/ on those hosts",
                 "bold white on red",
             )
         self.in_rollback = False
         self.shell.close()
-        return ok
+        return confirm.ok
 
     def _recovery(self) -> bool:
         within = self.exp.recovery_within

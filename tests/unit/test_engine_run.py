@@ -37,9 +37,12 @@ class Hosts:
         self.plays: list[tuple[str, ...]] = []
         self.scripts: list[str] = []
         self.fail: dict[str, str] = {}  # entry point -> host status to report
+        self.on_inject = lambda: None
 
     def play(self, *, entry_points, hosts, variables, **_kw) -> PlayResult:
         self.plays.append(tuple(entry_points))
+        if entry_points == ["inject"]:
+            self.on_inject()
         self.variables = variables
         status = self.fail.get(entry_points[0], "ok")
         if status == "raise":
@@ -177,13 +180,8 @@ def test_rollback_failure_is_exit_5(env) -> None:
 
 
 def test_recovery_deadline_is_exit_1(env) -> None:
-    _, _, prom = env
-
-    def worsen() -> None:
-        prom.answers[STEADY] = [0.5]
-
-    timer = threading.Timer(0.3, worsen)
-    timer.start()
+    _, hosts, prom = env
+    hosts.on_inject = lambda: prom.answers.update({STEADY: [0.5]})
     outcome, journal = run(env, "recovery.within=1s")
     assert (outcome.exit_code, journal["status"]) == (1, "failed")
     assert journal["recovery"]["recovered"] is False
