@@ -1,0 +1,57 @@
+"""Helpers of the engine's end-to-end tests and the abort-latency benchmark: a watcher that
+polls Prometheus on its own (the test's own eyes) and journal time parsing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+
+
+def parse_time(text: str) -> float:
+    """Epoch seconds of a journal timestamp (UTC ISO 8601 with milliseconds)."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def query(url: str, promql: str, timeout: float = 1.0) -> list[float] | None:
+    """Values of an instant query, or None when Prometheus does not answer."""
+    full = f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    try:
+        with urllib.request.urlopen(full, timeout=timeout) as resp:
+            data = json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+    return [float(r["value"][1]) for r in data.get("data", {}).get("result", [])]
+
+
+class Watcher:
+    """Polls a query every `every` seconds from a thread; remembers when `seen` first held."""
+
+    def __init__(
+        self, url: str, promql: str, seen: Callable[[list[float]], bool], every: float = 0.1
+    ) -> None:
+        self.url, self.promql, self.seen, self.every = url, promql, seen, every
+        self.first: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Watcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set() and self.first is None:
+            started = time.time()
+            values = query(self.url, self.promql)
+            if values and self.seen(values):
+                self.first = started
+                return
+            self._stop.wait(self.every)
