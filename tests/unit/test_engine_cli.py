@@ -1,0 +1,104 @@
+"""`chaosrun validate` and `plan` through cli.main, as a user runs them; and vault secrets."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
+
+from chaosrun import cli, rolespec
+
+
+@pytest.fixture(autouse=True)
+def _collections(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
+    monkeypatch.setenv("CHAOSRUN_CONFIG", str(tmp_path / "chaosrun.yml"))
+    (tmp_path / "chaosrun.yml").write_text(f"run_dir: {tmp_path / 'runs'}\n")
+    rolespec.load_role.cache_clear()
+
+
+def chaosrun(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    old, sys.argv = sys.argv, ["chaosrun", *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            cli.main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = old
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_validate_prints_detection_time_and_rate_warning() -> None:
+    code, out, err = chaosrun("validate", str(GOOD), "-i", str(INVENTORY))
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "guardrail 'error ratio under 5%': worst-case detection 5.0s" in text
+    assert "scrape 1s + window 2s + 1 x interval 1s + timeout 1s" in text
+    assert "rate window 2s is shorter than four scrape intervals" in err
+
+
+def test_validate_json_and_many_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("title: x\n")
+    code, out, err = chaosrun("validate", str(GOOD), str(bad), "-i", str(INVENTORY), "--json")
+    assert code == 2
+    doc = json.loads(out)
+    assert [f["ok"] for f in doc["files"]] == [True, False]
+    assert doc["files"][0]["detection"][0]["worst_case_s"] == 5.0
+    assert "bad.yml:1: (document): missing required key 'targets'" in err
+
+
+def test_plan_shows_hosts_and_touches_nothing(tmp_path: Path) -> None:
+    code, out, err = chaosrun("plan", str(GOOD), "-i", str(INVENTORY), "--json", "--seed", "1")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["targets"]["matched"] == ["order-1", "order-2", "order-3"]
+    assert len(doc["targets"]["selected"]) == 1
+    assert doc["fault"]["role"] == "testns.faults.demo_fault"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_plan_refuses_impossible_selection() -> None:
+    caps = ["blast_radius.max_percent=100", "blast_radius.allow_whole_group=true"]
+    sets = [arg for cap in caps for arg in ("--set", cap)]
+    code, _, err = chaosrun(
+        "plan", str(GOOD), "-i", str(INVENTORY), "--set", "targets.select.count=5", *sets
+    )
+    assert code == 4
+    assert "asked for 5 hosts but only 3 match" in err
+
+
+def test_vault_values_never_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible.constants import DEFAULT_VAULT_ID_MATCH
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    password = tmp_path / "vault-pass"
+    password.write_text("correct horse\n")
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(password))
+    vault = VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(b"correct horse"))])
+    cipher = vault.encrypt("the-vault-plaintext").decode()
+    exp = tmp_path / "exp.yml"
+    indented = "\n".join("      " + line for line in cipher.splitlines())
+    exp.write_text(
+        GOOD.read_text().replace(
+            "    demo_fault_unit: order-service.service\n",
+            "    demo_fault_unit: order-service.service\n"
+            f"    demo_fault_token: !vault |\n{indented}\n",
+        )
+    )
+    code, out, err = chaosrun("plan", str(exp), "-i", str(INVENTORY), "--json")
+    assert code == 0, err
+    assert "the-vault-plaintext" not in out + err
+    assert json.loads(out)["fault"]["vars"]["demo_fault_token"] == "********"
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(tmp_path / "missing"))
+    code, _, err = chaosrun("validate", str(exp), "-i", str(INVENTORY))
+    assert code == 2
+    assert "fault.vars.demo_fault_token: a !vault value needs ANSIBLE_VAULT_PASSWORD_FILE" in err
