@@ -3,7 +3,7 @@
 Backends: a cron.d file (`/etc/cron.d/chaosrun`), the invoking user's crontab (a marked
 block), or systemd `.service` + `.timer` units. Every entry runs `chaosrun run
 --scheduled NAME ...` from the project directory with an absolute path to chaosrun,
-so it works from cron's bare environment. A manifest in `.chaosrun/schedules/` records
+so it works from cron's bare environment. A manifest in `.chaosrun/schedules/` beside the schedule file records
 what was written (paths and checksums); `uninstall` reads it and removes those things
 only, leaving a file alone when someone changed it since.
 """
@@ -38,7 +38,9 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def state_dir() -> Path:
-    return paths.project_root() / ".chaosrun" / "schedules"
+    """Manifest and logs live beside the schedule file (the project root by default), so
+    a second schedule file (a test's, a team's) has its own installation."""
+    return schedules_path().resolve().parent / ".chaosrun" / "schedules"
 
 
 def manifest_path() -> Path:

@@ -150,6 +150,11 @@ def test_http_probe_checks_status_body_latency(fake: FakeHTTP, tmp_path: Path) -
     rc, out = run_module("http_probe", tmp_path, url=f"{fake.url}/health", body_contains="ok")
     assert rc == 1 and out["verdict"] == "BREACH" and "lacks" in out["evidence"]
 
+    rc, out = run_module("http_probe", tmp_path, url=f"{fake.url}/health", body_regex="^no+pe$")
+    assert rc == 0 and out["verdict"] == "PASS"
+    rc, out = run_module("http_probe", tmp_path, url=f"{fake.url}/health", body_regex="^ok")
+    assert rc == 1 and out["verdict"] == "BREACH" and "does not match" in out["evidence"]
+
     fake.route("/slow", (200, b"ok", 0.6))
     rc, out = run_module("http_probe", tmp_path, url=f"{fake.url}/slow", max_latency=0.3)
     assert rc == 1 and out["verdict"] == "BREACH" and out["latency"] >= 0.6

@@ -45,6 +45,9 @@ options:
   body_contains:
     description: Text the response body must contain to pass.
     type: str
+  body_regex:
+    description: A regular expression the response body must match (anywhere) to pass.
+    type: str
   max_latency:
     description: Largest time in seconds from sending the request to reading the whole body that passes.
     type: float
@@ -134,6 +137,8 @@ elapsed:
   sample: 0.0
 """
 
+import re
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.chaosrun.chaos.plugins.module_utils.probe_http import (
     BREACH,
@@ -166,6 +171,8 @@ def evaluate(params):
         problems.append("status %s not in %s" % (answer.status, params["status_code"]))
     if params["body_contains"] is not None and params["body_contains"] not in answer.text():
         problems.append("body lacks %r" % params["body_contains"])
+    if params["body_regex"] is not None and not re.search(params["body_regex"], answer.text()):
+        problems.append("body does not match %r" % params["body_regex"])
     if params["max_latency"] is not None and answer.latency > params["max_latency"]:
         problems.append("latency %.3fs over %ss" % (answer.latency, params["max_latency"]))
     seen = "HTTP %s in %.3fs" % (answer.status, answer.latency)
@@ -183,6 +190,7 @@ def argument_spec():
         body=dict(type="str"),
         status_code=dict(type="list", elements="int", default=[200]),
         body_contains=dict(type="str"),
+        body_regex=dict(type="str"),
         max_latency=dict(type="float"),
     )
     return spec
