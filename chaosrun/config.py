@@ -141,7 +141,7 @@ def parse(data: Any, doc: Located, base: Path, source: Path | None) -> Config:
     if not isinstance(data, dict):
         raise InvalidInput(f"{doc.locate(())}: the config must be a mapping of keys")
     merged = _merge(DEFAULTS, data, (), doc)
-    prom, guard, caps = merged["prometheus"], merged["guardrails"], merged["blast_radius"]
+    prom, guard = merged["prometheus"], merged["guardrails"]
     lease = merged["lease"]
     ttl = _seconds(lease["ttl"], ("lease", "ttl"), doc)
     renew = _seconds(lease["renew_every"], ("lease", "renew_every"), doc)
@@ -167,7 +167,8 @@ def parse(data: Any, doc: Located, base: Path, source: Path | None) -> Config:
         ),
         guardrail_probes=guard["probes"],
         windows=parse_windows(merged["blackout_windows"], doc.locate, ("blackout_windows",)),
-        caps=Caps.parse(caps, doc.locate, ("blast_radius",), source="chaosrun.yml"),
+        # Only the keys the file sets are attributed to it; the rest say "default".
+        caps=Caps.parse(data.get("blast_radius"), doc.locate, ("blast_radius",), doc.path),
         lease_ttl_s=ttl,
         lease_renew_every_s=renew,
         audit_path=_path(merged["audit"]["path"], ("audit", "path"), doc, base),

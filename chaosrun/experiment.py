@@ -16,6 +16,7 @@ import yaml
 
 from chaosrun.durations import parse_duration
 from chaosrun.errors import InvalidInput
+from chaosrun.ramp import parse_steps as parse_ramp
 from chaosrun.schema import Checker
 from chaosrun.yamlpos import Positions, VaultValue, YamlProblem, load_yaml
 
@@ -41,6 +42,7 @@ class TargetSpec:
     amount: float
     seed: int | None
     exclude: tuple[str, ...]
+    ramp: tuple[int | str, ...] = ()  # "start small" steps, see chaosrun.ramp
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class Experiment:
     recovery_interval: float
     baseline_window: float
     blast_radius: dict[str, Any] | None = None  # checked by chaosrun.blast_radius
+    blackout_windows: list[Any] | None = None  # checked by chaosrun.windows
     overrides: dict[str, str] = field(default_factory=dict)
     positions: Positions = field(default_factory=Positions)
 
@@ -188,6 +191,7 @@ def _build(
             "recovery",
             "baseline",
             "blast_radius",
+            "blackout_windows",
         },
     )
     if top is None:
@@ -233,13 +237,14 @@ def _build(
         recovery_interval=rec_interval,
         baseline_window=window,
         blast_radius=top.get("blast_radius"),
+        blackout_windows=top.get("blackout_windows"),
         positions=positions,
     )
 
 
 def _targets(c: Checker, value: Any) -> TargetSpec | None:
     p = ("targets",)
-    m = c.mapping(value, p, {"hosts"}, {"select", "seed", "exclude"})
+    m = c.mapping(value, p, {"hosts"}, {"select", "seed", "exclude", "ramp"})
     if m is None:
         return None
     hosts = c.string(m.get("hosts"), (*p, "hosts"))
@@ -265,9 +270,15 @@ def _targets(c: Checker, value: Any) -> TargetSpec | None:
     if isinstance(exclude, str):
         exclude = [exclude]
     excl = c.string_list(exclude, (*p, "exclude"))
+    ramp_steps: list[int | str] = []
+    if "ramp" in m:
+        try:
+            ramp_steps = parse_ramp(m["ramp"], "ramp")
+        except InvalidInput as exc:
+            c.err((*p, "ramp"), str(exc))
     if hosts is None or excl is None:
         return None
-    return TargetSpec(hosts, mode, amount, seed, tuple(excl))
+    return TargetSpec(hosts, mode, amount, seed, tuple(excl), tuple(ramp_steps))
 
 
 def _fault(c: Checker, value: Any) -> FaultSpec | None:

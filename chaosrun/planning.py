@@ -5,6 +5,7 @@ the Prometheus to ask and the run's secrets. Shared by `plan` (which only prints
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from chaosrun.rolespec import RoleSpec
 from chaosrun.secrets import MASK, Redactor, decrypt, mask_fields
 from chaosrun.targets import Selection, select_hosts
 from chaosrun.validation import Report, check
+from chaosrun.windows import parse_windows
 from chaosrun.yamlpos import VaultValue
 
 STATE_DIR = "/var/lib/chaosrun"
@@ -87,6 +89,15 @@ def make_plan(
         ("blast_radius",),
         source=str(file),
     )
+    if experiment.blackout_windows:
+        # The experiment's own windows join the project's, so preflight and the per-tick
+        # watch see both.
+        extra = parse_windows(
+            experiment.blackout_windows,
+            lambda at: f"{experiment.locate(at)}: {'.'.join(str(p) for p in at)}",
+            ("blackout_windows",),
+        )
+        cfg = dataclasses.replace(cfg, windows=[*cfg.windows, *extra])
     selection = select_hosts(experiment.targets, inventory, seed)
     redactor = Redactor()
     secret_vars = set(experiment.fault.secret_vars) | report.role.secret_options()

@@ -7,10 +7,12 @@ rate() windows shorter than four scrape intervals are flagged.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
-from chaosrun.blast_radius import Caps
+from chaosrun import blast_radius
+from chaosrun.blast_radius import Caps, Decision
 from chaosrun.durations import parse_duration
 from chaosrun.errors import InvalidInput
 from chaosrun.experiment import Experiment, ProbeSpec
@@ -18,6 +20,7 @@ from chaosrun.inventory import Inventory
 from chaosrun.rolespec import RoleSpec, check_vars, load_role
 from chaosrun.schema import field_name
 from chaosrun.secrets import decrypt
+from chaosrun.windows import parse_windows
 from chaosrun.yamlpos import VaultValue
 
 _RANGE = re.compile(r"\[\s*([0-9][0-9a-z.]*)\s*(?::[^\]]*)?\]")
@@ -33,6 +36,7 @@ class Report:
     detection: list[tuple[str, float, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     secret_values: list[str] = field(default_factory=list)
+    blast_radius: Decision | None = None
 
 
 def check(exp: Experiment, inventory: Inventory | None) -> Report:
@@ -59,14 +63,45 @@ def check(exp: Experiment, inventory: Inventory | None) -> Report:
             Caps().override(exp.blast_radius, lambda at: where(at), ("blast_radius",), "")
         except InvalidInput as exc:
             problems.append(str(exc))
+    if exp.blackout_windows is not None:
+        try:
+            parse_windows(exp.blackout_windows, lambda at: where(at), ("blackout_windows",))
+        except InvalidInput as exc:
+            problems.append(str(exc))
     if inventory is not None:
         report.matched = _check_patterns(exp, inventory, problems, where)
     for _, probe in exp.all_probes():
         _secret_probe_values(exp, probe, report, problems, where)
     if problems:
         raise InvalidInput("\n".join(problems))
+    if inventory is not None:
+        report.blast_radius = _blast_radius(exp, inventory, where)
     report.detection, report.warnings = detection_times(exp)
     return report
+
+
+def _blast_radius(exp: Experiment, inventory: Inventory, where) -> Decision:
+    """The cap decision for the largest selection the experiment makes (its last ramp
+    step, if it ramps); Refused (exit 4) with the numbers when it is over the cap."""
+    from chaosrun import config as project_config
+    from chaosrun.ramp import host_counts
+
+    spec = exp.targets
+    matched = inventory.match(spec.hosts)
+    excluded = {h for pattern in spec.exclude for h in inventory.match(pattern)}
+    candidates = len([h for h in matched if h not in excluded])
+    if spec.mode == "all":
+        count = candidates
+    elif spec.mode == "percent":
+        count = max(1, math.floor(candidates * spec.amount / 100.0 + 1e-9))
+    else:
+        count = int(spec.amount)
+    if spec.ramp:
+        count = max([count, *host_counts(list(spec.ramp), candidates)])
+    caps = project_config.load().caps.override(
+        exp.blast_radius, lambda at: where(at), ("blast_radius",), str(exp.file)
+    )
+    return blast_radius.check(spec.hosts, len(matched), min(count, candidates), caps)
 
 
 def _plain_vars(exp: Experiment, problems: list[str], where) -> dict:

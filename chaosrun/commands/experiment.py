@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from chaosrun.errors import ChaosrunError, InvalidInput
+from chaosrun.errors import ChaosrunError, InvalidInput, Refused
 from chaosrun.output import console, emit_json, err_console, error, info, warn
 
 InventoryOpt = Annotated[
@@ -127,6 +127,8 @@ def plan(
             ],
         },
         "recovery_within_s": exp.recovery_within,
+        "blast_radius": p.report.blast_radius.as_dict() if p.report.blast_radius else None,
+        "ramp": list(exp.targets.ramp),
         "overrides": p.public_overrides(),
         "phases": [
             "preflight",
@@ -162,6 +164,13 @@ def plan(
             f"worst-case detection {seconds:.1f}s"
         )
     lines.append(f"recovery: steady state again within {exp.recovery_within:g}s")
+    if p.report.blast_radius:
+        lines.append(f"blast radius: {p.report.blast_radius.summary()}")
+        lines.extend(f"  {reason}" for reason in p.report.blast_radius.reasons)
+    if exp.targets.ramp:
+        lines.append(
+            f"ramp: {', '.join(map(str, exp.targets.ramp))} (stops at the first failing step)"
+        )
     for line in lines:
         console.print(p.redactor.text(line), soft_wrap=True)
     for text in p.report.warnings:
@@ -210,13 +219,30 @@ def run(
     from chaosrun.planning import make_plan
     from chaosrun.progress import make_progress
 
-    p = make_plan(experiment, inventory, overrides or [], seed)
+    try:
+        p = make_plan(experiment, inventory, overrides or [], seed)
+    except Refused as exc:  # refused before any run directory exists: audit it here
+        from chaosrun import audit, config
+
+        audit.record(
+            config.load().audit_path,
+            "refused",
+            "refused",
+            experiment=str(experiment),
+            reason=str(exc),
+        )
+        raise
     p.allow_irreversible = allow_irreversible
     root = run_dir or p.config.run_dir
     target = err_console if as_json else console
     progress = make_progress(target, p.redactor, live=not as_json)
     try:
-        outcome = Engine(p, root, progress).run()
+        if p.experiment.targets.ramp:
+            from chaosrun import ramp
+
+            outcome = ramp.run_plan(p, root, progress)
+        else:
+            outcome = Engine(p, root, progress).run()
     finally:
         progress.close()
     if as_json:

@@ -106,7 +106,6 @@ def test_the_shipped_example_is_the_defaults(tmp_path, monkeypatch):
         "prometheus_url",
         "lease_ttl_s",
         "lease_renew_every_s",
-        "caps",
         "run_dir",
         "audit_path",
         "freeze_file",
@@ -115,3 +114,5 @@ def test_the_shipped_example_is_the_defaults(tmp_path, monkeypatch):
         "webhooks",
     ):
         assert getattr(shipped, name) == getattr(defaults, name), name
+    for key in ("max_hosts", "max_percent", "allow_whole_group"):
+        assert getattr(shipped.caps, key) == getattr(defaults.caps, key), key
