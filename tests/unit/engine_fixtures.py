@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -25,6 +26,8 @@ class FakePrometheus:
         self.answers: dict[str, object] = {}
         self.queries: list[str] = []
         self.ready = True
+        self.firing: list[str] = []  # alert names /api/v1/alerts reports as firing
+        self.delay = 0.0  # seconds before answering /health
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,6 +38,15 @@ class FakePrometheus:
                 url = urlparse(self.path)
                 if url.path == "/-/ready":
                     self._send(200 if outer.ready else 503, {"status": "ok"})
+                    return
+                if url.path == "/api/v1/alerts":
+                    alerts = [{"labels": {"alertname": n}, "state": "firing"} for n in outer.firing]
+                    self._send(200, {"status": "success", "data": {"alerts": alerts}})
+                    return
+                if url.path.startswith("/health"):
+                    time.sleep(outer.delay)
+                    code = int(url.path.rsplit("/", 1)[-1]) if url.path != "/health" else 200
+                    self._send(code, {"status": "healthy" if code == 200 else "sick"})
                     return
                 query = parse_qs(url.query).get("query", [""])[0]
                 outer.queries.append(query)

@@ -8,7 +8,7 @@ import time
 import pytest
 from engine_fixtures import GOOD, FakePrometheus
 
-from chaosrun.experiment import load_experiment
+from chaosrun.experiment import ProbeSpec, load_experiment
 from chaosrun.probes import Prober
 from chaosrun.probes.prometheus import PrometheusSource, breached
 from chaosrun.verdict import Verdict
@@ -91,3 +91,39 @@ def test_probes_are_evaluated_concurrently() -> None:
         elapsed = time.monotonic() - started
     assert all(r.verdict is Verdict.UNKNOWN for r in results)
     assert elapsed < 1.5  # six 0.5 s timeouts at once, not in a row
+
+
+def spec(kind: str, config: dict, timeout: float | None = None) -> ProbeSpec:
+    return ProbeSpec("p", kind, config, {}, ("guardrails", "probes", 0), timeout)
+
+
+def http_cfg(url: str, **extra) -> dict:
+    cfg = {"url": url, "method": "GET", "status": [200], "body": None, "max_latency": None}
+    return {**cfg, "headers": {}, **extra}
+
+
+def test_http_probe(prom: FakePrometheus) -> None:
+    prober = Prober(None, 1.0)
+    ok = prober.evaluate(spec("http", http_cfg(f"{prom.url}/health", body="healthy")))
+    assert ok.verdict is Verdict.PASS and "HTTP 200" in ok.evidence
+    sick = prober.evaluate(spec("http", http_cfg(f"{prom.url}/health/503")))
+    assert sick.verdict is Verdict.BREACH and "HTTP 503" in sick.evidence
+    body = prober.evaluate(spec("http", http_cfg(f"{prom.url}/health", body="^nope")))
+    assert body.verdict is Verdict.BREACH
+    prom.delay = 0.3
+    slow = prober.evaluate(spec("http", http_cfg(f"{prom.url}/health", max_latency=0.1)))
+    assert slow.verdict is Verdict.BREACH and "slower" in slow.evidence
+    down = prober.evaluate(spec("http", http_cfg("http://127.0.0.1:9/health")))
+    assert down.verdict is Verdict.BREACH
+
+
+def test_alert_probe(prom: FakePrometheus) -> None:
+    prober = Prober(PrometheusSource(prom.url, 1.0), 1.0)
+    cfg = {"name": "HighErrorRatio", "firing": True, "source": "prometheus", "url": None}
+    assert prober.evaluate(spec("alert", cfg)).verdict is Verdict.BREACH
+    prom.firing = ["HighErrorRatio"]
+    assert prober.evaluate(spec("alert", cfg)).verdict is Verdict.PASS
+    quiet = {**cfg, "firing": False}
+    assert prober.evaluate(spec("alert", quiet)).verdict is Verdict.BREACH
+    gone = Prober(PrometheusSource("http://127.0.0.1:9", 0.5), 0.5)
+    assert gone.evaluate(spec("alert", cfg)).verdict is Verdict.UNKNOWN
