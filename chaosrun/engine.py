@@ -106,6 +106,8 @@ class Engine:
             self._baseline()
         except Refusal as exc:
             return self._finish("refused", str(exc))
+        except Exception as exc:  # nothing touched yet: refuse, and say why
+            return self._finish("refused", f"error before inject: {exc!r}")
         if self.stop.is_set():  # stopped before any host was touched: nothing to undo
             self._set_abort(f"{self._stop_reason()} before inject")
             return self._finish("aborted", self.abort["reason"])
@@ -114,7 +116,12 @@ class Engine:
         except BaseException as exc:  # rollback must follow whatever went wrong
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {exc!r}"
             self._set_abort(f"{reason} during the fault")
-        rolled_back = self._rollback()
+        try:
+            rolled_back = self._rollback()
+        except Exception as exc:  # the loudest outcome: a fault may still be active
+            self.progress.message(f"ROLLBACK ERROR: {exc!r}", "bold white on red")
+            self.journal.set(rollback={"ok": False, "hosts": {}, "error": repr(exc)})
+            rolled_back = False
         if not rolled_back:
             return self._finish("rollback_failed", "rollback failed")
         recovered = self._recovery()
@@ -168,7 +175,7 @@ class Engine:
                 h
                 for h, s in (self.journal.data["rollback"] or {}).get("hosts", {}).items()
                 if s != "ok"
-            ]
+            ] or list(self.hosts)
         self.progress.message(
             f"{status} (exit {code})" + (f": {detail}" if detail else ""),
             "bold green" if code == 0 else "bold red",
