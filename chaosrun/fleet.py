@@ -105,7 +105,10 @@ def list_faults(
     config: Config, inventory: Path, pattern: str = "all", state_dir: str = STATE_DIR
 ) -> tuple[list[Fault], list[HostProblem]]:
     """Every active fault on the hosts matching `pattern`, read from the hosts."""
-    answers = _adhoc(inventory, pattern, LIST_MODULE, {"state_dir": state_dir})
+    if _module_installed():
+        answers = _adhoc(inventory, pattern, LIST_MODULE, {"state_dir": state_dir})
+    else:
+        answers = _list_with_shell(inventory, pattern, state_dir)
     faults: list[Fault] = []
     problems: list[HostProblem] = []
     for host, (ok, res) in sorted(answers.items()):
@@ -128,6 +131,48 @@ def list_faults(
                 )
             )
     return faults, problems
+
+
+def _module_installed() -> bool:
+    from chaosrun.paths import collections_dir
+
+    namespace, name, module = LIST_MODULE.split(".")
+    path = collections_dir() / "ansible_collections" / namespace / name / "plugins" / "modules"
+    return (path / f"{module}.py").is_file()
+
+
+# Read-only: one line per fault, "<lease expiry>\t<meta.json on one line>".
+_LIST_SCRIPT = """d={state}/active
+for f in "$d"/*/*/meta.json; do
+  [ -f "$f" ] || continue
+  run=$(basename "$(dirname "$(dirname "$f")")")
+  printf '%s\t' "$(cat "$d/$run/lease" 2>/dev/null)"
+  tr -d '\n' < "$f"; echo
+done"""
+
+
+def _list_with_shell(
+    inventory: Path, pattern: str, state_dir: str
+) -> dict[str, tuple[bool, dict[str, Any]]]:
+    """The same answer as the listing module, read with a read-only shell script (for a
+    collection without the module)."""
+    script = _LIST_SCRIPT.format(state=shlex.quote(state_dir))
+    answers = _adhoc(inventory, pattern, "ansible.builtin.shell", {"cmd": script})
+    for host, (ok, res) in list(answers.items()):
+        if not ok:
+            continue
+        faults = []
+        for line in str(res.get("stdout", "")).splitlines():
+            lease, _, meta = line.partition("\t")
+            try:
+                item = json.loads(meta)
+            except ValueError:
+                continue
+            if lease.strip().isdigit():
+                item["lease_expires_at"] = int(lease)
+            faults.append(item)
+        answers[host] = (True, {"faults": faults})
+    return answers
 
 
 def recover(
