@@ -1,7 +1,7 @@
 """Start small: ramp an experiment's selection step by step.
 
-A ramp is a list of steps, each a host count (`1`, `2`) or a percentage of the matched
-hosts (`"25%"`). Every step is a full inject/observe/rollback/recover cycle; the ramp
+A ramp is a list of steps, each a host count (`1`, `2`), a percentage of the matched
+hosts (`"25%"`) or `all`. Every step is a full inject/observe/rollback/recover cycle; the ramp
 stops at the first step that does not pass. The result names the largest step the
 system absorbed, the number a team wants to know.
 """
@@ -26,6 +26,8 @@ def parse_steps(raw: Any, where: str) -> list[int | str]:
             raise InvalidInput(f"{where}[{i}]: expected a count or a percentage, got {step!r}")
         if isinstance(step, int) and step >= 1:
             steps.append(step)
+        elif step == "all":
+            steps.append("100%")
         elif isinstance(step, str) and step.strip().endswith("%"):
             try:
                 pct = float(step.strip()[:-1])
@@ -36,7 +38,8 @@ def parse_steps(raw: Any, where: str) -> list[int | str]:
             steps.append(f"{pct:g}%")
         else:
             raise InvalidInput(
-                f"{where}[{i}]: expected a host count >= 1 or a percentage like '25%', got {step!r}"
+                f"{where}[{i}]: expected a host count >= 1, a percentage like '25%' or all, "
+                f"got {step!r}"
             )
     return steps
 

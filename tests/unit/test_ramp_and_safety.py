@@ -17,6 +17,7 @@ def test_ramp_counts_from_counts_and_percentages():
     steps = ramp.parse_steps([1, 2, "25%", "50%", "100%"], "exp.yml:4: targets.ramp")
     assert ramp.host_counts(steps, 3) == [1, 2, 3]
     assert ramp.host_counts(steps, 20) == [1, 2, 5, 10, 20]
+    assert ramp.host_counts(ramp.parse_steps([1, "50%", "all"], "x"), 4) == [1, 2, 4]
     with pytest.raises(InvalidInput, match=r"targets.ramp\[1\]"):
         ramp.parse_steps([1, "two"], "exp.yml:4: targets.ramp")
 
