@@ -6,6 +6,7 @@ import os
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from chaosrun.errors import ChaosrunError
 from chaosrun.lab.topology import LabConfig
@@ -35,6 +36,10 @@ HostsOpt = Annotated[
     int | None,
     typer.Option("--hosts", envvar="CHAOSRUN_LAB_HOSTS", help="Number of order-service hosts."),
 ]
+
+
+def _progress(message: str) -> None:
+    info(escape(message))  # task names like "[role : Do it]" are not rich markup
 
 
 def _config(
@@ -69,7 +74,7 @@ def up(
     from chaosrun.lab import up as lab_up
 
     lab = _config(name, subnet, port_base, hosts)
-    result = lab_up.up(lab, progress=info, provision_mode=provision, wait_timeout=wait_timeout)
+    result = lab_up.up(lab, progress=_progress, provision_mode=provision, wait_timeout=wait_timeout)
     verdict = "up" if result.changed else "already up"
     info(f"lab {lab.name!r} {verdict} in {result.seconds:.1f}s; inventory: {result.inventory}")
 

@@ -102,6 +102,13 @@ def run_argv(lab: LabConfig, host: Host, image: str, paths: LabPaths) -> list[st
 def create(lab: LabConfig, host: Host, image: str, paths: LabPaths) -> None:
     podman.run(["rm", "-f", "--time", "0", lab.container(host.name)], check=False)
     podman.run(run_argv(lab, host, image, paths))
+    forget_neighbour(host.address)
+
+
+def forget_neighbour(address: str) -> None:
+    """Drop the controller's ARP entry for the address: a recreated host has a new MAC, and
+    Prometheus' scrapes every second keep the old entry alive, so nothing would reach it."""
+    subprocess.run(["ip", "neigh", "flush", "to", address], capture_output=True, check=False)
 
 
 def remove(names: Iterable[str]) -> None:
@@ -143,7 +150,9 @@ def wait_ssh(paths: LabPaths, host: Host, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
-        if _port_open(host.address, 22):
+        if not _port_open(host.address, 22):
+            forget_neighbour(host.address)
+        else:
             proc = subprocess.run(
                 [*ssh_argv(paths, host.address), "true"],
                 capture_output=True,

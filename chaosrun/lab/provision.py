@@ -11,7 +11,6 @@ import hashlib
 import os
 import subprocess
 import sys
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,7 +61,7 @@ def run_site(
     cmd = [str(bin_dir / "ansible-playbook"), "-i", str(inventory), str(book)]
     paths.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = paths.log_file("site")
-    tail: deque[str] = deque(maxlen=12)
+    failures: list[str] = []
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             cmd,
@@ -74,12 +73,16 @@ def run_site(
             cwd=project_root(),
         )
         assert proc.stdout is not None
+        task = ""
         for line in proc.stdout:
             log.write(line)
-            tail.append(line.rstrip())
-            if line.startswith(("PLAY [", "TASK [", "PLAY RECAP")):
-                progress("  " + line.strip().rstrip("*").strip())
+            log.flush()  # `tail -f` the log while a slow deployment runs
+            if line.startswith(("PLAY [", "TASK [")):
+                task = line.strip().rstrip("*").strip()
+                progress("  " + task)
+            elif line.startswith(("fatal:", "failed:")):
+                failures.append(f"{task}: {line.strip()[:300]}")
         code = proc.wait()
     if code != 0:
-        detail = "\n".join(t for t in tail if t.strip())
+        detail = "\n".join(failures[:3]) or "no task failed; see the log"
         raise ChaosrunError(f"{PLAYBOOK} failed (exit {code}; full log {log_path}):\n{detail}")
