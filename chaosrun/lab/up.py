@@ -80,8 +80,8 @@ def up(
         result.started += controller.ensure(lab, paths, ["traffic"])
         state.save_state(paths, record)
         jobs = ["node"]
-        if provision.playbook() is not None:
-            jobs += list(prometheus.JOBS)
+        if record.get("provisioned") == provision.inputs_hash(lab):
+            jobs += list(prometheus.JOBS)  # the deployed services must be scraped too
         if controller.has_traffic():
             jobs.append("traffic")
         progress(f"waiting for Prometheus targets ({', '.join(sorted(set(jobs)))})")
