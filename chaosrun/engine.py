@@ -302,22 +302,17 @@ class Engine:
         return result
 
     def _inject_and_observe(self) -> None:
-        result = self._play("inject", ["inject"], None, cancel=True)
-        if self.stop.is_set():
-            self._set_abort(f"{self._stop_reason()} during inject")
-            return
-        if not result.ok:
-            self._set_abort(f"inject failed on {', '.join(result.failed_hosts())}")
-            return
-        script = hostshell.lease_script(self.plan.state_dir, self.run_id, self.plan.ttl)
-
-        def renew() -> dict[str, bool]:
-            answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=10)
-            return {h: a.rc == 0 for h, a in answers.items()}
-
-        self.lease = LeaseRenewer(renew=renew, ttl=self.plan.ttl, every=self.plan.renew_every)
-        lease = self.lease.start()
+        # Renew from the start of inject: the lease is written by the role's arm step, and
+        # a slow inject must not outlive it (the role then refuses to apply the fault).
+        lease = self._start_lease()
         try:
+            result = self._play("inject", ["inject"], None, cancel=True)
+            if self.stop.is_set():
+                self._set_abort(f"{self._stop_reason()} during inject")
+                return
+            if not result.ok:
+                self._set_abort(f"inject failed on {', '.join(result.failed_hosts())}")
+                return
             verify = self._play("verify_active", ["verify"], "active", cancel=True)
             if self.stop.is_set():
                 self._set_abort(f"{self._stop_reason()} during verify")
@@ -328,6 +323,16 @@ class Engine:
         finally:
             # stop() waits for a renewal in flight; the rollback must not wait for it.
             threading.Thread(target=lease.stop, name="lease-stop", daemon=True).start()
+
+    def _start_lease(self) -> LeaseRenewer:
+        script = hostshell.lease_script(self.plan.state_dir, self.run_id, self.plan.ttl)
+
+        def renew() -> dict[str, bool]:
+            answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=10)
+            return {h: a.rc == 0 for h, a in answers.items()}
+
+        self.lease = LeaseRenewer(renew=renew, ttl=self.plan.ttl, every=self.plan.renew_every)
+        return self.lease.start()
 
     def _set_abort(self, reason: str) -> None:
         if self.abort is None:
