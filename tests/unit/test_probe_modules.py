@@ -19,18 +19,29 @@ MODULES = COLLECTIONS / "ansible_collections/chaosrun/chaos/plugins/modules"
 
 
 def run_module(name: str, tmp_path: Path, **args: Any) -> tuple[int, dict[str, Any]]:
-    """Run a module file the way Ansible's module runner does: args in a JSON file."""
-    argfile = tmp_path / f"{name}-args.json"
-    argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
-    proc = subprocess.run(
-        [sys.executable, str(MODULES / f"{name}.py"), str(argfile)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    return proc.returncode, json.loads(proc.stdout)
+    """Run a module in this process the way Ansible's module wrapper does: arguments in
+    the module's globals, the JSON result on stdout, the exit status from sys.exit."""
+    import contextlib
+    import importlib
+    import io
+
+    from ansible.module_utils import basic
+
+    if str(COLLECTIONS) not in sys.path:
+        sys.path.insert(0, str(COLLECTIONS))
+    module = importlib.import_module(f"ansible_collections.chaosrun.chaos.plugins.modules.{name}")
+    basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()
+    basic._ANSIBLE_PROFILE = "legacy"
+    out = io.StringIO()
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out):
+            module.main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        basic._ANSIBLE_ARGS = None
+    return code, json.loads(out.getvalue())
 
 
 @pytest.fixture
