@@ -363,3 +363,40 @@ def test_run_scheduled_skips_a_slot_through_the_cli(tmp_path: Path) -> None:
     [entry] = list(audit.read(tmp_path / ".chaosrun" / "audit.jsonl"))
     assert entry["outcome"] == "skipped" and entry["schedule"] == "never"
     assert not (tmp_path / ".chaosrun" / "runs").exists()
+
+
+def test_cli_add_list_remove(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    (tmp_path / "ansible.cfg").write_text("[defaults]\n")
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "x.yml").write_text("title: x\n")
+    env = dict(os.environ, CHAOSRUN_PROJECT=str(tmp_path))
+    env.pop("CHAOSRUN_SCHEDULES", None)
+    env.pop("CHAOSRUN_CONFIG", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "chaosrun", "schedule", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+
+    add = ["add", "nightly", "-e", "experiments/x.yml", "--cron", "0 3 * * *"]
+    assert cli(*add, "--probability", "0.5", "--min-gap", "20h").returncode == 0
+    again = cli(*add)
+    assert again.returncode == 2 and "exists" in again.stderr
+    bad = cli("add", "other", "-e", "experiments/x.yml", "--cron", "0 25 * * *")
+    assert bad.returncode == 2 and "--cron" in bad.stderr and "outside 0-23" in bad.stderr
+    missing = cli("add", "other", "-e", "experiments/none.yml", "--cron", "@daily")
+    assert missing.returncode == 2 and "not found" in missing.stderr
+    [row] = json.loads(cli("list", "--json").stdout)
+    assert row["name"] == "nightly" and row["probability"] == 0.5 and row["min_gap_s"] == 72000
+    assert len(row["next"]) == 3 and row["next"][0][11:16] == "03:00"
+    assert row["installed"] is None and row["last_run"] is None
+    assert cli("remove", "nightly").returncode == 0
+    assert json.loads(cli("list", "--json").stdout) == []
