@@ -37,6 +37,12 @@ class PlayResult:
     def ok(self) -> bool:
         return self.status == "successful" and all(v == "ok" for v in self.hosts.values())
 
+    def settle(self) -> None:
+        """After the run: hosts that only ever reported success are ok."""
+        for host, state in self.hosts.items():
+            if state == "running":
+                self.hosts[host] = "ok"
+
     def failed_hosts(self) -> list[str]:
         return [h for h, v in self.hosts.items() if v != "ok"]
 
@@ -113,9 +119,7 @@ def run_entry_points(
     finally:
         os.unlink(vars_path)
     result.status, result.rc = run.status, run.rc if run.rc is not None else -1
-    for host, state in result.hosts.items():
-        if state == "running":
-            result.hosts[host] = "ok"
+    result.settle()
     return result
 
 

@@ -1,0 +1,83 @@
+"""The shell snippets the engine runs over SSH, run here by a real /bin/sh on a temp dir,
+and the runner adapter's reading of ansible-runner events."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from chaosrun import hostshell
+from chaosrun.runner import PlayResult, _record
+
+
+def sh(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, check=False)
+
+
+def fault_dir(state: Path, run_id: str, role: str, body: str) -> Path:
+    d = state / "active" / run_id / role
+    d.mkdir(parents=True)
+    (d / "revert.sh").write_text(f'{body}\necho "$1" > "{d.parent}/{role}.reverted"\n')
+    return d
+
+
+def test_revert_runs_every_revert_script_of_the_run(tmp_path: Path) -> None:
+    fault_dir(tmp_path, "run-1", "service_stop", "true")
+    fault_dir(tmp_path, "run-1", "process_kill", "true")
+    fault_dir(tmp_path, "run-2", "other", "true")
+    done = sh(hostshell.revert_script(str(tmp_path), "run-1"))
+    assert done.returncode == 0, done.stderr
+    run1 = tmp_path / "active" / "run-1"
+    assert (run1 / "service_stop.reverted").read_text().strip() == "rollback"
+    assert (run1 / "process_kill.reverted").is_file()
+    assert not (tmp_path / "active" / "run-2" / "other.reverted").exists()
+
+
+def test_revert_reports_a_failing_script_and_runs_the_others(tmp_path: Path) -> None:
+    fault_dir(tmp_path, "run-1", "a_fault", "exit 1")
+    fault_dir(tmp_path, "run-1", "b_fault", "true")
+    assert sh(hostshell.revert_script(str(tmp_path), "run-1")).returncode == 1
+    assert (tmp_path / "active" / "run-1" / "b_fault.reverted").is_file()
+
+
+def test_revert_with_nothing_injected_succeeds(tmp_path: Path) -> None:
+    assert sh(hostshell.revert_script(str(tmp_path), "run-9")).returncode == 0
+
+
+def test_lease_is_pushed_only_while_the_run_is_active(tmp_path: Path) -> None:
+    assert sh(hostshell.lease_script(str(tmp_path), "run-1", 30)).returncode == 0
+    assert not (tmp_path / "active" / "run-1").exists()  # never recreates a reverted run
+    (tmp_path / "active" / "run-1").mkdir(parents=True)
+    assert sh(hostshell.lease_script(str(tmp_path), "run-1", 30)).returncode == 0
+    expiry = int((tmp_path / "active" / "run-1" / "lease").read_text())
+    assert abs(expiry - (time.time() + 30)) < 3
+
+
+def test_holders_lists_runs(tmp_path: Path) -> None:
+    assert sh(hostshell.holders_script(str(tmp_path))).stdout == ""
+    (tmp_path / "active" / "run-7").mkdir(parents=True)
+    assert sh(hostshell.holders_script(str(tmp_path))).stdout.split() == ["run-7"]
+
+
+def event(kind: str, host: str, task: str = "Stop the unit", **res) -> dict:
+    return {"event": kind, "event_data": {"host": host, "task": task, "res": res}}
+
+
+def test_runner_events_to_host_status() -> None:
+    seen: list[tuple[str, str, str]] = []
+    result = PlayResult("successful", 0, dict.fromkeys(["a", "b", "c"], "not run"))
+    for e in [
+        event("runner_on_ok", "a"),
+        event("runner_on_ok", "b"),
+        event("runner_on_failed", "b", msg="unit not found"),
+        event("runner_on_ok", "b"),  # a later task must not hide the failure
+        event("runner_on_unreachable", "c", msg="timed out"),
+        event("runner_on_ok", "zzz"),  # not ours
+    ]:
+        _record(e, result, lambda *args: seen.append(args))
+    result.settle()
+    assert result.hosts == {"a": "ok", "b": "failed", "c": "unreachable"}
+    assert result.messages["b"] == "Stop the unit: unit not found"
+    assert ("b", "failed", "Stop the unit") in seen
+    assert not result.ok and result.failed_hosts() == ["b", "c"]
