@@ -75,6 +75,8 @@ class Defaults:
     breaches_in_a_row: int = 1
     unknown_budget: int = 2
     prometheus_timeout: str | float = "2s"
+    guardrail_probes: tuple[Any, ...] = ()  # chaosrun.yml guardrails.probes, for every run
+    source: str = "chaosrun.yml"  # where those probes come from, for messages
 
 
 @dataclass
@@ -342,9 +344,20 @@ def _guardrails(c: Checker, value: Any, defaults: Defaults) -> Guardrails | None
     )
     budget = c.integer(m.get("unknown_budget", defaults.unknown_budget), (*p, "unknown_budget"), 0)
     probes = _probes(c, m.get("probes", []), (*p, "probes"))
+    probes += _project_probes(c, defaults, {probe.name for probe in probes})
     if interval is None or breaches is None or budget is None:
         return None
     return Guardrails(interval, breaches, budget, tuple(probes))
+
+
+def _project_probes(c: Checker, defaults: Defaults, taken: set[str]) -> list[ProbeSpec]:
+    """The project's guardrails (chaosrun.yml), unless the experiment has one of that name."""
+    if not defaults.guardrail_probes:
+        return []
+    own = Checker(Path(defaults.source), Positions())
+    probes = _probes(own, list(defaults.guardrail_probes), ("guardrails", "probes"))
+    c.errors.extend(own.errors)
+    return [p for p in probes if p.name not in taken]
 
 
 def _probes(c: Checker, value: Any, path: tuple) -> list[ProbeSpec]:

@@ -131,6 +131,8 @@ def defaults_from(cfg: project_config.Config) -> Defaults:
         breaches_in_a_row=cfg.guardrail_breaches_in_a_row,
         unknown_budget=cfg.guardrail_unknown_budget,
         prometheus_timeout=cfg.prometheus_timeout_s,
+        guardrail_probes=tuple(cfg.guardrail_probes),
+        source=str(cfg.source or "chaosrun.yml"),
     )
 
 

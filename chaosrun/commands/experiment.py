@@ -44,10 +44,13 @@ def validate(
     as_json: JsonOpt = False,
 ) -> None:
     """Check experiment files without touching anything; print time-to-detect per guardrail."""
+    from chaosrun import config as project_config
     from chaosrun.experiment import load_experiment
     from chaosrun.inventory import default_inventory, load_inventory
+    from chaosrun.planning import defaults_from
     from chaosrun.validation import check
 
+    defaults = defaults_from(project_config.load())
     inv = None
     inv_path = inventory or default_inventory()
     if inv_path is not None:
@@ -55,7 +58,7 @@ def validate(
     results, failed = [], 0
     for path in experiments:
         try:
-            exp = load_experiment(path, overrides or [])
+            exp = load_experiment(path, overrides or [], defaults)
             report = check(exp, inv)
         except InvalidInput as exc:
             failed += 1

@@ -102,3 +102,21 @@ def test_vault_values_never_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     code, _, err = chaosrun("validate", str(exp), "-i", str(INVENTORY))
     assert code == 2
     assert "fault.vars.demo_fault_token: a !vault value needs ANSIBLE_VAULT_PASSWORD_FILE" in err
+
+
+def test_project_guardrails_join_every_experiment(tmp_path: Path) -> None:
+    (tmp_path / "chaosrun.yml").write_text(
+        f"run_dir: {tmp_path / 'runs'}\nguardrails:\n  interval: 3s\n  probes:\n"
+        "    - {name: org-wide, prometheus: up, min: 1}\n"
+        "    - {name: error ratio under 5%, prometheus: up, min: 1}\n"
+    )
+    code, out, err = chaosrun("plan", str(GOOD), "-i", str(INVENTORY), "--json")
+    assert code == 0, err
+    names = [p["name"] for p in json.loads(out)["guardrails"]["probes"]]
+    assert names == ["error ratio under 5%", "latency not much above baseline", "org-wide"]
+    code, out, err = chaosrun("validate", str(GOOD), "-i", str(INVENTORY))
+    assert "org-wide" in out
+    (tmp_path / "chaosrun.yml").write_text("guardrails:\n  probes:\n    - {name: x, min: 1}\n")
+    code, _, err = chaosrun("validate", str(GOOD), "-i", str(INVENTORY))
+    assert code == 2
+    assert "guardrails.probes[0]: a probe needs exactly one of" in err
