@@ -64,6 +64,10 @@ class Engine:
         self.journal = Journal(self.run_dir, self.run_id, plan.redactor)
         self.stop = threading.Event()
         self.stop_reason = ""
+        self.signalled = False  # a signal (not a guardrail) stopped the run
+        self.signal_event = threading.Event()
+        self.current_phase = "validate"
+        self._abort_lock = threading.Lock()
         self.in_rollback = False
         self.hosts = list(plan.selection.selected)
         self.shell = hostshell.HostShell([plan.inventory.host_info(h) for h in self.hosts])
@@ -85,6 +89,7 @@ class Engine:
         self.timings: dict[str, float] = {}
         self.watch = safety.Watch(plan.config, self.run_id)
         self.lease: LeaseRenewer | None = None
+        self.fault_over = threading.Event()  # set when rollback is about to start
         # Webhooks at start/abort/end and report.html + junit.xml in the run dir.
         self.hooks = RunHooks(self.journal.path, plan.config.webhooks, self.progress.message)
 
@@ -214,13 +219,16 @@ class Engine:
         if self.in_rollback:
             self.progress.message(f"{name} received: rollback in progress, finishing it first")
             return
-        if not self.stop.is_set():
+        if not self.signalled:
+            self.signalled = True
+            self.signal_event.set()
             self.stop_reason = f"{name} received"
             self.stop.set()
             self.progress.message(f"{name} received: aborting and rolling back", "bold yellow")
 
     # -- before the fault ----------------------------------------------------------------
     def _phase(self, name: str, detail: str = "") -> dict[str, Any]:
+        self.current_phase = name
         self.progress.phase(name, detail)
         return self.journal.phase_start(name)
 
@@ -305,6 +313,10 @@ class Engine:
         # Renew from the start of inject: the lease is written by the role's arm step, and
         # a slow inject must not outlive it (the role then refuses to apply the fault).
         lease = self._start_lease()
+        # Guardrails watch from the start of inject too: a fault that hurts users while
+        # it is being applied is rolled back without waiting for the observe phase.
+        monitor = threading.Thread(target=self._monitor, name="guardrails", daemon=True)
+        monitor.start()
         try:
             result = self._play("inject", ["inject"], None, cancel=True)
             if self.stop.is_set():
@@ -321,6 +333,7 @@ class Engine:
             else:
                 self._observe()
         finally:
+            self.fault_over.set()
             # stop() waits for a renewal in flight; the rollback must not wait for it.
             threading.Thread(target=lease.stop, name="lease-stop", daemon=True).start()
 
@@ -335,40 +348,42 @@ class Engine:
         return self.lease.start()
 
     def _set_abort(self, reason: str) -> None:
-        if self.abort is None:
+        with self._abort_lock:
+            if self.abort is not None:
+                return
             self.abort = {"reason": reason, "at": now_iso()}
             self.journal.set(abort=self.abort)
             self.hooks.abort()
             self.progress.message(f"abort: {reason}", "bold red")
 
     def _observe(self) -> None:
+        """Wait out the duration; the guardrail monitor or a signal may end it early."""
         g = self.exp.guardrails
         phase = self._phase("observe", f"{self.exp.duration:g}s, guardrails every {g.interval:g}s")
-        watch = _GuardrailWatch(g.breaches_in_a_row, g.unknown_budget)
-        end = time.monotonic() + self.exp.duration
-        next_tick = time.monotonic()
-        while True:
-            if self.stop.is_set():
-                self._set_abort(self._stop_reason())
-                break
-            reason = self._safety_reason()
-            if reason:
-                self._set_abort(reason)
-                break
-            if g.probes:
-                reason = self._tick(watch)
-                if reason:
-                    self._set_abort(reason)
-                    break
-            now = time.monotonic()
-            if now >= end:
-                break
-            next_tick += g.interval
-            if next_tick < now:  # a slow tick: do not burst to catch up
-                next_tick = now
-            self.stop.wait(max(0.0, min(next_tick, end) - now))
+        self.stop.wait(self.exp.duration)
+        if self.stop.is_set():
+            self._set_abort(self._stop_reason())
         outcome = "aborted" if self.abort else "ok"
         self.journal.phase_end(phase, outcome, (self.abort or {}).get("reason", ""))
+
+    def _monitor(self) -> None:
+        """Guardrails and safety rules every interval, from inject until rollback starts;
+        an abort sets `stop`, which wakes the main thread at once."""
+        g = self.exp.guardrails
+        watch = _GuardrailWatch(g.breaches_in_a_row, g.unknown_budget)
+        next_tick = time.monotonic()
+        while not self.fault_over.is_set() and not self.stop.is_set():
+            try:
+                reason = self._safety_reason() or (self._tick(watch) if g.probes else None)
+            except Exception as exc:  # the monitor must never die silently
+                reason = f"guardrail monitor error: {exc!r}"
+            if reason and not self.fault_over.is_set():
+                self._set_abort(reason)
+                self.stop.set()
+                return
+            now = time.monotonic()
+            next_tick = max(next_tick + g.interval, now)  # a slow tick does not burst
+            self.fault_over.wait(next_tick - now)
 
     def _stop_reason(self) -> str:
         """A signal's reason, or the `chaosrun abort` request that sent it."""
@@ -393,7 +408,7 @@ class Engine:
         results = self.prober.evaluate_all(probes)
         reason = None
         for probe, result in zip(probes, results, strict=True):
-            self._sample("guardrail", probe, "observe", result)
+            self._sample("guardrail", probe, self.current_phase, result)
             reason = reason or watch.update(probe.name, result)
         return reason
 
@@ -437,7 +452,7 @@ class Engine:
     def _recovery(self) -> bool:
         within = self.exp.recovery_within
         record: dict[str, Any] = {"within_s": within, "time_to_recover_s": None, "recovered": False}
-        if self.stop.is_set():
+        if self.signalled:
             record["detail"] = "skipped: the run was stopped by a signal"
             self.journal.set(recovery=record)
             return False
@@ -451,9 +466,9 @@ class Engine:
             if all(r.verdict is Verdict.PASS for r in results):
                 record.update(recovered=True, time_to_recover_s=round(time.monotonic() - start, 3))
                 break
-            if time.monotonic() - start >= within or self.stop.is_set():
+            if time.monotonic() - start >= within or self.signalled:
                 break
-            self.stop.wait(self.exp.recovery_interval)
+            self.signal_event.wait(self.exp.recovery_interval)
         self.journal.set(recovery=record)
         outcome = "ok" if record["recovered"] else "failed"
         detail = (

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -38,11 +39,14 @@ class Hosts:
         self.scripts: list[str] = []
         self.fail: dict[str, str] = {}  # entry point -> host status to report
         self.on_inject = lambda: None
+        self.inject_seconds = 0.0  # a slow inject waits this long unless canceled
 
-    def play(self, *, entry_points, hosts, variables, **_kw) -> PlayResult:
+    def play(self, *, entry_points, hosts, variables, cancel=None, **_kw) -> PlayResult:
         self.plays.append(tuple(entry_points))
         if entry_points == ["inject"]:
             self.on_inject()
+            if self.inject_seconds and cancel is not None and cancel.wait(self.inject_seconds):
+                return PlayResult("canceled", 254, dict.fromkeys(hosts, "not run"))
         self.variables = variables
         status = self.fail.get(entry_points[0], "ok")
         if status == "raise":
@@ -199,3 +203,17 @@ def test_redactor_masks_inside_text() -> None:
     red = Redactor()
     red.add("s3cr3t-value")
     assert red.data({"a": ["x s3cr3t-value y"]}) == {"a": ["x ******** y"]}
+
+
+def test_guardrails_watch_during_inject(env) -> None:
+    _, hosts, prom = env
+    prom.answers[RATIO] = [0.5]
+    hosts.inject_seconds = 20
+    started = time.monotonic()
+    outcome, journal = run(env, "duration=30s")
+    assert time.monotonic() - started < 15, "the slow inject was not canceled"
+    assert outcome.exit_code == 3
+    assert "guardrail 'error ratio under 5%' breached" in journal["abort"]["reason"]
+    ratio = next(p for p in journal["probes"] if p["name"] == "error ratio under 5%")
+    assert ratio["samples"][0]["phase"] == "inject"
+    assert hosts.plays == [("inject",), ("rollback", "verify")]
