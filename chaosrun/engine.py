@@ -1,8 +1,9 @@
 """The phase machine of one run (DESIGN.md section 4).
 
-preflight -> steady state before -> baseline -> inject -> verify active -> observe
-(guardrails) -> rollback (ALWAYS once inject started: end of duration, breach, UNKNOWN
-budget spent, Ctrl-C, SIGTERM, an exception) -> verify inactive -> recovery.
+preflight -> steady state before -> baseline -> inject -> verify active -> observe ->
+rollback (ALWAYS once inject started: end of duration, breach, UNKNOWN
+budget spent, Ctrl-C, SIGTERM, an exception) -> verify inactive -> recovery. From the
+start of inject a monitor thread checks guardrails and safety rules every interval.
 
 Rollback first runs every host's ONE revert script over already open SSH connections,
 in parallel (fast: no ansible-playbook start on the abort path), then the role's
