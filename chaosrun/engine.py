@@ -23,6 +23,7 @@ from typing import Any
 
 from chaosrun import audit, hostshell, runner, safety
 from chaosrun.experiment import ProbeSpec
+from chaosrun.fleet import controller_id
 from chaosrun.journal import Journal, now_iso
 from chaosrun.lease import LeaseRenewer
 from chaosrun.planning import Plan
@@ -285,6 +286,8 @@ class Engine:
             "chaos_run_id": self.run_id,
             "chaos_ttl": self.plan.ttl,
             "chaos_state_dir": self.plan.state_dir,
+            # user@host:pid, so `chaosrun status` can tell whether this run still lives.
+            "chaos_controller": controller_id(),
         }
         if expect:
             values[f"{self.plan.role.short}_expect"] = expect
