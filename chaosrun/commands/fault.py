@@ -2,6 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from chaosrun import scaffold
+from chaosrun.output import console
+from chaosrun.paths import project_root
+
 app = typer.Typer(help="Scaffold new project parts.", no_args_is_help=True)
+
+
+@app.command("fault")
+def new_fault(
+    name: Annotated[str, typer.Argument(help="Role name: lowercase letters, digits, '_'.")],
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            help="chaosrun project directory (default: this checkout).", envvar="CHAOSRUN_PROJECT"
+        ),
+    ] = None,
+) -> None:
+    """Scaffold chaosrun.chaos.NAME (inject/verify/rollback, specs, revert script, dead-man,
+    README) and its molecule scenario; both pass lint and molecule as generated."""
+    root = (project or project_root()).resolve()
+    made = scaffold.new_fault(root, name)
+    for path in made.files:
+        console.print(f"created {path.relative_to(root)}")
+    console.print(
+        f"next: edit {made.role_dir.relative_to(root)}/templates/apply.sh.j2 and revert.sh.j2, "
+        f"then run scripts/molecule.sh {name}"
+    )
