@@ -63,7 +63,7 @@ def lab_env(config: LabConfig) -> dict[str, str]:
     }
 
 
-def run_lab(config: LabConfig, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_lab(config: LabConfig, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
     """Run `chaosrun lab ARGS` for this lab, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "chaosrun", "lab", *args],

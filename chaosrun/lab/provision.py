@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chaosrun.errors import ChaosrunError
-from chaosrun.lab.state import LabPaths
+from chaosrun.lab.state import OWNER_ENV, LabPaths
 from chaosrun.lab.topology import LabConfig
 from chaosrun.paths import project_root
 
@@ -41,9 +41,12 @@ def inputs_hash(lab: LabConfig, root: Path | None = None) -> str:
     return digest.hexdigest()[:16]
 
 
-def ansible_env(root: Path | None = None) -> dict[str, str]:
+def ansible_env(paths: LabPaths, root: Path | None = None) -> dict[str, str]:
     base = root or project_root()
     env = dict(os.environ)
+    # Marked as the lab's, so an orphaned run (its `lab up` killed) is stopped as a stray by
+    # the next `lab up` or `lab down` instead of deploying into a lab that moved on.
+    env[OWNER_ENV] = str(paths.root)
     env["ANSIBLE_CONFIG"] = str(base / "ansible.cfg")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("ANSIBLE_FORCE_COLOR", "0")
@@ -69,7 +72,7 @@ def run_site(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
-            env=ansible_env(),
+            env=ansible_env(paths),
             cwd=project_root(),
         )
         assert proc.stdout is not None
