@@ -7,7 +7,7 @@ export CONTAINERS_CONF := $(CURDIR)/etc/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST := $(BIN)/pytest
 
-.PHONY: demo test setup check lint lint-python lint-ansible unit integration e2e molecule \
+.PHONY: demo test setup check lint lint-python lint-ansible unit integration e2e molecule sanity \
         lab-up lab-down lab-status clean bench-lab
 
 setup:
@@ -42,6 +42,10 @@ lint-ansible:
 
 molecule:
 	@scripts/molecule.sh
+
+## sanity: ansible-test sanity on the collection, locally (no Docker)
+sanity:
+	@scripts/ansible-test-sanity.sh
 
 lab-up:
 	$(BIN)/chaosrun lab up

@@ -22,7 +22,7 @@ description:
   - The module only reads; it never reports a change and supports check mode. It needs
     only the Python standard library on the host.
 author:
-  - chaosrun developers
+  - chaosrun developers (@chaosrun)
 options:
   state_dir:
     description: Where chaosrun keeps its state on the host (the roles' C(chaos_state_dir)).
@@ -37,8 +37,10 @@ options:
     default: 0
 attributes:
   check_mode:
+    description: Can run in check mode and return the same listing.
     support: full
   diff_mode:
+    description: Has nothing to show as a diff; it never changes the host.
     support: none
 notes:
   - The expiry reported is the run's lease file, which the orchestrator renews while the
