@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Run the molecule scenarios (one per fault role, molecule/<role>/) on podman systemd hosts.
-# Usage: scripts/molecule.sh [SCENARIO...]   (default: every scenario)
+# Usage: scripts/molecule.sh [SCENARIO...]   (default: every scenario, then `scaffold`)
+# The pseudo-scenario `scaffold` checks `chaosrun new fault` as a user would use it: it
+# scaffolds a role into a throwaway copy of the project, lints it with ansible-lint's
+# production profile and runs its molecule scenario unchanged.
 # MOLECULE_JOBS (default 2) scenarios run at once: each spends most of its time waiting on
 # SSH and systemd, not on the CPU. Logs go to test-artifacts/molecule/<scenario>.log.
 set -uo pipefail
@@ -20,13 +23,44 @@ else
   for file in molecule/*/molecule.yml; do
     scenarios+=("$(basename "$(dirname "$file")")")
   done
+  scenarios+=(scaffold)
 fi
 [ ${#scenarios[@]} -gt 0 ] || { echo "molecule: no scenarios found" >&2; exit 1; }
+
+scaffold_check() {
+  local tmp rc
+  tmp=$(mktemp -d /tmp/chaosrun-scaffold.XXXXXX)
+  mkdir -p "$tmp/collections/ansible_collections/chaosrun" "$tmp/molecule"
+  cp -r "$root/collections/ansible_collections/chaosrun/chaos" "$tmp/collections/ansible_collections/chaosrun/"
+  rm -rf "$tmp/collections/ansible_collections/chaosrun/chaos/tests/output"
+  ln -s "$root/molecule/shared" "$tmp/molecule/shared"
+  ln -s "$root/.venv" "$tmp/.venv"
+  cp "$root/ansible.cfg" "$root/.ansible-lint" "$tmp/"
+  (
+    set -e
+    cd "$tmp"
+    chaosrun new fault scaffold_check --project "$tmp"
+    echo "== ansible-lint of the scaffolded role and scenario"
+    ANSIBLE_CONFIG="$tmp/ansible.cfg" ansible-lint \
+      collections/ansible_collections/chaosrun/chaos/roles/scaffold_check molecule/scaffold_check
+    echo "== ansible-doc of the scaffolded role"
+    ANSIBLE_CONFIG="$tmp/ansible.cfg" ansible-doc -t role chaosrun.chaos.scaffold_check | grep 'ENTRY POINT'
+    echo "== molecule test of the scaffolded scenario"
+    molecule test -s scaffold_check
+  )
+  rc=$?
+  rm -rf "$tmp"
+  return $rc
+}
 
 run_one() {
   local name=$1 start end rc
   start=$(date +%s)
-  molecule test -s "$name" > "$logs/$name.log" 2>&1
+  if [ "$name" = scaffold ]; then
+    scaffold_check > "$logs/$name.log" 2>&1
+  else
+    molecule test -s "$name" > "$logs/$name.log" 2>&1
+  fi
   rc=$?
   end=$(date +%s)
   echo "$rc $((end - start))" > "$logs/$name.result"

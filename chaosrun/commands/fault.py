@@ -29,8 +29,9 @@ def new_fault(
     root = (project or project_root()).resolve()
     made = scaffold.new_fault(root, name)
     for path in made.files:
-        console.print(f"created {path.relative_to(root)}")
+        console.print(f"created {path.relative_to(root)}", soft_wrap=True)
     console.print(
         f"next: edit {made.role_dir.relative_to(root)}/templates/apply.sh.j2 and revert.sh.j2, "
-        f"then run scripts/molecule.sh {name}"
+        f"then run scripts/molecule.sh {name}",
+        soft_wrap=True,
     )
