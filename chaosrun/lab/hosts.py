@@ -145,7 +145,7 @@ def system_state(lab: LabConfig, host: str, wait: bool = False, timeout: float =
     return (proc.stdout.strip() or proc.stderr.strip() or "unknown").splitlines()[-1]
 
 
-def wait_ssh(paths: LabPaths, host: Host, timeout: float = 60) -> None:
+def wait_ssh(paths: LabPaths, host: Host, timeout: float = 180) -> None:
     """Wait until sshd on the host answers a command with the lab's key."""
     deadline = time.monotonic() + timeout
     last = ""
@@ -153,13 +153,17 @@ def wait_ssh(paths: LabPaths, host: Host, timeout: float = 60) -> None:
         if not _port_open(host.address, 22):
             forget_neighbour(host.address)
         else:
-            proc = subprocess.run(
-                [*ssh_argv(paths, host.address), "true"],
-                capture_output=True,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                timeout=15,
-            )
+            try:
+                proc = subprocess.run(
+                    [*ssh_argv(paths, host.address), "true"],
+                    capture_output=True,
+                    text=True,
+                    stdin=subprocess.DEVNULL,
+                    timeout=30,
+                )
+            except subprocess.TimeoutExpired:
+                last = "(ssh timed out; is the machine overloaded?)"
+                continue
             if proc.returncode == 0:
                 return
             last = proc.stderr.strip()
