@@ -25,7 +25,7 @@ from chaosrun.lab.topology import LabConfig
 
 PROJECT = Path(__file__).resolve().parents[2]
 CHAOSRUN = [sys.executable, "-m", "chaosrun"]
-LEASE_TTL = 10  # seconds; short so the dead-man tests finish fast
+LEASE_TTL = 15  # seconds; short so the dead-man tests finish fast
 STATE_DIR = "/var/lib/chaosrun"
 
 
@@ -88,7 +88,7 @@ class Project:
     def write_config(self, **extra: Any) -> None:
         data: dict[str, Any] = {
             "prometheus": {"url": self.lab.config.prometheus_url},
-            "lease": {"ttl": f"{LEASE_TTL}s", "renew_every": "2s"},
+            "lease": {"ttl": f"{LEASE_TTL}s", "renew_every": "3s"},
             "audit": {"path": str(self.audit_log)},
             "run_dir": str(self.run_dir),
             "freeze_file": str(self.root / "freeze.json"),
@@ -140,7 +140,7 @@ class Project:
     def journal(self, run_id: str) -> dict[str, Any]:
         return json.loads((self.run_dir / run_id / "journal.json").read_text())
 
-    def wait_for_phase(self, proc: subprocess.Popen[str], phase: str, timeout: float = 180):
+    def wait_for_phase(self, proc: subprocess.Popen[str], phase: str, timeout: float = 400):
         """Wait until a run's journal shows `phase` started; returns (run_id, journal)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -41,7 +41,7 @@ def test_starting_inside_a_window_is_refused_with_its_name(project: Project):
 
 
 def test_a_window_opening_mid_run_aborts_and_rolls_back(project: Project):
-    opens = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=75)
+    opens = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120)
     project.write_config(
         blackout_windows=[
             {
@@ -53,7 +53,7 @@ def test_a_window_opening_mid_run_aborts_and_rolls_back(project: Project):
     )
     exp = project.experiment("midrun", stop_one_order(duration="600s"))
     proc = project.start("run", str(exp), "-i", str(project.lab.inventory))
-    run_id, journal = project.wait_for_phase(proc, "observe", timeout=70)
+    run_id, journal = project.wait_for_phase(proc, "observe", timeout=110)
     (host,) = journal["targets"]["selected"]
     assert not project.lab.unit_active(host, "order-service.service")
     rc = proc.wait(240)
@@ -64,7 +64,7 @@ def test_a_window_opening_mid_run_aborts_and_rolls_back(project: Project):
     aborted_at = dt.datetime.fromisoformat(journal["abort"]["at"].replace("Z", "+00:00"))
     # Aborted within one guardrail interval (1s) of the window opening, plus slack.
     assert opens <= aborted_at <= opens + dt.timedelta(seconds=3), (opens, aborted_at)
-    assert ended - opens < dt.timedelta(seconds=120)
+    assert ended - opens < dt.timedelta(seconds=180)
     assert journal["rollback"]["ok"] is True
     time.sleep(0.5)
     assert project.lab.unit_active(host, "order-service.service")
