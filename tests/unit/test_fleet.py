@@ -99,3 +99,45 @@ def test_abort_signals_a_live_run_and_records_it(tmp_path):
 def test_abort_of_an_unknown_run(tmp_path):
     with pytest.raises(InvalidInput, match="no run 'zzz'"):
         fleet.abort(cfg(tmp_path), "zzz", "x")
+
+
+def test_list_faults_reads_meta_and_lease_from_the_hosts(tmp_path, monkeypatch):
+    """The listing as the hosts answer it: meta.json plus the lease file's expiry."""
+    c = cfg(tmp_path)
+    me = fleet.controller_id()
+    meta = json.dumps(
+        {
+            "run_id": "r1",
+            "role": "service_stop",
+            "since": 100,
+            "expires_at": 130,
+            "controller": me,
+            "revert_script": "/var/lib/chaosrun/active/r1/service_stop/revert.sh",
+        }
+    )
+    seen = {}
+
+    def fake_adhoc(inventory, pattern, module, args):
+        seen["module"] = module
+        return {
+            "order-1": (True, {"stdout": f"4102444800\t{meta}\nnot json\n"}),
+            "order-2": (True, {"stdout": ""}),
+            "db-1": (False, {"msg": "Failed to connect to the host via ssh"}),
+        }
+
+    monkeypatch.setattr(fleet, "_adhoc", fake_adhoc)
+    monkeypatch.setattr(fleet, "_module_installed", lambda: False)
+    faults, problems = fleet.list_faults(c, tmp_path / "hosts")
+    assert seen["module"] == "ansible.builtin.shell"
+    (f,) = faults
+    assert (f.host, f.run_id, f.role, f.armed_until) == (
+        "order-1",
+        "r1",
+        "service_stop",
+        4102444800,
+    )
+    assert f.controller_alive is True and not f.orphaned
+    assert f.as_dict()["armed_until"] == "2100-01-01T00:00:00Z"
+    assert [(p.host, p.message) for p in problems] == [
+        ("db-1", "Failed to connect to the host via ssh")
+    ]
