@@ -26,7 +26,7 @@ from chaosrun import audit, safety
 from chaosrun.config import Config
 from chaosrun.errors import ChaosrunError, InvalidInput, Refused
 
-LIST_MODULE = "chaosrun.chaos.active_faults"
+LIST_MODULE = "chaosrun.chaos.fault_status"
 STATE_DIR = "/var/lib/chaosrun"
 
 
@@ -42,12 +42,15 @@ class Fault:
     controller: str
     controller_alive: bool | None  # None: the controller is another machine, unknown
     revert_script: str
+    expired: bool | None = None  # the lease ran out, by the host's own clock
 
     @property
     def orphaned(self) -> bool:
         """No live controller renews it: recover may undo it."""
         if self.controller_alive is not None:
             return not self.controller_alive
+        if self.expired is not None:
+            return self.expired
         return self.armed_until is not None and self.armed_until < time.time()
 
     def as_dict(self) -> dict[str, Any]:
@@ -128,6 +131,7 @@ def list_faults(
                     controller=controller,
                     controller_alive=controller_alive(controller, config.run_dir, run_id),
                     revert_script=str(item.get("revert_script") or ""),
+                    expired=item.get("expired") if isinstance(item.get("expired"), bool) else None,
                 )
             )
     return faults, problems
@@ -200,11 +204,7 @@ def recover(
         by_host.setdefault(fault.host, []).append(fault)
     if by_host:
         script = {
-            host: " ; ".join(
-                f"/bin/sh {shlex.quote(f.revert_script)} recover && echo REVERTED:{f.role}"
-                for f in items
-            )
-            for host, items in by_host.items()
+            host: " ; ".join(_recover_script(f) for f in items) for host, items in by_host.items()
         }
         answers = _adhoc_scripts(inventory, script)
         for host, items in by_host.items():
@@ -226,6 +226,20 @@ def recover(
     if outcomes:
         audit.announce(config.webhooks, "recover", entry)
     return chosen, outcomes, problems
+
+
+def _recover_script(fault: Fault) -> str:
+    """Run the fault's revert script; a fault directory without one is what a failed
+    inject leaves (nothing was applied): remove it, as the role's rollback does."""
+    if not fault.revert_script.startswith("/"):
+        return f"echo 'no revert script known for {fault.role}'"
+    script = shlex.quote(fault.revert_script)
+    directory = shlex.quote(os.path.dirname(fault.revert_script))
+    return (
+        f"if [ -f {script} ]; then /bin/sh {script} recover && echo REVERTED:{fault.role}; "
+        f'else rm -rf {directory}; rmdir "$(dirname {directory})" 2>/dev/null; '
+        f"echo REVERTED:{fault.role}; fi"
+    )
 
 
 def abort(config: Config, run_id: str, reason: str) -> int:

@@ -141,3 +141,26 @@ def test_list_faults_reads_meta_and_lease_from_the_hosts(tmp_path, monkeypatch):
     assert [(p.host, p.message) for p in problems] == [
         ("db-1", "Failed to connect to the host via ssh")
     ]
+
+
+def test_list_faults_with_the_collections_module_trusts_the_hosts_clock(tmp_path, monkeypatch):
+    c = cfg(tmp_path)
+    answer = {
+        "faults": [
+            {
+                "run_id": "r2",
+                "role": "network_partition",
+                "since": 1,
+                "expires_at": 4102444800,
+                "expired": True,
+                "controller": "10.0.0.1",
+                "revert_script": "/x/active/r2/network_partition/revert.sh",
+            }
+        ]
+    }
+    monkeypatch.setattr(fleet, "_adhoc", lambda inv, pattern, module, args: {"h": (True, answer)})
+    assert fleet._module_installed(), "the collection ships chaosrun.chaos.fault_status"
+    (f,) = fleet.list_faults(c, tmp_path / "hosts")[0]
+    # The controller is an SSH address: unknown; the host says the lease ran out.
+    assert f.controller_alive is None and f.orphaned
+    assert "rm -rf /x/active/r2/network_partition" in fleet._recover_script(f)
