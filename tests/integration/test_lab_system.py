@@ -254,4 +254,5 @@ def test_second_deployment_changes_nothing(system: LabHandle) -> None:
         line for line in recap.splitlines() if "changed=" in line and "changed=0" not in line
     ]
     assert not changed, recap
-    assert time.monotonic() - started < 120
+    # Well under a minute on a quiet machine; the margin is for CI boxes running other labs.
+    assert time.monotonic() - started < 300
