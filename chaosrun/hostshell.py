@@ -28,7 +28,7 @@ class Answer:
 
 
 class HostShell:
-    def __init__(self, hosts: list[HostInfo], persist: int = 600, connect_timeout: int = 5):
+    def __init__(self, hosts: list[HostInfo], persist: int = 600, connect_timeout: int = 15):
         self.hosts = {h.name: h for h in hosts}
         self.persist = persist
         self.connect_timeout = connect_timeout

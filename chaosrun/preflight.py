@@ -48,7 +48,7 @@ def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dic
         ready, evidence = prober.source.ready()
         if not ready:
             raise Refusal(f"Prometheus is not ready: {evidence}")
-    answers = shell.run_all(dict.fromkeys(shell.hosts, holders_script(plan.state_dir)), 20)
+    answers = shell.run_all(dict.fromkeys(shell.hosts, holders_script(plan.state_dir)), 60)
     unreachable = {h: a.out for h, a in answers.items() if a.rc != 0}
     if unreachable:
         detail = "; ".join(f"{h}: {out[-160:] or 'no answer'}" for h, out in unreachable.items())
