@@ -85,8 +85,9 @@ def test_a_real_aborted_run_notifies_and_leaves_reports(hooked, tmp_path):
     exp = project.experiment("report-e2e", _experiment(project.lab.config.order_hosts))
     done = project.chaosrun("run", str(exp), "-i", str(project.lab.inventory), timeout=600)
     assert done.returncode == 3, done.stdout[-2000:] + done.stderr[-2000:]
-    (run_dir,) = sorted(project.run_dir.iterdir())
-    journal = json.loads((run_dir / "journal.json").read_text())
+    (journal_file,) = sorted(project.run_dir.glob("*/journal.json"))
+    run_dir = journal_file.parent
+    journal = json.loads(journal_file.read_text())
     assert journal["status"] == "aborted"
     assert "every order-service instance stays up" in journal["abort"]["reason"]
 
