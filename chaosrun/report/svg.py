@@ -107,9 +107,11 @@ def _vline(
     if when is None:
         return ""
     x = axis.x(when)
+    # Near the right edge the label goes on the line's left, or it would be cut off.
+    at, anchor = (x - 3, "end") if x > axis.right - 60 else (x + 3, "start")
     return (
         f'<line class="{cls}" x1="{x:.1f}" x2="{x:.1f}" y1="{top:.1f}" y2="{bottom:.1f}"/>'
-        + caption(x + 3, bottom - 4, label, cls=f"{cls}-lbl")
+        + caption(at, bottom - 4, label, anchor, cls=f"{cls}-lbl")
     )
 
 

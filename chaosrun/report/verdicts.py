@@ -23,7 +23,7 @@ AFTER_FAULT = frozenset({"verify_inactive", "recovery", "report"})
 STATUS_HEADLINES = {
     "passed": "PASSED: the steady state held",
     "failed": "FAILED: the hypothesis deviated",
-    "aborted": "ABORTED by a guardrail",
+    "aborted": "ABORTED and rolled back",
     "refused": "REFUSED: the run did not start",
     "rollback_failed": "ROLLBACK FAILED: faults may still be active",
     "running": "RUNNING: partial journal",

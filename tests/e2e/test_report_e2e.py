@@ -116,7 +116,7 @@ def test_a_real_aborted_run_notifies_and_leaves_reports(hooked, tmp_path):
     visit = browser.open_in_chromium(html, browser.ARTIFACTS / "report-lab-run.png")
     browser.assert_clean(visit, html)
     assert visit.svgs == 1 + len(journal["probes"])
-    assert "ABORTED by a guardrail" in visit.text
+    assert "ABORTED and rolled back" in visit.text
     assert journal["targets"]["selected"][0] in visit.text
 
     # History over the same run directory.

@@ -18,6 +18,7 @@ from playwright.sync_api import sync_playwright
 from chaosrun.report.history import build_history
 from chaosrun.report.history_html import render_history
 from chaosrun.report.html import render_run
+from chaosrun.report.journal import load_journal
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -125,3 +126,19 @@ def test_history_report_in_chromium(tmp_path):
     visit = open_in_chromium(html_file, ARTIFACTS / "history.png")
     assert_clean(visit, html_file)
     assert visit.svgs == 1 and "Resilience score: 50 / 100" in visit.text
+
+
+# Journals written by the engine during real runs on the lab (paths made relative).
+CAPTURED = sorted((ROOT / "tests/unit/fixtures/report").glob("lab-*.json"))
+
+
+@pytest.mark.parametrize("path", CAPTURED, ids=[p.stem for p in CAPTURED])
+def test_captured_lab_journal_in_chromium(tmp_path, path):
+    journal = load_journal(path)
+    html_file = tmp_path / "report.html"
+    html_file.write_text(render_run(journal), encoding="utf-8")
+    visit = open_in_chromium(html_file, ARTIFACTS / f"report-{path.stem}.png")
+    assert_clean(visit, html_file)
+    assert visit.svgs == 1 + len(journal["probes"])
+    assert journal["abort"]["reason"] in visit.text
+    assert all(h in visit.text for h in journal["targets"]["selected"])

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+import pytest
 import report_journals as rj
 from junitparser import Failure, JUnitXml, Skipped
 
+from chaosrun.report.journal import load_journal
 from chaosrun.report.junit import render_junit
 
 PHASES = [
@@ -99,3 +102,20 @@ def test_hostile_and_control_characters_round_trip_as_text(tmp_path):
 def test_several_runs_are_several_suites(tmp_path):
     xml = read(tmp_path, rj.journal("passed"), rj.journal("aborted"))
     assert len(list(xml)) == 2 and xml.tests == 26 and xml.failures == 3
+
+
+CAPTURED = sorted((Path(__file__).parent / "fixtures" / "report").glob("lab-*.json"))
+
+
+@pytest.mark.parametrize("path", CAPTURED, ids=[p.stem for p in CAPTURED])
+def test_captured_lab_journals_read_back(tmp_path, path):
+    journal = load_journal(path)
+    (suite,) = list(read(tmp_path, journal))
+    by_key = cases(suite)
+    assert [n for c, n in by_key if c == "phase"] == [p["name"] for p in journal["phases"]]
+    assert len(by_key) == len(journal["phases"]) + len(journal["probes"]) + 1
+    verdict = failures(by_key[("run", "verdict")])
+    assert verdict and journal["abort"]["reason"] in verdict[0].message
+    for p in journal["phases"]:
+        failed = bool(failures(by_key[("phase", p["name"])]))
+        assert failed == (p["outcome"] not in ("ok", "running")), p

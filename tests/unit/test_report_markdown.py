@@ -10,7 +10,7 @@ from chaosrun.report.markdown import md, render_markdown
 def test_markdown_summary_has_verdict_phases_and_probes():
     text = render_markdown(rj.journal("aborted"))
     assert text.startswith("# Kill one order-service instance\n")
-    assert "**ABORTED by a guardrail**" in text
+    assert "**ABORTED and rolled back**" in text
     assert "| observe | breach |" in text
     assert "| p99 order under 500ms | guardrail | BREACH |" in text
     assert "Time to recover: 3.2 s" in text
