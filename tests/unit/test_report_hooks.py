@@ -78,13 +78,13 @@ def test_a_hung_webhook_never_delays_start_or_abort(run_dir):
         write(journal, rj.journal("aborted"))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/hang"
         said = []
-        hooks = RunHooks(journal, [Hook(url)], said.append, timeout=0.5)
+        hooks = RunHooks(journal, [Hook(url)], said.append, timeout=2.0)
         started = time.monotonic()
         hooks.start()
         hooks.abort()
-        assert time.monotonic() - started < 0.2
+        assert time.monotonic() - started < 1.0  # a blocking POST would take 2 s each
         hooks.finish()
-        assert time.monotonic() - started < 2.5
+        assert time.monotonic() - started < 8.0  # start/abort joined, end bounded
         assert any("timed out" in s for s in said)
         assert all("/hang" not in s for s in said)  # the path may hold a token
     finally:

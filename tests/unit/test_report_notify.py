@@ -86,11 +86,13 @@ def test_failures_are_reported_without_the_url_path(server):
 
 def test_a_hung_webhook_does_not_block(server, silent_port):
     good = f"http://127.0.0.1:{server.server_port}/ok"
-    hung = [f"http://127.0.0.1:{silent_port}/hang{i}" for i in range(3)]
+    hung = [f"http://127.0.0.1:{silent_port}/hang{i}" for i in range(6)]
     started = time.monotonic()
-    results = notify("start", rj.journal("passed"), [*hung, good], timeout=0.5)
-    assert time.monotonic() - started < 1.5  # one shared deadline, not one per URL
-    assert [r.ok for r in results] == [False, False, False, True]
+    results = notify("start", rj.journal("passed"), [*hung, good], timeout=1.0)
+    # One shared deadline (about 1.5 s), not one per URL (6 s and more); loose for slow CI.
+    assert time.monotonic() - started < 4.0
+    assert [r.ok for r in results] == [False] * 6 + [True]
+    assert all("timed out" in r.detail for r in results[:6])
 
 
 def test_unknown_event_is_a_programming_error():
