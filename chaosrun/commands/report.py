@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +22,7 @@ RunsDir = Annotated[
     typer.Option(
         "--runs-dir",
         envvar=RUNS_DIR_ENV,
-        help="Directory holding one folder per run [default: .chaosrun/runs].",
+        help="Directory holding one folder per run (default: .chaosrun/runs).",
     ),
 ]
 Output = Annotated[
@@ -72,7 +73,8 @@ def _print_history(h: History) -> None:
     if h.experiments:
         console.print(table, markup=False)
         console.print(
-            "outcomes, oldest first: P passed, F failed, A aborted, X rollback failed, R refused"
+            "outcomes, oldest first: P passed, F failed, A aborted, X rollback failed, "
+            "R refused, ? running"
         )
 
 
@@ -88,6 +90,8 @@ def history(
     if fmt not in ("text", "json", "html"):
         raise InvalidInput(f"--format {fmt!r}: expected one of text, json, html")
     directory = runs_dir or default_runs_dir()
+    if not directory.is_dir():
+        warn(f"{directory}: no such run directory (no run yet?)")
     h = build_history(directory, parse_since(since) if since else None)
     for note in h.skipped:
         warn(f"skipped {note}")
@@ -95,8 +99,6 @@ def history(
         if output is None:
             emit_json(h.to_dict())
         else:
-            import json
-
             _deliver(json.dumps(h.to_dict(), indent=2, sort_keys=True) + "\n", output)
     elif fmt == "html":
         _deliver(render_history(h), output)
