@@ -1,11 +1,13 @@
 """Reports and notifications from a real run on the lab.
 
-One run stops order-service on one host; a guardrail that counts healthy order-service
-scrape targets breaches as soon as Prometheus sees the instance down, so the run aborts
-and rolls back. Then: the lab's webhook receiver got start, abort and end from that
-run, in order; the run directory holds report.html and junit.xml; the JUnit file reads
-back with junitparser; the HTML opens in headless Chromium with no console error and no
-request, one chart per probe, and a screenshot is saved under test-artifacts/.
+One run stops node_exporter on one app host; a guardrail that counts the node exporters
+Prometheus can scrape breaches as soon as Prometheus sees that one down, so the run
+aborts and rolls back (the fault needs only systemd hosts, so the test also runs on a
+lab brought up with --no-provision). Then: the lab's webhook receiver got start, abort
+and end from that run, in order; the run directory holds report.html and junit.xml;
+the JUnit file reads back with junitparser; the HTML opens in headless Chromium with no
+console error and no request, one chart per probe, and a screenshot is saved under
+test-artifacts/.
 """
 
 from __future__ import annotations
@@ -35,30 +37,30 @@ def _browser():
     return module
 
 
-def _experiment(order_hosts: int) -> str:
-    healthy = 'count(up{job="order_service"} == 1)'
+def _experiment(hosts: int) -> str:
+    scraped = 'count(up{job="node"} == 1)'
     return f"""\
-title: Stop one order-service instance (report e2e)
+title: Stop node_exporter on one app host (report e2e)
 severity: medium
 targets:
-  hosts: order_service
+  hosts: app
   select: {{count: 1}}
 fault:
   role: chaosrun.chaos.service_stop
-  vars: {{service_stop_units: [order-service.service]}}
+  vars: {{service_stop_units: [prometheus-node-exporter.service]}}
 duration: 120s
 prometheus: {{scrape_interval: 1s, timeout: 2s}}
 steady_state:
-  - name: every order-service instance is scraped
-    prometheus: '{healthy}'
-    min: {order_hosts}
+  - name: every node exporter is scraped
+    prometheus: '{scraped}'
+    min: {hosts}
 guardrails:
   interval: 1s
   breaches_in_a_row: 2
   probes:
-    - name: every order-service instance stays up
-      prometheus: '{healthy}'
-      min: {order_hosts}
+    - name: every node exporter stays up
+      prometheus: '{scraped}'
+      min: {hosts}
 recovery: {{within: 90s}}
 """
 
@@ -82,14 +84,14 @@ def hooked(project: Project) -> tuple[Project, str, str]:
 
 def test_a_real_aborted_run_notifies_and_leaves_reports(hooked, tmp_path):
     project, receiver, path = hooked
-    exp = project.experiment("report-e2e", _experiment(project.lab.config.order_hosts))
+    exp = project.experiment("report-e2e", _experiment(len(project.lab.config.hosts())))
     done = project.chaosrun("run", str(exp), "-i", str(project.lab.inventory), timeout=600)
     assert done.returncode == 3, done.stdout[-2000:] + done.stderr[-2000:]
     (journal_file,) = sorted(project.run_dir.glob("*/journal.json"))
     run_dir = journal_file.parent
     journal = json.loads(journal_file.read_text())
     assert journal["status"] == "aborted"
-    assert "every order-service instance stays up" in journal["abort"]["reason"]
+    assert "every node exporter stays up" in journal["abort"]["reason"]
 
     # Notifications: start, abort, end of this run, in order, at the lab's receiver.
     bodies = _notifications(receiver, path)
@@ -106,7 +108,7 @@ def test_a_real_aborted_run_notifies_and_leaves_reports(hooked, tmp_path):
     phases = [p["name"] for p in journal["phases"]]
     assert [n for c, n in cases if c == "phase"] == phases
     failed = {k for k, c in cases.items() if any(isinstance(r, Failure) for r in c.result)}
-    assert ("probe.guardrail", "every order-service instance stays up") in failed
+    assert ("probe.guardrail", "every node exporter stays up") in failed
     assert ("run", "verdict") in failed
     assert ("phase", "observe") in failed
 
