@@ -423,7 +423,7 @@ class Engine:
         phase = self._phase("rollback", "revert scripts over SSH, then the role's rollback")
         started = time.monotonic()
         script = hostshell.revert_script(self.plan.state_dir, self.run_id)
-        answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=60)
+        answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=180)
         fast = {h: "ok" if a.rc == 0 else f"rc {a.rc}: {a.out[-200:]}" for h, a in answers.items()}
         record: dict[str, Any] = {
             "ok": None,
