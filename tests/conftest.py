@@ -4,6 +4,8 @@ the `lab` fixture) and torn down at the end.
 Which lab: CHAOSRUN_LAB_NAME / CHAOSRUN_LAB_SUBNET / CHAOSRUN_LAB_PORT_BASE /
 CHAOSRUN_LAB_HOSTS (default: the lab "lab"). CHAOSRUN_KEEP_LAB=1 keeps the lab up after the
 session and reuses a running one (`lab up` on a healthy lab changes nothing), for developers.
+CHAOSRUN_LAB_NO_PROVISION=1 skips deploying the lab system (hosts and monitoring only), for
+working on the lab itself on a busy machine.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def lab() -> Iterator[LabHandle]:
     """The lab, up and healthy (hosts over SSH, Prometheus targets up) for the session."""
     config = LabConfig.from_env()
     keep = os.environ.get("CHAOSRUN_KEEP_LAB") == "1"
-    up = run_lab(config, "up")
+    options = ["--no-provision"] if os.environ.get("CHAOSRUN_LAB_NO_PROVISION") == "1" else []
+    up = run_lab(config, "up", *options)
     if up.returncode != 0:
         if not keep:
             run_lab(config, "down")

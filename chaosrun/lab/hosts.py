@@ -145,6 +145,18 @@ def system_state(lab: LabConfig, host: str, wait: bool = False, timeout: float =
     return (proc.stdout.strip() or proc.stderr.strip() or "unknown").splitlines()[-1]
 
 
+def wait_port(host: Host, port: int = 22, timeout: float = 180) -> None:
+    """Wait until the host accepts TCP connections on the port (cheaper than a login)."""
+    deadline = time.monotonic() + timeout
+    while not _port_open(host.address, port):
+        if time.monotonic() >= deadline:
+            raise ChaosrunError(
+                f"{host.address}:{port} did not accept connections in {timeout:.0f}s"
+            )
+        forget_neighbour(host.address)
+        time.sleep(0.3)
+
+
 def wait_ssh(paths: LabPaths, host: Host, timeout: float = 180) -> None:
     """Wait until sshd on the host answers a command with the lab's key."""
     deadline = time.monotonic() + timeout

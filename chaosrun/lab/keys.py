@@ -34,6 +34,6 @@ def ssh_argv(paths: LabPaths, address: str) -> list[str]:
     return [
         "ssh", "-i", str(paths.key),
         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+        "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=30",
         f"root@{address}",
     ]  # fmt: skip

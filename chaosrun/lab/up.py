@@ -132,9 +132,11 @@ def _reconcile_hosts(
         progress(f"starting {len(missing)} host(s): {_names(missing)}")
         hosts.parallel(lambda h: hosts.create(lab, h, ref, paths), missing)
         result.created = [h.name for h in missing]
-    hosts.parallel(lambda h: hosts.wait_ssh(paths, h), list(wanted.values()))
+    # New hosts must take the key; unchanged ones (same key, same image) need only be there.
+    hosts.parallel(lambda h: hosts.wait_ssh(paths, h), missing)
+    hosts.parallel(hosts.wait_port, [h for h in wanted.values() if h.name in current])
     if missing:
-        progress(f"{len(wanted)} host(s) answer over SSH")
+        progress(f"{len(missing)} new host(s) answer over SSH")
 
 
 def _names(items: list[hosts.Host]) -> str:
