@@ -111,10 +111,22 @@ def forget_neighbour(address: str) -> None:
     subprocess.run(["ip", "neigh", "flush", "to", address], capture_output=True, check=False)
 
 
-def remove(names: Iterable[str]) -> None:
-    names = list(names)
-    if names:
-        podman.run(["rm", "-f", "--time", "0", *names], timeout=600)
+def remove(names: Iterable[str], attempts: int = 5) -> None:
+    """Remove containers. On a loaded machine killed processes can outlast podman's own wait
+    ("could not be stopped"), so retry what is left before giving up."""
+    left = list(names)
+    for attempt in range(attempts):
+        if not left:
+            return
+        proc = podman.run(["rm", "-f", "--ignore", "--time", "0", *left], check=False, timeout=600)
+        if proc.returncode == 0:
+            return
+        existing = podman.run(["ps", "-a", "--format", "{{.Names}}"]).stdout.split()
+        left = [name for name in left if name in existing]
+        if left and attempt == attempts - 1:
+            detail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+            raise ChaosrunError(f"podman could not remove {', '.join(left)}: {detail}")
+        time.sleep(2)
 
 
 def parallel(fn: Callable[[Host], None], hosts: list[Host]) -> None:
