@@ -261,7 +261,7 @@ def _targets(c: Checker, value: Any) -> TargetSpec | None:
                 c.err((*p, "select"), "give exactly one of count, percent, or write select: all")
             elif "count" in sel:
                 amount = float(c.integer(sel["count"], (*p, "select", "count"), 1) or 1)
-            else:
+            elif "percent" in sel:  # any other key was already reported as unknown
                 mode = "percent"
                 pct = c.number(sel["percent"], (*p, "select", "percent"), 0.001, 100)
                 amount = pct if pct is not None else 100.0

@@ -3,9 +3,9 @@
 Backends: a cron.d file (`/etc/cron.d/chaosrun`), the invoking user's crontab (a marked
 block), or systemd `.service` + `.timer` units. Every entry runs `chaosrun run
 --scheduled NAME ...` from the project directory with an absolute path to chaosrun,
-so it works from cron's bare environment. A manifest in `.chaosrun/schedules/` beside the schedule file records
-what was written (paths and checksums); `uninstall` reads it and removes those things
-only, leaving a file alone when someone changed it since.
+so it works from cron's bare environment. A manifest in `.chaosrun/schedules/` beside
+the schedule file records what was written (paths and checksums); `uninstall` reads it
+and removes those things only, leaving a file alone when someone changed it since.
 """
 
 from __future__ import annotations
