@@ -84,6 +84,11 @@ def start(paths: LabPaths, spec: Spec) -> int:
         )
     # Not waited for: the process outlives this command. Mark it reaped for Python's sake.
     proc.returncode = 0
+    # Just after exec /proc/<pid>/cmdline can still read empty; wait until it names the
+    # program, so the pid file and the process agree from the first read.
+    deadline = time.monotonic() + 5
+    while cmdline(proc.pid) != spec.argv and _exists(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
     record = {
         "pid": proc.pid,
         "argv": list(spec.argv),
