@@ -302,14 +302,22 @@ def decide(
 
 
 def last_run(audit_path: Path, name: str) -> dt.datetime | None:
-    """When this schedule last let a run go, from the audit log."""
-    latest = None
+    """When this schedule last let a run go, from the audit log. A slot whose run the
+    safety checks then refused (same process, `refused` line) injected nothing and does
+    not count toward the minimum gap."""
+    latest: tuple[int, str] | None = None
     for entry in audit.read(audit_path):
         if entry.get("schedule") == name and entry.get("outcome") == "scheduled":
-            latest = entry.get("at")
+            latest = (entry.get("pid"), entry["at"])
+        elif (
+            latest is not None
+            and entry.get("action") == "refused"
+            and entry.get("pid") == latest[0]
+        ):
+            latest = None
     if latest is None:
         return None
-    return dt.datetime.fromisoformat(latest.replace("Z", "+00:00"))
+    return dt.datetime.fromisoformat(latest[1].replace("Z", "+00:00"))
 
 
 def admit(

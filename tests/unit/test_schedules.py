@@ -400,3 +400,14 @@ def test_cli_add_list_remove(tmp_path: Path) -> None:
     assert row["installed"] is None and row["last_run"] is None
     assert cli("remove", "nightly").returncode == 0
     assert json.loads(cli("list", "--json").stdout) == []
+
+
+def test_a_refused_run_does_not_count_toward_the_gap(tmp_path: Path) -> None:
+    """Lines as a real cron slot left them: scheduled, then the engine refused."""
+    log = tmp_path / "audit.jsonl"
+    audit.record(log, "run", "scheduled", schedule="a", experiment="e.yml")
+    audit.record(log, "refused", "refused", experiment="e.yml", run_id="r1")
+    assert schedules.last_run(log, "a") is None
+    audit.record(log, "run", "scheduled", schedule="a", experiment="e.yml")
+    audit.record(log, "run", "passed", experiment="e.yml", run_id="r2")
+    assert schedules.last_run(log, "a") is not None
