@@ -81,3 +81,25 @@ def test_runner_events_to_host_status() -> None:
     assert result.messages["b"] == "Stop the unit: unit not found"
     assert ("b", "failed", "Stop the unit") in seen
     assert not result.ok and result.failed_hosts() == ["b", "c"]
+
+
+def test_live_progress_never_shows_secrets() -> None:
+    import io
+
+    from rich.console import Console
+
+    from chaosrun.progress import make_progress
+    from chaosrun.secrets import Redactor
+    from chaosrun.verdict import ProbeResult, Verdict
+
+    out = io.StringIO()
+    redactor = Redactor()
+    redactor.add("topsecret-token")
+    progress = make_progress(Console(file=out, force_terminal=True, width=100), redactor, True)
+    progress.phase("inject", "inject")
+    progress.host("inject", "order-1", "failed", "Use topsecret-token")
+    progress.probe("guardrail", "errors", ProbeResult(Verdict.BREACH, 0.5, "topsecret-token"))
+    progress.message("abort: topsecret-token")
+    progress.close()
+    assert "order-1" in out.getvalue()
+    assert "topsecret-token" not in out.getvalue()
