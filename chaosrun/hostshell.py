@@ -8,6 +8,7 @@ the on-host lease and read the on-host lock in preflight.
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import subprocess
 import time
@@ -83,10 +84,17 @@ class HostShell:
             return {n: f.result() for n, f in futures.items()}
 
     def close(self) -> None:
-        for name in self.hosts:
-            subprocess.run(
-                self.argv(name, "-O", "exit"), capture_output=True, timeout=5, check=False
-            )
+        """Close the master connections (best effort: they expire on their own anyway)."""
+
+        def stop(name: str) -> None:
+            with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+                subprocess.run(
+                    self.argv(name, "-O", "exit"), capture_output=True, timeout=10, check=False
+                )
+
+        if self.hosts:
+            with ThreadPoolExecutor(max_workers=len(self.hosts)) as pool:
+                list(pool.map(stop, self.hosts))
 
 
 def active_dir(state_dir: str, run_id: str) -> str:
