@@ -6,7 +6,16 @@ import shutil
 from dataclasses import dataclass, field
 
 from chaosrun.errors import ChaosrunError
-from chaosrun.lab import controller, hosts, inventory, network, preflight, state
+from chaosrun.lab import (
+    controller,
+    hosts,
+    inventory,
+    network,
+    preflight,
+    processes,
+    provision,
+    state,
+)
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
 
@@ -35,6 +44,9 @@ def down(lab: LabConfig, missing_ok: bool = False) -> DownResult:
         result.containers = sorted(c.host for c in containers)
         result.network = network.remove(lab)
         result.processes = controller.stop_all(paths)
+        for pid in provision.orphans(inventory.inventory_path(lab)):
+            processes.terminate(pid)
+            result.processes.append(f"deployment pid {pid}")
         if paths.root.exists():
             shutil.rmtree(paths.root)
             result.files.append(str(paths.root))

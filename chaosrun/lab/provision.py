@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chaosrun.errors import ChaosrunError
+from chaosrun.lab import processes
 from chaosrun.lab.state import OWNER_ENV, LabPaths
 from chaosrun.lab.topology import LabConfig
 from chaosrun.paths import project_root
@@ -51,6 +52,25 @@ def ansible_env(paths: LabPaths, root: Path | None = None) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("ANSIBLE_FORCE_COLOR", "0")
     return env
+
+
+def orphans(inventory: Path) -> list[int]:
+    """Deployments of this lab still running without their `lab up` (it was killed, maybe
+    before deployments carried the lab's marker): ansible-playbook processes of the site
+    playbook against this lab's inventory. The caller holds the lab's lock, so none of them
+    can be a live `lab up`'s own."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        argv = processes.cmdline(int(entry.name)) or ()
+        if (
+            any(Path(a).name == "ansible-playbook" for a in argv[:2])
+            and str(inventory) in argv
+            and any(a.endswith(str(PLAYBOOK)) for a in argv)
+        ):
+            found.append(int(entry.name))
+    return found
 
 
 def run_site(

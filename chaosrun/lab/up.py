@@ -18,6 +18,7 @@ from chaosrun.lab import (
     keys,
     network,
     preflight,
+    processes,
     prometheus,
     provision,
     state,
@@ -101,6 +102,8 @@ def _check_conflicts(lab: LabConfig, paths: LabPaths) -> None:
                 "choose another with --subnet or CHAOSRUN_LAB_SUBNET"
             )
     controller.stop_strays(paths)
+    for pid in provision.orphans(inventory.inventory_path(lab)):
+        processes.terminate(pid)
     controller.check_ports(lab, paths, list(controller.specs(lab, paths)))
 
 

@@ -3,6 +3,9 @@ on localhost, in a throwaway project)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,24 @@ def test_a_failed_task_is_named_with_its_message_and_the_log(project: Path, tmp_
     assert str(paths.log_file("site")) in message
     assert "  TASK [Say hello]" in seen
     assert "the database is on fire" in paths.log_file("site").read_text()
+
+
+def test_an_orphaned_deployment_of_this_lab_is_found(tmp_path: Path) -> None:
+    fake = tmp_path / "bin" / "ansible-playbook"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(300)\n")
+    fake.chmod(0o755)
+    mine, other = tmp_path / "inv-mine" / "hosts", tmp_path / "inv-other" / "hosts"
+    procs = [
+        subprocess.Popen([str(fake), "-i", str(inv), f"/p/{provision.PLAYBOOK}"])
+        for inv in (mine, other)
+    ]
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and procs[0].pid not in provision.orphans(mine):
+            time.sleep(0.1)
+        assert provision.orphans(mine) == [procs[0].pid]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
