@@ -38,7 +38,9 @@ def _browser():
 
 
 def _experiment(hosts: int) -> str:
-    scraped = 'count(up{job="node"} == 1)'
+    # Scraped at least once in 10 s: a busy exporter that misses a scrape still counts,
+    # a stopped one drops out within 10 s.
+    scraped = 'count(max_over_time(up{job="node"}[10s]) == 1)'
     return f"""\
 title: Stop node_exporter on one app host (report e2e)
 severity: medium
