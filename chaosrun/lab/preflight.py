@@ -79,3 +79,28 @@ def require_port_free(port: int, what: str) -> None:
             f"port 127.0.0.1:{port} for {what} is taken by another program; "
             "choose another port base with --port-base or CHAOSRUN_LAB_PORT_BASE"
         )
+
+
+# Every host's systemd takes inotify instances from root's shared budget; the kernel's
+# default (128) runs out at a dozen hosts and systemd then hangs at boot.
+KERNEL_MINIMUMS = {
+    "fs/inotify/max_user_instances": 8192,
+    "fs/inotify/max_user_watches": 524288,
+}
+
+
+def raise_kernel_limits(minimums: dict[str, int] = KERNEL_MINIMUMS) -> None:
+    """Raise the sysctls the lab needs where they are lower; never lower one."""
+    for key, want in minimums.items():
+        path = f"/proc/sys/{key}"
+        try:
+            with open(path) as handle:
+                current = int(handle.read().split()[0])
+            if current < want:
+                with open(path, "w") as handle:
+                    handle.write(str(want))
+        except OSError as exc:
+            raise ChaosrunError(
+                f"cannot raise {key.replace('/', '.')} to {want} ({exc.strerror}); "
+                f"run: sysctl -w {key.replace('/', '.')}={want}"
+            ) from None

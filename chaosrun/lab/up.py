@@ -60,6 +60,7 @@ def up(
     False never."""
     begin = time.monotonic()
     preflight.require_root()
+    preflight.raise_kernel_limits()
     preflight.validate(lab)
     preflight.require_tools(("podman", "ssh", "ssh-keygen", "ip"))
     preflight.require_tools(("prometheus", "prometheus-alertmanager"))
