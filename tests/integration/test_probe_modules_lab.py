@@ -33,8 +33,12 @@ def probe(tmp_path: Path, module: str, args: dict[str, Any]) -> dict[str, Any]:
                             "register": "out",
                         },
                         {
-                            "name": "Show it",
-                            "ansible.builtin.debug": {"msg": "{{ out | to_json }}"},
+                            "name": "Keep the result",
+                            "ansible.builtin.copy": {
+                                "content": "{{ out | to_json }}",
+                                "dest": str(tmp_path / "out.json"),
+                                "mode": "0600",
+                            },
                         },
                     ],
                 }
@@ -72,9 +76,10 @@ def lab() -> LabConfig:
 def test_prometheus_probe_reads_the_lab(lab: LabConfig, tmp_path: Path) -> None:
     hosts = len(lab.hosts())
     url = lab.prometheus_url
-    out = probe(tmp_path, "prometheus_probe", {"url": url, "query": 'sum(up{job="node"})'})
+    query = 'count(up{job="node"})'  # one series per host, whatever its health
+    out = probe(tmp_path, "prometheus_probe", {"url": url, "query": query, "min": hosts})
     assert out["verdict"] == "PASS" and out["value"] == hosts
-    out = probe(tmp_path, "prometheus_probe", {"url": url, "query": 'up{job="node"}', "max": 0})
+    out = probe(tmp_path, "prometheus_probe", {"url": url, "query": 'up{job="node"}', "max": -1})
     assert out["verdict"] == "BREACH" and len(out["values"]) == hosts
     assert {v["labels"]["instance"] for v in out["values"]} == {h.name for h in lab.hosts()}
     out = probe(tmp_path, "prometheus_probe", {"url": url, "query": "no_such_metric_ever"})
@@ -105,6 +110,6 @@ def test_http_probe_against_the_load_balancer(lab: LabConfig, tmp_path: Path) ->
     out = probe(
         tmp_path,
         "http_probe",
-        {"url": f"http://{lb.address}:8404/metrics", "body_regex": "haproxy_", "within": 10},
+        {"url": f"http://{lb.address}:8404/metrics", "body_regex": "haproxy_", "within": 30},
     )
     assert out["verdict"] == "PASS" and out["status"] == 200 and out["latency"] < 2
