@@ -11,6 +11,7 @@ from chaosrun.commands import awx as awx_commands
 from chaosrun.commands import experiment, fault, lab
 from chaosrun.commands import fleet as fleet_commands
 from chaosrun.commands import report as report_commands
+from chaosrun.commands import runbook as runbook_commands
 from chaosrun.commands import schedule as schedule_commands
 from chaosrun.errors import ChaosrunError
 from chaosrun.output import error
@@ -29,6 +30,7 @@ report_commands.register(app)
 fleet_commands.register(app)
 app.add_typer(schedule_commands.app, name="schedule")
 app.add_typer(awx_commands.app, name="awx")
+runbook_commands.register(app)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,127 @@
+"""`chaosrun runbook check|compile` and `chaosrun drill`: runbooks as playbooks, drilled."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chaosrun.output import console, emit_json, err_console, error, info
+
+app = typer.Typer(no_args_is_help=True, help="Check runbooks and compile them to playbooks.")
+
+RunbookArg = Annotated[Path, typer.Argument(help="Runbook (Markdown).")]
+
+
+def register(root: typer.Typer) -> None:
+    """Add `runbook check|compile` and `drill` to the root app."""
+    root.add_typer(app, name="runbook")
+    root.command("drill")(drill)
+
+
+@app.command("check")
+def check(
+    runbooks: Annotated[list[Path], typer.Argument(help="Runbooks to check.")],
+) -> None:
+    """Validate runbooks: structure, step blocks and front matter; errors name the line."""
+    from chaosrun.errors import InvalidInput
+    from chaosrun.runbook.check import check_file
+
+    failed = 0
+    for path in runbooks:
+        try:
+            book, experiment = check_file(path)
+        except InvalidInput as exc:
+            failed += 1
+            for line in str(exc).splitlines():
+                error(line)
+            continue
+        kinds = ", ".join(f"{s.number} {s.kind}" for s in book.steps)
+        fault = f"drills {experiment.fault.role}" if experiment else "no fault: compile only"
+        console.print(f"[green]ok[/] {path}: {len(book.steps)} steps ({kinds}); {fault}")
+    if failed:
+        raise typer.Exit(InvalidInput.exit_code)
+
+
+@app.command("compile")
+def compile_(
+    runbook: RunbookArg,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write the playbook here (default stdout)."),
+    ] = None,
+) -> None:
+    """Compile a runbook to a playbook: one play per step; run it with ansible-playbook or AWX."""
+    from chaosrun.runbook import compile as compiler
+    from chaosrun.runbook.check import check_file
+
+    book, _ = check_file(runbook)
+    text = compiler.dump(book)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    info(f"wrote {output} ({len(book.steps)} plays)")
+
+
+def drill(
+    runbook: RunbookArg,
+    inventory: Annotated[
+        Path | None,
+        typer.Option("-i", "--inventory", help="Ansible inventory.", envvar="CHAOSRUN_INVENTORY"),
+    ] = None,
+    auto_ack: Annotated[
+        bool, typer.Option("--auto-ack", help="Acknowledge manual steps without a prompt.")
+    ] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for target choice.")] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option("--run-dir", help="Where run directories go.", envvar="CHAOSRUN_RUN_DIR"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Drill a runbook: inject its fault, run its steps instead of the automatic rollback,
+    time every step. Exit 0 passed; 1 a step failed or the system did not recover (the
+    fault was rolled back automatically); 3 aborted; 4 refused; 5 rollback failed."""
+    from chaosrun.progress import make_progress
+    from chaosrun.runbook.drill import DrillEngine
+    from chaosrun.runbook.drill import auto_ack as ack_all
+    from chaosrun.runbook.plan import drill_plan
+
+    book, plan = drill_plan(runbook, inventory, seed)
+    progress = make_progress(err_console if as_json else console, plan.redactor, live=False)
+
+    def prompt(step) -> tuple[bool, str]:
+        console.print(f"[bold]Step {step.number}: {step.title}[/] (manual)\n{step.text}")
+        done = typer.confirm("Done?", default=True)
+        return done, "acknowledged by the operator" if done else "the operator said not done"
+
+    try:
+        engine = DrillEngine(
+            plan, run_dir or plan.config.run_dir, progress, book, ack_all if auto_ack else prompt
+        )
+        outcome = engine.run()
+    finally:
+        progress.close()
+    if as_json:
+        emit_json(
+            {
+                "run_id": outcome.run_id,
+                "status": outcome.status,
+                "exit_code": outcome.exit_code,
+                "journal": str(outcome.journal),
+                "failed_step": engine.failed_step.number if engine.failed_step else None,
+                "reason": plan.redactor.text(outcome.abort_reason or ""),
+            }
+        )
+    else:
+        for step in engine.journal.data["steps"]:
+            console.print(
+                f"  {step['number']}. {step['name']}: {step['outcome']} "
+                f"in {step['duration_s']:.1f}s"
+            )
+        info(f"journal: {outcome.journal}")
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)

@@ -1,0 +1,1 @@
+"""Runbooks: Markdown an on-call human reads, compiled to playbooks and drilled."""
