@@ -87,6 +87,8 @@ def _step(book: Runbook, step: Step, errors: list[str]) -> None:
             errors.append(f"{book.where(step.line)}: the step has no title")
         return
     data, pos = step.block.data, step.block.positions
+    if not step.block.valid:
+        return
     if not isinstance(data, dict):
         errors.append(f"{book.where(step.block.line)}: a chaosrun block is a YAML mapping")
         return

@@ -24,6 +24,7 @@ class Block:
     data: Any
     line: int  # the line of the opening fence
     positions: Positions
+    valid: bool = True  # False when its YAML did not load (already reported)
 
 
 @dataclass
@@ -133,8 +134,9 @@ def _close_block(book: Runbook, step: Step | None, fence: tuple) -> None:
             f"(the first is at line {step.block.line}); one step, one action"
         )
         return
+    before = len(book.errors)
     data, positions = _yaml(book, "\n".join(body), line + 1)
-    step.block = Block(data, line, positions)
+    step.block = Block(data, line, positions, valid=len(book.errors) == before)
 
 
 def _yaml(book: Runbook, body: str, first_line: int) -> tuple[Any, Positions]:
