@@ -1,0 +1,84 @@
+"""End-to-end drills of the shipped runbooks on the lab (real hosts, Prometheus,
+Alertmanager, PostgreSQL).
+
+(a) a runbook whose recover step names a wrong unit fails at that step, the automatic
+    rollback restores the instance, exit 1, the journal and report name the step;
+(b) "database primary down": PostgreSQL stops on db-1, detection and alert steps see it,
+    db-2 is promoted and takes writes, every step is timed; afterwards the lab's site
+    playbook restores the original topology (db-2 a streaming replica of db-1 again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safety_support import (  # noqa: F401  (fixtures)
+    PROJECT,
+    Project,
+    project_fixture,
+    safety_lab_fixture,
+)
+
+pytestmark = [pytest.mark.lab, pytest.mark.e2e]
+WRONG_UNIT = PROJECT / "tests" / "unit" / "fixtures" / "runbooks" / "order-down-wrong-unit.md"
+DB_DOWN = PROJECT / "runbooks" / "database-primary-down.md"
+IN_RECOVERY = "cd /tmp && runuser -u postgres -- psql -tAc 'SELECT pg_is_in_recovery()'"
+
+
+def drill(project: Project, runbook: Path, timeout: float = 900):
+    done = project.chaosrun("drill", str(runbook), "--auto-ack", "--json", timeout=timeout)
+    try:
+        result = json.loads(done.stdout)
+    except ValueError:
+        pytest.fail(f"no JSON (rc {done.returncode}): {done.stdout[-1000:]} {done.stderr[-3000:]}")
+    return done, result, project.journal(result["run_id"])
+
+
+def test_a_wrong_unit_fails_at_the_recover_step_and_rolls_back(project: Project) -> None:
+    done, result, journal = drill(project, WRONG_UNIT)
+    assert done.returncode == 1, (result, done.stderr[-3000:])
+    assert (journal["kind"], journal["status"]) == ("drill", "failed")
+    assert journal["runbook"]["failed_step"] == 3 == result["failed_step"]
+    assert "step 3 (Restart the instance)" in journal["abort"]["reason"]
+    assert [s["outcome"] for s in journal["steps"]] == ["ok", "ok", "failed"]
+    assert journal["rollback"]["ok"] is True
+    (victim,) = journal["targets"]["selected"]
+    assert project.lab.unit_active(victim, "order-service.service")
+    report = (project.run_dir / result["run_id"] / "report.html").read_text()
+    assert "Runbook steps" in report and "Restart the instance" in report
+    project.assert_no_active_fault()
+
+
+def test_b_database_primary_down_promotes_the_replica(project: Project) -> None:
+    lab = project.lab
+    assert lab.on_host("db-2", IN_RECOVERY) == "t", "db-2 is not a replica before the drill"
+    try:
+        done, result, journal = drill(project, DB_DOWN)
+        assert done.returncode == 0, (result, done.stderr[-3000:])
+        steps = journal["steps"]
+        assert [s["outcome"] for s in steps] == ["ok"] * 6 + ["acknowledged"] * 3
+        assert all(s["duration_s"] >= 0 for s in steps)
+        assert {"time_to_detect_s", "time_to_alert_s", "time_to_recover_s"} <= set(
+            journal["timings"]
+        )
+        assert lab.on_host("db-2", IN_RECOVERY) == "f", "db-2 was not promoted"
+        rows = lab.on_host(
+            "db-2", "cd /tmp && runuser -u postgres -- psql -d shop -tAc "
+            "'SELECT count(*) FROM chaosrun_drill'"
+        )  # fmt: skip
+        assert rows.isdigit() and int(rows) >= 1, rows
+        project.assert_no_active_fault()
+    finally:
+        restored = subprocess.run(
+            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory),
+             str(PROJECT / "playbooks" / "lab" / "site.yml")],
+            cwd=PROJECT, capture_output=True, text=True, timeout=1800,
+            env={**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg")},
+        )  # fmt: skip
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert lab.on_host("db-2", IN_RECOVERY) == "t", "the site playbook did not restore the replica"
