@@ -101,6 +101,8 @@ def test_drill_runs_and_times_every_step(env) -> None:  # noqa: F811
     assert hosts.plays == [("inject",), ("verify",), ("rollback", "verify")]
     assert "runbook" in [p["name"] for p in journal["phases"]]
     assert journal["runbook"]["failed_step"] is None
+    report = (outcome.journal.parent / "report.html").read_text()
+    assert "Runbook steps" in report and "Write the postmortem" in report
 
 
 def test_failing_step_falls_back_to_rollback_and_names_the_step(env) -> None:  # noqa: F811
