@@ -77,6 +77,16 @@ def _print_status(faults, problems, freeze) -> None:
         console.print(f"[bold red]FROZEN[/]: {freeze.message()}")
     if not faults:
         console.print("no active fault")
+    elif not console.is_terminal:  # logs and pipes: one full line per fault, never cut
+        for f in faults:
+            data = f.as_dict()
+            alive = {True: "alive", False: "dead", None: "unknown"}[f.controller_alive]
+            console.print(
+                f"{f.host} run={f.run_id} role={f.role} since={data['since']} "
+                f"armed_until={data['armed_until']} controller={f.controller} ({alive}) "
+                f"{'ORPHANED' if f.orphaned else 'renewed'}",
+                soft_wrap=True,
+            )
     else:
         table = Table("host", "run", "role", "since", "armed until", "controller", "state")
         now = time.time()
