@@ -21,6 +21,7 @@ UNIT = "order-service.service"
 
 def run_playbook(lab: Lab, tmp_path: Path, experiment: str, **extra: Any) -> Any:
     """One job: the project checkout as project_dir, the lab inventory, survey-like vars."""
+    (tmp_path / "runner").mkdir(exist_ok=True)
     return ansible_runner.run(
         private_data_dir=str(tmp_path / "runner"),
         project_dir=str(PROJECT),
@@ -104,6 +105,7 @@ def test_unreachable_target_refuses_before_injecting(sched_lab: Lab, tmp_path: P
         "all:\n  children:\n    lab:\n      children:\n        order_service:\n"
         f"          hosts:\n            ghost-1: {{ansible_host: {nobody}}}\n"
     )
+    (tmp_path / "runner").mkdir(exist_ok=True)
     result = ansible_runner.run(
         private_data_dir=str(tmp_path / "runner"),
         project_dir=str(PROJECT),
