@@ -5,6 +5,8 @@ observed on the hosts themselves (the unit's state), not taken from the playbook
 from __future__ import annotations
 
 import ipaddress
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,12 @@ __all__ = ["sched_lab"]
 UNIT = "order-service.service"
 
 
+def runner_env() -> dict[str, str]:
+    """The project's ansible.cfg, and this environment's ansible-playbook first on PATH."""
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    return {"ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), "PATH": path}
+
+
 def run_playbook(lab: Lab, tmp_path: Path, experiment: str, **extra: Any) -> Any:
     """One job: the project checkout as project_dir, the lab inventory, survey-like vars."""
     (tmp_path / "runner").mkdir(exist_ok=True)
@@ -28,7 +36,7 @@ def run_playbook(lab: Lab, tmp_path: Path, experiment: str, **extra: Any) -> Any
         playbook="playbooks/experiment.yml",
         inventory=str(lab.inventory),
         extravars={"chaosrun_experiment": experiment, **extra},
-        envvars={"ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg")},
+        envvars=runner_env(),
         quiet=True,
         timeout=600,
     )
@@ -116,7 +124,7 @@ def test_unreachable_target_refuses_before_injecting(sched_lab: Lab, tmp_path: P
             "chaosrun_targets": "ghost-1,order-1",
             "chaosrun_count": 2,
         },
-        envvars={"ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), "ANSIBLE_TIMEOUT": "3"},
+        envvars={**runner_env(), "ANSIBLE_TIMEOUT": "3"},
         quiet=True,
         timeout=300,
     )
