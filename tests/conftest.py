@@ -77,13 +77,17 @@ def run_lab(config: LabConfig, *args: str, timeout: float = 1800) -> subprocess.
     )
 
 
+def up_options() -> list[str]:
+    """`lab up` options for the session lab (CHAOSRUN_LAB_NO_PROVISION=1: hosts only)."""
+    return ["--no-provision"] if os.environ.get("CHAOSRUN_LAB_NO_PROVISION") == "1" else []
+
+
 @pytest.fixture(scope="session")
 def lab() -> Iterator[LabHandle]:
     """The lab, up and healthy (hosts over SSH, Prometheus targets up) for the session."""
     config = LabConfig.from_env()
     keep = os.environ.get("CHAOSRUN_KEEP_LAB") == "1"
-    options = ["--no-provision"] if os.environ.get("CHAOSRUN_LAB_NO_PROVISION") == "1" else []
-    up = run_lab(config, "up", *options)
+    up = run_lab(config, "up", *up_options())
     if up.returncode != 0:
         if not keep:
             run_lab(config, "down")
