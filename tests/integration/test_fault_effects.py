@@ -305,10 +305,18 @@ while True:
     ready, _, _ = select.select(([server] if len(held) < 20 else []) + held, [], [], 1)
     for sock in ready:
         if sock is server:
-            conn, _ = server.accept()
-            conn.sendall(b"hello\\n")
-            held.append(conn)
-        elif not sock.recv(64):
+            try:
+                conn, _ = server.accept()
+                held.append(conn)
+                conn.sendall(b"hello\\n")
+            except OSError:
+                pass  # a client already gone: the next select finds it closed
+            continue
+        try:
+            data = sock.recv(64)
+        except OSError:
+            data = b""
+        if not data:
             held.remove(sock)
             sock.close()
 """
