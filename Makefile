@@ -21,9 +21,7 @@ demo: setup
 
 ## test: set up, lint, then every test tier (unit, molecule, lab integration and e2e)
 test: setup lint
-	$(PYTEST) tests/unit -q
-	$(MAKE) molecule
-	$(PYTEST) tests/integration tests/e2e -q -x
+	@scripts/test.sh
 
 ## check: the fast tier for developers (lint + unit tests, under a minute)
 check:
