@@ -294,9 +294,9 @@ def test_cpu_stress_shows_busy_cores_in_node_exporter(lab, tmp_path: Path) -> No
 
 
 def test_memory_stress_lowers_mem_available(lab, tmp_path: Path) -> None:
-    amount = 1 << 30
+    amount = 512 << 20  # lab hosts are 1 GiB containers: the role's ceiling counts that limit
     before = node_metrics(lab, "db-2")["available"]
-    with injected(lab, tmp_path, "db-2", "memory_stress", memory_stress_bytes="1G"):
+    with injected(lab, tmp_path, "db-2", "memory_stress", memory_stress_bytes="512M"):
         time.sleep(3)
         during = node_metrics(lab, "db-2")["available"]
     after = node_metrics(lab, "db-2")["available"]
@@ -357,8 +357,7 @@ def test_fd_exhaust_refuses_new_connections(lab, tmp_path: Path) -> None:
     start_unit(lab, "order-2", "fx-slots", "python3", "-c", SLOTS)
     greet = ["sh", "-c", f"printf '' | nc -w 3 {address(lab, 'order-2')} 7070"]
     try:
-        time.sleep(1)
-        assert "hello" in on(lab, "lb-1", *greet).stdout
+        assert any("hello" in on(lab, "lb-1", *greet).stdout for _ in range(5))
         with injected(
             lab, tmp_path, "order-2", "fd_exhaust", fd_exhaust_port=7070, fd_exhaust_count=100
         ):
