@@ -98,3 +98,24 @@ def lab() -> Iterator[LabHandle]:
         if not keep:
             down = run_lab(config, "down")
             assert down.returncode == 0, down.stderr[-2000:]
+
+
+UNVERIFIED_LIST = Path(__file__).parent / "unverified.txt"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "unverified: written but not yet seen passing (see tests/unverified.txt)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests listed in tests/unverified.txt, so `make test` can deselect them."""
+    prefixes = [
+        line.strip()
+        for line in UNVERIFIED_LIST.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for item in items:
+        if any(item.nodeid.startswith(prefix) for prefix in prefixes):
+            item.add_marker(pytest.mark.unverified)
