@@ -14,12 +14,12 @@ __metaclass__ = type
 
 import json
 import math
-import ssl
 import time
 
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
-from urllib.request import Request, urlopen
+
+from ansible.module_utils.urls import open_url
 
 PASS = "PASS"
 BREACH = "BREACH"
@@ -62,13 +62,12 @@ def http_request(url, method="GET", data=None, form=None, headers=None, timeout=
         hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
     elif data is not None and not isinstance(data, bytes):
         data = data.encode("utf-8")
-    request = Request(url, data=data, headers=hdrs, method=method)
-    context = None
-    if url.startswith("https:") and not validate_certs:
-        context = ssl._create_unverified_context()
     started = time.monotonic()
     try:
-        with urlopen(request, timeout=timeout, context=context) as response:
+        response = open_url(
+            url, data=data, headers=hdrs, method=method, timeout=timeout, validate_certs=validate_certs
+        )
+        with response:
             body = response.read()
             return HttpResult(response.status, body, time.monotonic() - started)
     except HTTPError as exc:

@@ -26,7 +26,7 @@ description:
   - The module only reads; it never reports a change and supports check mode. It needs
     only the Python standard library.
 author:
-  - chaosrun developers
+  - chaosrun developers (@chaosrun)
 options:
   url:
     description: Base URL of Prometheus or Alertmanager.

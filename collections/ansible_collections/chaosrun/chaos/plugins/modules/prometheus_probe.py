@@ -25,7 +25,7 @@ description:
   - Run it on the controller (with C(delegate_to) V(localhost)) or on any host that can reach
     Prometheus. It needs only the Python standard library.
 author:
-  - chaosrun developers
+  - chaosrun developers (@chaosrun)
 options:
   url:
     description:
