@@ -33,7 +33,7 @@ check:
 	$(BIN)/ruff check chaosrun tests bench
 	$(PYTEST) tests/unit -q
 
-lint: lint-python lint-ansible
+lint: lint-python lint-ansible sanity
 
 lint-python:
 	$(BIN)/ruff format --check chaosrun tests bench
