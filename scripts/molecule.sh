@@ -19,9 +19,16 @@ mkdir -p "$logs"
 if [ $# -gt 0 ]; then
   scenarios=("$@")
 else
+  # Scenarios listed in tests/unverified.txt (as molecule/<name>) have not yet been seen
+  # passing; they run only when named, e.g. by `make test-unverified`.
   scenarios=()
   for file in molecule/*/molecule.yml; do
-    scenarios+=("$(basename "$(dirname "$file")")")
+    name=$(basename "$(dirname "$file")")
+    if grep -qx "molecule/$name" tests/unverified.txt 2>/dev/null; then
+      echo "molecule: $name is listed in tests/unverified.txt; not run"
+      continue
+    fi
+    scenarios+=("$name")
   done
   scenarios+=(scaffold)
 fi
