@@ -235,6 +235,12 @@ def test_documentation_matches_argument_spec(name: str, monkeypatch: pytest.Monk
     monkeypatch.syspath_prepend(str(COLLECTIONS))
     module = importlib.import_module(f"ansible_collections.chaosrun.chaos.plugins.modules.{name}")
     docs = yaml.safe_load(module.DOCUMENTATION)
+    # Merge the shared option docs the way ansible-doc does (extends_documentation_fragment).
+    for fragment in docs.get("extends_documentation_fragment", []):
+        frag = importlib.import_module(
+            "ansible_collections.chaosrun.chaos.plugins.doc_fragments." + fragment.split(".")[-1]
+        )
+        docs["options"].update(yaml.safe_load(frag.ModuleDocFragment.DOCUMENTATION)["options"])
     yaml.safe_load(module.EXAMPLES)
     assert isinstance(yaml.safe_load(module.RETURN), dict)
     assert docs["module"] == name

@@ -54,28 +54,8 @@ options:
     description: Seconds allowed for one API request.
     type: float
     default: 5.0
-  within:
-    description: Seconds to keep checking until the verdict is PASS. V(0) checks once.
-    type: float
-    default: 0.0
-  interval:
-    description: Seconds between checks when O(within) is set.
-    type: float
-    default: 1.0
-  fail_on:
-    description: Which final verdicts make the task fail. An empty list never fails.
-    type: list
-    elements: str
-    choices: [breach, unknown]
-    default: [breach, unknown]
-  validate_certs:
-    description: Verify the TLS certificate of an C(https) URL.
-    type: bool
-    default: true
-  headers:
-    description: Extra request headers. They are never logged.
-    type: dict
-    default: {}
+extends_documentation_fragment:
+  - chaosrun.chaos.probe
 notes:
   - Supports check mode.
 seealso:

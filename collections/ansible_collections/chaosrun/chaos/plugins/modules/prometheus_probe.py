@@ -50,34 +50,8 @@ options:
         Prometheus query timeout. A query that takes longer is UNKNOWN.
     type: float
     default: 5.0
-  within:
-    description:
-      - Seconds to keep retrying until the verdict is PASS. V(0) queries once.
-    type: float
-    default: 0.0
-  interval:
-    description: Seconds between attempts when O(within) is set.
-    type: float
-    default: 1.0
-  fail_on:
-    description:
-      - Which final verdicts make the task fail. An empty list never fails, so the
-        verdict can be inspected with a registered result (for example in an
-        C(until) loop of guardrail checks).
-    type: list
-    elements: str
-    choices: [breach, unknown]
-    default: [breach, unknown]
-  validate_certs:
-    description: Verify the TLS certificate of an C(https) URL.
-    type: bool
-    default: true
-  headers:
-    description:
-      - Extra HTTP headers, for example an C(Authorization) header. They are never
-        logged.
-    type: dict
-    default: {}
+extends_documentation_fragment:
+  - chaosrun.chaos.probe
 notes:
   - Supports check mode; the query runs in check mode too because it changes nothing.
 seealso:

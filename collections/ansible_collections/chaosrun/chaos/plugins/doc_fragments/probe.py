@@ -1,0 +1,41 @@
+# -*- coding: utf-8 -*-
+# Copyright: chaosrun developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""The options every probe module shares, as module_utils.probe_http.common_argument_spec declares them."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    DOCUMENTATION = r"""
+options:
+  within:
+    description:
+      - Seconds to keep checking until the verdict is PASS. V(0) checks once.
+    type: float
+    default: 0.0
+  interval:
+    description: Seconds between checks when O(within) is set.
+    type: float
+    default: 1.0
+  fail_on:
+    description:
+      - Which final verdicts make the task fail. An empty list never fails, so the verdict
+        can be inspected with a registered result (for example in an C(until) loop of
+        guardrail checks).
+    type: list
+    elements: str
+    choices: [breach, unknown]
+    default: [breach, unknown]
+  validate_certs:
+    description: Verify the TLS certificate of an C(https) URL.
+    type: bool
+    default: true
+  headers:
+    description:
+      - Extra HTTP headers, for example an C(Authorization) header. They are never logged.
+    type: dict
+    default: {}
+"""
