@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from chaosrun.commands.outcome import outcome_json
 from chaosrun.errors import ChaosrunError, InvalidInput, Refused
 from chaosrun.output import console, emit_json, err_console, error, info, warn
 
@@ -249,15 +250,7 @@ def run(
     finally:
         progress.close()
     if as_json:
-        emit_json(
-            {
-                "run_id": outcome.run_id,
-                "status": outcome.status,
-                "exit_code": outcome.exit_code,
-                "journal": str(outcome.journal),
-                "reason": p.redactor.text(outcome.abort_reason or ""),
-            }
-        )
+        emit_json(outcome_json(outcome, p.redactor))
     else:
         info(f"journal: {outcome.journal}")
     if outcome.exit_code == 5:

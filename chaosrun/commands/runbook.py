@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from chaosrun.commands.outcome import outcome_json
 from chaosrun.output import console, emit_json, err_console, error, info
 
 app = typer.Typer(no_args_is_help=True, help="Check runbooks and compile them to playbooks.")
@@ -106,16 +107,8 @@ def drill(
     finally:
         progress.close()
     if as_json:
-        emit_json(
-            {
-                "run_id": outcome.run_id,
-                "status": outcome.status,
-                "exit_code": outcome.exit_code,
-                "journal": str(outcome.journal),
-                "failed_step": engine.failed_step.number if engine.failed_step else None,
-                "reason": plan.redactor.text(outcome.abort_reason or ""),
-            }
-        )
+        failed_step = engine.failed_step.number if engine.failed_step else None
+        emit_json(outcome_json(outcome, plan.redactor, failed_step=failed_step))
     else:
         for step in engine.journal.data["steps"]:
             console.print(
