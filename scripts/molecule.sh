@@ -46,12 +46,19 @@ scaffold_check() {
   (
     set -e
     cd "$tmp"
+    # Pin every lookup to the copy: a collection path, config or project directory
+    # inherited from the caller would find the project's own chaosrun.chaos, which has
+    # no scaffold_check role.
+    unset ANSIBLE_CONFIG VIRTUAL_ENV
+    export ANSIBLE_COLLECTIONS_PATH="$tmp/collections" MOLECULE_PROJECT_DIRECTORY="$tmp"
     chaosrun new fault scaffold_check --project "$tmp"
     echo "== ansible-lint of the scaffolded role and scenario"
     ANSIBLE_CONFIG="$tmp/ansible.cfg" ansible-lint \
       collections/ansible_collections/chaosrun/chaos/roles/scaffold_check molecule/scaffold_check
     echo "== ansible-doc of the scaffolded role"
     ANSIBLE_CONFIG="$tmp/ansible.cfg" ansible-doc -t role chaosrun.chaos.scaffold_check | grep 'ENTRY POINT'
+    echo "== where ansible finds the collection"
+    ansible-galaxy collection list chaosrun.chaos
     echo "== molecule test of the scaffolded scenario"
     molecule test -s scaffold_check
   )
