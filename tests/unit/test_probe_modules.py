@@ -128,7 +128,8 @@ def test_prometheus_within_gives_up_at_deadline(fake: FakeHTTP, tmp_path: Path) 
         "prometheus_probe", tmp_path, url=fake.url, query="x", max=1, within=1, interval=0.2
     )
     assert rc == 1 and out["verdict"] == "BREACH"
-    assert 2 <= out["attempts"] <= 6 and out["elapsed"] <= 1.0
+    # It retried, then stopped near the deadline; the slack absorbs a loaded machine.
+    assert 2 <= out["attempts"] <= 6 and out["elapsed"] < 2.5
 
 
 def test_prometheus_headers_are_sent_and_not_logged(fake: FakeHTTP, tmp_path: Path) -> None:
