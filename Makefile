@@ -32,7 +32,7 @@ test-unverified: setup
 check:
 	$(BIN)/ruff format --check chaosrun tests bench
 	$(BIN)/ruff check chaosrun tests bench
-	$(PYTEST) tests/unit -q
+	$(PYTEST) tests/unit -q -n 2
 
 lint: lint-python lint-ansible sanity
 

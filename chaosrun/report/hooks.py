@@ -86,11 +86,23 @@ class RunHooks:
         journal = self._journal()  # a snapshot now, so the message says what was true now
         if journal is None:
             return
+        # Each delivery waits for the one before it, so receivers see start before abort.
+        before = self.pending[-1] if self.pending else None
         thread = threading.Thread(
-            target=self._send, args=(event, journal), daemon=True, name=f"chaosrun-{event}"
+            target=self._send_after,
+            args=(before, event, journal),
+            daemon=True,
+            name=f"chaosrun-{event}",
         )
         thread.start()
         self.pending.append(thread)
+
+    def _send_after(
+        self, before: threading.Thread | None, event: str, journal: dict[str, Any]
+    ) -> None:
+        if before is not None:
+            before.join(self.timeout + 0.5)
+        self._send(event, journal)
 
     def _send(self, event: str, journal: dict[str, Any]) -> None:
         urls = urls_for(event, self.webhooks, self.env_urls)
