@@ -25,7 +25,7 @@ from chaosrun import audit, hostshell, runner, safety
 from chaosrun.experiment import ProbeSpec
 from chaosrun.fleet import controller_id
 from chaosrun.journal import Journal, now_iso
-from chaosrun.lease import LeaseRenewer
+from chaosrun.lease import FAILED, GONE, RENEWED, LeaseRenewer
 from chaosrun.planning import Plan
 from chaosrun.probes import Prober
 from chaosrun.probes.prometheus import PrometheusSource
@@ -344,9 +344,9 @@ class Engine:
     def _start_lease(self) -> LeaseRenewer:
         script = hostshell.lease_script(self.plan.state_dir, self.run_id, self.plan.ttl)
 
-        def renew() -> dict[str, bool]:
+        def renew() -> dict[str, str]:
             answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=10)
-            return {h: a.rc == 0 for h, a in answers.items()}
+            return {h: _lease_answer(a.rc) for h, a in answers.items()}
 
         self.lease = LeaseRenewer(renew=renew, ttl=self.plan.ttl, every=self.plan.renew_every)
         return self.lease.start()
@@ -513,6 +513,12 @@ class _GuardrailWatch:
             self.breaches[name] = 0
             self.unknowns[name] = 0
         return None
+
+
+def _lease_answer(rc: int) -> str:
+    if rc == 0:
+        return RENEWED
+    return GONE if rc == hostshell.LEASE_GONE_RC else FAILED
 
 
 def _describe(probe: ProbeSpec) -> str:

@@ -110,12 +110,17 @@ def revert_script(state_dir: str, run_id: str) -> str:
     )
 
 
+LEASE_GONE_RC = 3  # the lease script's exit code when the host holds nothing of the run
+
+
 def lease_script(state_dir: str, run_id: str, seconds: float) -> str:
-    """Push the run's lease expiry to now + seconds (atomic rename, as the dead-man reads it)."""
+    """Push the run's lease expiry to now + seconds (atomic rename, as the dead-man reads it).
+    Exits LEASE_GONE_RC, creating nothing, when the run holds no fault on the host (not yet
+    injected, or already reverted): the renewer tells the two apart."""
     d = shlex.quote(active_dir(state_dir, run_id))
     secs = int(seconds)
     return (
-        f"[ -d {d} ] || exit 0; "
+        f"[ -d {d} ] || exit {LEASE_GONE_RC}; "
         f"echo $(( $(date +%s) + {secs} )) > {d}/.lease.tmp && mv -f {d}/.lease.tmp {d}/lease"
     )
 

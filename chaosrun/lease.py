@@ -15,13 +15,29 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-# renew() -> {host: True when the host accepted the new expiry}
-Renew = Callable[[], Mapping[str, bool]]
+RENEWED = "renewed"  # the host holds the fault and took the new expiry
+GONE = "gone"  # the host holds no fault of the run (not yet injected, or reverted)
+FAILED = "failed"  # no answer: the host may or may not have taken it
+
+# renew() -> {host: RENEWED | GONE | FAILED}; True and False mean RENEWED and FAILED.
+Renew = Callable[[], Mapping[str, str | bool]]
+
+
+def _answer(value: str | bool) -> str:
+    if value is True:
+        return RENEWED
+    return FAILED if value is False else str(value)
 
 
 @dataclass
 class LeaseRenewer:
-    """Calls `renew` every `every` seconds in a daemon thread until stopped."""
+    """Calls `renew` every `every` seconds in a daemon thread until stopped.
+
+    What the hosts answer is the truth: RENEWED proves the fault was still there, GONE
+    after that proves it was reverted, so a renewal slower than the lease is judged by the
+    next answer, never by the clock. Time decides only for hosts that stopped answering: a
+    lease a host took runs at least `ttl` from when its renewal was SENT (the host computes
+    the expiry when it runs the command), and a renewal in flight may yet get through."""
 
     renew: Renew
     ttl: float
@@ -29,6 +45,10 @@ class LeaseRenewer:
     clock: Callable[[], float] = time.monotonic
     last_ok: dict[str, float] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    held: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)
+    in_flight_since: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -50,23 +70,41 @@ class LeaseRenewer:
         self.stop()
 
     def renew_now(self) -> None:
+        sent = self.clock()
+        with self._lock:
+            self.in_flight_since = sent
         try:
-            answers = dict(self.renew())
+            answers = {h: _answer(a) for h, a in self.renew().items()}
         except Exception:  # a renewer crash must not kill the run; the hosts are safe anyway
-            answers = {}
-        now = self.clock()
-        for host, ok in answers.items():
-            if ok:
-                self.last_ok[host] = now
+            answers = dict.fromkeys(self.last_ok, FAILED)
+        with self._lock:
+            self.in_flight_since = None
+            for host, answer in answers.items():
+                if answer == FAILED:
+                    self.failures[host] = self.failures.get(host, 0) + 1
+                    continue
                 self.failures[host] = 0
-            else:
-                self.failures[host] = self.failures.get(host, 0) + 1
+                self.last_ok[host] = max(sent, self.last_ok.get(host, sent))
+                if answer == RENEWED:
+                    self.held.add(host)
+                elif host in self.held:  # held before, gone now: its dead-man reverted it
+                    self.gone.add(host)
 
     def lapsed(self) -> list[str]:
-        """Hosts whose lease may have run out (no renewal for a whole ttl): their dead-man
-        has reverted or is reverting the fault, so the experiment lost them."""
+        """Hosts that lost the fault: the run's state is gone from them after they held it,
+        or they stopped answering and no renewal they took was sent within a whole ttl
+        (their dead-man has reverted or is reverting the fault). A host that answers is
+        judged by its answers, however slow; a renewal in flight may still get through."""
         now = self.clock()
-        return sorted(h for h, at in self.last_ok.items() if now - at >= self.ttl)
+        with self._lock:
+            late: set[str] = set()
+            if self.in_flight_since is None:
+                late = {
+                    h
+                    for h, at in self.last_ok.items()
+                    if self.failures.get(h, 0) and now - at >= self.ttl
+                }
+            return sorted(late | self.gone)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):

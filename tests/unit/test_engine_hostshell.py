@@ -46,7 +46,8 @@ def test_revert_with_nothing_injected_succeeds(tmp_path: Path) -> None:
 
 
 def test_lease_is_pushed_only_while_the_run_is_active(tmp_path: Path) -> None:
-    assert sh(hostshell.lease_script(str(tmp_path), "run-1", 30)).returncode == 0
+    gone = sh(hostshell.lease_script(str(tmp_path), "run-1", 30)).returncode
+    assert gone == hostshell.LEASE_GONE_RC
     assert not (tmp_path / "active" / "run-1").exists()  # never recreates a reverted run
     (tmp_path / "active" / "run-1").mkdir(parents=True)
     assert sh(hostshell.lease_script(str(tmp_path), "run-1", 30)).returncode == 0

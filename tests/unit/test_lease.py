@@ -49,3 +49,41 @@ def test_a_crashing_renew_does_not_kill_the_thread():
     time.sleep(0.05)
     assert lease._thread is not None and lease._thread.is_alive()
     lease.stop()
+
+
+def test_a_renewal_slower_than_the_lease_is_not_a_lapse():
+    """The known false abort: a renewal that takes longer than the lease but gets through
+    proves the host still holds; its answer, not the clock, decides. A late renewal that
+    finds the fault gone does lapse."""
+    now = [0.0]
+    seen: list[list[str]] = []
+    answer = ["renewed"]
+    lease = LeaseRenewer(lambda: {"a": True}, ttl=15, every=3, clock=lambda: now[0])
+    lease.renew_now()
+
+    def renew():
+        now[0] += 20  # the machine is busy: this renewal takes longer than a whole lease
+        seen.append(lease.lapsed())  # what the guardrail monitor sees meanwhile
+        return {"a": answer[0]}
+
+    lease.renew = renew
+    now[0] = 3.0
+    lease.renew_now()
+    assert seen == [[]]
+    now[0] += 3.5  # the monitor ticks between renewals: 26.5 s after the last one was sent
+    assert lease.lapsed() == []
+    answer[0] = "gone"  # the next one, as slow, finds the dead-man reverted the fault
+    lease.renew_now()
+    assert seen[-1] == [] and lease.lapsed() == ["a"]
+
+
+def test_held_then_gone_is_a_lapse_at_once_and_gone_before_inject_is_not():
+    answers = {"a": "gone", "b": "gone"}
+    lease = LeaseRenewer(lambda: dict(answers), ttl=30, every=5, clock=lambda: 0.0)
+    lease.renew_now()  # before inject made the state directory: nothing held yet
+    assert lease.lapsed() == []
+    answers.update(a="renewed", b="renewed")
+    lease.renew_now()
+    answers["b"] = "gone"  # the dead-man reverted b (a late renewal found nothing)
+    lease.renew_now()
+    assert lease.lapsed() == ["b"]
