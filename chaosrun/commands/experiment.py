@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from chaosrun.commands.outcome import outcome_json
+from chaosrun.commands.outcome import exit_with, outcome_json
 from chaosrun.errors import ChaosrunError, InvalidInput, Refused
 from chaosrun.output import console, emit_json, err_console, error, info, warn
 
@@ -253,14 +252,7 @@ def run(
         emit_json(outcome_json(outcome, p.redactor))
     else:
         info(f"journal: {outcome.journal}")
-    if outcome.exit_code == 5:
-        error(
-            f"ROLLBACK FAILED on {', '.join(outcome.failed_hosts) or 'some hosts'}; "
-            "a fault may still be active: run `chaosrun recover`"
-        )
-    sys.stdout.flush()
-    if outcome.exit_code:
-        raise typer.Exit(outcome.exit_code)
+    exit_with(outcome)
 
 
 __all__ = ["ChaosrunError", "register"]

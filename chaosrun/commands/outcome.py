@@ -1,8 +1,14 @@
-"""What `run` and `drill` print with --json when a run ends: one shape for both."""
+"""What `run` and `drill` print when a run ends: one --json shape, and one way out (the loud
+ROLLBACK FAILED line on exit 5, then the exit code) for both."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
+
+import typer
+
+from chaosrun.output import error
 
 
 def outcome_json(outcome: Any, redactor: Any, **extra: Any) -> dict[str, Any]:
@@ -15,3 +21,21 @@ def outcome_json(outcome: Any, redactor: Any, **extra: Any) -> dict[str, Any]:
         "reason": redactor.text(outcome.abort_reason or ""),
         **extra,
     }
+
+
+def rollback_failed_line(outcome: Any) -> str:
+    """The line an operator must not miss: which hosts may still hold the fault."""
+    return (
+        f"ROLLBACK FAILED on {', '.join(outcome.failed_hosts) or 'some hosts'}; "
+        "a fault may still be active: run `chaosrun recover`"
+    )
+
+
+def exit_with(outcome: Any) -> None:
+    """End the command with the run's exit code, shouting first when the rollback failed
+    (on stderr, with or without --json)."""
+    if outcome.exit_code == 5:
+        error(rollback_failed_line(outcome))
+    sys.stdout.flush()
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)

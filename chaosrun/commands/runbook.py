@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from chaosrun.commands.outcome import outcome_json
+from chaosrun.commands.outcome import exit_with, outcome_json
 from chaosrun.output import console, emit_json, err_console, error, info
 
 app = typer.Typer(no_args_is_help=True, help="Check runbooks and compile them to playbooks.")
@@ -116,5 +116,4 @@ def drill(
                 f"in {step['duration_s']:.1f}s"
             )
         info(f"journal: {outcome.journal}")
-    if outcome.exit_code:
-        raise typer.Exit(outcome.exit_code)
+    exit_with(outcome)

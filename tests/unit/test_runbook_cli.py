@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,3 +36,36 @@ def test_compile_writes_a_playbook_with_one_play_per_step(tmp_path: Path) -> Non
     plays = yaml.safe_load(out.read_text())
     assert [p["name"] for p in plays][2] == "Step 3: Restart the instance"
     assert plays[2]["vars"]["order_unit"] == "order-servce.service"
+
+
+def test_drill_and_run_shout_rollback_failed_the_same_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exit 5 (a fault may still be active) ends `drill` with the same loud line as `run`,
+    naming the hosts, even with --json."""
+    from typer.testing import CliRunner
+
+    from chaosrun import cli
+    from chaosrun.engine import Outcome
+    from chaosrun.runbook import drill, plan
+    from chaosrun.secrets import Redactor
+
+    outcome = Outcome("rollback_failed", 5, tmp_path / "j.json", "r-1", "rollback failed", ["o-2"])
+
+    class Stuck:
+        failed_step = None
+
+        def __init__(self, *_args: object) -> None:
+            self.journal = SimpleNamespace(data={"steps": []})
+
+        def run(self) -> Outcome:
+            return outcome
+
+    fake_plan = SimpleNamespace(redactor=Redactor(), config=SimpleNamespace(run_dir=tmp_path))
+    monkeypatch.setattr(plan, "drill_plan", lambda *_a: (None, fake_plan))
+    monkeypatch.setattr(drill, "DrillEngine", Stuck)
+    for args in ([], ["--json"]):
+        done = CliRunner().invoke(cli.app, ["drill", str(WRONG_UNIT), "--auto-ack", *args])
+        assert done.exit_code == 5, done.output
+        assert "ROLLBACK FAILED on o-2" in done.output
+        assert "chaosrun recover" in done.output
