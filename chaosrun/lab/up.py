@@ -88,6 +88,9 @@ def up(
             jobs.append("traffic")
         progress(f"waiting for Prometheus targets ({', '.join(sorted(set(jobs)))})")
         wait.targets_up(lab, sorted(set(jobs)), wait_timeout)
+        if "traffic" in jobs and "order_service" in jobs:  # the users have a system to call
+            progress("waiting for steady user traffic")
+            wait.steady_traffic(lab, wait_timeout)
     result.seconds = time.monotonic() - begin
     return result
 

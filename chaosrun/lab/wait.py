@@ -1,4 +1,5 @@
-"""Waiting for the lab to be observable: Prometheus ready and its targets up."""
+"""Waiting for the lab to be observable: Prometheus ready and its targets up, and the users'
+traffic steady, so a lab that says it is up is ready for experiments."""
 
 from __future__ import annotations
 
@@ -55,3 +56,23 @@ def targets_up(lab: LabConfig, jobs: Iterable[str], timeout: float) -> None:
     names = ", ".join(f"{t['job']}/{t['instance']} ({t['error'] or t['health']})" for t in last[:8])
     more = f" and {len(last) - 8} more" if len(last) > 8 else ""
     raise ChaosrunError(f"Prometheus targets not up after {timeout:.0f}s: {names}{more}")
+
+
+def steady_traffic(lab: LabConfig, timeout: float) -> None:
+    """Wait until the traffic generator's users are served as `lab status` expects: at
+    least 90% of the target rate over its window, under 1% failed. A lab seconds old has
+    not filled that window yet, and an experiment's steady state would refuse to start."""
+    from chaosrun.lab.service_health import traffic_check
+
+    seen: list[str] = []
+
+    def check() -> bool:
+        verdict = traffic_check(lab)
+        seen[:] = [verdict.detail]
+        return bool(verdict.ok)
+
+    if until(check, timeout, interval=1.0):
+        return
+    raise ChaosrunError(
+        f"user traffic not steady after {timeout:.0f}s: {seen[0]} (see `chaosrun lab status`)"
+    )

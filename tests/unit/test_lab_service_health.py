@@ -106,3 +106,30 @@ def test_unreachable_service_is_a_failure_with_a_reason(monkeypatch: pytest.Monk
     monkeypatch.setattr(topology, "APP_PORT", port)
     check = sh.app_check(local("order-9", "order_service"), "order-service")
     assert check.ok is False and check.detail.startswith("no answer")
+
+
+def test_lab_up_waits_for_steady_traffic_and_names_what_it_saw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chaosrun.errors import ChaosrunError
+    from chaosrun.lab import wait
+    from chaosrun.lab.health import Check
+
+    lab = topology.LabConfig()
+    seen = iter(
+        [
+            Check("traffic", None, "no traffic measured yet"),
+            Check("traffic", False, "4.7/20 req/s, 0.0% failed"),
+            Check("traffic", True, "19.8/20 req/s, 0.0% failed"),
+        ]
+    )
+    monkeypatch.setattr(sh, "traffic_check", lambda _lab: next(seen))
+    monkeypatch.setattr(wait.time, "sleep", lambda _s: None)
+    wait.steady_traffic(lab, timeout=60)
+    assert next(seen, None) is None  # it asked until the traffic was steady
+
+    monkeypatch.setattr(
+        sh, "traffic_check", lambda _lab: Check("traffic", False, "12.0/20 req/s, 4.0% failed")
+    )
+    with pytest.raises(ChaosrunError, match=r"not steady after 0s: 12.0/20 req/s, 4.0% failed"):
+        wait.steady_traffic(lab, timeout=0)
