@@ -104,6 +104,7 @@ def run_entry_points(
             _record(event, result, on_event)
             return True
 
+        _fast_cancel(work_dir)
         run = ansible_runner.run(
             private_data_dir=str(work_dir),
             playbook=str(fault_playbook()),
@@ -121,6 +122,20 @@ def run_entry_points(
     result.status, result.rc = run.status, run.rc if run.rc is not None else -1
     result.settle()
     return result
+
+
+# ansible-runner looks at the cancel callback only when its wait for output times out
+# (default every 5 s), so an abort during inject would wait up to 5 s before the play is
+# killed and the revert scripts run. A 50 ms poll costs next to no CPU.
+CANCEL_POLL_S = 0.05
+
+
+def _fast_cancel(work_dir: Path) -> None:
+    """Set the runner's poll through env/settings in its private data dir: ansible-runner
+    2.4 drops a `settings` argument when that file is missing."""
+    env = work_dir / "env"
+    env.mkdir(parents=True, exist_ok=True)
+    (env / "settings").write_text(yaml.safe_dump({"pexpect_timeout": CANCEL_POLL_S}))
 
 
 def _record(event: dict[str, Any], result: PlayResult, on_event: EventSink | None) -> None:
