@@ -4,6 +4,10 @@ Three caps, the smallest wins: `max_hosts` per run, `max_percent` of the hosts t
 pattern matched, and, unless `allow_whole_group` is set, never every host the pattern
 matched. The project config sets them; an experiment may set its own (the decision
 says where each cap came from, so `plan` can show why).
+
+When an experiment takes whole zones (`targets.zones`), two more caps count zones:
+`max_zones` per run and, unless `allow_all_zones` is set, never every zone the matched
+hosts span. Zones are never trimmed to fit: a zone over a host cap is refused whole.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import Any
 from chaosrun.errors import InvalidInput, Refused
 
 Locate = Callable[[tuple[Any, ...]], str]
-KEYS = ("max_hosts", "max_percent", "allow_whole_group")
+KEYS = ("max_hosts", "max_percent", "allow_whole_group", "max_zones", "allow_all_zones")
+FLAGS = ("allow_whole_group", "allow_all_zones")
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class Caps:
     max_hosts: int | None = 5
     max_percent: float | None = 50.0
     allow_whole_group: bool = False
+    max_zones: int | None = 1
+    allow_all_zones: bool = False
     sources: tuple[tuple[str, str], ...] = ()  # (key, where it was set)
 
     @classmethod
@@ -44,16 +51,17 @@ class Caps:
             here = locate((*at, key))
             if key not in KEYS:
                 raise InvalidInput(f"{here}: unknown key (known: {', '.join(KEYS)})")
-            if key == "allow_whole_group":
+            if key in FLAGS:
                 if not isinstance(value, bool):
                     raise InvalidInput(f"{here}: must be true or false")
             elif value is not None:
                 bad = isinstance(value, bool) or not isinstance(value, int | float)
-                if key == "max_hosts" and (bad or value != int(value) or value < 1):
+                whole = key in ("max_hosts", "max_zones")
+                if whole and (bad or value != int(value) or value < 1):
                     raise InvalidInput(f"{here}: must be a whole number >= 1 (or null)")
                 if key == "max_percent" and (bad or not 0 < value <= 100):
                     raise InvalidInput(f"{here}: must be a percentage in (0, 100] (or null)")
-                value = int(value) if key == "max_hosts" else float(value)
+                value = int(value) if whole else float(value)
             changes[key] = value
         sources = {k: v for k, v in self.sources if k not in changes}
         sources.update({k: source for k in changes})
@@ -72,10 +80,13 @@ class Decision:
     selected: int
     limit: int
     reasons: tuple[str, ...]  # one line per cap, e.g. "max_percent 50% of 3 -> 1 (default)"
+    zones: tuple[int, int] | None = None  # zone mode: (zones selected, zones spanned)
+    zone_limit: int | None = None
 
     @property
     def allowed(self) -> bool:
-        return 0 < self.selected <= self.limit
+        zones_ok = self.zones is None or 0 < self.zones[0] <= (self.zone_limit or 0)
+        return 0 < self.selected <= self.limit and zones_ok
 
     @property
     def percent(self) -> float:
@@ -83,9 +94,12 @@ class Decision:
 
     def summary(self) -> str:
         verdict = "within" if self.allowed else "OVER"
+        zones = ""
+        if self.zones is not None:
+            zones = f" in {self.zones[0]} of {self.zones[1]} zones (cap {self.zone_limit} zone(s))"
         return (
             f"{self.selected} of {self.matched} hosts matched by '{self.pattern}' "
-            f"({self.percent:.0f}%), {verdict} the blast-radius cap of {self.limit}"
+            f"({self.percent:.0f}%){zones}, {verdict} the blast-radius cap of {self.limit}"
         )
 
     def message(self) -> str:
@@ -93,7 +107,7 @@ class Decision:
         return f"blast radius: {self.summary()}: " + "; ".join(self.reasons)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        result = {
             "pattern": self.pattern,
             "matched": self.matched,
             "selected": self.selected,
@@ -102,6 +116,11 @@ class Decision:
             "allowed": self.allowed,
             "reasons": list(self.reasons),
         }
+        if self.zones is not None:
+            result.update(
+                zones_selected=self.zones[0], zones_total=self.zones[1], zone_limit=self.zone_limit
+            )
+        return result
 
 
 def limit_for(matched: int, caps: Caps) -> tuple[int, tuple[str, ...]]:
@@ -129,15 +148,38 @@ def limit_for(matched: int, caps: Caps) -> tuple[int, tuple[str, ...]]:
     return max(limit, 0), tuple(reasons)
 
 
-def decide(pattern: str, matched: int, selected: int, caps: Caps) -> Decision:
-    """The cap decision for selecting `selected` of `matched` hosts."""
+def zone_limit_for(total: int, caps: Caps) -> tuple[int, tuple[str, ...]]:
+    """The most zones a run may take down out of the `total` the hosts span, and why."""
+    limit, reasons = total, []
+    if caps.max_zones is not None:
+        limit = min(limit, caps.max_zones)
+        reasons.append(f"max_zones {caps.max_zones} ({caps.source_of('max_zones')})")
+    if not caps.allow_all_zones:
+        limit = min(limit, total - 1)
+        reasons.append(
+            f"never all {total} zones -> {total - 1} "
+            f"(allow_all_zones false, {caps.source_of('allow_all_zones')})"
+        )
+    return max(limit, 0), tuple(reasons)
+
+
+def decide(
+    pattern: str, matched: int, selected: int, caps: Caps, zones: tuple[int, int] | None = None
+) -> Decision:
+    """The cap decision for selecting `selected` of `matched` hosts (and, in zone mode,
+    `zones` = (zones selected, zones the matched hosts span))."""
     limit, reasons = limit_for(matched, caps)
-    return Decision(pattern, matched, selected, limit, reasons)
+    if zones is None:
+        return Decision(pattern, matched, selected, limit, reasons)
+    zone_limit, zone_reasons = zone_limit_for(zones[1], caps)
+    return Decision(pattern, matched, selected, limit, reasons + zone_reasons, zones, zone_limit)
 
 
-def check(pattern: str, matched: int, selected: int, caps: Caps) -> Decision:
+def check(
+    pattern: str, matched: int, selected: int, caps: Caps, zones: tuple[int, int] | None = None
+) -> Decision:
     """The decision, or Refused (exit 4) with the numbers when the selection is over."""
-    decision = decide(pattern, matched, selected, caps)
+    decision = decide(pattern, matched, selected, caps, zones)
     if selected == 0:
         raise Refused(f"blast radius: no host selected from '{pattern}' ({matched} matched)")
     if not decision.allowed:

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrun import audit, hostshell, runner, safety
+from chaosrun import audit, hostshell, runner, safety, zones
 from chaosrun.experiment import ProbeSpec
 from chaosrun.fleet import controller_id
 from chaosrun.journal import Journal, now_iso
 from chaosrun.lease import FAILED, GONE, RENEWED, LeaseRenewer
+from chaosrun.observe import Observer
 from chaosrun.planning import Plan
 from chaosrun.probes import Prober
 from chaosrun.probes.prometheus import PrometheusSource
@@ -92,6 +93,10 @@ class Engine:
         self.watch = safety.Watch(plan.config, self.run_id)
         self.lease: LeaseRenewer | None = None
         self.fault_over = threading.Event()  # set when rollback is about to start
+        observe = self.exp.observe
+        self.observer = Observer(
+            observe.probes, self.prober, self.journal, observe.interval, lambda: self.current_phase
+        )
         # Webhooks at start/abort/end and report.html + junit.xml in the run dir.
         self.hooks = RunHooks(self.journal.path, plan.config.webhooks, self.progress.message)
 
@@ -155,6 +160,7 @@ class Engine:
                 "matched": p.selection.matched,
                 "excluded": p.selection.excluded,
                 "selected": p.selection.selected,
+                **zones.journal_fields(p.selection),
             },
             fault={"role": exp.fault.role, "vars": p.public_vars(), "ttl_s": p.ttl},
         )
@@ -167,6 +173,7 @@ class Engine:
 
     def _finish(self, status: str, detail: str) -> Outcome:
         code = EXIT_CODES[status]
+        self.observer.finish()
         self.journal.set(
             status=status,
             exit_code=code,
@@ -321,6 +328,7 @@ class Engine:
         # it is being applied is rolled back without waiting for the observe phase.
         monitor = threading.Thread(target=self._monitor, name="guardrails", daemon=True)
         monitor.start()
+        self.observer.start()
         try:
             result = self._play("inject", ["inject"], None, cancel=True)
             if self.stop.is_set():
@@ -529,4 +537,6 @@ def _describe(probe: ProbeSpec) -> str:
         return f"{cfg['method']} {cfg['url']}"
     if probe.kind == "command":
         return f"{cfg['hosts']}: {cfg['cmd']}"
+    if probe.kind == "tcp":
+        return f"TCP handshake with {cfg['host']}:{cfg['port']}"
     return f"alert {cfg['name']} {'firing' if cfg['firing'] else 'not firing'} ({cfg['source']})"

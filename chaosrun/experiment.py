@@ -20,7 +20,7 @@ from chaosrun.ramp import parse_steps as parse_ramp
 from chaosrun.schema import Checker
 from chaosrun.yamlpos import Positions, VaultValue, YamlProblem, load_yaml
 
-PROBE_KINDS = ("prometheus", "http", "command", "alert")
+PROBE_KINDS = ("prometheus", "http", "command", "alert", "tcp")
 THRESHOLDS = ("max", "min", "max_increase", "max_decrease")
 SEVERITIES = ("low", "medium", "high")
 
@@ -43,6 +43,8 @@ class TargetSpec:
     seed: int | None
     exclude: tuple[str, ...]
     ramp: tuple[int | str, ...] = ()  # "start small" steps, see chaosrun.ramp
+    zones: tuple[str, ...] = ()  # whole zones by name (mode "zones"), see chaosrun.zones
+    zone_count: int = 0  # or this many whole zones at random (mode "zones")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,15 @@ class Guardrails:
     interval: float
     breaches_in_a_row: int
     unknown_budget: int
+    probes: tuple[ProbeSpec, ...]
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Observe-only probes (chaosrun.observe): sampled while the fault is active and
+    during recovery, recorded in the journal, never a reason to abort."""
+
+    interval: float
     probes: tuple[ProbeSpec, ...]
 
 
@@ -97,6 +108,7 @@ class Experiment:
     baseline_window: float
     blast_radius: dict[str, Any] | None = None  # checked by chaosrun.blast_radius
     blackout_windows: list[Any] | None = None  # checked by chaosrun.windows
+    observe: Observations = field(default_factory=lambda: Observations(1.0, ()))
     overrides: dict[str, str] = field(default_factory=dict)
     positions: Positions = field(default_factory=Positions)
 
@@ -109,9 +121,11 @@ class Experiment:
         return f"{self.file}:{self.positions.line(path)}"
 
     def all_probes(self) -> list[tuple[str, ProbeSpec]]:
-        return [("steady_state", p) for p in self.steady_state] + [
-            ("guardrail", p) for p in self.guardrails.probes
-        ]
+        return (
+            [("steady_state", p) for p in self.steady_state]
+            + [("guardrail", p) for p in self.guardrails.probes]
+            + [("observe", p) for p in self.observe.probes]
+        )
 
 
 def load_experiment(
@@ -194,6 +208,7 @@ def _build(
             "baseline",
             "blast_radius",
             "blackout_windows",
+            "observe",
         },
     )
     if top is None:
@@ -210,6 +225,7 @@ def _build(
     prometheus = _prometheus(c, top.get("prometheus", {}), defaults)
     steady = _probes(c, top.get("steady_state", []), ("steady_state",))
     guardrails = _guardrails(c, top.get("guardrails", {}), defaults)
+    observe = _observe(c, top.get("observe", {}))
     recovery = c.mapping(top.get("recovery", {}), ("recovery",), set(), {"within", "interval"})
     recovery = recovery or {}
     within = c.duration(recovery.get("within", "60s"), ("recovery", "within"))
@@ -217,7 +233,7 @@ def _build(
     baseline = c.mapping(top.get("baseline", {}), ("baseline",), set(), {"window"}) or {}
     window = c.duration(baseline.get("window", "60s"), ("baseline", "window"), minimum=1)
     names: dict[str, tuple] = {}
-    for probe in [*steady, *(guardrails.probes if guardrails else ())]:
+    for probe in [*steady, *(guardrails.probes if guardrails else ()), *observe.probes]:
         if probe.name in names:
             c.err((*probe.path, "name"), f"duplicate probe name {probe.name!r}")
         names[probe.name] = probe.path
@@ -240,19 +256,23 @@ def _build(
         baseline_window=window,
         blast_radius=top.get("blast_radius"),
         blackout_windows=top.get("blackout_windows"),
+        observe=observe,
         positions=positions,
     )
 
 
 def _targets(c: Checker, value: Any) -> TargetSpec | None:
     p = ("targets",)
-    m = c.mapping(value, p, {"hosts"}, {"select", "seed", "exclude", "ramp"})
+    m = c.mapping(value, p, {"hosts"}, {"select", "seed", "exclude", "ramp", "zones"})
     if m is None:
         return None
     hosts = c.string(m.get("hosts"), (*p, "hosts"))
     mode, amount = "count", 1.0
     select = m.get("select", {"count": 1})
-    if select == "all":
+    zones, zone_count = _zones(c, m, p)
+    if zones or zone_count:
+        mode, amount = "zones", 100.0
+    elif select == "all":
         mode, amount = "all", 100.0
     else:
         sel = c.mapping(select, (*p, "select"), set(), {"count", "percent"}, hint="or 'all'")
@@ -280,7 +300,26 @@ def _targets(c: Checker, value: Any) -> TargetSpec | None:
             c.err((*p, "ramp"), str(exc))
     if hosts is None or excl is None:
         return None
-    return TargetSpec(hosts, mode, amount, seed, tuple(excl), tuple(ramp_steps))
+    return TargetSpec(hosts, mode, amount, seed, tuple(excl), tuple(ramp_steps), zones, zone_count)
+
+
+def _zones(c: Checker, m: dict[str, Any], p: tuple) -> tuple[tuple[str, ...], int]:
+    """`zones: [zone_a]` (named) or `zones: {count: 1}` (at random): whole zones, which
+    replace `select` and cannot ramp (a zone is taken down whole or not at all)."""
+    if "zones" not in m:
+        return (), 0
+    value, at = m["zones"], (*p, "zones")
+    for other in ("select", "ramp"):
+        if other in m:
+            c.err((*p, other), f"targets.zones takes whole zones; drop {other}")
+    if isinstance(value, dict):
+        sel = c.mapping(value, at, {"count"}, set(), hint="or a list of zone names")
+        count = c.integer(sel.get("count"), (*at, "count"), 1) if sel else None
+        return (), count or 0
+    names = c.string_list([value] if isinstance(value, str) else value, at)
+    if names is not None and not names:
+        c.err(at, "name at least one zone, or write {count: N}")
+    return tuple(names or ()), 0
 
 
 def _fault(c: Checker, value: Any) -> FaultSpec | None:
@@ -350,6 +389,14 @@ def _guardrails(c: Checker, value: Any, defaults: Defaults) -> Guardrails | None
     return Guardrails(interval, breaches, budget, tuple(probes))
 
 
+def _observe(c: Checker, value: Any) -> Observations:
+    p = ("observe",)
+    m = c.mapping(value, p, set(), {"interval", "probes"}) or {}
+    interval = c.duration(m.get("interval", "1s"), (*p, "interval"), minimum=0.1)
+    probes = _probes(c, m.get("probes", []), (*p, "probes"))
+    return Observations(interval or 1.0, tuple(probes))
+
+
 def _project_probes(c: Checker, defaults: Defaults, taken: set[str]) -> list[ProbeSpec]:
     """The project's guardrails (chaosrun.yml), unless the experiment has one of that name."""
     if not defaults.guardrail_probes:
@@ -398,6 +445,8 @@ def _probe(c: Checker, value: Any, p: tuple) -> ProbeSpec | None:
     config = _probe_config(c, kind, m[kind], (*p, kind))
     if name is None or config is None:
         return None
+    if kind == "tcp" and config["max_latency"] is not None:
+        thresholds["max"] = config["max_latency"]  # so journals and charts show the limit
     return ProbeSpec(name, kind, config, thresholds, p, timeout)
 
 
@@ -442,6 +491,16 @@ def _probe_config(c: Checker, kind: str, value: Any, p: tuple) -> dict[str, Any]
             "body": body,
             "max_latency": latency,
             "headers": headers,
+        }
+    if kind == "tcp":
+        m = c.mapping(value, p, {"host", "port"}, {"max_latency"})
+        if m is None:
+            return None
+        latency = c.duration(m["max_latency"], (*p, "max_latency")) if "max_latency" in m else None
+        return {
+            "host": c.string(m.get("host"), (*p, "host")),
+            "port": c.integer(m.get("port"), (*p, "port"), 1, 65535),
+            "max_latency": latency,
         }
     if kind == "command":
         m = c.mapping(value, p, {"hosts", "cmd"}, {"rc", "stdout"})

@@ -99,13 +99,25 @@ class Journal:
                 "samples": [],
             }
             self._probes[(role, name)] = entry
-            self.data["probes"].append(entry)
+            # Observe-only probes (chaosrun.observe) are kept apart: they judge nothing.
+            key = "observations" if role == "observe" else "probes"
+            self.data.setdefault(key, []).append(entry)
 
-    def sample(self, role: str, name: str, phase: str, verdict: str, value, evidence: str) -> None:
+    def sample(
+        self,
+        role: str,
+        name: str,
+        phase: str,
+        verdict: str,
+        value,
+        evidence: str,
+        at: str | None = None,
+    ) -> None:
+        """One probe sample; `at` is when it was measured (default: now)."""
         with self._lock:
             self._probes[(role, name)]["samples"].append(
                 {
-                    "at": now_iso(),
+                    "at": at or now_iso(),
                     "phase": phase,
                     "value": value,
                     "verdict": verdict,

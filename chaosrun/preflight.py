@@ -35,6 +35,7 @@ def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dic
             selected=sel.selected,
             caps=plan.caps,
             run_id=run_id,
+            zones=sel.zone_counts(),
         )
     except Refused as exc:
         raise Refusal(str(exc)) from None

@@ -40,13 +40,14 @@ def preflight(
     extra_windows: Sequence[windows.Window] = (),
     run_id: str | None = None,
     now: dt.datetime | None = None,
+    zones: tuple[int, int] | None = None,
 ) -> Decision:
     """Raise Refused naming the reason, or return the blast-radius decision."""
     killswitch.check(config.freeze_file)
     opened = windows.active([*config.windows, *extra_windows], now or utcnow())
     if opened:
         raise Refused(opened.message())
-    decision = blast_radius.check(pattern, len(matched), len(selected), caps or config.caps)
+    decision = blast_radius.check(pattern, len(matched), len(selected), caps or config.caps, zones)
     busy = busy_hosts(config.run_dir, exclude_run=run_id)
     clash = sorted(set(selected) & set(busy))
     if clash:

@@ -1,11 +1,16 @@
-"""Target selection: which of the hosts matching the pattern get the fault."""
+"""Target selection: which of the hosts matching the pattern get the fault.
+
+Hosts are picked one by one (count, percent, all), or whole zones at a time
+(`targets.zones`, see chaosrun.zones): then every candidate host of the chosen zones.
+"""
 
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from chaosrun import zones as zoning
 from chaosrun.errors import Refused
 from chaosrun.experiment import TargetSpec
 from chaosrun.inventory import Inventory
@@ -17,6 +22,13 @@ class Selection:
     matched: list[str]
     excluded: list[str]
     selected: list[str]
+    # Zone mode only: zone -> candidate hosts, and the zones taken down whole.
+    zones: dict[str, list[str]] = field(default_factory=dict)
+    selected_zones: tuple[str, ...] = ()
+
+    def zone_counts(self) -> tuple[int, int] | None:
+        """(zones selected, zones the candidates span), or None outside zone mode."""
+        return (len(self.selected_zones), len(self.zones)) if self.zones else None
 
 
 def select_hosts(spec: TargetSpec, inventory: Inventory, seed: int | None = None) -> Selection:
@@ -26,9 +38,13 @@ def select_hosts(spec: TargetSpec, inventory: Inventory, seed: int | None = None
     candidates = [h for h in matched if h not in excluded]
     if not candidates:
         raise Refused(f"targets: pattern {spec.hosts!r} leaves no host to target")
-    chosen = choose(
-        candidates, spec.mode, spec.amount, spec.seed if spec.seed is not None else seed
-    )
+    seed = spec.seed if spec.seed is not None else seed
+    if spec.mode == "zones":
+        zones = zoning.zone_map(inventory, candidates)
+        picked = zoning.choose_zones(zones, spec.zones, spec.zone_count, seed)
+        chosen = zoning.hosts_in(zones, picked, candidates)
+        return Selection(spec.hosts, matched, excluded, chosen, zones, tuple(picked))
+    chosen = choose(candidates, spec.mode, spec.amount, seed)
     return Selection(spec.hosts, matched, excluded, chosen)
 
 

@@ -22,6 +22,7 @@ from chaosrun.schema import field_name
 from chaosrun.secrets import decrypt
 from chaosrun.windows import parse_windows
 from chaosrun.yamlpos import VaultValue
+from chaosrun.zones import choose_zones, hosts_in, largest_hosts, zone_map
 
 _RANGE = re.compile(r"\[\s*([0-9][0-9a-z.]*)\s*(?::[^\]]*)?\]")
 _RATE = re.compile(r"\b(?:i?rate|increase)\s*\(([^()\[\]]*)\[\s*([0-9][0-9a-z.]*)\s*\]")
@@ -90,7 +91,17 @@ def _blast_radius(exp: Experiment, inventory: Inventory, where) -> Decision:
     matched = inventory.match(spec.hosts)
     excluded = {h for pattern in spec.exclude for h in inventory.match(pattern)}
     candidates = len([h for h in matched if h not in excluded])
-    if spec.mode == "all":
+    zone_counts = None
+    if spec.mode == "zones":  # the worst case a random choice of zones can reach
+        zones = zone_map(inventory, [h for h in matched if h not in excluded])
+        picked = choose_zones(zones, spec.zones, spec.zone_count, 0)
+        count = (
+            largest_hosts(zones, len(picked))
+            if spec.zone_count
+            else len(hosts_in(zones, picked, matched))
+        )
+        zone_counts = (len(picked), len(zones))
+    elif spec.mode == "all":
         count = candidates
     elif spec.mode == "percent":
         count = max(1, math.floor(candidates * spec.amount / 100.0 + 1e-9))
@@ -101,7 +112,7 @@ def _blast_radius(exp: Experiment, inventory: Inventory, where) -> Decision:
     caps = project_config.load().caps.override(
         exp.blast_radius, lambda at: where(at), ("blast_radius",), str(exp.file)
     )
-    return blast_radius.check(spec.hosts, len(matched), min(count, candidates), caps)
+    return blast_radius.check(spec.hosts, len(matched), min(count, candidates), caps, zone_counts)
 
 
 def _plain_vars(exp: Experiment, problems: list[str], where) -> dict:

@@ -7,13 +7,14 @@ delay the others.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaosrun.experiment import ProbeSpec
-from chaosrun.probes import alert, command, http, prometheus
+from chaosrun.probes import alert, command, http, prometheus, tcp
 from chaosrun.verdict import ProbeResult
 
 
@@ -28,6 +29,8 @@ class Prober:
     baselines: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._addresses: dict[str, str] = {}
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe")
 
     def evaluate(self, probe: ProbeSpec) -> ProbeResult:
@@ -50,9 +53,26 @@ class Prober:
                 url = self.alertmanager_url if source == "alertmanager" else None
                 url = url or (self.source.url if self.source and source == "prometheus" else None)
             return alert.evaluate(probe, url, self.timeout)
+        if probe.kind == "tcp":
+            return tcp.evaluate(probe, self._address(probe.config["host"]), self.timeout)
         if self.inventory is None or self.work_dir is None:
             return ProbeResult.unknown("command probes need an inventory")
         return command.evaluate(probe, self.inventory, self.work_dir / "probes", self.timeout)
+
+    def _address(self, host: str) -> str:
+        """An inventory host's ansible_host, else the name or address as given (looked up
+        once, under a lock: Ansible's inventory is not made for concurrent readers)."""
+        with self._lock:
+            if host not in self._addresses:
+                address = host
+                if self.inventory is not None:
+                    from chaosrun.inventory import load_inventory
+
+                    inventory = load_inventory(str(self.inventory))
+                    if inventory.match(host) == [host]:
+                        address = inventory.host_info(host).address
+                self._addresses[host] = address
+            return self._addresses[host]
 
     def evaluate_all(self, probes: Sequence[ProbeSpec]) -> list[ProbeResult]:
         """Every probe at once; results in the order given."""

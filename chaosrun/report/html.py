@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chaosrun.report import svg, verdicts
+from chaosrun.report import observations, svg, verdicts
 from chaosrun.report.journal import Journal, experiment_title, seconds_between
 from chaosrun.report.page import document, e, status_class, table
 
@@ -185,8 +185,11 @@ def render_run(journal: Journal) -> str:
             f'<div class="banner {status_class(status)}">{e(verdicts.headline(status))}</div>',
             _facts(journal),
             _abort(journal),
+            observations.zones_section(journal),
+            observations.cascade_section(journal),
             _timeline(journal, axis),
             _probes(journal, axis),
+            observations.observations_section(journal, axis),
             _hosts(journal),
             _steps(journal),
             _configuration(journal),
