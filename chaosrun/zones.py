@@ -81,3 +81,14 @@ def journal_fields(selection: Any) -> dict[str, Any]:
             "hosts": {zone: list(hosts) for zone, hosts in sorted(selection.zones.items())},
         }
     }
+
+
+def plan_lines(selection: Any) -> list[str]:
+    """What `chaosrun plan` says about the zones: which go down, which must carry on."""
+    if not getattr(selection, "zones", None):
+        return []
+    down = set(selection.selected_zones)
+    return [
+        f"zone {zone}: {'taken down whole' if zone in down else 'survives'} ({', '.join(hosts)})"
+        for zone, hosts in sorted(selection.zones.items())
+    ]

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from chaosrun import zones
 from chaosrun.commands.outcome import exit_with, outcome_json
 from chaosrun.errors import ChaosrunError, InvalidInput, Refused
 from chaosrun.output import console, emit_json, err_console, error, info, warn
@@ -116,6 +117,7 @@ def plan(
             "matched": p.selection.matched,
             "excluded": p.selection.excluded,
             "selected": p.selection.selected,
+            **zones.journal_fields(p.selection),
         },
         "fault": {"role": exp.fault.role, "vars": p.public_vars(), "ttl_s": p.ttl},
         "duration_s": exp.duration,
@@ -155,6 +157,7 @@ def plan(
         f"targets: {t['pattern']!r} matches {len(t['matched'])}: {', '.join(t['matched'])}",
         f"selected: {', '.join(t['selected'])}"
         + (f" (excluded: {', '.join(t['excluded'])})" if t["excluded"] else ""),
+        *zones.plan_lines(p.selection),
         f"fault: {exp.fault.role} inject -> verify active -> rollback -> verify inactive",
         f"  vars: {doc['fault']['vars']}",
         f"  on-host lease: {p.ttl}s (renewed while the run lives)",

@@ -151,3 +151,17 @@ def test_random_zones_are_capped_by_the_largest_zone(tmp_path: Path) -> None:
     )
     with pytest.raises(Refused, match="3 of 5 hosts"):
         check(load_experiment(path), load_inventory(str(INVENTORY)))
+
+
+def test_plan_says_which_zone_goes_down_and_which_survives(tmp_path: Path) -> None:
+    exp = load_experiment(experiment(tmp_path, NAMED))
+    sel = select_hosts(exp.targets, load_inventory(str(INVENTORY)))
+    lines = zones.plan_lines(sel)
+    assert lines[0] == "zone zone_a: taken down whole (order-1, order-3, payment-1)"
+    assert lines[1].startswith("zone zone_b: survives")
+    assert (
+        zones.plan_lines(
+            select_hosts(load_experiment(GOOD).targets, load_inventory(str(INVENTORY)))
+        )
+        == []
+    )
