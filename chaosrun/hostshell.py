@@ -101,12 +101,19 @@ def active_dir(state_dir: str, run_id: str) -> str:
     return f"{state_dir.rstrip('/')}/active/{run_id}"
 
 
+REVERT_INCOMPLETE_RC = 4  # the revert script's answer when a fault directory has no script
+
+
 def revert_script(state_dir: str, run_id: str) -> str:
-    """Run every revert script of the run on a host; rc 0 when all succeeded (or none)."""
+    """Run every revert script of the run on a host; rc 0 when all succeeded (or none).
+    A fault directory without a revert script (an inject cut short before writing it) is
+    left alone and answered with REVERT_INCOMPLETE_RC: the role's rollback entry point
+    clears it, after the inject's last task on the host can no longer be running."""
     d = shlex.quote(active_dir(state_dir, run_id))
     return (
-        f'rc=0; for s in {d}/*/revert.sh; do [ -f "$s" ] || continue; '
-        '/bin/sh "$s" rollback || rc=1; done; exit $rc'
+        f'rc=0; for f in {d}/*/; do [ -d "$f" ] || continue; '
+        'if [ -f "$f/revert.sh" ]; then /bin/sh "$f/revert.sh" rollback || rc=1; '
+        f"elif [ $rc -eq 0 ]; then rc={REVERT_INCOMPLETE_RC}; fi; done; exit $rc"
     )
 
 

@@ -41,6 +41,16 @@ def test_revert_reports_a_failing_script_and_runs_the_others(tmp_path: Path) -> 
     assert (tmp_path / "active" / "run-1" / "b_fault.reverted").is_file()
 
 
+def test_revert_leaves_a_fault_without_script_to_the_role(tmp_path: Path) -> None:
+    fault_dir(tmp_path, "run-1", "a_fault", "true")
+    half = tmp_path / "active" / "run-1" / "b_fault"
+    half.mkdir()
+    done = sh(hostshell.revert_script(str(tmp_path), "run-1"))
+    assert done.returncode == hostshell.REVERT_INCOMPLETE_RC
+    assert (tmp_path / "active" / "run-1" / "a_fault.reverted").is_file()
+    assert half.is_dir()
+
+
 def test_revert_with_nothing_injected_succeeds(tmp_path: Path) -> None:
     assert sh(hostshell.revert_script(str(tmp_path), "run-9")).returncode == 0
 

