@@ -59,3 +59,12 @@ lab-status:
 
 bench-lab:
 	$(BIN)/python bench/lab_up.py
+
+# Speed benchmarks on the lab named by CHAOSRUN_LAB_* (see docs/performance.md).
+.PHONY: bench-fanout bench-overhead bench-abort
+bench-fanout:
+	$(BIN)/python bench/fanout.py
+bench-overhead:
+	$(BIN)/python bench/overhead.py
+bench-abort:
+	$(BIN)/python bench/abort_latency.py

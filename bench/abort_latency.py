@@ -1,54 +1,59 @@
-"""Abort latency on the lab: breach visible in Prometheus -> rollback finished on all targets.
+"""Abort latency on the lab: breach visible in Prometheus -> every host's revert finished.
 
-Each round runs `chaosrun run` with an experiment that stops a unit (order-service by
-default) on two hosts of a group and a guardrail that needs every scrape target of the
-group up (interval 1 s).
-A watcher thread polls Prometheus every 100 ms with the guardrail's own query, so "the
-breach is visible" is measured independently of chaosrun; "rollback finished" is the
-journal's `rollback.reverted_at` (every host's revert script has returned).
+Each round runs `chaosrun run` with an experiment that stops order-service
+(service_stop) on N order hosts and a guardrail (interval 1 s, one breach aborts) that
+needs every one of those instances up in Prometheus. A watcher thread polls Prometheus
+every 50 ms with the guardrail's own query, so "the breach is visible" is measured
+independently of chaosrun; "every host's revert finished" is the journal's
+`rollback.reverted_at` (every host's revert script has returned over SSH).
 
-Usage: CHAOSRUN_LAB_NAME=... .venv/bin/python bench/abort_latency.py [--rounds N]
-[--group order_service --unit order-service.service --job order_service]
-(the lab must be up: `chaosrun lab up`). Prints one line per round, then the median and
-the worst against the target (guardrail interval + 2 s).
+Sizes are interleaved within each round. Per size it prints min/median/max and the split
+of the time: breach visible -> abort decided (the guardrail tick), abort -> rollback
+started (stopping the inject/verify play in flight), revert scripts (SSH). Targets: the
+guardrail interval + 0.5 s at 5 targets, + 1 s at 50 (and above 5 hosts).
+
+Usage: CHAOSRUN_LAB_NAME=... .venv/bin/python bench/abort_latency.py [--targets 5,50]
+[--rounds 3] (the lab must be up with at least max(targets) order hosts).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "tests" / "e2e"))
+sys.path.insert(0, str(PROJECT / "bench"))
 
+import benchlib  # noqa: E402
 from engine_support import Watcher, parse_time  # noqa: E402
-
-from chaosrun.lab.topology import LabConfig  # noqa: E402
 
 INTERVAL = 1.0
 
 
-def healthy(args: argparse.Namespace, hosts: list[str]) -> str:
-    pattern = "|".join(hosts)
-    return f'sum(up{{job="{args.job}", instance=~"{pattern}"}})'
+def target(count: int) -> float:
+    return INTERVAL + (0.5 if count <= 5 else 1.0)
 
 
-def experiment(args: argparse.Namespace, hosts: list[str]) -> str:
-    query, count = healthy(args, hosts), len(hosts)
+def healthy(hosts: list[str]) -> str:
+    return f'sum(up{{job="order_service", instance=~"{"|".join(hosts)}"}})'
+
+
+def experiment(hosts: list[str]) -> str:
+    query, count = healthy(hosts), len(hosts)
     return f"""\
-title: Abort latency bench (stop {args.unit} on {count} hosts)
-targets: {{hosts: {args.group}, select: {{count: {min(2, count)}}}}}
-blast_radius: {{max_hosts: 2, max_percent: 100, allow_whole_group: true}}
+title: Abort latency bench (stop order-service on {count} hosts)
+targets: {{hosts: '{",".join(hosts)}', select: all}}
+blast_radius: {{max_hosts: {count}, max_percent: 100, allow_whole_group: true}}
 fault:
   role: chaosrun.chaos.service_stop
-  vars: {{service_stop_units: [{args.unit}]}}
+  vars: {{service_stop_units: [order-service.service]}}
 duration: 120s
 prometheus: {{scrape_interval: 1s, timeout: 1s}}
 steady_state:
@@ -66,78 +71,96 @@ recovery: {{within: 90s}}
 """
 
 
-def one_round(
-    args: argparse.Namespace, work: Path, lab: LabConfig, inventory: Path, env: dict[str, str]
-) -> float | None:
-    hosts = [h.name for h in lab.hosts() if args.group in h.groups]
-    exp = work / "bench.yml"
-    exp.write_text(experiment(args, hosts))
-    with Watcher(
-        lab.prometheus_url, healthy(args, hosts), lambda v: min(v) < len(hosts)
-    ) as watcher:
+def one_round(hosts: list[str], work: Path, env: dict[str, str]) -> dict[str, float] | None:
+    config = benchlib.lab()
+    exp = work / f"abort-{len(hosts)}.yml"
+    exp.write_text(experiment(hosts))
+    count = len(hosts)
+    with Watcher(config.prometheus_url, healthy(hosts), lambda v: min(v) < count, 0.05) as w:
         done = subprocess.run(
-            [sys.executable, "-m", "chaosrun", "run", str(exp), "-i", str(inventory), "--json"],
+            [sys.executable, "-m", "chaosrun", "run", str(exp),
+             "-i", str(benchlib.inventory(config)), "--json"],
             capture_output=True, text=True, env=env, cwd=PROJECT, timeout=600,
         )  # fmt: skip
     try:
         result = json.loads(done.stdout)
-    except ValueError:
+        journal = json.loads(Path(result["journal"]).read_text())
+    except (ValueError, KeyError, OSError):
         print(f"  no result (rc {done.returncode}): {done.stderr[-500:]}")
         return None
-    journal = json.loads(Path(result["journal"]).read_text())
-    if done.returncode != 3 or watcher.first is None or not journal.get("rollback"):
+    if done.returncode != 3 or w.first is None or not journal.get("rollback"):
         print(f"  unexpected: rc {done.returncode} {result.get('reason')}")
         return None
-    reverted = parse_time(journal["rollback"]["reverted_at"])
+    rollback = next(p for p in journal["phases"] if p["name"] == "rollback")
     aborted = parse_time(journal["abort"]["at"])
+    started = parse_time(rollback["started_at"])
+    reverted = parse_time(journal["rollback"]["reverted_at"])
+    split = {
+        "total": reverted - w.first,
+        "detect": aborted - w.first,
+        "stop_play": started - aborted,
+        "revert": reverted - started,
+    }
     print(
-        f"  breach->abort {aborted - watcher.first:5.2f}s  "
-        f"breach->rollback finished {reverted - watcher.first:5.2f}s  "
-        f"(revert scripts {journal['rollback']['revert_scripts_s']:.2f}s)"
+        f"  {count:3d} targets: breach->reverted {split['total']:5.2f}s = detect "
+        f"{split['detect']:5.2f} + stop the play in flight {split['stop_play']:5.2f} + revert "
+        f"{split['revert']:5.2f} (abort in phase {_phase_at(journal, aborted)})  "
+        f"[{benchlib.load()}]",
+        flush=True,
     )
-    return reverted - watcher.first
+    return split
+
+
+def _phase_at(journal: dict, at: float) -> str:
+    name = "?"
+    for phase in journal["phases"]:
+        if parse_time(phase["started_at"]) <= at:
+            name = phase["name"]
+    return name
 
 
 def main() -> int:
-    import os
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--group", default="order_service", help="inventory group to hit")
-    parser.add_argument("--unit", default="order-service.service", help="unit to stop")
-    parser.add_argument("--job", default="order_service", help="Prometheus job of the unit")
+    parser.add_argument("--targets", default="5,50", help="comma-separated target counts")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    rounds = args.rounds
-    lab = LabConfig.from_env()
-    inventory = PROJECT / "inventories" / lab.name / "hosts"
-    with tempfile.TemporaryDirectory(prefix="chaosrun-bench-") as tmp:
+    sizes = sorted(int(s) for s in args.targets.split(","))
+    config = benchlib.lab()
+    hosts = benchlib.order_hosts(config, sizes[-1])
+    results: dict[int, list[dict[str, float]]] = {n: [] for n in sizes}
+    with tempfile.TemporaryDirectory(prefix="chaosrun-abort-") as tmp:
         work = Path(tmp)
-        config = work / "chaosrun.yml"
-        config.write_text(yaml.safe_dump({
-            "prometheus": {"url": lab.prometheus_url},
-            "run_dir": str(work / "runs"),
-            "audit": {"path": str(work / "audit.jsonl")},
-            "freeze_file": str(work / "freeze.json"),
-        }))  # fmt: skip
-        env = {**os.environ, "CHAOSRUN_CONFIG": str(config)}
-        print(f"abort latency on lab {lab.name!r}, guardrail interval {INTERVAL:g}s, {rounds} runs")
-        results = []
-        for i in range(rounds):
-            print(f"run {i + 1}/{rounds}")
-            value = one_round(args, work, lab, inventory, env)
-            if value is not None:
-                results.append(value)
-    if not results:
-        print("no successful run")
-        return 1
-    target = INTERVAL + 2.0
-    median, worst = statistics.median(results), max(results)
-    print(
-        f"breach visible -> rollback finished: median {median:.2f}s, worst {worst:.2f}s, "
-        f"target <= {target:.1f}s: {'met' if worst <= target else 'MISSED'} "
-        f"(ratio worst/target {worst / target:.2f})"
-    )
-    return 0 if worst <= target else 1
+        env = {
+            **os.environ,
+            "CHAOSRUN_CONFIG": str(benchlib.write_config(work, config.prometheus_url)),
+        }
+        print(f"abort latency on lab {config.name!r}, guardrail interval {INTERVAL:g}s")
+        for r in range(args.rounds):
+            print(f"round {r + 1}/{args.rounds}")
+            for n in sizes:
+                split = one_round(hosts[:n], work, env)
+                if split is not None:
+                    results[n].append(split)
+    ok = True
+    for n in sizes:
+        runs = results[n]
+        totals = [s["total"] for s in runs]
+        if not runs:
+            print(f"{n:3d} targets: no successful run")
+            ok = False
+            continue
+        worst, goal = max(totals), target(n)
+        ok = ok and worst <= goal
+        medians = "  ".join(
+            f"{k} {statistics.median(s[k] for s in runs):.2f}"
+            for k in ("detect", "stop_play", "revert")
+        )
+        print(
+            f"{n:3d} targets: breach visible -> reverted {benchlib.spread(totals)} s; "
+            f"target <= {goal:.1f}s: {'met' if worst <= goal else 'MISSED'} "
+            f"(worst/target {worst / goal:.2f}); medians: {medians}"
+        )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,160 @@
+"""Shared pieces of the speed benchmarks: the lab they run on, load, statistics, a
+throwaway chaosrun configuration, and the engine's own phases run through ansible-runner."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaosrun import runner
+from chaosrun.fleet import controller_id
+from chaosrun.lab.topology import LabConfig
+
+PROJECT = Path(__file__).resolve().parents[1]
+STATE_DIR = "/var/lib/chaosrun"
+KILL_VARS = {"process_kill_unit": "order-service.service", "process_kill_signal": "KILL"}
+
+
+def lab() -> LabConfig:
+    return LabConfig.from_env()
+
+
+def inventory(config: LabConfig) -> Path:
+    path = PROJECT / "inventories" / config.name / "hosts"
+    if not path.exists():
+        raise SystemExit(f"no inventory {path}: bring the lab up first (chaosrun lab up)")
+    return path
+
+
+def order_hosts(config: LabConfig, count: int) -> list[str]:
+    hosts = [h.name for h in config.hosts() if "order_service" in h.groups]
+    if len(hosts) < count:
+        raise SystemExit(
+            f"lab {config.name!r} has {len(hosts)} order hosts, {count} needed "
+            f"(CHAOSRUN_LAB_HOSTS={count} chaosrun lab up)"
+        )
+    return hosts[:count]
+
+
+def load() -> str:
+    """The 1-minute load average, printed beside every number (the machine is shared)."""
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def spread(values: Sequence[float]) -> str:
+    if not values:
+        return "no value"
+    return (
+        f"min {min(values):.2f}  median {statistics.median(values):.2f}  "
+        f"max {max(values):.2f}  (n={len(values)})"
+    )
+
+
+def write_config(work: Path, prometheus_url: str, **extra: Any) -> Path:
+    """A chaosrun.yml of the bench's own: run dir, audit log and freeze file in `work`."""
+    config = work / "chaosrun.yml"
+    data = {
+        "prometheus": {"url": prometheus_url},
+        "run_dir": str(work / "runs"),
+        "audit": {"path": str(work / "audit.jsonl")},
+        "freeze_file": str(work / "freeze.json"),
+        **extra,
+    }
+    config.write_text(yaml.safe_dump(data))
+    return config
+
+
+def role_vars(run_id: str, ttl: int, expect: str | None = None) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        **KILL_VARS,
+        "chaos_run_id": run_id,
+        "chaos_ttl": ttl,
+        "chaos_state_dir": STATE_DIR,
+        "chaos_controller": controller_id(),
+    }
+    if expect:
+        values["process_kill_expect"] = expect
+    return values
+
+
+def new_run_id(prefix: str) -> str:
+    return f"bench-{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def engine_phases(
+    hosts: list[str],
+    inv: Path,
+    work: Path,
+    run_id: str,
+    windows: dict[str, tuple[float, float]] | None = None,
+) -> dict[str, float]:
+    """inject, verify(active), rollback+verify(inactive) of process_kill on `hosts`, each as
+    the engine runs it: one ansible-runner run of playbooks/fault.yml (its artifacts in
+    work/run_id/phase). Seconds per phase, and in `windows` each phase's (start, end) epoch;
+    raises when a phase fails on any host."""
+    phases = [
+        ("inject", ["inject"], None),
+        ("verify", ["verify"], "active"),
+        ("rollback", ["rollback", "verify"], "inactive"),
+    ]
+    times: dict[str, float] = {}
+    for name, entry_points, expect in phases:
+        started, epoch = time.monotonic(), time.time()
+        result = runner.run_entry_points(
+            role="chaosrun.chaos.process_kill",
+            entry_points=entry_points,
+            hosts=hosts,
+            variables=role_vars(run_id, 120, expect),
+            inventory=inv,
+            work_dir=work / run_id / name,
+        )
+        times[name] = time.monotonic() - started
+        if windows is not None:
+            windows[name] = (epoch, epoch + times[name])
+        if not result.ok:
+            raise RuntimeError(f"{name} failed: {result.status} {result.messages}")
+    return times
+
+
+def play_profile(work_dir: Path, t0: float, t1: float) -> list[str]:
+    """Where one ansible-runner run's time went, from its job events: the time before the
+    first task (interpreter, inventory, play start), then per task the span from its start
+    to the last host's result, and what is left after the last task."""
+    import datetime as dt
+    import json
+
+    def at(text: str) -> float:
+        return dt.datetime.fromisoformat(text).timestamp()
+
+    events = []
+    for path in work_dir.glob("artifacts/*/job_events/*.json"):
+        events.append(json.loads(path.read_text()))
+    events.sort(key=lambda e: e.get("counter", 0))
+    if not events:
+        return ["no job events"]
+    tasks: dict[str, dict[str, Any]] = {}
+    first = at(events[0]["created"])
+    last = first
+    for event in events:
+        data = event.get("event_data") or {}
+        uuid_ = data.get("task_uuid")
+        if event["event"] == "playbook_on_task_start" and uuid_:
+            tasks.setdefault(uuid_, {"name": data.get("task", "?"), "start": at(event["created"])})
+        elif event["event"].startswith("runner_on_") and uuid_ in tasks and data.get("end"):
+            end = at(data["end"])
+            tasks[uuid_]["end"] = max(tasks[uuid_].get("end", 0.0), end)
+            last = max(last, end)
+    starts = [t["start"] for t in tasks.values()]
+    lines = [f"    {min(starts, default=first) - t0:5.2f}s  start-up to the first task"]
+    for task in tasks.values():
+        span = task.get("end", task["start"]) - task["start"]
+        lines.append(f"    {span:5.2f}s  {task['name'][:90]}")
+    lines.append(f"    {t1 - last:5.2f}s  after the last result (stats, exit, runner)")
+    return lines
