@@ -255,7 +255,7 @@ def run(
         emit_json(outcome_json(outcome, p.redactor))
     else:
         info(f"journal: {outcome.journal}")
-    exit_with(outcome)
+    exit_with(outcome, p.redactor, progress_on_stderr=as_json)
 
 
 __all__ = ["ChaosrunError", "register"]

@@ -31,11 +31,14 @@ def rollback_failed_line(outcome: Any) -> str:
     )
 
 
-def exit_with(outcome: Any) -> None:
-    """End the command with the run's exit code, shouting first when the rollback failed
-    (on stderr, with or without --json)."""
+def exit_with(outcome: Any, redactor: Any, progress_on_stderr: bool) -> None:
+    """End the command with the run's exit code. A run that did not pass says why in one
+    line on stderr, where scripts and cron logs look for it (unless the progress already
+    printed it there, as with --json); a failed rollback is shouted in every mode."""
     if outcome.exit_code == 5:
         error(rollback_failed_line(outcome))
+    elif outcome.exit_code and not progress_on_stderr:
+        error(f"{outcome.status}: {redactor.text(outcome.abort_reason or '')}")
     sys.stdout.flush()
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

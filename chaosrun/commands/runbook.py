@@ -116,4 +116,4 @@ def drill(
                 f"in {step['duration_s']:.1f}s"
             )
         info(f"journal: {outcome.journal}")
-    exit_with(outcome)
+    exit_with(outcome, plan.redactor, progress_on_stderr=as_json)

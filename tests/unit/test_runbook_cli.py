@@ -69,3 +69,8 @@ def test_drill_and_run_shout_rollback_failed_the_same_way(
         assert done.exit_code == 5, done.output
         assert "ROLLBACK FAILED on o-2" in done.output
         assert "chaosrun recover" in done.output
+    # Any other end but a pass says why on stderr, like every other refusal.
+    outcome = Outcome("refused", 4, tmp_path / "j.json", "r-2", "freeze in force: INC-42", [])
+    done = CliRunner().invoke(cli.app, ["drill", str(WRONG_UNIT), "--auto-ack"])
+    assert done.exit_code == 4
+    assert "refused: freeze in force: INC-42" in done.stderr
