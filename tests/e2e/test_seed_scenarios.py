@@ -21,8 +21,12 @@ ansible-playbook and waiting for the steady state to hold again.
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
 import time
+import urllib.parse
+import urllib.request
 
 import pytest
 from engine_support import parse_time
@@ -34,13 +38,31 @@ from safety_support import (  # noqa: F401  (fixtures)
 )
 from test_run_engine import run_json
 
-from chaosrun.lab import topology
+from chaosrun.lab import topology, wait
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 DB_PROBE = "database round trip under 500ms"
 POOL_PROBES = ("order-service pool exhausted", "order-service pool timeouts")
 USER_OBSERVATION = "user errors above 1%"
-USER_GUARDRAILS = ("user error ratio under 5%", "user p99 latency under 2s")
+USER_GUARDRAILS = ("user error ratio under 5%", "user p95 latency under 1.5s")
+
+
+NOT_STEADY = "steady state does not hold before the start"
+ATTEMPTS = 3  # a busy machine stalls the lab's traffic now and then; such a run is refused
+
+
+def run_when_steady(project: Project, *args: str):
+    """`chaosrun run ARGS --json`, again (after 20 s) when it was refused because the lab's
+    traffic was not steady at the start (exit 4, nothing touched); any other outcome is
+    returned as it is."""
+    for _ in range(ATTEMPTS - 1):
+        wait.steady_traffic(project.lab.config, 180)
+        done, result, journal = run_json(project, *args)
+        if done.returncode != 4 or NOT_STEADY not in str(result):
+            return done, result, journal
+        time.sleep(20)
+    wait.steady_traffic(project.lab.config, 180)
+    return run_json(project, *args)
 
 
 def handshake_seconds(address: str, port: int, timeout: float = 5.0) -> float:
@@ -55,7 +77,7 @@ def host(project: Project, name: str) -> topology.Host:
 
 def tagged_rules(project: Project, name: str) -> str:
     """chaosrun's iptables rules on a host (every one carries a chaosrun comment)."""
-    return project.lab.on_host(name, "iptables -S | grep chaosrun || true")
+    return project.lab.on_host(name, "iptables -S | grep -i chaosrun || true")
 
 
 def first_shown(journal: dict, names: tuple[str, ...]) -> float | None:
@@ -67,7 +89,7 @@ def test_3_slow_database_cascades_and_the_guardrail_aborts(project: Project) -> 
     db = host(project, "db-1")
     assert handshake_seconds(db.address, topology.POSTGRES_PORT) < 0.5, "db-1 slow already"
     exp = PROJECT / "experiments" / "slow-database.yml"
-    done, result, journal = run_json(project, str(exp))
+    done, result, journal = run_when_steady(project, str(exp))
     assert done.returncode == 3, (result, done.stderr[-3000:])
     assert journal["status"] == "aborted" and journal["targets"]["selected"] == ["db-1"]
     reason = journal["abort"]["reason"]
@@ -108,33 +130,71 @@ def lb_reaches(project: Project, name: str) -> bool:
     return project.lab.on_host("lb-1", script) == "open"
 
 
+def observe_or_end(project: Project, proc: subprocess.Popen[str]) -> str | None:
+    """Wait until the run's observe phase starts (its run id) or the run ends (None)."""
+    deadline = time.monotonic() + 400
+    while proc.poll() is None and time.monotonic() < deadline:
+        for path in project.run_dir.glob("*/journal.json"):
+            try:
+                journal = json.loads(path.read_text())
+            except ValueError:
+                continue
+            if any(p["name"] == "observe" for p in journal.get("phases", [])):
+                return journal["run_id"]
+        time.sleep(0.5)
+    return None
+
+
+def check_failures(project: Project, seconds: float) -> dict[str, float]:
+    """HAProxy's failed health checks per server over the last `seconds` (Prometheus)."""
+    promql = f"increase(haproxy_server_check_failures_total[{int(seconds)}s])"
+    url = f"{project.lab.config.prometheus_url}/api/v1/query?" + urllib.parse.urlencode(
+        {"query": promql}
+    )
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        result = json.loads(resp.read())["data"]["result"]
+    return {r["metric"]["server"]: float(r["value"][1]) for r in result}
+
+
 def test_4_zone_a_outage_is_carried_by_zone_b(project: Project) -> None:
-    zone_a = sorted(h.name for h in project.lab.config.hosts() if h.zone == "zone_a")
+    hosts = project.lab.config.hosts()
+    zone_a = sorted(h.name for h in hosts if h.zone == "zone_a")
+    servers = [h.name for h in hosts if {"order_service", "payment_service"} & set(h.groups)]
     exp = PROJECT / "experiments" / "zone-outage.yml"
-    proc = project.start("run", str(exp), "--set", "duration=20s", "--json")
-    run_id, _ = project.wait_for_phase(proc, "observe")
-    # While the run is on, the zone is dark for its peers and zone_b is not.
-    dark = {name: not lb_reaches(project, name) for name in ("order-1", "order-2", "order-3")}
-    checked = time.time()
-    out, err = proc.communicate(timeout=400)
-    journal = project.journal(run_id)
+    orders = ("order-1", "order-2", "order-3")
+    for _ in range(ATTEMPTS):
+        wait.steady_traffic(project.lab.config, 180)
+        started = time.time()
+        proc = project.start("run", str(exp), "--set", "duration=20s", "--json")
+        dark, checked = None, 0.0
+        if observe_or_end(project, proc):  # the run is on: zone_a is dark, zone_b is not
+            dark = {name: not lb_reaches(project, name) for name in orders}
+            checked = time.time()
+        out, err = proc.communicate(timeout=400)
+        if proc.returncode != 4 or NOT_STEADY not in out:
+            break
+        time.sleep(20)  # refused, nothing touched: the lab's traffic was not steady
     assert proc.returncode in (0, 3), (out[-2000:], err[-3000:])
+    run_id = json.loads(out)["run_id"]
+    journal = project.journal(run_id)
     assert sorted(journal["targets"]["selected"]) == zone_a
     assert journal["targets"]["zones"]["selected"] == ["zone_a"]
-    expect_dark = {n: host(project, n).zone == "zone_a" for n in dark}
+    expect_dark = {n: host(project, n).zone == "zone_a" for n in orders}
     rollback = next(p for p in journal["phases"] if p["name"] == "rollback")
-    if checked < parse_time(rollback["started_at"]):  # else an early abort beat the look
+    if dark is not None and checked < parse_time(rollback["started_at"]):
         assert dark == expect_dark, dark
-    # The load balancer noticed: both zone_a order servers left the rotation.
-    (rotation,) = [o for o in journal["observations"] if o["name"] == "order servers in rotation"]
-    assert min(s["value"] for s in rotation["samples"] if s["value"] is not None) <= 1
+    # The load balancer saw exactly zone_a's servers go dark (its failed health checks).
+    failures = check_failures(project, time.time() - started + 5)
+    for name in servers:
+        failed = failures.get(name, 0) > 0
+        assert failed == (name in zone_a), (name, failures)
     guardrails = {p["name"]: p for p in journal["probes"] if p["role"] == "guardrail"}
     survivors = [n for n in guardrails if "zone_b" in n or "lb-1" in n]
     assert len(survivors) == 4, list(guardrails)
     if proc.returncode == 0:
         assert journal["status"] == "passed"
         for probe in guardrails.values():
-            assert {s["verdict"] for s in probe["samples"]} == {"PASS"}, probe["name"]
+            assert "BREACH" not in {s["verdict"] for s in probe["samples"]}, probe["name"]
     else:  # aborted: the journal names the guardrail that broke, i.e. the weakness found
         assert journal["status"] == "aborted"
         assert "guardrail" in journal["abort"]["reason"], journal["abort"]
@@ -144,7 +204,7 @@ def test_4_zone_a_outage_is_carried_by_zone_b(project: Project) -> None:
     for name in zone_a:
         assert tagged_rules(project, name) == "", name
         assert project.lab.active_dirs(name) == [], name
-    assert all(lb_reaches(project, n) for n in dark)
+    assert all(lb_reaches(project, n) for n in orders)
     assert journal["recovery"]["recovered"] is True, journal["recovery"]
     report = (project.run_dir / run_id / "report.html").read_text()
     assert "<h2>Zones</h2>" in report and "taken down" in report and "survives" in report
