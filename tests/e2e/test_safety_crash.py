@@ -6,6 +6,7 @@ to last ten minutes, so only the lease can explain a fast revert.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 
@@ -36,22 +37,25 @@ def _inject(project: Project, name: str):
 def test_sigkill_leaves_the_fault_for_at_most_one_lease(project: Project):
     proc, run_id, host = _inject(project, "sigkill")
     kill_group(proc, signal.SIGKILL)
-    killed = time.monotonic()
+    killed = time.time()
     proc.wait(10)
-    while project.lab.active_dirs(host) and time.monotonic() - killed < LEASE_TTL + 5:
+    # Poll with slack for a busy machine (each look is a podman exec), then judge by the
+    # time the host itself wrote when its dead-man finished the revert (same clock).
+    while project.lab.active_dirs(host) and time.time() - killed < LEASE_TTL + 60:
         time.sleep(0.5)
-    reverted_after = time.monotonic() - killed
-    assert project.lab.active_dirs(host) == [], f"still active {reverted_after:.1f}s after kill"
-    assert reverted_after <= LEASE_TTL + 5
+    assert project.lab.active_dirs(host) == [], f"still active {time.time() - killed:.1f}s after"
     assert project.lab.unit_active(host, UNIT)
-    history = project.lab.on_host(host, "tail -n 1 /var/lib/chaosrun/history.jsonl")
-    assert '"by": "deadman"' in history and run_id in history
+    history = json.loads(project.lab.on_host(host, "tail -n 1 /var/lib/chaosrun/history.jsonl"))
+    assert (history["by"], history["run_id"], history["ok"]) == ("deadman", run_id, True)
+    reverted_after = history["at"] - killed  # the host writes whole seconds
+    assert reverted_after <= LEASE_TTL + 5, f"reverted {reverted_after:.1f}s after the kill"
     project.assert_no_active_fault()
 
 
 def test_recover_right_after_a_kill_reverts_at_once(project: Project):
-    # A longer lease here, so what reverts the fault can only be `recover`.
-    project.write_config(lease={"ttl": "60s", "renew_every": "5s"})
+    # A lease far longer than `status` + `recover` take even on a busy machine, so what
+    # reverts the fault can only be `recover` (it never waits for the lease).
+    project.write_config(lease={"ttl": "600s", "renew_every": "5s"})
     proc, run_id, host = _inject(project, "recover")
     kill_group(proc, signal.SIGKILL)
     proc.wait(10)
