@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaosrun.inventory import HostInfo
+from chaosrun.shellsession import ShellSession
 
 CONTROL_DIR = Path("/tmp/chaosrun-cp")  # short: unix socket paths are limited to 108 bytes
 
@@ -33,6 +34,9 @@ class HostShell:
         self.hosts = {h.name: h for h in hosts}
         self.persist = persist
         self.connect_timeout = connect_timeout
+        # One shell kept open per host: after the first command (preflight's lock check),
+        # a revert or a lease renewal is one round trip on a live connection.
+        self.sessions = {n: ShellSession([*self.argv(n), "--", "/bin/sh"]) for n in self.hosts}
         CONTROL_DIR.mkdir(mode=0o700, exist_ok=True)
 
     def argv(self, name: str, *extra: str) -> list[str]:
@@ -58,7 +62,11 @@ class HostShell:
         return args
 
     def run(self, name: str, script: str, timeout: float = 30.0) -> Answer:
+        """Through the host's open shell; a one-shot ssh when that shell is busy or gone."""
         started = time.monotonic()
+        answer = self.sessions[name].run(script, timeout)
+        if answer is not None:
+            return Answer(answer[0], answer[1], time.monotonic() - started)
         try:
             proc = subprocess.run(
                 [*self.argv(name), "--", "/bin/sh -c " + shlex.quote(script)],
@@ -84,7 +92,9 @@ class HostShell:
             return {n: f.result() for n, f in futures.items()}
 
     def close(self) -> None:
-        """Close the master connections (best effort: they expire on their own anyway)."""
+        """Close the shells and the master connections (best effort: they expire anyway)."""
+        for session in self.sessions.values():
+            session.close()
 
         def stop(name: str) -> None:
             with contextlib.suppress(subprocess.TimeoutExpired, OSError):

@@ -8,7 +8,9 @@ and the file is removed after the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -112,7 +114,7 @@ def run_entry_points(
             cmdline=f"-e @{vars_path} --forks {max(5, len(hosts))}",
             envvars=runner_env(),
             event_handler=handle,
-            cancel_callback=(lambda: cancel.is_set()) if cancel is not None else None,
+            cancel_callback=(lambda: _canceled(cancel, vars_path)) if cancel is not None else None,
             quiet=True,
             suppress_env_files=True,
             omit_event_data=False,
@@ -136,6 +138,42 @@ def _fast_cancel(work_dir: Path) -> None:
     env = work_dir / "env"
     env.mkdir(parents=True, exist_ok=True)
     (env / "settings").write_text(yaml.safe_dump({"pexpect_timeout": CANCEL_POLL_S}))
+
+
+def _canceled(cancel: threading.Event, marker: str) -> bool:
+    """ansible-runner kills the process group of ansible-playbook on cancel, but Ansible's
+    workers each start a session of their own: they would go on with their task (an
+    inject half-applied after the revert ran) and linger. Kill them first."""
+    if not cancel.is_set():
+        return False
+    for main in _children(os.getpid(), marker):
+        for worker in _children(main):
+            with contextlib.suppress(OSError):
+                group = os.getpgid(worker)
+                if group != os.getpgrp():
+                    os.killpg(group, signal.SIGKILL)  # the worker and its ssh client
+    return True
+
+
+def _children(parent: int, marker: str = "") -> list[int]:
+    """Pids whose parent is `parent` (and whose command line holds `marker`): the kernel's
+    per-thread child lists, cheap even when the machine runs thousands of processes."""
+    found = []
+    with contextlib.suppress(OSError):
+        for task in os.scandir(f"/proc/{parent}/task"):
+            with contextlib.suppress(OSError), open(f"{task.path}/children") as fh:
+                found += [int(pid) for pid in fh.read().split()]
+    if marker:
+        found = [pid for pid in found if marker.encode() in _cmdline(pid)]
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
 
 
 def _record(event: dict[str, Any], result: PlayResult, on_event: EventSink | None) -> None:

@@ -19,7 +19,7 @@ def sleeper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     tasks = tmp_path / "roles" / "sleeper" / "tasks"
     tasks.mkdir(parents=True)
     (tasks / "main.yml").write_text(
-        "- name: Sleep\n  ansible.builtin.command: sleep 30\n  changed_when: false\n"
+        "- name: Sleep\n  ansible.builtin.command: sleep 31.5\n  changed_when: false\n"
     )
     monkeypatch.setenv("ANSIBLE_ROLES_PATH", str(tmp_path / "roles"))
     inventory = tmp_path / "hosts"
@@ -29,10 +29,20 @@ def sleeper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return inventory
 
 
-def test_a_canceled_play_ends_within_a_second(sleeper: Path, tmp_path: Path) -> None:
+def test_a_canceled_play_ends_at_once_and_takes_its_task_along(
+    sleeper: Path, tmp_path: Path
+) -> None:
     cancel = threading.Event()
-    threading.Timer(2.0, cancel.set).start()
-    started = time.monotonic()
+    canceled_at: list[float] = []
+
+    def cancel_once_sleeping() -> None:
+        deadline = time.monotonic() + 60
+        while not _sleepers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        canceled_at.append(time.monotonic())
+        cancel.set()
+
+    threading.Thread(target=cancel_once_sleeping, daemon=True).start()
     result = runner.run_entry_points(
         role="sleeper",
         entry_points=["main"],
@@ -42,6 +52,20 @@ def test_a_canceled_play_ends_within_a_second(sleeper: Path, tmp_path: Path) -> 
         work_dir=tmp_path / "work",
         cancel=cancel,
     )
-    elapsed = time.monotonic() - started
+    after = time.monotonic() - canceled_at[0]
     assert result.status == "canceled"
-    assert elapsed < 3.0, f"canceled at 2 s, returned after {elapsed:.2f} s"
+    # ansible-runner's own poll would take up to 5 s; a loaded machine gets slack.
+    assert after < 2.5, f"returned {after:.2f} s after the cancel"
+    # Ansible's workers run in sessions of their own: the canceled task must die too.
+    assert _sleepers() == []
+
+
+def _sleepers() -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == b"sleep\x0031.5\x00":
+                found.append(entry.name)
+        except OSError:
+            continue
+    return found
