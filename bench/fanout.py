@@ -45,6 +45,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="5,20,50", help="comma-separated host counts")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="per-task times, last round")
+    parser.add_argument("--skip-cold", action="store_true", help="no uncounted first pass")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     config = benchlib.lab()
@@ -54,8 +55,9 @@ def main() -> int:
     print(f"fan-out of process_kill on lab {config.name!r}, sizes {sizes}, {args.rounds} rounds")
     with tempfile.TemporaryDirectory(prefix="chaosrun-fanout-") as tmp:
         work = Path(tmp)
-        print("cold (connections not yet open):")
-        one(hosts, inv, work)
+        if not args.skip_cold:
+            print("cold (connections not yet open):")
+            one(hosts, inv, work)
         for r in range(args.rounds):
             print(f"round {r + 1}/{args.rounds}")
             for n in sizes:
