@@ -24,6 +24,8 @@ from safety_support import (  # noqa: F401  (fixtures)
     safety_lab_fixture,
 )
 
+from chaosrun.lab import wait
+
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 ORDER_UNIT = "order-service.service"
 USER_ERRORS = (
@@ -90,6 +92,9 @@ ERROR_GUARDRAIL = f"""\
 
 
 def test_a_kill_one_order_instance_passes(project: Project) -> None:
+    # The experiment's steady state wants under 1% errors over 15 s: start from calm traffic
+    # (`lab up` waits for it too; an earlier test or a load spike may have stirred it since).
+    wait.steady_traffic(project.lab.config, 180)
     hosts = order_hosts(project)
     before = {h: main_pid(project, h) for h in hosts}
     exp = PROJECT / "experiments" / "kill-one-order.yml"
