@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import secrets
+import sys
 import urllib.request
 
 import pytest
@@ -33,8 +34,10 @@ def _browser():
     path = PROJECT / "tests" / "integration" / "test_report_browser.py"
     spec = importlib.util.spec_from_file_location("report_browser", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # Registered first: its dataclasses look their own module up while they are built.
+    sys.modules.setdefault(spec.name, module)
+    spec.loader.exec_module(sys.modules[spec.name])
+    return sys.modules[spec.name]
 
 
 def _experiment(hosts: int) -> str:
