@@ -67,12 +67,15 @@ def sched_lab() -> Lab:
 
 @dataclass
 class UnitWatch:
-    """Samples a unit on some hosts in the background: which hosts were ever seen down."""
+    """Samples a unit on some hosts in the background: which hosts were ever seen down,
+    and for how long (first sample down to the first sample up again)."""
 
     lab: Lab
     hosts: list[str]
     unit: str
     seen_down: set[str] = field(default_factory=set)
+    down_since: dict[str, float] = field(default_factory=dict)
+    down_for: dict[str, float] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -84,8 +87,12 @@ class UnitWatch:
     def _run(self) -> None:
         while not self._stop.is_set():
             for host in self.hosts:
-                if self.lab.unit_state(host, self.unit) != "active":
+                active = self.lab.unit_state(host, self.unit) == "active"
+                if not active:
                     self.seen_down.add(host)
+                    self.down_since.setdefault(host, time.monotonic())
+                elif host in self.down_since and host not in self.down_for:
+                    self.down_for[host] = time.monotonic() - self.down_since[host]
             time.sleep(0.3)
 
     def __exit__(self, *exc: object) -> None:

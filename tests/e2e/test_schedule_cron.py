@@ -61,6 +61,8 @@ def wait_for(
 
 
 def test_cron_fires_runs_and_logs_skipped_slots(sched_lab: Lab, tmp_path: Path) -> None:
+    # Takes two to three minutes on purpose: cron fires at whole minutes, and the test needs
+    # one slot that runs and a later slot of the same schedule that the minimum gap skips.
     cron = shutil.which("cron")
     if cron is None:
         pytest.fail("cron is not installed (scripts/setup.sh installs it)")
