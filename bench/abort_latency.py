@@ -1,8 +1,9 @@
 """Abort latency on the lab: breach visible in Prometheus -> every host's revert finished.
 
 Each round runs `chaosrun run` with an experiment that stops order-service
-(service_stop) on N order hosts and a guardrail (interval 1 s, one breach aborts) that
-needs every one of those instances up in Prometheus. A watcher thread polls Prometheus
+(service_stop; CHAOSRUN_BENCH_UNIT and CHAOSRUN_BENCH_JOB pick another unit) on N order
+hosts and a guardrail (interval 1 s, one breach aborts) that needs every one of those
+instances up in Prometheus. A watcher thread polls Prometheus
 every 50 ms with the guardrail's own query, so "the breach is visible" is measured
 independently of chaosrun; "every host's revert finished" is the journal's
 `rollback.reverted_at` (every host's revert script has returned over SSH).
@@ -42,18 +43,18 @@ def target(count: int) -> float:
 
 
 def healthy(hosts: list[str]) -> str:
-    return f'sum(up{{job="order_service", instance=~"{"|".join(hosts)}"}})'
+    return f'sum(up{{job="{benchlib.JOB}", instance=~"{"|".join(hosts)}"}})'
 
 
 def experiment(hosts: list[str]) -> str:
     query, count = healthy(hosts), len(hosts)
     return f"""\
-title: Abort latency bench (stop order-service on {count} hosts)
+title: Abort latency bench (stop {benchlib.UNIT} on {count} hosts)
 targets: {{hosts: '{",".join(hosts)}', select: all}}
 blast_radius: {{max_hosts: {count}, max_percent: 100, allow_whole_group: true}}
 fault:
   role: chaosrun.chaos.service_stop
-  vars: {{service_stop_units: [order-service.service]}}
+  vars: {{service_stop_units: [{benchlib.UNIT}]}}
 duration: 120s
 prometheus: {{scrape_interval: 1s, timeout: 1s}}
 steady_state:

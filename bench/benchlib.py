@@ -19,7 +19,12 @@ from chaosrun.lab.topology import LabConfig
 
 PROJECT = Path(__file__).resolve().parents[1]
 STATE_DIR = "/var/lib/chaosrun"
-KILL_VARS = {"process_kill_unit": "order-service.service", "process_kill_signal": "KILL"}
+# The unit the benchmarks hit, and its Prometheus job. node_exporter runs on every lab host
+# from boot, before the lab system is deployed: CHAOSRUN_BENCH_UNIT=
+# prometheus-node-exporter.service CHAOSRUN_BENCH_JOB=node.
+UNIT = os.environ.get("CHAOSRUN_BENCH_UNIT", "order-service.service")
+JOB = os.environ.get("CHAOSRUN_BENCH_JOB", "order_service")
+KILL_VARS = {"process_kill_unit": UNIT, "process_kill_signal": "KILL"}
 
 
 def lab() -> LabConfig:
@@ -46,6 +51,14 @@ def order_hosts(config: LabConfig, count: int) -> list[str]:
 def load() -> str:
     """The 1-minute load average, printed beside every number (the machine is shared)."""
     return f"load {os.getloadavg()[0]:.1f}"
+
+
+def children_cpu() -> float:
+    """CPU seconds of every finished child process (and the descendants they waited for)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def spread(values: Sequence[float]) -> str:

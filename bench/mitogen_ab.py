@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -30,15 +29,10 @@ import benchlib
 from chaosrun import runner
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def phases(hosts: list[str], inv: Path, work: Path, env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU seconds of inject, verify and rollback+verify with ansible-playbook."""
     run_id = benchlib.new_run_id("mitogen")
-    cpu, started = children_cpu(), time.monotonic()
+    cpu, started = benchlib.children_cpu(), time.monotonic()
     for entry_points, expect in [
         (["inject"], None),
         (["verify"], "active"),
@@ -59,7 +53,7 @@ def phases(hosts: list[str], inv: Path, work: Path, env: dict[str, str]) -> tupl
         )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"{entry_points} failed: {done.stdout[-1500:]}")
-    return time.monotonic() - started, children_cpu() - cpu
+    return time.monotonic() - started, benchlib.children_cpu() - cpu
 
 
 def main() -> int:
