@@ -8,7 +8,8 @@ start of inject a monitor thread checks guardrails and safety rules every interv
 Rollback first runs every host's ONE revert script over already open SSH connections,
 in parallel (fast: no ansible-playbook start on the abort path), then confirms in one
 ansible-runner run: the role's verify(inactive) entry point, preceded by its rollback
-entry point when a revert script did not answer success on some host.
+entry point when a revert script did not answer success on some host or inject was cut
+short (its last step may land after the revert script).
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class Engine:
         self.current_phase = "validate"
         self._abort_lock = threading.Lock()
         self.in_rollback = False
+        # Set once inject returned on every host; until then a canceled inject may still
+        # apply its fault after the revert scripts ran, so rollback runs the role's own.
+        self.inject_complete = False
         self.hosts = list(plan.selection.selected)
         self.shell = hostshell.HostShell([plan.inventory.host_info(h) for h in self.hosts])
         source = (
@@ -338,6 +342,7 @@ class Engine:
             if not result.ok:
                 self._set_abort(f"inject failed on {', '.join(result.failed_hosts())}")
                 return
+            self.inject_complete = True
             verify = self._play("verify_active", ["verify"], "active", cancel=True)
             if self.stop.is_set():
                 self._set_abort(f"{self._stop_reason()} during verify")
@@ -447,7 +452,9 @@ class Engine:
         self.journal.phase_end(phase, "ok" if fast_ok else "partial", detail, fast)
         # Every host ran its revert script, which is all the role's rollback entry point
         # does: confirming with verify alone saves that entry point's tasks on every host.
-        entry_points = ["verify"] if fast_ok else ["rollback", "verify"]
+        # Not after an interrupted inject: its last step may land after the revert script.
+        verify_alone = fast_ok and self.inject_complete
+        entry_points = ["verify"] if verify_alone else ["rollback", "verify"]
         confirm = self._play("verify_inactive", entry_points, "inactive", cancel=False)
         self.rollback_end = time.monotonic()
         record.update(
