@@ -43,7 +43,8 @@ def test_starting_inside_a_window_is_refused_with_its_name(project: Project):
 def test_a_window_opening_mid_run_aborts_and_rolls_back(project: Project):
     # This test takes two minutes on purpose: the window must open only once the fault is
     # active, and on a busy machine preflight + steady state + inject took up to ~100 s.
-    opens = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120)
+    # Whole seconds: the window's stamps have no fraction, so that is when it opens.
+    opens = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120)).replace(microsecond=0)
     project.write_config(
         blackout_windows=[
             {
