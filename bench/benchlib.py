@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import time
 import uuid
 from collections.abc import Sequence
@@ -171,3 +172,27 @@ def play_profile(work_dir: Path, t0: float, t1: float) -> list[str]:
         lines.append(f"    {span:5.2f}s  {task['name'][:90]}")
     lines.append(f"    {t1 - last:5.2f}s  after the last result (stats, exit, runner)")
     return lines
+
+
+def playbook_phases(
+    hosts: list[str], inv: Path, work: Path, env: dict[str, str], run_id: str
+) -> None:
+    """process_kill's inject, verify active and rollback + verify inactive, each one plain
+    ansible-playbook run over every host, as a person would run them."""
+    phases = [(["inject"], None), (["verify"], "active"), (["rollback", "verify"], "inactive")]
+    for entry_points, expect in phases:
+        extra = {
+            **role_vars(run_id, 120, expect),
+            "chaos_role": "chaosrun.chaos.process_kill",
+            "chaos_hosts": ",".join(hosts),
+            "chaos_entry_points": entry_points,
+        }
+        vars_file = work / f"{run_id}-{entry_points[0]}.yml"
+        vars_file.write_text(yaml.safe_dump(extra))
+        done = subprocess.run(
+            ["ansible-playbook", str(runner.fault_playbook()), "-i", str(inv),
+             "-e", f"@{vars_file}", "--forks", str(max(5, len(hosts)))],
+            env=env, cwd=PROJECT, capture_output=True, text=True,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"ansible-playbook {entry_points} failed: {done.stdout[-1500:]}")

@@ -14,13 +14,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -33,26 +30,7 @@ def phases(hosts: list[str], inv: Path, work: Path, env: dict[str, str]) -> tupl
     """Wall and CPU seconds of inject, verify and rollback+verify with ansible-playbook."""
     run_id = benchlib.new_run_id("mitogen")
     cpu, started = benchlib.children_cpu(), time.monotonic()
-    for entry_points, expect in [
-        (["inject"], None),
-        (["verify"], "active"),
-        (["rollback", "verify"], "inactive"),
-    ]:
-        extra = {
-            **benchlib.role_vars(run_id, 120, expect),
-            "chaos_role": "chaosrun.chaos.process_kill",
-            "chaos_hosts": ",".join(hosts),
-            "chaos_entry_points": entry_points,
-        }
-        vars_file = work / f"{run_id}-{entry_points[0]}.yml"
-        vars_file.write_text(yaml.safe_dump(extra))
-        done = subprocess.run(
-            ["ansible-playbook", str(runner.fault_playbook()), "-i", str(inv),
-             "-e", f"@{vars_file}", "--forks", str(max(5, len(hosts)))],
-            env=env, cwd=benchlib.PROJECT, capture_output=True, text=True,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"{entry_points} failed: {done.stdout[-1500:]}")
+    benchlib.playbook_phases(hosts, inv, work, env, run_id)
     return time.monotonic() - started, benchlib.children_cpu() - cpu
 
 

@@ -52,24 +52,8 @@ def plain(hosts: list[str], inv: Path, work: Path) -> float:
     """The three phases with ansible-playbook, as a person would run them."""
     run_id = benchlib.new_run_id("plain")
     env = {**os.environ, **runner.runner_env()}
-    phases = [(["inject"], None), (["verify"], "active"), (["rollback", "verify"], "inactive")]
     started = time.monotonic()
-    for entry_points, expect in phases:
-        extra = {
-            **benchlib.role_vars(run_id, 120, expect),
-            "chaos_role": "chaosrun.chaos.process_kill",
-            "chaos_hosts": ",".join(hosts),
-            "chaos_entry_points": entry_points,
-        }
-        vars_file = work / f"{run_id}-{entry_points[0]}.yml"
-        vars_file.write_text(yaml.safe_dump(extra))
-        done = subprocess.run(
-            ["ansible-playbook", str(runner.fault_playbook()), "-i", str(inv),
-             "-e", f"@{vars_file}", "--forks", str(max(5, len(hosts)))],
-            env=env, cwd=benchlib.PROJECT, capture_output=True, text=True,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"ansible-playbook {entry_points} failed: {done.stdout[-800:]}")
+    benchlib.playbook_phases(hosts, inv, work, env, run_id)
     return time.monotonic() - started
 
 
