@@ -204,10 +204,12 @@ def test_e_steady_state_not_holding_refuses_untouched(project: Project) -> None:
 
 
 def _wait_prometheus(url: str, timeout: float = 120) -> None:
+    """Wait until Prometheus answers the next test's steady state again: a restarted
+    server answers `up` before its rate windows hold two traffic samples."""
+    traffic = 'sum(rate(lab_traffic_requests_total{outcome="ok"}[15s])) >= 1'
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        values = query(url, 'count(up{job="node"} == 1)')
-        if values:
+        if query(url, 'count(up{job="node"} == 1)') and query(url, traffic):
             return
         time.sleep(1)
-    pytest.fail("Prometheus did not come back")
+    pytest.fail("Prometheus did not come back with traffic samples")
