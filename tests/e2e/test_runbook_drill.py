@@ -5,13 +5,17 @@ Alertmanager, PostgreSQL).
     rollback restores the instance, exit 1, the journal and report name the step;
 (b) "database primary down": PostgreSQL stops on db-1, detection and alert steps see it,
     db-2 is promoted and takes writes, every step is timed; afterwards the lab's site
-    playbook restores the original topology (db-2 a streaming replica of db-1 again).
+    playbook restores the original topology (db-2 a streaming replica of db-1 again);
+(c) "order instance down" compiled with `chaosrun runbook compile` runs with plain
+    ansible-playbook against the lab after the instance was stopped by hand: every
+    step's play runs and the instance serves again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +31,7 @@ from safety_support import (  # noqa: F401  (fixtures)
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 WRONG_UNIT = PROJECT / "tests" / "unit" / "fixtures" / "runbooks" / "order-down-wrong-unit.md"
 DB_DOWN = PROJECT / "runbooks" / "database-primary-down.md"
+ORDER_DOWN = PROJECT / "runbooks" / "order-instance-down.md"
 IN_RECOVERY = "cd /tmp && runuser -u postgres -- psql -tAc 'SELECT pg_is_in_recovery()'"
 
 
@@ -82,3 +87,30 @@ def test_b_database_primary_down_promotes_the_replica(project: Project) -> None:
         )  # fmt: skip
     assert restored.returncode == 0, restored.stdout[-3000:]
     assert lab.on_host("db-2", IN_RECOVERY) == "t", "the site playbook did not restore the replica"
+
+
+def test_c_compiled_runbook_runs_with_plain_ansible_playbook(
+    project: Project, tmp_path: Path
+) -> None:
+    lab = project.lab
+    playbook = tmp_path / "order-down.yml"
+    done = project.chaosrun("runbook", "compile", str(ORDER_DOWN), "-o", str(playbook))
+    assert done.returncode == 0, done.stderr[-2000:]
+    victim = "order-2"
+    lab.on_host(victim, "systemctl stop order-service.service")
+    try:
+        played = subprocess.run(
+            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory),
+             str(playbook), "-e", "auto_ack=true"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=600,
+            env={**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg")},
+        )  # fmt: skip
+        restarted = lab.unit_active(victim, "order-service.service")
+    finally:
+        lab.on_host(victim, "systemctl start order-service.service")
+    assert played.returncode == 0, played.stdout[-3000:]
+    plays = [line for line in played.stdout.splitlines() if line.startswith("PLAY [")]
+    for step in ("Detect the failure", "Restart the instance", "Verify the instance serves"):
+        assert any(step in line for line in plays), (step, plays)
+    assert not re.search(r"(failed|unreachable)=[1-9]", played.stdout), played.stdout[-3000:]
+    assert restarted, "the runbook's restart step did not start the instance"
