@@ -63,10 +63,12 @@ bench-lab:
 	$(BIN)/python bench/lab_up.py
 
 # Speed benchmarks on the lab named by CHAOSRUN_LAB_* (see docs/performance.md).
-.PHONY: bench-fanout bench-overhead bench-abort
+.PHONY: bench-fanout bench-overhead bench-abort bench-idle
 bench-fanout:
 	$(BIN)/python bench/fanout.py
 bench-overhead:
 	$(BIN)/python bench/overhead.py
 bench-abort:
 	$(BIN)/python bench/abort_latency.py
+bench-idle:
+	$(BIN)/python bench/lab_idle.py
