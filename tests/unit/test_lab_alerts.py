@@ -91,6 +91,19 @@ CASES = [
         ],
     },
     {
+        # A scrape the exporter missed (a stale sample) must not resolve a lag that is
+        # still there and page again a few seconds later.
+        "interval": "1s",
+        "input_series": [
+            {"series": 'pg_replication_lag_seconds{job="postgres",instance="db-2",zone="zone_a"}',
+             "values": "0x10 6x5 stale 6x10"},
+        ],
+        "alert_rule_test": [
+            alert("ReplicationLag", "19s", [{"severity": "page", "instance": "db-2",
+                                             "zone": "zone_a"}]),
+        ],
+    },
+    {
         "interval": "1s",
         "input_series": [
             {"series": 'node_filesystem_avail_bytes{job="node",instance="db-1",mountpoint="/data"}',
