@@ -17,7 +17,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from engine_support import parse_time
+from engine_support import parse_time, query
 from safety_support import (  # noqa: F401  (fixtures)
     PROJECT,
     Lab,
@@ -32,6 +32,8 @@ PRIMARY, REPLICA, LB = "db-1", "db-2", "lb-1"
 BACKUP_DIR = "/var/backups/chaosrun"
 PSQL = "cd / && runuser -u postgres -- psql -X -At"
 FINAL = "created_at < now() - interval '10 s'"
+MISMATCH_PROBE = "payments disagreeing with their order"
+RECONCILED = 'max(demo_payment_amount_mismatches{job="payment_service"})'
 
 
 def run_json(project: Project, *args: str, timeout: float = 600) -> tuple[Any, dict, dict]:
@@ -171,6 +173,15 @@ def test_db_row_corrupt_restores_the_rows_exactly(project: Project) -> None:
     (receipt,) = receipts(lab, PRIMARY, journal["run_id"])
     assert receipt["rows"] == "5", receipt
     assert rows_checksum(lab, PRIMARY, "payments", upto) == before
+    # The application noticed: its reconciler counted the five payments that no longer
+    # match their order while the fault was on, and none once they were restored.
+    (books,) = [o for o in journal["observations"] if o["name"] == MISMATCH_PROBE]
+    assert max(s["value"] or 0 for s in books["samples"]) == 5, books["samples"][-5:]
+    url = lab.config.prometheus_url
+    deadline = time.monotonic() + 30
+    while query(url, RECONCILED) != [0.0] and time.monotonic() < deadline:
+        time.sleep(1)
+    assert query(url, RECONCILED) == [0.0], "the reconciler still counts mismatches"
     # The restore replicated too.
     assert_replica_holds_primary_rows(lab)
     assert lab.active_dirs(PRIMARY) == []

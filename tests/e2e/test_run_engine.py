@@ -145,6 +145,9 @@ def test_c_prometheus_stopped_is_unknown_and_aborts(project: Project) -> None:
     try:
         project.wait_for_phase(proc, "observe")
         assert processes.stop(paths, "prometheus")
+        # Back once the run has aborted, so its recovery check (90 s) need not time out.
+        project.wait_for_phase(proc, "rollback", timeout=120)
+        controller.ensure(lab, paths, ["prometheus"])
         out, err = proc.communicate(timeout=300)
     finally:
         controller.ensure(lab, paths, ["prometheus"])

@@ -67,6 +67,7 @@ class FakeDB:
         self.opened = 0
         self.delay = 0.0
         self.fail = False
+        self.mismatches = 0
         self.lock = threading.Lock()
 
     def connect(self) -> FakeConn:
@@ -81,6 +82,8 @@ class FakeDB:
                 item, amount, host = params
                 self.orders[new_id] = [new_id, item, amount, "new", host, "now"]
                 return [(new_id,)]
+            if "p.amount <> o.amount" in query:
+                return [(self.mismatches,)]
             if query.startswith("UPDATE orders"):
                 self.orders[params[1]][3] = params[0]
                 return []
@@ -195,6 +198,22 @@ def test_payment_signs_and_validates() -> None:
     settings = demo_app.Settings("payment-service")
     app = payment_service.build(settings, demo_app.Pool(FakeDB().connect, 1, 0.1))
     assert app.dispatch("POST", "/payments", {"order_id": "x"})[0] == 400
+
+
+def test_reconciler_counts_mismatched_payments_and_goes_unknown_without_the_database() -> None:
+    db = FakeDB()
+    pool = demo_app.Pool(db.connect, 1, 0.1)
+    reconciler = payment_service.Reconciler(pool)
+    app = payment_service.build(demo_app.Settings("payment-service"), pool, reconciler)
+    assert "demo_payment_amount_mismatches" not in app.metrics.render()  # not checked yet
+    db.mismatches = 5
+    reconciler.check()
+    text = app.metrics.render()
+    assert 'demo_payment_amount_mismatches{service="payment-service"} 5.0' in text
+    assert "demo_db_pool_size" in text  # the service's own gauges stay
+    db.fail = True
+    reconciler.check()
+    assert "demo_payment_amount_mismatches" not in app.metrics.render()
 
 
 def _serve(app: demo_app.App) -> tuple[ThreadingHTTPServer, str]:
