@@ -46,7 +46,7 @@ PLAY = [
 ]
 
 
-def entry(lab, tmp_path: Path, host: str, role: str, name: str, **variables: Any):
+def entry(lab, tmp_path: Path, host: str, role: str, name: str, *flags: str, **variables: Any):
     """Run one entry point of a fault role on one lab host; return the finished process."""
     play = tmp_path / "fault.yml"
     play.write_text(json.dumps(PLAY))
@@ -59,7 +59,7 @@ def entry(lab, tmp_path: Path, host: str, role: str, name: str, **variables: Any
     }
     return subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory),
-         str(play), "-e", f"@{extra}"],
+         str(play), "-e", f"@{extra}", *flags],
         capture_output=True, text=True, cwd=PROJECT, env=env, timeout=600,
     )  # fmt: skip
 
@@ -281,6 +281,27 @@ def test_dns_failure_fails_a_lookup(lab, tmp_path: Path) -> None:
         stop_unit(lab, "payment-2", "fx-dns")
     assert "192.0.2.7" not in during, during
     assert after == "192.0.2.7", after
+
+
+def test_netem_backend_is_refused_without_the_module_and_shown_in_check_mode(
+    lab, tmp_path: Path
+) -> None:
+    # This machine's kernel has no sch_netem: netem is exercised as far as it allows.
+    run = {"chaos_run_id": "fx-netem-check", "chaos_ttl": 600, "network_latency_delay_ms": 300,
+           "network_latency_backend": "netem"}  # fmt: skip
+    has_netem = Path("/sys/module/sch_netem").exists()
+    if not has_netem:
+        refused = entry(lab, tmp_path, "order-1", "network_latency", "inject", **run)
+        assert refused.returncode != 0
+        assert "has no sch_netem" in refused.stdout, refused.stdout[-3000:]
+    shown = entry(lab, tmp_path, "order-1", "network_latency", "inject", "--check", "-v", **run)
+    assert shown.returncode == 0, shown.stdout[-3000:]
+    for command in ("tc qdisc", "prio", "netem delay 300ms", "c4a1:"):
+        assert command in shown.stdout, (command, shown.stdout[-3000:])
+    # Nothing was applied: no qdisc of ours, no state of the run on the host.
+    qdiscs = on(lab, "order-1", "tc", "qdisc", "show").stdout
+    assert "c4a1:" not in qdiscs and "netem" not in qdiscs, qdiscs
+    assert "fx-netem-check" not in on(lab, "order-1", "ls", "-A", "/var/lib/chaosrun/active").stdout
 
 
 def test_cpu_stress_shows_busy_cores_in_node_exporter(lab, tmp_path: Path) -> None:
