@@ -34,7 +34,7 @@ test-unverified: setup
 check:
 	$(BIN)/ruff format --check chaosrun tests bench
 	$(BIN)/ruff check chaosrun tests bench
-	$(PYTEST) tests/unit -q -n 2
+	CHAOSRUN_FUZZ_SCALE=0.25 $(PYTEST) tests/unit -q -n 2
 
 lint: lint-python lint-ansible sanity
 
