@@ -20,8 +20,9 @@ from pathlib import Path
 
 from benchlib import lab, load
 
-from chaosrun.lab import controller, podman
+from chaosrun.lab import controller
 from chaosrun.lab import processes as procs
+from chaosrun.lab.hosts import list_containers
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
 
@@ -51,46 +52,37 @@ def process_cpu(pid: int) -> float:
     return sum(int(f) for f in fields[11:15]) / TICK
 
 
-def host_pids(config: LabConfig) -> dict[str, int]:
-    names = [config.container(h.name) for h in config.hosts()]
-    pids = {}
-    for info in podman.run_json(["inspect", *names]):
-        pids[info["Name"].lstrip("/")] = int(info["State"]["Pid"])
-    return pids
-
-
-def sample(config: LabConfig, paths: LabPaths) -> dict[str, float]:
-    out = {}
-    pids = host_pids(config)
-    for host in config.hosts():
-        pid = pids.get(config.container(host.name))
-        if pid:
-            out[host.name] = cgroup_cpu(pid)
+def sample(config: LabConfig, paths: LabPaths) -> tuple[dict[str, float], dict[str, float]]:
+    """CPU seconds so far: of every running host's container, of every controller service."""
+    hosts = {c.host: cgroup_cpu(c.pid) for c in list_containers(config) if c.running and c.pid}
+    services = {}
     for name in controller.specs(config, paths):
         running = procs.read(paths, name)
         if running and running.alive:
-            out[f"controller:{name}"] = process_cpu(running.pid)
-    return out
+            services[name] = process_cpu(running.pid)
+    return hosts, services
 
 
-def report(config: LabConfig, before: dict[str, float], after: dict[str, float], secs: float):
-    share = {k: (after[k] - before[k]) / secs for k in before if k in after}
+def shares(before: dict[str, float], after: dict[str, float], secs: float) -> dict[str, float]:
+    return {k: (after[k] - before[k]) / secs for k in before if k in after}
+
+
+def report(config: LabConfig, hosts: dict[str, float], services: dict[str, float], secs: float):
     groups: dict[str, list[float]] = defaultdict(list)
     for host in config.hosts():
-        if host.name in share:
-            groups[host.groups[0]].append(share[host.name])
-    hosts = [v for k, v in share.items() if not k.startswith("controller:")]
-    ctl = {k.split(":", 1)[1]: v for k, v in share.items() if k.startswith("controller:")}
+        if host.name in hosts:
+            groups[host.groups[0]].append(hosts[host.name])
     cores = os.cpu_count() or 1
     print(f"lab {config.name!r}: {len(hosts)} hosts, {secs:.0f} s window, {cores} cores, {load()}")
     for group, values in sorted(groups.items()):
         mean = sum(values) / len(values)
         worst = max(values)
         print(f"  {group:16} {len(values):3} host(s)  {mean:6.1%} of a core each (max {worst:.1%})")
-    for name, value in sorted(ctl.items()):
+    for name, value in sorted(services.items()):
         print(f"  controller {name:16} {value:6.1%} of a core")
-    total = sum(hosts) + sum(ctl.values())
-    print(f"  hosts in all {sum(hosts):.2f} cores; with the controller side {total:.2f} cores")
+    on_hosts = sum(hosts.values())
+    total = on_hosts + sum(services.values())
+    print(f"  hosts in all {on_hosts:.2f} cores; with the controller side {total:.2f} cores")
     print(f"  ratio lab at rest / machine: {total / cores:.2f}")
 
 
@@ -100,12 +92,13 @@ def main() -> int:
     args = parser.parse_args()
     config = lab()
     paths = LabPaths.of(config)
-    before, t0 = sample(config, paths), time.monotonic()
-    if not before:
+    (hosts0, services0), t0 = sample(config, paths), time.monotonic()
+    if not hosts0:
         raise SystemExit(f"lab {config.name!r} has no running host: bring it up first")
     time.sleep(args.seconds)
-    after, t1 = sample(config, paths), time.monotonic()
-    report(config, before, after, t1 - t0)
+    (hosts1, services1), t1 = sample(config, paths), time.monotonic()
+    secs = t1 - t0
+    report(config, shares(hosts0, hosts1, secs), shares(services0, services1, secs), secs)
     return 0
 
 

@@ -40,6 +40,7 @@ class Container:
     image: str
     state: str
     key: str = ""
+    pid: int = 0  # the container's init process, 0 when it is not running
 
     @property
     def running(self) -> bool:
@@ -62,6 +63,7 @@ def list_containers(lab: LabConfig) -> list[Container]:
                 image=labels.get("chaosrun.image", item.get("Image", "")),
                 state=item.get("State", "unknown"),
                 key=labels.get("chaosrun.key", ""),
+                pid=int(item.get("Pid") or 0),
             )
         )
     return found

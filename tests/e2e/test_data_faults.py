@@ -26,6 +26,8 @@ from safety_support import (  # noqa: F401  (fixtures)
     safety_lab_fixture,
 )
 
+from chaosrun.lab import wait
+
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 EXPERIMENTS = PROJECT / "experiments"
 PRIMARY, REPLICA, LB = "db-1", "db-2", "lb-1"
@@ -178,10 +180,8 @@ def test_db_row_corrupt_restores_the_rows_exactly(project: Project) -> None:
     (books,) = [o for o in journal["observations"] if o["name"] == MISMATCH_PROBE]
     assert max(s["value"] or 0 for s in books["samples"]) == 5, books["samples"][-5:]
     url = lab.config.prometheus_url
-    deadline = time.monotonic() + 30
-    while query(url, RECONCILED) != [0.0] and time.monotonic() < deadline:
-        time.sleep(1)
-    assert query(url, RECONCILED) == [0.0], "the reconciler still counts mismatches"
+    reconciled = wait.until(lambda: query(url, RECONCILED) == [0.0], 30, interval=1.0)
+    assert reconciled, f"the reconciler still counts mismatches: {query(url, RECONCILED)}"
     # The restore replicated too.
     assert_replica_holds_primary_rows(lab)
     assert lab.active_dirs(PRIMARY) == []

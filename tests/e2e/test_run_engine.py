@@ -28,6 +28,8 @@ from chaosrun.lab import wait
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 ORDER_UNIT = "order-service.service"
+# The steady state of the stop-all-orders experiments: users are being served.
+TRAFFIC_OK = 'sum(rate(lab_traffic_requests_total{outcome="ok"}[15s]))'
 USER_ERRORS = (
     'sum(rate(lab_traffic_requests_total{outcome!="ok"}[4s]))'
     " / sum(rate(lab_traffic_requests_total[4s]))"
@@ -72,7 +74,7 @@ duration: 120s
 prometheus: {{scrape_interval: 1s, timeout: 1s}}
 steady_state:
   - name: traffic flowing
-    prometheus: sum(rate(lab_traffic_requests_total{{outcome="ok"}}[15s]))
+    prometheus: {TRAFFIC_OK}
     min: 1
 guardrails:
   interval: 1s
@@ -209,10 +211,9 @@ def test_e_steady_state_not_holding_refuses_untouched(project: Project) -> None:
 def _wait_prometheus(url: str, timeout: float = 120) -> None:
     """Wait until Prometheus answers the next test's steady state again: a restarted
     server answers `up` before its rate windows hold two traffic samples."""
-    traffic = 'sum(rate(lab_traffic_requests_total{outcome="ok"}[15s])) >= 1'
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if query(url, 'count(up{job="node"} == 1)') and query(url, traffic):
+        if query(url, 'count(up{job="node"} == 1)') and query(url, f"{TRAFFIC_OK} >= 1"):
             return
         time.sleep(1)
     pytest.fail("Prometheus did not come back with traffic samples")

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from safety_support import (  # noqa: F401  (fixtures)
     PROJECT,
+    Lab,
     Project,
     project_fixture,
     safety_lab_fixture,
@@ -33,6 +34,16 @@ WRONG_UNIT = PROJECT / "tests" / "unit" / "fixtures" / "runbooks" / "order-down-
 DB_DOWN = PROJECT / "runbooks" / "database-primary-down.md"
 ORDER_DOWN = PROJECT / "runbooks" / "order-instance-down.md"
 IN_RECOVERY = "cd /tmp && runuser -u postgres -- psql -tAc 'SELECT pg_is_in_recovery()'"
+
+
+def playbook(lab: Lab, path: Path, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """Plain ansible-playbook against the lab, with the project's Ansible settings."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory),
+         str(path), *args],
+        cwd=PROJECT, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg")},
+    )  # fmt: skip
 
 
 def drill(project: Project, runbook: Path, timeout: float = 900):
@@ -79,12 +90,7 @@ def test_b_database_primary_down_promotes_the_replica(project: Project) -> None:
         assert rows.isdigit() and int(rows) >= 1, rows
         project.assert_no_active_fault()
     finally:
-        restored = subprocess.run(
-            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory),
-             str(PROJECT / "playbooks" / "lab" / "site.yml")],
-            cwd=PROJECT, capture_output=True, text=True, timeout=1800,
-            env={**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg")},
-        )  # fmt: skip
+        restored = playbook(lab, PROJECT / "playbooks" / "lab" / "site.yml", timeout=1800)
     assert restored.returncode == 0, restored.stdout[-3000:]
     assert lab.on_host("db-2", IN_RECOVERY) == "t", "the site playbook did not restore the replica"
 
@@ -93,18 +99,13 @@ def test_c_compiled_runbook_runs_with_plain_ansible_playbook(
     project: Project, tmp_path: Path
 ) -> None:
     lab = project.lab
-    playbook = tmp_path / "order-down.yml"
-    done = project.chaosrun("runbook", "compile", str(ORDER_DOWN), "-o", str(playbook))
+    compiled = tmp_path / "order-down.yml"
+    done = project.chaosrun("runbook", "compile", str(ORDER_DOWN), "-o", str(compiled))
     assert done.returncode == 0, done.stderr[-2000:]
     victim = "order-2"
     lab.on_host(victim, "systemctl stop order-service.service")
     try:
-        played = subprocess.run(
-            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory),
-             str(playbook), "-e", "auto_ack=true"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=600,
-            env={**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg")},
-        )  # fmt: skip
+        played = playbook(lab, compiled, "-e", "auto_ack=true", timeout=600)
         restarted = lab.unit_active(victim, "order-service.service")
     finally:
         lab.on_host(victim, "systemctl start order-service.service")

@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,7 +38,6 @@ class Reconciler:
         self.pool = pool
         self.every = every
         self.mismatches: int | None = None
-        self._stop = threading.Event()
 
     def check(self) -> None:
         try:
@@ -48,14 +48,14 @@ class Reconciler:
             self.mismatches = None
 
     def start(self) -> None:
+        """Check every `every` seconds on a daemon thread, for the life of the service."""
+
         def loop() -> None:
-            while not self._stop.wait(self.every):
+            while True:
+                time.sleep(self.every)
                 self.check()
 
         threading.Thread(target=loop, name="reconciler", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def gauges(self) -> dict[str, float]:
         if self.mismatches is None:
