@@ -164,6 +164,10 @@ def test_file_corrupt_restores_the_file_exactly(project: Project) -> None:
 
 def test_db_row_corrupt_restores_the_rows_exactly(project: Project) -> None:
     lab = project.lab
+    # The experiment picks settled payments (over a minute old): a lab up for less than
+    # a minute or so has none yet, and its inject rightly refuses.
+    settled = "SELECT count(*) FROM payments WHERE created_at < now() - interval '65 s';"
+    assert wait.until(lambda: int(psql(lab, PRIMARY, settled) or 0) >= 5, 120, interval=2.0)
     # Payments are never written after they are created: every row that exists now keeps
     # its checksum unless the fault (which picks rows older than a minute) changed it.
     upto = int(psql(lab, PRIMARY, "SELECT max(id) FROM payments;"))
