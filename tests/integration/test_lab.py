@@ -152,6 +152,19 @@ def test_lab_up_twice_changes_nothing(lab: LabHandle) -> None:
     assert after == before
 
 
+def kill_behind_podmans_back(container: str) -> None:
+    """SIGKILL a container's monitor, then its init: podman keeps reporting it running."""
+    init, conmon = (
+        int(n)
+        for n in podman(
+            "inspect", container, "--format", "{{.State.Pid}} {{.State.ConmonPid}}"
+        ).split()
+    )
+    os.kill(conmon, 9)
+    os.kill(init, 9)
+    assert podman("inspect", container, "--format", "{{.State.Status}}").strip() == "running"
+
+
 def other_lab(session: LabConfig) -> LabConfig:
     """A small lab beside the session's: its own name, subnet and ports."""
     net = ipaddress.ip_network(session.subnet)
@@ -184,13 +197,15 @@ def test_up_recovers_a_killed_lab_and_down_leaves_nothing(lab: LabHandle) -> Non
         assert up.returncode == 0, up.stderr[-2000:]
         first = pids(paths)
         assert set(first) >= {"prometheus", "alertmanager", "webhook"}
-        # A killed lab: controller processes gone, a host stopped.
+        # A killed lab: controller processes gone, a host stopped, and a host killed the
+        # way a machine's wholesale process kill does it (podman still says "running").
         for pid in first.values():
             os.kill(pid, 9)
         podman("stop", "--time", "0", config.container("lb-1"))
+        kill_behind_podmans_back(config.container("db-1"))
         again = run_lab(config, "up", "--no-provision")
         assert again.returncode == 0, again.stderr[-2000:]
-        assert "lb-1" in again.stderr
+        assert "lb-1" in again.stderr and "db-1" in again.stderr
         second = pids(paths)
         assert set(second) == set(first) and not set(second.values()) & set(first.values())
         # A lost state directory: the processes run on, no pid file knows them.

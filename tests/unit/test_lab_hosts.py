@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -44,19 +47,42 @@ def test_run_argv_boots_systemd_on_the_static_address(paths: LabPaths) -> None:
 def test_a_container_is_current_only_if_everything_matches(paths: LabPaths) -> None:
     host = LAB.hosts()[0]
     key = hosts.key_id(paths)
-    good = Container(LAB.container(host.name), host.name, host.address, IMAGE, "running", key)
+    alive = os.getpid()
+    good = Container(
+        LAB.container(host.name), host.name, host.address, IMAGE, "running", key, alive
+    )
     assert hosts.is_current(good, host, LAB, IMAGE, key)
     stale = [
-        Container(good.name, host.name, host.address, IMAGE, "exited", key),
-        Container(good.name, host.name, "10.99.0.250", IMAGE, "running", key),
-        Container(good.name, host.name, host.address, "old:image", "running", key),
-        Container(good.name, host.name, host.address, IMAGE, "running", "otherkey"),
+        # podman's word after the machine's processes died: "running", with a gone pid.
+        Container(good.name, host.name, host.address, IMAGE, "running", key, dead_pid()),
+        Container(good.name, host.name, host.address, IMAGE, "exited", key, alive),
+        Container(good.name, host.name, "10.99.0.250", IMAGE, "running", key, alive),
+        Container(good.name, host.name, host.address, "old:image", "running", key, alive),
+        Container(good.name, host.name, host.address, IMAGE, "running", "otherkey", alive),
     ]
     for container in stale:
         assert not hosts.is_current(container, host, LAB, IMAGE, key), container
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_key_id_follows_the_key(paths: LabPaths) -> None:
     before = hosts.key_id(paths)
     paths.authorized_keys.write_text("ssh-ed25519 BBBB other\n")
     assert hosts.key_id(paths) != before
+
+
+def test_a_zombie_is_not_alive() -> None:
+    child = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 10
+    while hosts.process_alive(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # exited but not yet reaped: a zombie
+    assert not hosts.process_alive(child.pid)
+    assert Path(f"/proc/{child.pid}").exists()
+    child.wait()
+    assert hosts.process_alive(os.getpid())
