@@ -8,6 +8,12 @@ every 50 ms with the guardrail's own query, so "the breach is visible" is measur
 independently of chaosrun; "every host's revert finished" is the journal's
 `rollback.reverted_at` (every host's revert script has returned over SSH).
 
+"Visible" is the start of the breached stretch the abort fell in, not the first breached
+poll: on a loaded machine a scrape that times out reads as `up == 0` for one scrape, a
+dip that clears on its own and that a 1 s guardrail rightly may not see. Dips that cleared
+are counted and printed; the guardrail ticks between the onset and the abort are printed
+with their verdicts, which is where the detect time goes.
+
 Sizes are interleaved within each round. Per size it prints min/median/max and the split
 of the time: breach visible -> abort decided (the guardrail tick), abort -> rollback
 started (stopping the inject/verify play in flight), revert scripts (SSH). Targets: the
@@ -26,6 +32,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -33,7 +41,7 @@ sys.path.insert(0, str(PROJECT / "tests" / "e2e"))
 sys.path.insert(0, str(PROJECT / "bench"))
 
 import benchlib  # noqa: E402
-from engine_support import Watcher, parse_time  # noqa: E402
+from engine_support import parse_time, query  # noqa: E402
 
 INTERVAL = 1.0
 
@@ -72,12 +80,62 @@ recovery: {{within: 90s}}
 """
 
 
+class Timeline:
+    """Polls the guardrail's query from a thread and keeps every change of breached-ness."""
+
+    def __init__(self, url: str, promql: str, count: int, every: float = 0.05) -> None:
+        self.url, self.promql, self.count, self.every = url, promql, count, every
+        self.changes: list[tuple[float, bool]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Timeline:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            started = time.time()
+            values = query(self.url, self.promql)
+            if values is not None:
+                breached = not values or min(values) < self.count
+                if not self.changes or self.changes[-1][1] != breached:
+                    self.changes.append((started, breached))
+            self._stop.wait(self.every)
+
+    def onset(self, before: float) -> float | None:
+        """Start of the last breached stretch that began at or before `before`."""
+        starts = [t for t, breached in self.changes if breached and t <= before]
+        return starts[-1] if starts else None
+
+    def dips(self, before: float) -> int:
+        """Breached stretches that cleared on their own before the one the abort fell in."""
+        return max(0, sum(1 for t, b in self.changes if b and t <= before) - 1)
+
+
+def guardrail_ticks(journal: dict, start: float, end: float) -> str:
+    """The guardrail samples taken between the onset and the abort, e.g. `PASS@0.4 ...`."""
+    samples = [
+        (parse_time(s["at"]), s["verdict"])
+        for probe in journal.get("probes", [])
+        if probe.get("role") == "guardrail"
+        for s in probe["samples"]
+    ]
+    inside = [f"{v}@{t - start:.1f}" for t, v in sorted(samples) if start <= t <= end + 0.01]
+    return " ".join(inside) or "none"
+
+
 def one_round(hosts: list[str], work: Path, env: dict[str, str]) -> dict[str, float] | None:
     config = benchlib.lab()
     exp = work / f"abort-{len(hosts)}.yml"
     exp.write_text(experiment(hosts))
     count = len(hosts)
-    with Watcher(config.prometheus_url, healthy(hosts), lambda v: min(v) < count, 0.05) as w:
+    timeline = Timeline(config.prometheus_url, healthy(hosts), count)
+    with timeline:
         done = subprocess.run(
             [sys.executable, "-m", "chaosrun", "run", str(exp),
              "-i", str(benchlib.inventory(config)), "--json"],
@@ -89,16 +147,20 @@ def one_round(hosts: list[str], work: Path, env: dict[str, str]) -> dict[str, fl
     except (ValueError, KeyError, OSError):
         print(f"  no result (rc {done.returncode}): {done.stderr[-500:]}")
         return None
-    if done.returncode != 3 or w.first is None or not journal.get("rollback"):
+    if done.returncode != 3 or not journal.get("rollback"):
         print(f"  unexpected: rc {done.returncode} {result.get('reason')}")
         return None
     rollback = next(p for p in journal["phases"] if p["name"] == "rollback")
     aborted = parse_time(journal["abort"]["at"])
     started = parse_time(rollback["started_at"])
     reverted = parse_time(journal["rollback"]["reverted_at"])
+    onset = timeline.onset(aborted)
+    if onset is None:
+        print(f"  unexpected: the watcher saw no breach before the abort at {aborted:.2f}")
+        return None
     split = {
-        "total": reverted - w.first,
-        "detect": aborted - w.first,
+        "total": reverted - onset,
+        "detect": aborted - onset,
         "stop_play": started - aborted,
         "revert": reverted - started,
     }
@@ -106,7 +168,9 @@ def one_round(hosts: list[str], work: Path, env: dict[str, str]) -> dict[str, fl
         f"  {count:3d} targets: breach->reverted {split['total']:5.2f}s = detect "
         f"{split['detect']:5.2f} + stop the play in flight {split['stop_play']:5.2f} + revert "
         f"{split['revert']:5.2f} (abort in phase {_phase_at(journal, aborted)})  "
-        f"[{benchlib.load()}]",
+        f"[{benchlib.load()}]\n"
+        f"      dips that cleared before: {timeline.dips(aborted)}; guardrail ticks from "
+        f"the onset (s after it): {guardrail_ticks(journal, onset, aborted)}",
         flush=True,
     )
     return split
