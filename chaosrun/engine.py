@@ -444,6 +444,11 @@ class Engine:
             "hosts": fast,
             "reverted_at": now_iso(),
             "revert_scripts_s": round(time.monotonic() - started, 3),
+            # Per host: how long its answer took and over what, for a slow host's post-mortem
+            # (with the `began`/`at` of the host's history.jsonl: the script's own time).
+            "revert_answers": {
+                h: {"seconds": round(a.seconds, 3), "via": a.via} for h, a in answers.items()
+            },
         }
         self.timings["revert_scripts_s"] = record["revert_scripts_s"]
         self.journal.set(rollback=record)

@@ -27,6 +27,7 @@ class Answer:
     rc: int
     out: str
     seconds: float
+    via: str = "shell"  # "shell": the host's open shell; "ssh": a one-shot ssh client
 
 
 class HostShell:
@@ -77,11 +78,11 @@ class HostShell:
                 start_new_session=True,  # a Ctrl-C on the terminal must not kill a revert
             )
         except subprocess.TimeoutExpired:
-            return Answer(-1, f"no answer within {timeout:g}s", time.monotonic() - started)
+            return Answer(-1, f"no answer within {timeout:g}s", time.monotonic() - started, "ssh")
         except OSError as exc:
-            return Answer(-1, str(exc), time.monotonic() - started)
+            return Answer(-1, str(exc), time.monotonic() - started, "ssh")
         out = (proc.stdout + proc.stderr).strip()
-        return Answer(proc.returncode, out, time.monotonic() - started)
+        return Answer(proc.returncode, out, time.monotonic() - started, "ssh")
 
     def run_all(self, scripts: dict[str, str], timeout: float = 30.0) -> dict[str, Answer]:
         """Run one script per host, all at once."""

@@ -82,9 +82,11 @@ def test_revert_script_undoes_cleans_up_and_records(fault: tuple[Path, Path]) ->
     assert first.returncode == 0, first.stderr
     assert not flag.exists()
     assert not (state / "active" / RUN).exists()  # the fault's and the run's directories
-    assert history(state)[-1] | {"at": 0} == {
-        "run_id": RUN, "role": "demo", "by": "rollback", "at": 0, "ok": True,
+    record = history(state)[-1]
+    assert record | {"began": 0, "at": 0} == {
+        "run_id": RUN, "role": "demo", "by": "rollback", "began": 0, "at": 0, "ok": True,
     }  # fmt: skip
+    assert 0 <= record["at"] - record["began"] <= 10  # when the script started and ended
     assert not script.exists()  # the one way to undo the fault is gone with the fault
 
 
@@ -110,11 +112,13 @@ def test_deadman_reverts_when_the_lease_expires(fault: tuple[Path, Path]) -> Non
 
 def test_a_renewed_lease_keeps_the_fault(fault: tuple[Path, Path]) -> None:
     state, flag = fault
-    set_lease(state, time.time() + 2)
+    # The lease file holds whole seconds: +3 leaves at least a second after the sleep, so
+    # a busy machine's scheduling delay does not let the first lease lapse.
+    set_lease(state, time.time() + 3)
     proc = start_deadman(state)
     try:
         time.sleep(1)
-        renewed = time.time() + 4
+        renewed = int(time.time() + 4)
         set_lease(state, renewed)
         while time.time() < renewed - 0.5:
             assert flag.exists(), "reverted before the renewed lease expired"

@@ -234,3 +234,8 @@ def test_guardrails_watch_during_inject(env) -> None:
     # The canceled inject may still land on a host after its revert script ran, so the
     # confirmation runs the role's rollback too, not verify alone.
     assert hosts.plays == [("inject",), ("rollback", "verify")]
+
+
+def test_the_journal_times_every_hosts_revert_answer(env) -> None:
+    _, journal = run(env)
+    assert journal["rollback"]["revert_answers"] == {"order-2": {"seconds": 0.01, "via": "shell"}}

@@ -120,7 +120,8 @@ faults:
       description: What the role recorded before the fault.
       type: dict
 history:
-  description: The last O(history) revert records, each with run_id, role, by, at and ok.
+  description: The last O(history) revert records, each with run_id, role, by, began and at
+    (epoch seconds: when the revert script started and ended) and ok.
   returned: when O(history) is above 0
   type: list
   elements: dict
