@@ -121,7 +121,7 @@ faults:
       type: dict
 history:
   description: The last O(history) revert records, each with run_id, role, by, began and at
-    (epoch seconds: when the revert script started and ended) and ok.
+    (epoch seconds, when the revert script started and ended) and ok.
   returned: when O(history) is above 0
   type: list
   elements: dict
