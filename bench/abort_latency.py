@@ -32,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -41,7 +40,7 @@ sys.path.insert(0, str(PROJECT / "tests" / "e2e"))
 sys.path.insert(0, str(PROJECT / "bench"))
 
 import benchlib  # noqa: E402
-from engine_support import parse_time, query  # noqa: E402
+from engine_support import Watcher, parse_time, query  # noqa: E402
 
 INTERVAL = 1.0
 
@@ -80,29 +79,19 @@ recovery: {{within: 90s}}
 """
 
 
-class Timeline:
-    """Polls the guardrail's query from a thread and keeps every change of breached-ness."""
+class Timeline(Watcher):
+    """Keeps polling after the first breach and remembers every change of breached-ness."""
 
-    def __init__(self, url: str, promql: str, count: int, every: float = 0.05) -> None:
-        self.url, self.promql, self.count, self.every = url, promql, count, every
+    def __init__(self, url: str, promql: str, count: int) -> None:
+        super().__init__(url, promql, lambda v: not v or min(v) < count, 0.05)
         self.changes: list[tuple[float, bool]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> Timeline:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             started = time.time()
             values = query(self.url, self.promql)
             if values is not None:
-                breached = not values or min(values) < self.count
+                breached = self.seen(values)
                 if not self.changes or self.changes[-1][1] != breached:
                     self.changes.append((started, breached))
             self._stop.wait(self.every)
