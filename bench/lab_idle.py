@@ -54,7 +54,7 @@ def process_cpu(pid: int) -> float:
 
 def sample(config: LabConfig, paths: LabPaths) -> tuple[dict[str, float], dict[str, float]]:
     """CPU seconds so far: of every running host's container, of every controller service."""
-    hosts = {c.host: cgroup_cpu(c.pid) for c in list_containers(config) if c.running and c.pid}
+    hosts = {c.host: cgroup_cpu(c.pid) for c in list_containers(config) if c.running}
     services = {}
     for name in controller.specs(config, paths):
         running = procs.read(paths, name)

@@ -15,11 +15,10 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 from chaosrun.errors import ChaosrunError
-from chaosrun.lab import podman
+from chaosrun.lab import podman, processes
 from chaosrun.lab.keys import ssh_argv
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import Host, LabConfig
@@ -47,17 +46,7 @@ class Container:
     def running(self) -> bool:
         # After the machine's processes were killed wholesale (a restart that keeps the
         # disk), podman still reports "running" with the pid of a process that is gone.
-        return self.state == "running" and process_alive(self.pid)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether the pid names a live process (a zombie, killed but not reaped, is not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text() if pid > 0 else ""
-    except OSError:
-        return False
-    # The state letter follows the command name, which is in parentheses and may hold spaces.
-    return bool(stat) and stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+        return self.state == "running" and processes.alive(self.pid)
 
 
 def list_containers(lab: LabConfig) -> list[Container]:

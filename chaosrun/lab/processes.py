@@ -137,11 +137,16 @@ def terminate(pid: int, timeout: float = 10) -> None:
 def _exists(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reap it if it happens to be our child
+    return alive(pid)
+
+
+def alive(pid: int) -> bool:
+    """Whether the pid names a live process (a zombie, killed but not reaped, is not)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return state != "Z"
+    return pid > 0 and state != "Z"
 
 
 def strays(paths: LabPaths, known: Sequence[int] = ()) -> list[int]:

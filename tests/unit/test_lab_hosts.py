@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun.lab import hosts
+from chaosrun.lab import hosts, processes
 from chaosrun.lab.hosts import Container
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
@@ -80,9 +80,9 @@ def test_key_id_follows_the_key(paths: LabPaths) -> None:
 def test_a_zombie_is_not_alive() -> None:
     child = subprocess.Popen(["true"])
     deadline = time.monotonic() + 10
-    while hosts.process_alive(child.pid) and time.monotonic() < deadline:
+    while processes.alive(child.pid) and time.monotonic() < deadline:
         time.sleep(0.05)  # exited but not yet reaped: a zombie
-    assert not hosts.process_alive(child.pid)
+    assert not processes.alive(child.pid)
     assert Path(f"/proc/{child.pid}").exists()
     child.wait()
-    assert hosts.process_alive(os.getpid())
+    assert processes.alive(os.getpid())
