@@ -92,6 +92,7 @@ def role_vars(run_id: str, ttl: int, expect: str | None = None) -> dict[str, Any
         "chaos_ttl": ttl,
         "chaos_state_dir": STATE_DIR,
         "chaos_controller": controller_id(),
+        "chaos_validated": True,  # as the engine passes it (it validated the vars itself)
     }
     if expect:
         values["process_kill_expect"] = expect

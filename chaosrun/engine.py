@@ -300,6 +300,8 @@ class Engine:
             "chaos_state_dir": self.plan.state_dir,
             # user@host:pid, so `chaosrun status` can tell whether this run still lives.
             "chaos_controller": controller_id(),
+            # check() validated the vars before any host was touched: no per-host repeat.
+            "chaos_validated": True,
         }
         if expect:
             values[f"{self.plan.role.short}_expect"] = expect

@@ -187,6 +187,8 @@ def _record(event: dict[str, Any], result: PlayResult, on_event: EventSink | Non
         result.hosts[host] = "unreachable" if kind == "runner_on_unreachable" else "failed"
         res = data.get("res") or {}
         msg = res.get("msg") or res.get("stderr") or res.get("stdout") or kind
+        if msg == "non-zero return code" and res.get("stderr"):
+            msg = res["stderr"]  # a script's own message (a refusal, a failed apply) says more
         result.messages[host] = f"{task}: {str(msg).strip()[:300]}"
     elif kind in ("runner_on_ok", "runner_on_skipped") and result.hosts[host] == "not run":
         result.hosts[host] = "running"

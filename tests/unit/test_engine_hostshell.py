@@ -94,6 +94,18 @@ def test_runner_events_to_host_status() -> None:
     assert not result.ok and result.failed_hosts() == ["b", "c"]
 
 
+def test_a_failed_script_reports_its_own_message() -> None:
+    result = PlayResult("failed", 2, {"a": "not run"})
+    refusal = "a holds an active fault of run r1 (roles: process_kill); run r2 is refused."
+    res = {"msg": "non-zero return code", "rc": 3, "stderr": refusal}
+    _record(
+        {"event": "runner_on_failed", "event_data": {"host": "a", "task": "Look", "res": res}},
+        result,
+        None,
+    )
+    assert result.messages["a"] == f"Look: {refusal}"
+
+
 def test_live_progress_never_shows_secrets() -> None:
     import io
 
