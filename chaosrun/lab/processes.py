@@ -142,11 +142,13 @@ def _exists(pid: int) -> bool:
 
 def alive(pid: int) -> bool:
     """Whether the pid names a live process (a zombie, killed but not reaped, is not)."""
+    if pid <= 0:  # podman reports 0 for a container without a process
+        return False
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return pid > 0 and state != "Z"
+    return state != "Z"
 
 
 def strays(paths: LabPaths, known: Sequence[int] = ()) -> list[int]:
