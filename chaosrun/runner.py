@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from chaosrun.paths import project_root
+from chaosrun.usertext import UnsafeDumper
 from chaosrun.yamlpos import VaultValue
 
 EventSink = Callable[[str, str, str], None]  # (host, status, task)
@@ -68,8 +69,8 @@ def _vault_representer(dumper: yaml.SafeDumper, value: VaultValue) -> yaml.Node:
     return dumper.represent_scalar("!vault", value.ciphertext, style="|")
 
 
-class _VarsDumper(yaml.SafeDumper):
-    pass
+class _VarsDumper(UnsafeDumper):
+    """Every string the engine hands to the role is data (chaosrun.usertext)."""
 
 
 _VarsDumper.add_representer(VaultValue, _vault_representer)
@@ -216,16 +217,26 @@ def run_command(
             answers[host] = (-1, str(res.get("msg", "unreachable")))
         return True
 
-    ansible_runner.run(
-        private_data_dir=str(work_dir),
-        host_pattern=pattern,
-        module="ansible.builtin.shell",
-        module_args=command,
-        inventory=str(inventory),
-        envvars=runner_env(),
-        event_handler=handle,
-        quiet=True,
-        suppress_env_files=True,
-        timeout=int(max(5, timeout)),
-    )
+    # The command is text the user typed: it reaches the shell module through an unsafe
+    # variable, so Jinja in it is never evaluated on the controller. The leading space
+    # keeps the ad hoc CLI from taking `{{` for the start of JSON arguments.
+    fd, vars_path = tempfile.mkstemp(prefix="command-", suffix=".yml", dir=work_dir)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            yaml.dump({"chaosrun_probe_command": command}, fh, Dumper=UnsafeDumper)
+        ansible_runner.run(
+            private_data_dir=str(work_dir),
+            host_pattern=pattern,
+            module="ansible.builtin.shell",
+            module_args=" {{ chaosrun_probe_command }}",
+            cmdline=f"-e @{vars_path}",
+            inventory=str(inventory),
+            envvars=runner_env(),
+            event_handler=handle,
+            quiet=True,
+            suppress_env_files=True,
+            timeout=int(max(5, timeout)),
+        )
+    finally:
+        os.unlink(vars_path)
     return answers

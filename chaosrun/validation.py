@@ -20,6 +20,7 @@ from chaosrun.inventory import Inventory
 from chaosrun.rolespec import RoleSpec, check_vars, load_role
 from chaosrun.schema import field_name
 from chaosrun.secrets import decrypt
+from chaosrun.usertext import NOT_EVALUATED, jinja_markers
 from chaosrun.windows import parse_windows
 from chaosrun.yamlpos import VaultValue
 from chaosrun.zones import choose_zones, hosts_in, largest_hosts, zone_map
@@ -78,7 +79,17 @@ def check(exp: Experiment, inventory: Inventory | None) -> Report:
     if inventory is not None:
         report.blast_radius = _blast_radius(exp, inventory, where)
     report.detection, report.warnings = detection_times(exp)
+    report.warnings += [f"{where(path)} {NOT_EVALUATED}" for path in _jinja_paths(exp)]
     return report
+
+
+def _jinja_paths(exp: Experiment) -> list[tuple]:
+    """Fields of user text that look like templates: fault vars and command probes."""
+    paths = list(jinja_markers(exp.fault.vars, ("fault", "vars")))
+    for _, probe in exp.all_probes():
+        if probe.kind == "command":
+            paths += jinja_markers(probe.config, (*probe.path, "command"))
+    return paths
 
 
 def _blast_radius(exp: Experiment, inventory: Inventory, where) -> Decision:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from chaosrun.commands.outcome import exit_with, outcome_json
-from chaosrun.output import console, emit_json, err_console, error, info
+from chaosrun.output import console, emit_json, err_console, error, info, warn
 
 app = typer.Typer(no_args_is_help=True, help="Check runbooks and compile them to playbooks.")
 
@@ -28,7 +28,7 @@ def check(
 ) -> None:
     """Validate runbooks: structure, step blocks and front matter; errors name the line."""
     from chaosrun.errors import InvalidInput
-    from chaosrun.runbook.check import check_file
+    from chaosrun.runbook.check import check_file, warnings
 
     failed = 0
     for path in runbooks:
@@ -39,6 +39,8 @@ def check(
             for line in str(exc).splitlines():
                 error(line)
             continue
+        for text in warnings(book):
+            warn(text)
         kinds = ", ".join(f"{s.number} {s.kind}" for s in book.steps)
         fault = f"drills {experiment.fault.role}" if experiment else "no fault: compile only"
         console.print(f"[green]ok[/] {path}: {len(book.steps)} steps ({kinds}); {fault}")

@@ -16,6 +16,7 @@ from chaosrun.errors import InvalidInput
 from chaosrun.experiment import Defaults, Experiment, _build
 from chaosrun.runbook.parse import Runbook, Step, load
 from chaosrun.schema import Checker
+from chaosrun.usertext import NOT_EVALUATED, has_jinja, jinja_markers
 
 RUNBOOK_KEYS = ("variables",)
 MEASURES = ("detect", "alert", "recover")
@@ -50,6 +51,24 @@ def check(book: Runbook, defaults: Defaults | None = None) -> Experiment | None:
     if errors:
         raise InvalidInput("\n".join(sorted(set(errors), key=_line_key)))
     return experiment
+
+
+def warnings(book: Runbook) -> list[str]:
+    """Headings, prose and probe fields that hold Jinja: compiled as plain text, never
+    evaluated (`tasks` blocks are Ansible and are templated as usual)."""
+    found = []
+    for step in book.steps:
+        if has_jinja(step.title):
+            found.append(f"{book.where(step.line)}: the heading {NOT_EVALUATED}")
+        if has_jinja(step.text):
+            found.append(
+                f"{book.where(step.line)}: the prose of step {step.number} {NOT_EVALUATED}"
+            )
+        if step.block is not None and step.kind != "tasks":
+            for path in jinja_markers(step.block.data):
+                line = step.block.positions.line(path)
+                found.append(f"{book.where(line)}: {'.'.join(map(str, path))} {NOT_EVALUATED}")
+    return found
 
 
 def experiment_data(book: Runbook) -> dict[str, Any] | None:

@@ -4,6 +4,11 @@ Probes become tasks of the collection's modules (chaosrun.chaos.prometheus_probe
 http_probe, alert_probe) delegated to the controller, so the playbook also runs in AWX
 or with plain ansible-playbook. Manual steps print their text and pause; the `auto_ack`
 variable (`-e auto_ack=true`) skips the pause and reports the step as acknowledged.
+
+Headings, prose and probe fields are text the author typed: they are written as
+`!unsafe`, so Jinja in them is never evaluated, not even when the playbook is only
+loaded. `tasks` blocks and the front matter's `variables` are Ansible the author wrote
+and are templated as usual.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import yaml
 
 from chaosrun.durations import parse_duration
 from chaosrun.runbook.parse import Runbook, Step
+from chaosrun.usertext import MarkedDumper, Unsafe, mark
 
 PROMETHEUS_URL = "{{ chaosrun_prometheus_url | default(lab_prometheus_url) }}"
 ALERTMANAGER_URL = "{{ chaosrun_alertmanager_url | default(lab_alertmanager_url) }}"
@@ -47,10 +53,10 @@ def play(book: Runbook, step: Step) -> dict[str, Any]:
 
 
 def play_name(step: Step) -> str:
-    return f"Step {step.number}: {step.title}"
+    return Unsafe(f"Step {step.number}: {step.title}")
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(MarkedDumper):
     """Indents lists inside mappings, as yamllint (and so ansible-lint) expects."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
@@ -97,32 +103,33 @@ def _tasks(step: Step) -> list[dict[str, Any]]:
     if "timeout" in data:
         common["timeout"] = parse_duration(data["timeout"])
     if kind == "prometheus":
-        args = {"url": data.get("url", PROMETHEUS_URL), "query": data["prometheus"], **common}
+        args = {"url": _text(data, "url", PROMETHEUS_URL), "query": mark(data["prometheus"])}
+        args.update(common)
         args.update({k: data[k] for k in ("max", "min") if k in data})
         module, what = "chaosrun.chaos.prometheus_probe", "Wait until the query passes"
     elif kind == "http":
-        args = {"url": data["http"], **common}
+        args = {"url": mark(data["http"]), **common}
         if "status" in data:
             status = data["status"]
             args["status_code"] = status if isinstance(status, list) else [status]
-        args.update({k: data[k] for k in ("body_contains", "method") if k in data})
+        args.update({k: mark(data[k]) for k in ("body_contains", "method") if k in data})
         module, what = "chaosrun.chaos.http_probe", "Wait until the endpoint answers as expected"
     else:
         args = {
-            "url": data.get("url", ALERTMANAGER_URL),
-            "api": data.get("api", "alertmanager"),
-            "alertname": data["alert"],
+            "url": _text(data, "url", ALERTMANAGER_URL),
+            "api": mark(data.get("api", "alertmanager")),
+            "alertname": mark(data["alert"]),
             "state": data.get("state", "firing"),
             **common,
         }
         if data.get("labels"):
-            args["labels"] = data["labels"]
+            args["labels"] = mark(data["labels"])
         module, what = "chaosrun.chaos.alert_probe", f"Wait until alert {data['alert']} is firing"
         if args["state"] == "not_firing":
             what = f"Wait until alert {data['alert']} is resolved"
     return [
         {
-            "name": f"{what} (within {within:g}s)",
+            "name": Unsafe(f"{what} (within {within:g}s)"),
             module: args,
             "delegate_to": "localhost",
             "run_once": True,
@@ -135,12 +142,14 @@ def _manual(step: Step) -> list[dict[str, Any]]:
     return [
         {
             "name": "Show the manual step",
-            "ansible.builtin.debug": {"msg": text.splitlines()},
+            "ansible.builtin.debug": {"msg": mark(text.splitlines())},
             "run_once": True,
         },
         {
             "name": "Wait until the operator has done the step",
-            "ansible.builtin.pause": {"prompt": f"{play_name(step)}: press Enter when done"},
+            "ansible.builtin.pause": {
+                "prompt": Unsafe(f"{play_name(step)}: press Enter when done")
+            },
             "run_once": True,
             "when": f"not ({AUTO_ACK})",
         },
@@ -151,3 +160,8 @@ def _manual(step: Step) -> list[dict[str, Any]]:
             "when": AUTO_ACK,
         },
     ]
+
+
+def _text(data: dict[str, Any], key: str, default: str) -> str:
+    """The author's value as unsafe text, or chaosrun's own template as the default."""
+    return mark(data[key]) if key in data else default

@@ -8,7 +8,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
+
+from chaosrun import usertext
 
 ROOT = Path(__file__).resolve().parents[2]
 WRONG_UNIT = Path(__file__).parent / "fixtures" / "runbooks" / "order-down-wrong-unit.md"
@@ -33,7 +34,7 @@ def test_compile_writes_a_playbook_with_one_play_per_step(tmp_path: Path) -> Non
     out = tmp_path / "playbook.yml"
     done = chaosrun("runbook", "compile", str(WRONG_UNIT), "-o", str(out))
     assert done.returncode == 0, done.stderr
-    plays = yaml.safe_load(out.read_text())
+    plays = usertext.load(out.read_text())
     assert [p["name"] for p in plays][2] == "Step 3: Restart the instance"
     assert plays[2]["vars"]["order_unit"] == "order-servce.service"
 

@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 
+from chaosrun import usertext
 from chaosrun.runbook import compile as compiler
 from chaosrun.runbook.check import check_file
 
@@ -22,7 +22,7 @@ BIN = Path(sys.executable).parent
 
 def compiled(path: Path) -> tuple[object, list[dict]]:
     book, _ = check_file(path)
-    return book, yaml.safe_load(compiler.dump(book))
+    return book, usertext.load(compiler.dump(book))
 
 
 def test_one_play_per_step_named_after_the_headings() -> None:
