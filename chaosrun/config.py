@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from chaosrun import paths
+from chaosrun import apiaccess, paths
+from chaosrun.apiaccess import ApiAccess
 from chaosrun.blast_radius import Caps
 from chaosrun.errors import InvalidInput
 from chaosrun.windows import Window, parse_duration, parse_windows
@@ -23,10 +24,14 @@ from chaosrun.windows import Window, parse_duration, parse_windows
 FILE_NAME = "chaosrun.yml"
 ENV_VAR = "CHAOSRUN_CONFIG"
 
+# How Prometheus and Alertmanager are reached besides the URL (chaosrun.apiaccess); None:
+# not set (headers and basic_auth are mappings checked there, not here).
+ACCESS: dict[str, Any] = {**dict.fromkeys(apiaccess.KEYS), "insecure_skip_verify": False}
 # The shape of the file: a nested dict of key -> default. A default of None means "no
 # value"; lists are checked by their own parsers below.
 DEFAULTS: dict[str, Any] = {
-    "prometheus": {"url": "http://127.0.0.1:9090", "timeout": "5s"},
+    "prometheus": {"url": "http://127.0.0.1:9090", "timeout": "5s", **ACCESS},
+    "alertmanager": {"url": None, **ACCESS},
     "guardrails": {
         "interval": "2s",
         "breaches_in_a_row": 1,
@@ -78,6 +83,8 @@ class Config:
     run_dir: Path
     freeze_file: Path
     webhooks: list[Webhook] = field(default_factory=list)
+    prometheus: ApiAccess | None = None  # how to reach prometheus_url (TLS, credentials)
+    alertmanager: ApiAccess | None = None  # None: the inventory's URL, verified TLS, no auth
 
 
 class Located:
@@ -181,7 +188,20 @@ def parse(data: Any, doc: Located, base: Path, source: Path | None) -> Config:
         run_dir=_path(merged["run_dir"], ("run_dir",), doc, base),
         freeze_file=_path(merged["freeze_file"], ("freeze_file",), doc, base),
         webhooks=_webhooks(merged["notifications"]["webhooks"], doc),
+        prometheus=_access(prom, ("prometheus",), doc, base),
+        alertmanager=_access(merged["alertmanager"], ("alertmanager",), doc, base),
     )
+
+
+def _access(block: dict[str, Any], at: tuple[Any, ...], doc: Located, base: Path):
+    """The access settings of a `prometheus:`/`alertmanager:` block (None without a URL)."""
+    if block["url"] is None:
+        return None
+    url = _text(block["url"], (*at, "url"), doc).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInput(f"{doc.locate((*at, 'url'))}: must be an http(s) URL")
+    settings = {k: v for k, v in block.items() if k in apiaccess.KEYS and v is not None}
+    return apiaccess.parse(url, settings, doc.locate, at, base)
 
 
 def _merge(defaults: dict[str, Any], data: dict[str, Any], at: tuple[Any, ...], doc: Located):

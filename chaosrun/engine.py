@@ -80,8 +80,8 @@ class Engine:
         self.hosts = list(plan.selection.selected)
         self.shell = hostshell.HostShell([plan.inventory.host_info(h) for h in self.hosts])
         source = (
-            PrometheusSource(plan.prometheus_url, self.exp.prometheus.timeout)
-            if (plan.prometheus_url)
+            PrometheusSource(plan.prometheus, self.exp.prometheus.timeout)
+            if plan.prometheus
             else None
         )
         self.prober = Prober(
@@ -89,7 +89,7 @@ class Engine:
             timeout=self.exp.prometheus.timeout,
             inventory=plan.inventory.path,
             work_dir=self.run_dir / "ansible",
-            alertmanager_url=plan.alertmanager_url,
+            alertmanager=plan.alertmanager,
             headers=plan.headers,
         )
         self.abort: dict[str, Any] | None = None

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from chaosrun.apiaccess import KEYS as ACCESS_KEYS
 from chaosrun.durations import parse_duration
 from chaosrun.errors import InvalidInput
 from chaosrun.ramp import parse_steps as parse_ramp
@@ -76,6 +77,9 @@ class PrometheusSettings:
     url: str | None
     scrape_interval: float
     timeout: float
+    # TLS, credentials and headers as written (chaosrun.apiaccess reads them in planning);
+    # empty: the project's settings apply.
+    access: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -357,7 +361,7 @@ def _plain_value(value: Any) -> bool:
 
 def _prometheus(c: Checker, value: Any, defaults: Defaults) -> PrometheusSettings | None:
     p = ("prometheus",)
-    m = c.mapping(value, p, set(), {"url", "scrape_interval", "timeout"})
+    m = c.mapping(value, p, set(), {"url", "scrape_interval", "timeout", *ACCESS_KEYS})
     if m is None:
         return None
     url = m.get("url")
@@ -369,7 +373,8 @@ def _prometheus(c: Checker, value: Any, defaults: Defaults) -> PrometheusSetting
     timeout = c.duration(m.get("timeout", defaults.prometheus_timeout), (*p, "timeout"), 0.05)
     if scrape is None or timeout is None:
         return None
-    return PrometheusSettings(url, scrape, timeout)
+    access = {k: m[k] for k in ACCESS_KEYS if k in m}
+    return PrometheusSettings(url, scrape, timeout, access)
 
 
 def _guardrails(c: Checker, value: Any, defaults: Defaults) -> Guardrails | None:

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaosrun import apiaccess
 from chaosrun import config as project_config
+from chaosrun.apiaccess import ApiAccess
 from chaosrun.blast_radius import Caps
 from chaosrun.errors import InvalidInput
 from chaosrun.experiment import Defaults, Experiment, load_experiment
@@ -33,8 +35,8 @@ class Plan:
     role: RoleSpec
     selection: Selection
     report: Report
-    prometheus_url: str | None
-    alertmanager_url: str | None
+    prometheus: ApiAccess | None
+    alertmanager: ApiAccess | None
     redactor: Redactor
     secret_vars: set[str]
     config: project_config.Config
@@ -42,6 +44,14 @@ class Plan:
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     state_dir: str = STATE_DIR
     allow_irreversible: bool = False
+
+    @property
+    def prometheus_url(self) -> str | None:
+        return self.prometheus.url if self.prometheus else None
+
+    @property
+    def alertmanager_url(self) -> str | None:
+        return self.alertmanager.url if self.alertmanager else None
 
     @property
     def ttl(self) -> int:
@@ -109,14 +119,24 @@ def make_plan(
             redactor.add(value)
     for value in report.secret_values:
         redactor.add(value)
+    prometheus = prometheus_access(experiment, inventory, cfg)
+    alertmanager = alertmanager_access(inventory, cfg)
+    for access in (prometheus, alertmanager):
+        for value in access.secrets() if access else []:
+            redactor.add(value)
+    if prometheus and prometheus.insecure_skip_verify:
+        report.warnings.append(
+            f"prometheus: insecure_skip_verify is true: the TLS certificate of "
+            f"{prometheus.url} is not checked"
+        )
     return Plan(
         experiment=experiment,
         inventory=inventory,
         role=report.role,
         selection=selection,
         report=report,
-        prometheus_url=prometheus_url(experiment, inventory) or cfg.prometheus_url,
-        alertmanager_url=_first(inventory, "chaosrun_alertmanager_url", "lab_alertmanager_url"),
+        prometheus=prometheus,
+        alertmanager=alertmanager,
         redactor=redactor,
         secret_vars=secret_vars,
         headers=_headers(experiment),
@@ -146,6 +166,32 @@ def prometheus_url(experiment: Experiment, inventory: Inventory | None) -> str |
     if inventory is None:
         return None
     return _first(inventory, "chaosrun_prometheus_url", "prometheus_url", "lab_prometheus_url")
+
+
+def prometheus_access(
+    experiment: Experiment, inventory: Inventory | None, cfg: project_config.Config
+) -> ApiAccess | None:
+    """How to reach the run's Prometheus: the experiment's own access settings when it has
+    any, else the project's (credentials only for the project's own Prometheus URL)."""
+    url = prometheus_url(experiment, inventory) or cfg.prometheus_url
+    own = experiment.prometheus.access
+    if own:
+        return apiaccess.parse(
+            url,
+            own,
+            lambda at: f"{experiment.locate(at)}: {'.'.join(str(p) for p in at)}",
+            ("prometheus",),
+            experiment.file.resolve().parent,
+        )
+    return cfg.prometheus.with_url(url) if cfg.prometheus else ApiAccess(url)
+
+
+def alertmanager_access(inventory: Inventory, cfg: project_config.Config) -> ApiAccess | None:
+    """The project's Alertmanager when chaosrun.yml names one, else the inventory's."""
+    if cfg.alertmanager is not None:
+        return cfg.alertmanager
+    url = _first(inventory, "chaosrun_alertmanager_url", "lab_alertmanager_url")
+    return ApiAccess(url.rstrip("/")) if url else None
 
 
 def _first(inventory: Inventory, *names: str) -> str | None:

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chaosrun.apiaccess import ApiAccess
 from chaosrun.experiment import ProbeSpec
 from chaosrun.probes import alert, command, http, prometheus, tcp
 from chaosrun.verdict import ProbeResult
@@ -24,7 +25,7 @@ class Prober:
     timeout: float
     inventory: Path | None = None
     work_dir: Path | None = None
-    alertmanager_url: str | None = None
+    alertmanager: ApiAccess | None = None
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # probe -> plain headers
     baselines: dict[str, float] = field(default_factory=dict)
 
@@ -47,17 +48,24 @@ class Prober:
         if probe.kind == "http":
             return http.evaluate(probe, self.headers.get(probe.name, {}), self.timeout)
         if probe.kind == "alert":
-            url = probe.config.get("url")
-            if url is None:
-                source = probe.config["source"]
-                url = self.alertmanager_url if source == "alertmanager" else None
-                url = url or (self.source.url if self.source and source == "prometheus" else None)
-            return alert.evaluate(probe, url, self.timeout)
+            return alert.evaluate(probe, self._alert_access(probe), self.timeout)
         if probe.kind == "tcp":
             return tcp.evaluate(probe, self._address(probe.config["host"]), self.timeout)
         if self.inventory is None or self.work_dir is None:
             return ProbeResult.unknown("command probes need an inventory")
         return command.evaluate(probe, self.inventory, self.work_dir / "probes", self.timeout)
+
+    def _alert_access(self, probe: ProbeSpec) -> ApiAccess | None:
+        """The probe's own URL (with the trust and credentials of the server it names, when
+        that is ours), else the run's Alertmanager or Prometheus."""
+        source = probe.config["source"]
+        known = self.alertmanager if source == "alertmanager" else None
+        if known is None and source == "prometheus" and self.source is not None:
+            known = self.source.access
+        url = probe.config.get("url")
+        if url is None:
+            return known
+        return known.with_url(url) if known else ApiAccess(url)
 
     def _address(self, host: str) -> str:
         """An inventory host's ansible_host, else the name or address as given (looked up

@@ -4,34 +4,38 @@ from __future__ import annotations
 
 import requests
 
+from chaosrun.apiaccess import ApiAccess, explain
 from chaosrun.experiment import ProbeSpec
 from chaosrun.verdict import ProbeResult, Verdict
 
 
-def firing_alerts(source: str, url: str, timeout: float) -> list[str]:
+def firing_alerts(source: str, access: ApiAccess, timeout: float) -> list[str]:
     """Names of the alerts firing now; raises requests errors."""
-    base = url.rstrip("/")
+    base = access.url.rstrip("/")
+    session = access.session()
     if source == "alertmanager":
-        resp = requests.get(f"{base}/api/v2/alerts", params={"active": "true"}, timeout=timeout)
+        resp = session.get(f"{base}/api/v2/alerts", params={"active": "true"}, timeout=timeout)
         resp.raise_for_status()
         return [
             a.get("labels", {}).get("alertname", "")
             for a in resp.json()
             if a.get("status", {}).get("state") == "active"
         ]
-    resp = requests.get(f"{base}/api/v1/alerts", timeout=timeout)
+    resp = session.get(f"{base}/api/v1/alerts", timeout=timeout)
     resp.raise_for_status()
     alerts = resp.json().get("data", {}).get("alerts", [])
     return [a.get("labels", {}).get("alertname", "") for a in alerts if a.get("state") == "firing"]
 
 
-def evaluate(probe: ProbeSpec, url: str | None, timeout: float) -> ProbeResult:
+def evaluate(probe: ProbeSpec, access: ApiAccess | None, timeout: float) -> ProbeResult:
     cfg = probe.config
-    if not url:
+    if access is None:
         return ProbeResult.unknown(f"no {cfg['source']} URL known")
     try:
-        names = firing_alerts(cfg["source"], url, probe.timeout or timeout)
-    except (requests.RequestException, ValueError) as exc:
+        names = firing_alerts(cfg["source"], access, probe.timeout or timeout)
+    except requests.RequestException as exc:
+        return ProbeResult.unknown(f"{cfg['source']} alerts: {explain(exc, access.url)}")
+    except ValueError as exc:
         return ProbeResult.unknown(f"{cfg['source']} alerts: {str(exc)[:200]}")
     firing = cfg["name"] in names
     evidence = f"{cfg['name']} {'firing' if firing else 'not firing'} in {cfg['source']}"

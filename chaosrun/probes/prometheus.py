@@ -13,6 +13,7 @@ import requests
 from prometheus_api_client import PrometheusConnect
 from requests.adapters import Retry
 
+from chaosrun.apiaccess import ApiAccess, explain, status_line
 from chaosrun.durations import format_duration
 from chaosrun.experiment import ProbeSpec
 from chaosrun.verdict import ProbeResult, Verdict
@@ -21,21 +22,29 @@ MAX_EVIDENCE = 400
 
 
 class PrometheusSource:
-    """One Prometheus server with the run's query timeout."""
+    """One Prometheus server, reached as its access settings say (TLS verified, credentials,
+    headers), with the run's query timeout."""
 
-    def __init__(self, url: str, timeout: float) -> None:
-        self.url = url.rstrip("/")
+    def __init__(self, access: ApiAccess | str, timeout: float) -> None:
+        self.access = ApiAccess(access) if isinstance(access, str) else access
+        self.url = self.access.url.rstrip("/")
         self.timeout = timeout
+        self.session = self.access.session()
         self.client = PrometheusConnect(
-            self.url, disable_ssl=True, retry=Retry(total=0, backoff_factor=0), timeout=timeout
+            self.url,
+            session=self.session,
+            retry=Retry(total=0, backoff_factor=0),
+            timeout=timeout,
         )
 
     def ready(self) -> tuple[bool, str]:
         try:
-            resp = self.client._session.get(f"{self.url}/-/ready", timeout=self.timeout)
+            resp = self.session.get(f"{self.url}/-/ready", timeout=self.timeout)
         except requests.RequestException as exc:
-            return False, f"{self.url} unreachable: {_short(exc)}"
-        return resp.status_code == 200, f"{self.url}/-/ready -> HTTP {resp.status_code}"
+            return False, explain(exc, self.url)
+        if resp.status_code != 200:
+            return False, status_line(resp.status_code, f"{self.url}/-/ready")
+        return True, f"{self.url}/-/ready -> HTTP 200"
 
     def query(self, promql: str, timeout: float | None = None) -> list[dict[str, Any]]:
         return self.client.custom_query(promql, timeout=timeout or self.timeout)
@@ -45,8 +54,10 @@ def sample(source: PrometheusSource, promql: str, timeout: float | None = None):
     """(values, evidence) or (None, reason) when the answer is not usable."""
     try:
         result = source.query(promql, timeout)
-    except Exception as exc:  # requests errors and the client's own exception type
-        return None, f"query failed: {_short(exc)}"
+    except requests.RequestException as exc:
+        return None, f"query failed: {explain(exc, source.url)}"
+    except Exception as exc:  # the client's own exception type: an HTTP status
+        return None, f"query failed: {_status(exc, source.url)}"
     if not result:
         return None, "query returned no series"
     values: list[tuple[str, float]] = []
@@ -118,6 +129,16 @@ def _labels(metric: dict[str, str]) -> str:
     if not metric:
         return "value"
     return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(metric.items())) + "}"
+
+
+def _status(exc: BaseException, url: str) -> str:
+    """The client raises its own exception with "HTTP Status Code 401 (...)" in it."""
+    text = str(exc)
+    if text.startswith("HTTP Status Code "):
+        code = text.split()[3]
+        if code.isdigit():
+            return status_line(int(code), url)
+    return _short(exc)
 
 
 def _short(exc: BaseException) -> str:

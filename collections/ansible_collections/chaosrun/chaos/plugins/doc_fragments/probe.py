@@ -33,6 +33,11 @@ options:
     description: Verify the TLS certificate of an C(https) URL.
     type: bool
     default: true
+  ca_path:
+    description:
+      - PEM file of the CA that signed the server's certificate, when it is not one the
+        system trusts (a company CA, the lab's own CA).
+    type: path
   headers:
     description:
       - Extra HTTP headers, for example an C(Authorization) header. They are never logged.

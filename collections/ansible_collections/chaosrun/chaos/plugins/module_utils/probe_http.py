@@ -37,6 +37,7 @@ def common_argument_spec():
         interval=dict(type="float", default=1.0),
         fail_on=dict(type="list", elements="str", choices=["breach", "unknown"], default=["breach", "unknown"]),
         validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path"),
         headers=dict(type="dict", default={}, no_log=True),
     )
 
@@ -54,7 +55,7 @@ class HttpResult(object):
         return self.body.decode("utf-8", "replace")
 
 
-def http_request(url, method="GET", data=None, form=None, headers=None, timeout=5.0, validate_certs=True):
+def http_request(url, method="GET", data=None, form=None, headers=None, timeout=5.0, validate_certs=True, ca_path=None):
     """One HTTP request. Never raises for network trouble: the error is in the result."""
     hdrs = dict(headers or {})
     if form is not None:
@@ -65,7 +66,7 @@ def http_request(url, method="GET", data=None, form=None, headers=None, timeout=
     started = time.monotonic()
     try:
         response = open_url(
-            url, data=data, headers=hdrs, method=method, timeout=timeout, validate_certs=validate_certs
+            url, data=data, headers=hdrs, method=method, timeout=timeout, validate_certs=validate_certs, ca_path=ca_path
         )
         with response:
             body = response.read()
@@ -78,9 +79,11 @@ def http_request(url, method="GET", data=None, form=None, headers=None, timeout=
         return HttpResult(None, b"", time.monotonic() - started, "%s: %s" % (type(exc).__name__, reason))
 
 
-def get_json(url, method="GET", form=None, headers=None, timeout=5.0, validate_certs=True):
+def get_json(url, method="GET", form=None, headers=None, timeout=5.0, validate_certs=True, ca_path=None):
     """Fetch JSON. Returns (document, error); exactly one of them is None."""
-    result = http_request(url, method=method, form=form, headers=headers, timeout=timeout, validate_certs=validate_certs)
+    result = http_request(
+        url, method=method, form=form, headers=headers, timeout=timeout, validate_certs=validate_certs, ca_path=ca_path
+    )
     if result.error and result.status is None:
         return None, result.error
     try:

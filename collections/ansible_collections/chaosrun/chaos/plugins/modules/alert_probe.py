@@ -133,7 +133,11 @@ def fetch(params):
     base = params["url"].rstrip("/")
     path = "/api/v2/alerts" if params["api"] == "alertmanager" else "/api/v1/alerts"
     document, error = get_json(
-        base + path, headers=params["headers"], timeout=params["timeout"], validate_certs=params["validate_certs"]
+        base + path,
+        headers=params["headers"],
+        timeout=params["timeout"],
+        validate_certs=params["validate_certs"],
+        ca_path=params["ca_path"],
     )
     if error:
         return None, error

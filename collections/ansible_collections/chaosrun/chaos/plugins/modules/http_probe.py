@@ -140,6 +140,7 @@ def evaluate(params):
         headers=params["headers"],
         timeout=params["timeout"],
         validate_certs=params["validate_certs"],
+        ca_path=params["ca_path"],
     )
     latency = round(answer.latency, 4)
     result = dict(status=answer.status, latency=latency, body=answer.text()[:MAX_BODY])

@@ -171,6 +171,7 @@ def evaluate(params):
         headers=params["headers"],
         timeout=params["timeout"],
         validate_certs=params["validate_certs"],
+        ca_path=params["ca_path"],
     )
     empty = dict(verdict=UNKNOWN, value=None, values=[])
     if error:

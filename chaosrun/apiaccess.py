@@ -1,0 +1,213 @@
+"""How chaosrun reaches an HTTP API it reads (Prometheus, Alertmanager): the URL, whom to
+trust for TLS, a client certificate, credentials and extra headers (a tenant id).
+
+TLS is verified unless a setting says otherwise (`insecure_skip_verify`, warned about by
+`plan`). Secrets come from an environment variable, a file or an Ansible Vault value,
+never from the journal: `secrets()` lists them for the run's Redactor. Failures read as
+one line naming the URL: certificate not trusted, 401, 403, timeout.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+
+from chaosrun.errors import InvalidInput
+
+# Keys of an access block (chaosrun.yml `prometheus:`/`alertmanager:`, an experiment's
+# `prometheus:`), besides the URL.
+KEYS = (
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "insecure_skip_verify",
+    "basic_auth",
+    "bearer_token_env",
+    "bearer_token_file",
+    "headers",
+)
+BASIC_AUTH_KEYS = ("username", "password_env", "password_file")
+SECRET_KEYS = ("basic_auth", "bearer_token_env", "bearer_token_file")
+
+
+@dataclass(frozen=True)
+class ApiAccess:
+    url: str
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure_skip_verify: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    bearer_token: str | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def session(self) -> requests.Session:
+        """A requests session that sends what this access needs with every call."""
+        session = _Session()
+        session.verify = not self.insecure_skip_verify and (str(self.ca_file or "") or True)
+        if self.insecure_skip_verify:  # chosen and warned about by `plan`, not per request
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        if self.cert_file:
+            key = str(self.key_file) if self.key_file else None
+            session.cert = (str(self.cert_file), key) if key else str(self.cert_file)
+        if self.username is not None:
+            session.auth = (self.username, self.password or "")
+        if self.bearer_token:
+            session.headers["Authorization"] = f"Bearer {self.bearer_token}"
+        session.headers.update(self.headers)
+        return session
+
+    def secrets(self) -> list[str]:
+        """Values to redact wherever text is written (journal, reports, logs)."""
+        return [s for s in (self.password, self.bearer_token) if s]
+
+    def with_url(self, url: str) -> ApiAccess:
+        """The same TLS trust and headers for another URL; credentials only when it is the
+        same server, so a URL an experiment names never receives the project's secrets."""
+        if _origin(url) == _origin(self.url):
+            return replace(self, url=url)
+        return ApiAccess(
+            url=url,
+            ca_file=self.ca_file,
+            insecure_skip_verify=self.insecure_skip_verify,
+        )
+
+
+class _Session(requests.Session):
+    """A session whose own CA (or skipped verification) wins over REQUESTS_CA_BUNDLE and
+    CURL_CA_BUNDLE, which requests otherwise prefers to the session's setting."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def explain(exc: BaseException, url: str) -> str:
+    """One line for a failed call: what went wrong and what to check."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        text = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            return f"{url}: TLS certificate not trusted (set ca_file to the CA that signed it)"
+        return f"{url}: TLS handshake failed: {_last_reason(text)}"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"{url}: no answer in time (timeout)"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return f"{url}: cannot connect: {_last_reason(str(exc))}"
+    response = getattr(exc, "response", None)
+    if response is not None:
+        return status_line(response.status_code, url)
+    return f"{url}: {type(exc).__name__}: {_last_reason(str(exc))}"
+
+
+def status_line(code: int, url: str) -> str:
+    if code == 401:
+        return f"{url}: HTTP 401 unauthorized (check basic_auth or the bearer token)"
+    if code == 403:
+        return f"{url}: HTTP 403 forbidden (the credentials lack access)"
+    return f"{url}: HTTP {code}"
+
+
+def _last_reason(text: str) -> str:
+    reason = text.rsplit("(Caused by ", 1)[-1].rstrip(")")
+    return reason.splitlines()[0][:200] if reason else "unknown error"
+
+
+Locate = Callable[[tuple[Any, ...]], str]
+
+
+def parse(
+    url: str, block: Mapping[str, Any], locate: Locate, at: tuple[Any, ...], base: Path
+) -> ApiAccess:
+    """An ApiAccess from an access block; every problem is one InvalidInput naming the key.
+    Relative files are relative to `base`; secrets are read now (env or file)."""
+    unknown = [k for k in block if k not in KEYS]
+    if unknown:
+        raise InvalidInput(f"{locate((*at, unknown[0]))}: unknown key (known: {', '.join(KEYS)})")
+    files = {k: _file(block.get(k), locate, (*at, k), base) for k in KEYS[:3]}
+    if files["key_file"] and not files["cert_file"]:
+        raise InvalidInput(f"{locate((*at, 'key_file'))}: key_file needs cert_file")
+    skip = block.get("insecure_skip_verify", False)
+    if not isinstance(skip, bool):
+        raise InvalidInput(f"{locate((*at, 'insecure_skip_verify'))}: must be true or false")
+    username, password = _basic_auth(block.get("basic_auth"), locate, (*at, "basic_auth"), base)
+    token = _secret(block, "bearer_token", locate, at, base)
+    headers = block.get("headers") or {}
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise InvalidInput(f"{locate((*at, 'headers'))}: must map header names to strings")
+    if token and username is not None:
+        raise InvalidInput(f"{locate(at)}: use basic_auth or a bearer token, not both")
+    return ApiAccess(
+        url=url.rstrip("/"),
+        insecure_skip_verify=skip,
+        username=username,
+        password=password,
+        bearer_token=token,
+        headers=dict(headers),
+        **files,
+    )
+
+
+def _file(value: Any, locate: Locate, at: tuple[Any, ...], base: Path) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{locate(at)}: must be a file path")
+    path = Path(os.path.expanduser(value.strip()))
+    path = path if path.is_absolute() else base / path
+    if not path.is_file():
+        raise InvalidInput(f"{locate(at)}: {path} is not a readable file")
+    return path
+
+
+def _basic_auth(
+    value: Any, locate: Locate, at: tuple[Any, ...], base: Path
+) -> tuple[str | None, str | None]:
+    if value is None:
+        return None, None
+    if not isinstance(value, dict) or "username" not in value:
+        raise InvalidInput(f"{locate(at)}: needs username and password_env or password_file")
+    unknown = [k for k in value if k not in BASIC_AUTH_KEYS]
+    if unknown:
+        known = ", ".join(BASIC_AUTH_KEYS)
+        raise InvalidInput(f"{locate((*at, unknown[0]))}: unknown key (known: {known})")
+    username = value["username"]
+    if not isinstance(username, str) or not username:
+        raise InvalidInput(f"{locate((*at, 'username'))}: must be a non-empty string")
+    password = _secret(value, "password", locate, at, base)
+    if password is None:
+        raise InvalidInput(f"{locate(at)}: needs password_env or password_file")
+    return username, password
+
+
+def _secret(
+    block: Mapping[str, Any], name: str, locate: Locate, at: tuple[Any, ...], base: Path
+) -> str | None:
+    """`<name>_env` (an environment variable's name) or `<name>_file` (a file's path)."""
+    env, file = block.get(f"{name}_env"), block.get(f"{name}_file")
+    if env is not None and file is not None:
+        raise InvalidInput(f"{locate((*at, f'{name}_env'))}: give {name}_env or {name}_file")
+    if env is not None:
+        if not isinstance(env, str) or not env:
+            raise InvalidInput(f"{locate((*at, f'{name}_env'))}: must name a variable")
+        if env not in os.environ:
+            raise InvalidInput(f"{locate((*at, f'{name}_env'))}: ${env} is not set")
+        return os.environ[env]
+    path = _file(file, locate, (*at, f"{name}_file"), base)
+    return path.read_text(encoding="utf-8").strip() if path else None
