@@ -2,9 +2,10 @@
 trust for TLS, a client certificate, credentials and extra headers (a tenant id).
 
 TLS is verified unless a setting says otherwise (`insecure_skip_verify`, warned about by
-`plan`). Secrets come from an environment variable, a file or an Ansible Vault value,
-never from the journal: `secrets()` lists them for the run's Redactor. Failures read as
-one line naming the URL: certificate not trusted, 401, 403, timeout.
+`plan`). Secrets come from an environment variable or a file, never from the journal:
+`secrets()` lists them for the run's Redactor. The HTTP side (a session that sends all
+this, one-line failure reasons) is chaosrun.probes.session, so reading the settings
+does not import an HTTP client.
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-import requests
-import urllib3
 
 from chaosrun.errors import InvalidInput
 
@@ -49,22 +47,6 @@ class ApiAccess:
     bearer_token: str | None = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict)
 
-    def session(self) -> requests.Session:
-        """A requests session that sends what this access needs with every call."""
-        session = _Session()
-        session.verify = not self.insecure_skip_verify and (str(self.ca_file or "") or True)
-        if self.insecure_skip_verify:  # chosen and warned about by `plan`, not per request
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        if self.cert_file:
-            key = str(self.key_file) if self.key_file else None
-            session.cert = (str(self.cert_file), key) if key else str(self.cert_file)
-        if self.username is not None:
-            session.auth = (self.username, self.password or "")
-        if self.bearer_token:
-            session.headers["Authorization"] = f"Bearer {self.bearer_token}"
-        session.headers.update(self.headers)
-        return session
-
     def secrets(self) -> list[str]:
         """Values to redact wherever text is written (journal, reports, logs)."""
         return [s for s in (self.password, self.bearer_token) if s]
@@ -81,50 +63,9 @@ class ApiAccess:
         )
 
 
-class _Session(requests.Session):
-    """A session whose own CA (or skipped verification) wins over REQUESTS_CA_BUNDLE and
-    CURL_CA_BUNDLE, which requests otherwise prefers to the session's setting."""
-
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
-        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if verify is None and self.verify is not True:
-            settings["verify"] = self.verify
-        return settings
-
-
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def explain(exc: BaseException, url: str) -> str:
-    """One line for a failed call: what went wrong and what to check."""
-    if isinstance(exc, requests.exceptions.SSLError):
-        text = str(exc)
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-            return f"{url}: TLS certificate not trusted (set ca_file to the CA that signed it)"
-        return f"{url}: TLS handshake failed: {_last_reason(text)}"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return f"{url}: no answer in time (timeout)"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return f"{url}: cannot connect: {_last_reason(str(exc))}"
-    response = getattr(exc, "response", None)
-    if response is not None:
-        return status_line(response.status_code, url)
-    return f"{url}: {type(exc).__name__}: {_last_reason(str(exc))}"
-
-
-def status_line(code: int, url: str) -> str:
-    if code == 401:
-        return f"{url}: HTTP 401 unauthorized (check basic_auth or the bearer token)"
-    if code == 403:
-        return f"{url}: HTTP 403 forbidden (the credentials lack access)"
-    return f"{url}: HTTP {code}"
-
-
-def _last_reason(text: str) -> str:
-    reason = text.rsplit("(Caused by ", 1)[-1].rstrip(")")
-    return reason.splitlines()[0][:200] if reason else "unknown error"
 
 
 Locate = Callable[[tuple[Any, ...]], str]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import requests
 
-from chaosrun.apiaccess import ApiAccess, explain
+from chaosrun.apiaccess import ApiAccess
 from chaosrun.experiment import ProbeSpec
+from chaosrun.probes.session import explain, open_session
 from chaosrun.verdict import ProbeResult, Verdict
 
 
 def firing_alerts(source: str, access: ApiAccess, timeout: float) -> list[str]:
     """Names of the alerts firing now; raises requests errors."""
     base = access.url.rstrip("/")
-    session = access.session()
+    session = open_session(access)
     if source == "alertmanager":
         resp = session.get(f"{base}/api/v2/alerts", params={"active": "true"}, timeout=timeout)
         resp.raise_for_status()

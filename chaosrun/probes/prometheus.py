@@ -13,9 +13,10 @@ import requests
 from prometheus_api_client import PrometheusConnect
 from requests.adapters import Retry
 
-from chaosrun.apiaccess import ApiAccess, explain, status_line
+from chaosrun.apiaccess import ApiAccess
 from chaosrun.durations import format_duration
 from chaosrun.experiment import ProbeSpec
+from chaosrun.probes.session import explain, open_session, status_line
 from chaosrun.verdict import ProbeResult, Verdict
 
 MAX_EVIDENCE = 400
@@ -29,7 +30,7 @@ class PrometheusSource:
         self.access = ApiAccess(access) if isinstance(access, str) else access
         self.url = self.access.url.rstrip("/")
         self.timeout = timeout
-        self.session = self.access.session()
+        self.session = open_session(self.access)
         self.client = PrometheusConnect(
             self.url,
             session=self.session,

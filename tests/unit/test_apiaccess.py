@@ -10,12 +10,13 @@ import pytest
 import tlsprom
 from engine_fixtures import GOOD
 
-from chaosrun import apiaccess, config
+from chaosrun import config
 from chaosrun.apiaccess import ApiAccess
 from chaosrun.errors import InvalidInput
 from chaosrun.experiment import ProbeSpec
 from chaosrun.probes import Prober
 from chaosrun.probes.prometheus import PrometheusSource
+from chaosrun.probes.session import explain, open_session
 from chaosrun.verdict import Verdict
 
 UP = ProbeSpec("prometheus answers", "prometheus", {"query": "vector(1)"}, {"min": 1}, ())
@@ -97,11 +98,11 @@ def test_config_reads_tls_and_secrets_from_env_and_files(
     prom = cfg.prometheus
     assert prom.url == "https://prom.example.com" and prom.ca_file == tmp_path / "ca.pem"
     assert (prom.username, prom.password) == ("chaos", "from-env")
-    session = prom.session()
+    session = open_session(prom)
     assert session.verify == str(tmp_path / "ca.pem") and session.auth == ("chaos", "from-env")
     assert session.headers["X-Scope-OrgID"] == "team-a"
     am = cfg.alertmanager
-    assert am.session().headers["Authorization"] == "Bearer am-token"
+    assert open_session(am).headers["Authorization"] == "Bearer am-token"
     assert am.secrets() == ["am-token"] and "am-token" not in repr(am)
 
 
@@ -160,7 +161,7 @@ def test_plan_warns_about_skipped_verification_and_redacts_secrets(
 def test_explain_names_timeouts() -> None:
     import requests
 
-    line = apiaccess.explain(requests.exceptions.ReadTimeout("read timed out"), "https://p")
+    line = explain(requests.exceptions.ReadTimeout("read timed out"), "https://p")
     assert line == "https://p: no answer in time (timeout)"
 
 
