@@ -20,7 +20,7 @@ app = typer.Typer(
     name="chaosrun",
     help="Chaos engineering for fleets run with Ansible.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
 )
 app.add_typer(lab.app, name="lab")

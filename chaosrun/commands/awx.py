@@ -49,7 +49,7 @@ def export(
     max_hosts: Annotated[int, typer.Option("--max-hosts", help="Blast-radius cap.")] = 5,
     experiment: Annotated[
         list[str] | None,
-        typer.Option("--experiment", "-e", help="Offer this experiment (repeatable; default all)."),
+        typer.Option("--experiment", help="Offer this experiment (repeatable; default all)."),
     ] = None,
     file: Annotated[
         Path | None,

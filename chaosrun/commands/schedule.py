@@ -31,7 +31,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines."
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="Schedule name (lowercase, digits, dashes).")],
-    experiment: Annotated[str, typer.Option("--experiment", "-e", help="Experiment file.")],
+    experiment: Annotated[str, typer.Option("--experiment", help="Experiment file.")],
     cron: Annotated[str, typer.Option("--cron", help="Cron expression, e.g. '0 10 * * 1-5'.")],
     inventory: Annotated[
         str | None, typer.Option("--inventory", "-i", help="Inventory for the runs.")

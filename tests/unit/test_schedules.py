@@ -386,13 +386,13 @@ def test_cli_add_list_remove(tmp_path: Path) -> None:
             timeout=60,
         )
 
-    add = ["add", "nightly", "-e", "experiments/x.yml", "--cron", "0 3 * * *"]
+    add = ["add", "nightly", "--experiment", "experiments/x.yml", "--cron", "0 3 * * *"]
     assert cli(*add, "--probability", "0.5", "--min-gap", "20h").returncode == 0
     again = cli(*add)
     assert again.returncode == 2 and "exists" in again.stderr
-    bad = cli("add", "other", "-e", "experiments/x.yml", "--cron", "0 25 * * *")
+    bad = cli("add", "other", "--experiment", "experiments/x.yml", "--cron", "0 25 * * *")
     assert bad.returncode == 2 and "--cron" in bad.stderr and "outside 0-23" in bad.stderr
-    missing = cli("add", "other", "-e", "experiments/none.yml", "--cron", "@daily")
+    missing = cli("add", "other", "--experiment", "experiments/none.yml", "--cron", "@daily")
     assert missing.returncode == 2 and "not found" in missing.stderr
     [row] = json.loads(cli("list", "--json").stdout)
     assert row["name"] == "nightly" and row["probability"] == 0.5 and row["min_gap_s"] == 72000
