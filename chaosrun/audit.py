@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from chaosrun.report.notify import Target, deliver
+
 ACTIONS = ("run", "refused", "abort", "freeze", "unfreeze", "recover")
 
 
@@ -87,32 +89,14 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def announce(webhooks: Sequence[Any], event: str, entry: dict[str, Any], timeout: float = 3.0):
-    """POST a fleet action (freeze, unfreeze, recover) to the webhooks that subscribe to it.
-    Best effort, bounded by `timeout` in all: the kill switch never waits for a chat server.
-    Returns {webhook name: "ok" | problem}."""
-    import threading
-    import urllib.request
-
+    """POST a fleet action (freeze, unfreeze, recover) to the webhooks that subscribe to it,
+    each in its format. Best effort, bounded by `timeout` in all: the kill switch never
+    waits for a chat server. Returns {webhook name: "ok" | problem}."""
     hooks = [w for w in webhooks if event in w.events]
     text = f"chaosrun {event} by {entry.get('user')}@{entry.get('host')}"
     if entry.get("reason"):
         text += f": {entry['reason']}"
-    body = json.dumps({"source": "chaosrun", "event": event, "text": text, **entry}).encode()
-    results: dict[str, str] = {}
-
-    def post(hook: Any) -> None:
-        request = urllib.request.Request(
-            hook.url, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                results[hook.name] = "ok" if response.status < 300 else f"HTTP {response.status}"
-        except OSError as exc:
-            results[hook.name] = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-
-    threads = [threading.Thread(target=post, args=(h,), daemon=True) for h in hooks]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    return {h.name: results.get(h.name, "timed out") for h in hooks}
+    facts = {"source": "chaosrun", "event": event, "text": text, **entry}
+    targets = [Target(h.url, h.format, h.routing_key) for h in hooks]
+    results = deliver(targets, facts, timeout)
+    return {h.name: "ok" if r.ok else r.detail for h, r in zip(hooks, results, strict=True)}

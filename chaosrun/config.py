@@ -19,6 +19,7 @@ from chaosrun import apiaccess, paths
 from chaosrun.apiaccess import ApiAccess
 from chaosrun.blast_radius import Caps
 from chaosrun.errors import InvalidInput
+from chaosrun.report.formats import FORMATS, PAGERDUTY_URL
 from chaosrun.windows import Window, parse_duration, parse_windows
 
 FILE_NAME = "chaosrun.yml"
@@ -52,7 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "freeze_file": ".chaosrun/freeze.json",
     "notifications": {"webhooks": []},
 }
-WEBHOOK_KEYS = {"name", "url", "events"}
+WEBHOOK_KEYS = {"name", "url", "events", "format", "routing_key_env", "routing_key_file"}
 # start/abort/end are a run's (chaosrun.report.notify); the rest are fleet actions.
 EVENTS = ("start", "abort", "end", "refused", "freeze", "unfreeze", "recover")
 
@@ -62,6 +63,8 @@ class Webhook:
     name: str
     url: str
     events: tuple[str, ...] = EVENTS
+    format: str = "generic"  # generic | slack | pagerduty (chaosrun.report.formats)
+    routing_key: str | None = field(default=None, repr=False)  # PagerDuty's, a secret
 
 
 @dataclass(frozen=True)
@@ -263,7 +266,11 @@ def _webhooks(raw: Any, doc: Located) -> list[Webhook]:
                     f"{doc.locate((*here, key))}: unknown key "
                     f"(known: {', '.join(sorted(WEBHOOK_KEYS))})"
                 )
-        url = _text(item.get("url"), (*here, "url"), doc)
+        fmt = item.get("format", "generic")
+        if fmt not in FORMATS:
+            raise InvalidInput(f"{doc.locate((*here, 'format'))}: one of {', '.join(FORMATS)}")
+        default_url = PAGERDUTY_URL if fmt == "pagerduty" else None
+        url = _text(item.get("url", default_url), (*here, "url"), doc)
         if not url.startswith(("http://", "https://")):
             raise InvalidInput(f"{doc.locate((*here, 'url'))}: must be an http(s) URL")
         events = item.get("events", list(EVENTS))
@@ -272,5 +279,24 @@ def _webhooks(raw: Any, doc: Located) -> list[Webhook]:
                 f"{doc.locate((*here, 'events'))}: events must be a list of {', '.join(EVENTS)}"
             )
         name = str(item.get("name", f"webhook-{i + 1}"))
-        hooks.append(Webhook(name=name, url=url, events=tuple(events)))
+        key = _routing_key(item, here, doc) if fmt == "pagerduty" else None
+        hooks.append(Webhook(name, url, tuple(events), fmt, key))
     return hooks
+
+
+def _routing_key(item: dict[str, Any], at: tuple[Any, ...], doc: Located) -> str:
+    """PagerDuty's integration key, from `routing_key_env` or `routing_key_file`."""
+    env, file = item.get("routing_key_env"), item.get("routing_key_file")
+    if bool(env) == bool(file):
+        raise InvalidInput(
+            f"{doc.locate(at)}: a pagerduty webhook needs routing_key_env or routing_key_file"
+        )
+    if env:
+        if env not in os.environ:
+            raise InvalidInput(f"{doc.locate((*at, 'routing_key_env'))}: ${env} is not set")
+        return os.environ[env]
+    path = _path(file, (*at, "routing_key_file"), doc, Path(doc.path).resolve().parent)
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise InvalidInput(f"{doc.locate((*at, 'routing_key_file'))}: {exc.strerror}") from None

@@ -18,19 +18,26 @@ from typing import Any, Protocol
 
 from chaosrun.errors import ChaosrunError
 from chaosrun.report.journal import load_journal
-from chaosrun.report.notify import DEFAULT_TIMEOUT_S, Delivery, notify, urls_from_env
+from chaosrun.report.notify import DEFAULT_TIMEOUT_S, Delivery, Target, notify, urls_from_env
 from chaosrun.report.writer import write_run_reports
 
 
 class Webhook(Protocol):
     url: str
     events: tuple[str, ...]
+    format: str
+    routing_key: str | None
 
 
-def urls_for(event: str, webhooks: Iterable[Webhook], env_urls: Iterable[str]) -> list[str]:
-    """Configured webhooks that subscribe to the event, then $CHAOSRUN_WEBHOOKS (all events)."""
-    urls = [w.url for w in webhooks if event in w.events]
-    return list(dict.fromkeys([*urls, *env_urls]))
+def targets_for(event: str, webhooks: Iterable[Webhook], env_urls: Iterable[str]) -> list[Target]:
+    """Configured webhooks that subscribe to the event (in their format), then
+    $CHAOSRUN_WEBHOOKS (all events, generic JSON); each URL once."""
+    targets = [Target(w.url, w.format, w.routing_key) for w in webhooks if event in w.events]
+    targets += [Target(u) for u in env_urls]
+    unique: dict[str, Target] = {}
+    for target in targets:
+        unique.setdefault(target.url, target)
+    return list(unique.values())
 
 
 class RunHooks:
@@ -105,7 +112,7 @@ class RunHooks:
         self._send(event, journal)
 
     def _send(self, event: str, journal: dict[str, Any]) -> None:
-        urls = urls_for(event, self.webhooks, self.env_urls)
+        urls = targets_for(event, self.webhooks, self.env_urls)
         if not urls:
             return
         for delivery in notify(event, journal, urls, self.timeout):

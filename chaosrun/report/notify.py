@@ -1,8 +1,9 @@
 """Webhook notifications at the start, abort and end of a run.
 
-One JSON body serves both generic receivers and Slack-compatible incoming webhooks:
-structured fields for machines plus a `text` line for chat. Only facts a channel may
-see are sent (titles, hosts, status, reasons, timings); fault vars and overrides,
+Each webhook gets the body of its format (chaosrun.report.formats): the generic JSON
+(structured fields for machines plus a `text` line, which Slack-compatible receivers
+show), Slack blocks, or a PagerDuty Events v2 event. Only facts a channel may see are
+sent (titles, hosts, status, reasons, timings); fault vars and overrides,
 where secrets live, never are. Delivery is best effort with a short timeout, in
 background threads joined against one deadline, so a dead webhook never blocks a run.
 """
@@ -16,12 +17,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from chaosrun import __version__
-from chaosrun.report import verdicts
+from chaosrun.report import formats, verdicts
 from chaosrun.report.journal import experiment_title
 
 EVENTS = ("start", "abort", "end", "refused")
@@ -33,6 +34,15 @@ _ICONS = {
     "end": ":checkered_flag:",
     "refused": ":no_entry:",
 }
+
+
+@dataclass(frozen=True)
+class Target:
+    """One receiver: where, in which format, and PagerDuty's routing key (a secret)."""
+
+    url: str
+    format: str = "generic"
+    routing_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,15 @@ def payload(event: str, journal: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def post(target: Target, facts: Mapping[str, Any], timeout: float) -> Delivery:
+    """POST `facts` in the target's format; a problem is the Delivery's detail, never raised."""
+    try:
+        body = formats.render(target.format, facts, target.routing_key)
+    except ValueError as exc:
+        return Delivery(safe_target(target.url), False, str(exc))
+    return _post(target.url, json.dumps(body, default=str).encode(), timeout)
+
+
 def _post(url: str, body: bytes, timeout: float) -> Delivery:
     target = safe_target(url)
     if urlsplit(url).scheme not in ("http", "https"):
@@ -127,25 +146,33 @@ def _post(url: str, body: bytes, timeout: float) -> Delivery:
 def notify(
     event: str,
     journal: Mapping[str, Any],
-    urls: Sequence[str],
+    urls: Sequence[str | Target],
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> list[Delivery]:
-    """POST the event to every URL at once and wait at most about `timeout` seconds in all.
+    """POST a run's event to every receiver at once (see `deliver`)."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown notification event {event!r}; expected one of {EVENTS}")
+    targets = [u if isinstance(u, Target) else Target(u) for u in urls]
+    return deliver(targets, payload(event, journal), timeout)
+
+
+def deliver(
+    targets: Sequence[Target], facts: Mapping[str, Any], timeout: float = DEFAULT_TIMEOUT_S
+) -> list[Delivery]:
+    """POST `facts` to every target in its format, all at once, waiting at most about
+    `timeout` seconds in all.
 
     Never raises for delivery problems: a webhook that fails or hangs is reported in the
     returned list (a hung one as "timed out") and the caller carries on.
     """
-    if event not in EVENTS:
-        raise ValueError(f"unknown notification event {event!r}; expected one of {EVENTS}")
-    body = json.dumps(payload(event, journal), default=str).encode()
     results: dict[int, Delivery] = {}
 
-    def deliver(index: int, url: str) -> None:
-        results[index] = _post(url, body, timeout)
+    def send(index: int, target: Target) -> None:
+        results[index] = post(target, facts, timeout)
 
     threads = [
-        threading.Thread(target=deliver, args=(i, u), daemon=True, name="chaosrun-webhook")
-        for i, u in enumerate(urls)
+        threading.Thread(target=send, args=(i, t), daemon=True, name="chaosrun-webhook")
+        for i, t in enumerate(targets)
     ]
     for t in threads:
         t.start()
@@ -154,5 +181,6 @@ def notify(
     for t in threads:
         t.join(max(deadline - time.monotonic(), 0.0))
     return [
-        results.get(i) or Delivery(safe_target(u), False, "timed out") for i, u in enumerate(urls)
+        results.get(i) or Delivery(safe_target(t.url), False, "timed out")
+        for i, t in enumerate(targets)
     ]

@@ -11,13 +11,15 @@ import pytest
 import report_journals as rj
 from test_report_notify import server  # noqa: F401 (fixture)
 
-from chaosrun.report.hooks import RunHooks, urls_for
+from chaosrun.report.hooks import RunHooks, targets_for
 
 
 @dataclass(frozen=True)
 class Hook:
     url: str
     events: tuple[str, ...] = ("start", "abort", "end", "refused")
+    format: str = "generic"
+    routing_key: str | None = None
 
 
 def write(path, data):
@@ -99,5 +101,9 @@ def test_missing_journal_is_reported_not_raised(run_dir):
 
 def test_env_urls_get_every_event_once():
     hooks = [Hook("http://a/1", ("end",)), Hook("http://b/2")]
-    assert urls_for("start", hooks, ["http://b/2", "http://c/3"]) == ["http://b/2", "http://c/3"]
-    assert urls_for("end", hooks, []) == ["http://a/1", "http://b/2"]
+
+    def urls(event: str, env: list[str]) -> list[str]:
+        return [t.url for t in targets_for(event, hooks, env)]
+
+    assert urls("start", ["http://b/2", "http://c/3"]) == ["http://b/2", "http://c/3"]
+    assert urls("end", []) == ["http://a/1", "http://b/2"]
