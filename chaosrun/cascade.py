@@ -13,7 +13,8 @@ import datetime as dt
 from typing import Any
 
 ROLES = ("observe", "guardrail")
-FAULT_PHASES = ("inject", "verify_active", "observe", "rollback")
+# "runbook": a drill runs its runbook's steps where a run observes (chaosrun.runbook.drill).
+FAULT_PHASES = ("inject", "verify_active", "observe", "runbook", "rollback")
 
 
 def _epoch(text: Any) -> float | None:

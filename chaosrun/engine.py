@@ -60,13 +60,21 @@ def make_run_id(stem: str) -> str:
 
 
 class Engine:
-    def __init__(self, plan: Plan, run_root: Path, progress: Progress, run_id: str | None = None):
+    def __init__(
+        self,
+        plan: Plan,
+        run_root: Path,
+        progress: Progress,
+        run_id: str | None = None,
+        kind: str = "run",
+    ):
         self.plan = plan
         self.exp = plan.experiment
         self.progress = progress
         self.run_id = run_id or make_run_id(self.exp.file.stem)
         self.run_dir = run_root / self.run_id
-        self.journal = Journal(self.run_dir, self.run_id, plan.redactor)
+        # The one journal of the run: the observer and the report hooks write to it too.
+        self.journal = Journal(self.run_dir, self.run_id, plan.redactor, kind=kind)
         self.stop = threading.Event()
         self.stop_reason = ""
         self.signalled = False  # a signal (not a guardrail) stopped the run

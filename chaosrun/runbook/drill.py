@@ -21,7 +21,7 @@ from typing import Any
 
 from chaosrun import runner
 from chaosrun.engine import Engine, make_run_id
-from chaosrun.journal import Journal, now_iso
+from chaosrun.journal import now_iso
 from chaosrun.planning import Plan
 from chaosrun.progress import Progress
 from chaosrun.runbook import compile as compiler
@@ -101,8 +101,8 @@ class DrillEngine(Engine):
         step_runner: StepRunner = run_step,
         run_id: str | None = None,
     ) -> None:
-        super().__init__(plan, run_root, progress, run_id or make_run_id(f"drill-{book.file.stem}"))
-        self.journal = Journal(self.run_dir, self.run_id, plan.redactor, kind="drill")
+        run_id = run_id or make_run_id(f"drill-{book.file.stem}")
+        super().__init__(plan, run_root, progress, run_id, kind="drill")
         self.book, self.ack, self.step_runner = book, ack, step_runner
         self.failed_step: Step | None = None
         self.fault_active_at: float | None = None

@@ -4,6 +4,7 @@ and a failing step falls back to the fault's rollback and names the step."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -131,3 +132,59 @@ def test_runbook_without_fault_cannot_be_drilled(tmp_path: Path) -> None:
     path.write_text("# Just prose\n\n## Do a thing\n\nText.\n")
     with pytest.raises(InvalidInput, match=r"nofault\.md:1: the front matter names no fault"):
         drill_plan(path, INVENTORY)
+
+
+WATCHED = """\
+observe:
+  interval: 200ms
+  probes:
+    - name: pool in use
+      prometheus: max(demo_db_pool_in_use)
+      max: 100
+guardrails:
+  interval: 200ms
+  probes:
+    - name: user errors under 10%
+      prometheus: user_errors
+      max: 0.1
+"""
+
+
+def test_drill_with_observe_records_samples_and_cascade(env) -> None:  # noqa: F811
+    """One journal for the whole drill: the observer's samples land in it (its thread
+    does not die), and a guardrail breached during a runbook step is in the cascade."""
+    tmp_path, _hosts, prom = env
+    prom.answers["max(demo_db_pool_in_use)"] = [3]
+    prom.answers["user_errors"] = [0.0]
+    errors: list[BaseException] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: errors.append(args.exc_value)
+
+    class BreachingSteps(FakeSteps):
+        def __call__(self, book, step, inventory, work_dir) -> StepResult:
+            prom.answers["user_errors"] = [0.5]  # users hurt while the step runs
+            return super().__call__(book, step, inventory, work_dir)
+
+    path = tmp_path / "watched.md"
+    text = RUNBOOK.format(url=prom.url).replace(
+        "recovery: {within: 5s}\n", "recovery: {within: 5s}\n" + WATCHED
+    )
+    path.write_text(text)
+    book, plan = drill_plan(path, INVENTORY)
+    engine = DrillEngine(
+        plan, tmp_path / "runs", Progress(_quiet(), plan.redactor), book, auto_ack,
+        BreachingSteps(seconds=1.0),
+    )  # fmt: skip
+    try:
+        outcome = engine.run()
+    finally:
+        threading.excepthook = previous
+    journal = json.loads(outcome.journal.read_text())
+    assert errors == []
+    observed = next(p for p in journal["observations"] if p["name"] == "pool in use")
+    assert observed["samples"], "the observer's samples were lost"
+    assert outcome.exit_code == 3 and "user errors under 10%" in journal["abort"]["reason"]
+    assert [e["signal"] for e in journal["cascade"]] == ["user errors under 10%"]
+    breach = next(p for p in journal["probes"] if p["name"] == "user errors under 10%")
+    first = next(s for s in breach["samples"] if s["verdict"] == "BREACH")
+    assert first["phase"] == "runbook" and first["at"] == journal["cascade"][0]["first_at"]
