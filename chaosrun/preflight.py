@@ -20,6 +20,18 @@ if TYPE_CHECKING:
     from chaosrun.probes import Prober
 
 
+LACKING_RC = 9  # the prerequisites script's answer when the host lacks something
+# What every role needs on a host, checked as the fast path runs there: root (the state
+# directory, the dead-man timer; a revert run unprivileged would find nothing to revert)
+# and systemd-run (the dead-man timer).
+PREREQUISITES = (
+    'm=""; [ "$(id -u)" = 0 ] || m="$m not root (commands run as $(id -un); set '
+    'ansible_become: true with passwordless sudo);"; '
+    'command -v systemd-run >/dev/null 2>&1 || m="$m no systemd-run;"; '
+    f'[ -z "$m" ] || {{ echo "missing:$m"; exit {LACKING_RC}; }}'
+)
+
+
 def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dict[str, str]:
     """Host -> "ok"; raises engine.Refusal naming what is wrong."""
     from chaosrun.engine import Refusal
@@ -52,7 +64,12 @@ def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dic
     unfit = access_problems(shell)
     if unfit:
         raise Refusal("host access: " + "; ".join(f"{h}: {why}" for h, why in unfit.items()))
-    answers = shell.run_all(dict.fromkeys(shell.hosts, holders_script(plan.state_dir)), 60)
+    script = f"{PREREQUISITES}; {holders_script(plan.state_dir)}"
+    answers = shell.run_all(dict.fromkeys(shell.hosts, script), 60)
+    lacking = {h: a.out for h, a in answers.items() if a.rc == LACKING_RC}
+    if lacking:
+        detail = "; ".join(f"{h}: {out[-200:]}" for h, out in lacking.items())
+        raise Refusal(f"hosts lack what chaosrun needs: {detail}")
     unreachable = {h: a.out for h, a in answers.items() if a.rc != 0}
     if unreachable:
         detail = "; ".join(f"{h}: {explain(out)}" for h, out in unreachable.items())

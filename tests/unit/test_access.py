@@ -110,3 +110,28 @@ def test_preflight_refuses_what_the_fast_path_cannot_escalate_with() -> None:
 )
 def test_refusals_say_why_a_host_did_not_answer(out: str, expected: str) -> None:
     assert expected in preflight.explain(out)
+
+
+def _prerequisites(*prefix: str, env: dict[str, str] | None = None):
+    import subprocess
+
+    return subprocess.run(
+        [*prefix, "/bin/sh", "-c", preflight.PREREQUISITES],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+
+
+def test_prerequisites_pass_as_root_with_systemd_run() -> None:
+    import os
+    import shutil
+
+    if os.geteuid() != 0 or not shutil.which("systemd-run"):
+        pytest.skip("needs root and systemd-run on this machine")
+    done = _prerequisites()
+    assert (done.returncode, done.stdout) == (0, "")
+
+
+def test_prerequisites_name_what_a_host_lacks() -> None:
+    done = _prerequisites(env={"PATH": "/nonexistent"})
+    assert done.returncode == preflight.LACKING_RC
+    assert "no systemd-run" in done.stdout and "not root" in done.stdout
