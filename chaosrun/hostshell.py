@@ -37,16 +37,21 @@ class HostShell:
         self.connect_timeout = connect_timeout
         # One shell kept open per host: after the first command (preflight's lock check),
         # a revert or a lease renewal is one round trip on a live connection.
-        self.sessions = {n: ShellSession([*self.argv(n), "--", "/bin/sh"]) for n in self.hosts}
+        self.sessions = {
+            n: ShellSession([*self.argv(n), "--", self.remote(n, "/bin/sh")]) for n in self.hosts
+        }
         CONTROL_DIR.mkdir(mode=0o700, exist_ok=True)
 
     def argv(self, name: str, *extra: str) -> list[str]:
+        """The ssh command line Ansible would use for the host (see chaosrun.access), behind
+        the fast path's own options: ssh keeps the first value it is given for an option,
+        so no prompt, its own shared connection and keepalives win; known_hosts, host key
+        checking, jump hosts and the rest come from Ansible's settings. ansible.cfg's
+        `host_key_checking = False` is not followed: host keys are always checked here."""
         h = self.hosts[name]
         args = [
             "ssh",
             "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR",
             "-o", f"ConnectTimeout={self.connect_timeout}",
             "-o", "ControlMaster=auto",
@@ -59,8 +64,18 @@ class HostShell:
             args += ["-i", h.key_file, "-o", "IdentitiesOnly=yes"]
         if h.port:
             args += ["-p", str(h.port)]
-        args += [*extra, f"{h.user}@{h.address}" if h.user else h.address]
+        if h.user:
+            args += ["-l", h.user]
+        args += [*h.ssh_args, *extra, h.address]
         return args
+
+    def remote(self, name: str, command: str) -> str:
+        """The command as the host runs it: under non-interactive sudo when Ansible becomes
+        another user there, so a missing right fails loudly instead of running unprivileged."""
+        h = self.hosts[name]
+        if not h.become:
+            return command
+        return f"sudo -n -u {shlex.quote(h.become_user)} -- {command}"
 
     def run(self, name: str, script: str, timeout: float = 30.0) -> Answer:
         """Through the host's open shell; a one-shot ssh when that shell is busy or gone."""
@@ -70,7 +85,7 @@ class HostShell:
             return Answer(answer[0], answer[1], time.monotonic() - started)
         try:
             proc = subprocess.run(
-                [*self.argv(name), "--", "/bin/sh -c " + shlex.quote(script)],
+                [*self.argv(name), "--", self.remote(name, "/bin/sh -c " + shlex.quote(script))],
                 capture_output=True,
                 text=True,
                 timeout=timeout,

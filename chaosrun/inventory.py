@@ -8,24 +8,14 @@ from __future__ import annotations
 
 import configparser
 import os
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from chaosrun import access
+from chaosrun.access import HostInfo
 from chaosrun.errors import InvalidInput
 from chaosrun.paths import project_root
-
-
-@dataclass(frozen=True)
-class HostInfo:
-    """How to reach a host over SSH without Ansible (the fast rollback path)."""
-
-    name: str
-    address: str
-    user: str | None
-    port: int | None
-    key_file: str | None
 
 
 def default_inventory() -> Path | None:
@@ -78,18 +68,8 @@ class Inventory:
         return self.host_vars(hosts[0].name).get(name) if hosts else None
 
     def host_info(self, name: str) -> HostInfo:
-        hv = self.host_vars(name)
-        key = hv.get("ansible_ssh_private_key_file") or hv.get("ansible_private_key_file")
-        if key and not os.path.isabs(str(key)):
-            key = str((self.path.parent / str(key)).resolve())
-        port = hv.get("ansible_port") or hv.get("ansible_ssh_port")
-        return HostInfo(
-            name=name,
-            address=str(hv.get("ansible_host") or name),
-            user=str(hv["ansible_user"]) if hv.get("ansible_user") else None,
-            port=int(port) if port else None,
-            key_file=str(key) if key else None,
-        )
+        """How Ansible reaches the host (see chaosrun.access)."""
+        return access.resolve(name, self.host_vars(name), self.path.parent)
 
 
 @lru_cache(maxsize=8)

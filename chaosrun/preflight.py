@@ -20,6 +20,18 @@ if TYPE_CHECKING:
     from chaosrun.probes import Prober
 
 
+LACKING_RC = 9  # the prerequisites script's answer when the host lacks something
+# What every role needs on a host, checked as the fast path runs there: root (the state
+# directory, the dead-man timer; a revert run unprivileged would find nothing to revert)
+# and systemd-run (the dead-man timer).
+PREREQUISITES = (
+    'm=""; [ "$(id -u)" = 0 ] || m="$m not root (commands run as $(id -un); set '
+    'ansible_become: true with passwordless sudo);"; '
+    'command -v systemd-run >/dev/null 2>&1 || m="$m no systemd-run;"; '
+    f'[ -z "$m" ] || {{ echo "missing:$m"; exit {LACKING_RC}; }}'
+)
+
+
 def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dict[str, str]:
     """Host -> "ok"; raises engine.Refusal naming what is wrong."""
     from chaosrun.engine import Refusal
@@ -49,10 +61,18 @@ def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dic
         ready, evidence = prober.source.ready()
         if not ready:
             raise Refusal(f"Prometheus is not ready: {evidence}")
-    answers = shell.run_all(dict.fromkeys(shell.hosts, holders_script(plan.state_dir)), 60)
+    unfit = access_problems(shell)
+    if unfit:
+        raise Refusal("host access: " + "; ".join(f"{h}: {why}" for h, why in unfit.items()))
+    script = f"{PREREQUISITES}; {holders_script(plan.state_dir)}"
+    answers = shell.run_all(dict.fromkeys(shell.hosts, script), 60)
+    lacking = {h: a.out for h, a in answers.items() if a.rc == LACKING_RC}
+    if lacking:
+        detail = "; ".join(f"{h}: {out[-200:]}" for h, out in lacking.items())
+        raise Refusal(f"hosts lack what chaosrun needs: {detail}")
     unreachable = {h: a.out for h, a in answers.items() if a.rc != 0}
     if unreachable:
-        detail = "; ".join(f"{h}: {out[-160:] or 'no answer'}" for h, out in unreachable.items())
+        detail = "; ".join(f"{h}: {explain(out)}" for h, out in unreachable.items())
         raise Refusal(f"hosts unreachable over SSH: {detail}")
     held = {h: a.out.split() for h, a in answers.items() if a.out.split()}
     others = {h: [r for r in runs if r != run_id] for h, runs in held.items()}
@@ -61,3 +81,42 @@ def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dic
         detail = "; ".join(f"{h} held by run {', '.join(r)}" for h, r in others.items())
         raise Refusal(f"hosts hold active faults of other runs: {detail}")
     return dict.fromkeys(answers, "ok")
+
+
+def access_problems(shell: HostShell) -> dict[str, str]:
+    """Hosts whose privilege escalation the fast rollback path cannot reproduce."""
+    found = {}
+    for name, host in shell.hosts.items():
+        if not host.become:
+            continue
+        if host.become_method != "sudo":
+            found[name] = f"become method {host.become_method!r} is not supported (sudo only)"
+        elif host.become_password:
+            found[name] = (
+                "a become password is set; chaosrun reverts without Ansible and needs "
+                "non-interactive sudo (NOPASSWD) on the hosts"
+            )
+    return found
+
+
+# What ssh and sudo say when a shell could not be opened, and what it means for the user.
+_REASONS = (
+    ("REMOTE HOST IDENTIFICATION HAS CHANGED", "host key mismatch: the host's key is not "
+     "the one in known_hosts (a rebuilt host, or someone in between)"),
+    ("Host key verification failed", "host key verification failed: the host's key is "
+     "not in known_hosts, or differs from it"),
+    ("a password is required", "sudo needs a password: chaosrun needs non-interactive "
+     "sudo (NOPASSWD) for the become user"),
+    ("a terminal is required", "sudo needs a password: chaosrun needs non-interactive "
+     "sudo (NOPASSWD) for the become user"),
+    ("not in the sudoers file", "the user may not use sudo"),
+    ("is not allowed to", "the user may not run a shell with sudo as the become user"),
+)  # fmt: skip
+
+
+def explain(out: str) -> str:
+    """One short reason for a host that did not answer."""
+    for needle, reason in _REASONS:
+        if needle in out:
+            return reason
+    return out[-160:] or "no answer"

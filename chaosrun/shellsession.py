@@ -16,8 +16,10 @@ import secrets
 import select
 import shlex
 import subprocess
+import tempfile
 import threading
 import time
+from typing import IO
 
 
 class ShellSession:
@@ -28,6 +30,7 @@ class ShellSession:
     def __init__(self, argv: list[str]) -> None:
         self.argv = argv
         self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
         self._answered = False  # the current shell answered a command: it was up
         self._lock = threading.Lock()
 
@@ -88,18 +91,34 @@ class ShellSession:
         self._drop()
         if answered:
             return None
-        return (proc.returncode if proc.returncode is not None else -1), "could not open a shell"
+        rc = proc.returncode if proc.returncode is not None else -1
+        why = self._why()
+        return rc, f"could not open a shell: {why}" if why else "could not open a shell"
+
+    def _why(self) -> str:
+        """The last line the shell's ssh (or sudo) wrote to stderr: why it never came up."""
+        if self._stderr is None:
+            return ""
+        with contextlib.suppress(OSError, ValueError):
+            self._stderr.seek(0)
+            lines = self._stderr.read()[-4096:].decode(errors="replace").strip().splitlines()
+            return " ".join(line.strip() for line in lines[-3:] if line.strip())
+        return ""
 
     def _ensure(self) -> subprocess.Popen[bytes] | None:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
         self._answered = False
+        if self._stderr is not None:
+            self._stderr.close()
+        # A file, not a pipe nobody reads: kept only to say why a shell did not come up.
+        self._stderr = tempfile.TemporaryFile(prefix="chaosrun-shell-")  # noqa: SIM115
         try:
             self._proc = subprocess.Popen(
                 self.argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
+                stderr=self._stderr,
                 start_new_session=True,  # a Ctrl-C on the terminal must not end it
                 bufsize=0,
             )
@@ -125,3 +144,6 @@ class ShellSession:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=2)
             self._drop()
+            if self._stderr is not None:
+                self._stderr.close()
+                self._stderr = None

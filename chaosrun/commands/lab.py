@@ -126,7 +126,7 @@ def ssh(
     name: NameOpt = None,
     subnet: SubnetOpt = None,
 ) -> None:
-    """Open an SSH session (or run a command) on a lab host as root."""
+    """Open an SSH session (or run a command) on a lab host as its `chaos` user (sudo for root)."""
     from chaosrun.lab.keys import ssh_argv
     from chaosrun.lab.state import LabPaths
 

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from chaosrun.errors import ChaosrunError
 from chaosrun.lab import podman, processes
+from chaosrun.lab.image import ACCESS_USER
 from chaosrun.lab.keys import ssh_argv
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import Host, LabConfig
@@ -97,7 +98,7 @@ def run_argv(lab: LabConfig, host: Host, image: str, paths: LabPaths) -> list[st
         "--label", f"{LABEL}={lab.name}", "--label", f"chaosrun.host={host.name}",
         "--label", f"chaosrun.address={host.address}", "--label", f"chaosrun.image={image}",
         "--label", f"chaosrun.zone={host.zone}", "--label", f"chaosrun.key={key_id(paths)}",
-        "-v", f"{paths.authorized_keys}:/root/.ssh/authorized_keys:ro",
+        "-v", f"{paths.authorized_keys}:/home/{ACCESS_USER}/.ssh/authorized_keys:ro",
         *others,
         image, "/sbin/init",
     ]  # fmt: skip

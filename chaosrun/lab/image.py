@@ -44,6 +44,8 @@ NODE_EXPORTER_COLLECTORS = (
     "cpu", "meminfo", "loadavg", "filesystem", "netdev", "diskstats", "filefd",
     "stat", "vmstat", "sockstat", "netstat", "pressure", "time", "uname",
 )  # fmt: skip
+ACCESS_USER = "chaos"  # the unprivileged user chaosrun logs in as, with passwordless sudo
+
 NODE_EXPORTER_ARGS = "--collector.disable-defaults " + " ".join(
     f"--collector.{name}" for name in NODE_EXPORTER_COLLECTORS
 )
@@ -53,12 +55,25 @@ root="$1"
 NODE_EXPORTER_ARGS="{NODE_EXPORTER_ARGS}"
 chroot "$root" systemctl disable {" ".join(DISABLED_UNITS)} || true
 chroot "$root" systemctl mask {" ".join(MASKED_UNITS)}
-mkdir -p "$root/etc/systemd/journald.conf.d" "$root/etc/ssh/sshd_config.d" "$root/root/.ssh"
+mkdir -p "$root/etc/systemd/journald.conf.d" "$root/etc/ssh/sshd_config.d" \\
+  "$root/etc/systemd/system/ssh.service.d"
 printf '[Journal]\\nStorage=volatile\\nRuntimeMaxUse=16M\\n' \\
   > "$root/etc/systemd/journald.conf.d/chaosrun.conf"
-printf 'UseDNS no\\nPermitRootLogin prohibit-password\\nMaxStartups 200\\nMaxSessions 50\\n' \\
+# Production-shaped access: root may not log in; an unprivileged user with passwordless
+# sudo does everything (the lab mounts its key as that user's authorized_keys).
+printf 'UseDNS no\\nPermitRootLogin no\\nMaxStartups 200\\nMaxSessions 50\\n' \\
   > "$root/etc/ssh/sshd_config.d/chaosrun.conf"
-chmod 700 "$root/root/.ssh"
+chroot "$root" useradd --create-home --shell /bin/bash {ACCESS_USER}
+install -d -m 700 "$root/home/{ACCESS_USER}/.ssh"
+chroot "$root" chown {ACCESS_USER}:{ACCESS_USER} /home/{ACCESS_USER}/.ssh
+printf '{ACCESS_USER} ALL=(ALL:ALL) NOPASSWD: ALL\\n' > "$root/etc/sudoers.d/{ACCESS_USER}"
+chmod 440 "$root/etc/sudoers.d/{ACCESS_USER}"
+# Every host makes its own host keys on first boot (`lab up` reads them into known_hosts),
+# as real hosts have their own.
+rm -f "$root"/etc/ssh/ssh_host_*
+printf '[Service]\\nExecStartPre=\\nExecStartPre=/usr/bin/ssh-keygen -A\
+\\nExecStartPre=/usr/sbin/sshd -t\\n' \\
+  > "$root/etc/systemd/system/ssh.service.d/host-keys.conf"
 # A lean collector set: node_exporter scraped every second on dozens of hosts costs a
 # core with the default set; these cover what experiments and alerts read.
 printf 'ARGS="%s"\\n' "$NODE_EXPORTER_ARGS" > "$root/etc/default/prometheus-node-exporter"

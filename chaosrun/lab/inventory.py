@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from chaosrun.lab import keys
+from chaosrun.lab.image import ACCESS_USER
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
 from chaosrun.paths import project_root
@@ -21,12 +24,14 @@ def inventory_path(lab: LabConfig, root: Path | None = None) -> Path:
     return (root or project_root()) / "inventories" / lab.name / "hosts"
 
 
-def group_vars(lab: LabConfig, key: Path) -> dict[str, Any]:
+def group_vars(lab: LabConfig, paths: LabPaths) -> dict[str, Any]:
+    # As on a production fleet: an unprivileged user with sudo, host keys checked against
+    # the known_hosts `lab up` writes from the hosts' own keys.
     return {
-        "ansible_user": "root",
-        "ansible_ssh_private_key_file": str(key),
-        # Hosts are recreated with fresh host keys; remembering them would only break SSH.
-        "ansible_ssh_common_args": "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no",
+        "ansible_user": ACCESS_USER,
+        "ansible_become": True,
+        "ansible_ssh_private_key_file": str(paths.key),
+        "ansible_ssh_common_args": shlex.join(keys.ssh_options(paths)),
         "ansible_python_interpreter": "/usr/bin/python3",
         "lab_name": lab.name,
         "lab_subnet": lab.subnet,
@@ -38,7 +43,7 @@ def group_vars(lab: LabConfig, key: Path) -> dict[str, Any]:
     }
 
 
-def build(lab: LabConfig, key: Path) -> dict[str, Any]:
+def build(lab: LabConfig, paths: LabPaths) -> dict[str, Any]:
     """The inventory as data: every group of the interface, all under `lab`."""
     groups: dict[str, dict[str, Any]] = {g: {} for g in (*FUNCTIONAL, *MEMBERSHIP)}
     for host in lab.hosts():
@@ -52,18 +57,18 @@ def build(lab: LabConfig, key: Path) -> dict[str, Any]:
     }
     for group in ("lb", "db", *MEMBERSHIP):
         children[group] = {"hosts": groups[group]}
-    return {"all": {"children": {"lab": {"vars": group_vars(lab, key), "children": children}}}}
+    return {"all": {"children": {"lab": {"vars": group_vars(lab, paths), "children": children}}}}
 
 
-def render(lab: LabConfig, key: Path) -> str:
-    body = yaml.safe_dump(build(lab, key), sort_keys=False, default_flow_style=False)
+def render(lab: LabConfig, paths: LabPaths) -> str:
+    body = yaml.safe_dump(build(lab, paths), sort_keys=False, default_flow_style=False)
     return HEADER.format(name=lab.name) + body.replace(": null\n", ":\n")
 
 
 def write(lab: LabConfig, paths: LabPaths, root: Path | None = None) -> Path:
     """Write the inventory only when its text changes, so `lab up` twice touches nothing."""
     path = inventory_path(lab, root)
-    text = render(lab, paths.key)
+    text = render(lab, paths)
     if not path.is_file() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

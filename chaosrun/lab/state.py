@@ -47,6 +47,10 @@ class LabPaths:
         return self.root / "ssh" / "authorized_keys"
 
     @property
+    def known_hosts(self) -> Path:
+        return self.root / "ssh" / "known_hosts"
+
+    @property
     def run_dir(self) -> Path:
         return self.root / "run"
 

@@ -139,11 +139,27 @@ def _reconcile_hosts(
         progress(f"starting {len(missing)} host(s): {_names(missing)}")
         hosts.parallel(lambda h: hosts.create(lab, h, ref, paths), missing)
         result.created = [h.name for h in missing]
-    # New hosts must take the key; unchanged ones (same key, same image) need only be there.
+    # sshd listens once the host has made its host keys: read them into known_hosts, then
+    # new hosts must take the user key; unchanged ones (same key, same image) need only be there.
+    hosts.parallel(hosts.wait_port, list(wanted.values()))
+    _known_hosts(lab, paths, list(wanted.values()))
     hosts.parallel(lambda h: hosts.wait_ssh(paths, h), missing)
-    hosts.parallel(hosts.wait_port, [h for h in wanted.values() if h.name in current])
     if missing:
         progress(f"{len(missing)} new host(s) answer over SSH")
+
+
+def _known_hosts(lab: LabConfig, paths: LabPaths, wanted: list[hosts.Host]) -> None:
+    """Write the hosts' own keys, read from inside each container, to the lab's known_hosts."""
+    found: dict[str, str] = {}
+
+    def read(host: hosts.Host) -> None:
+        key = keys.host_key(lab.container(host.name))
+        if not key:
+            raise ChaosrunError(f"no SSH host key ({keys.HOST_KEY}) on the host")
+        found[host.address] = key
+
+    hosts.parallel(read, wanted)
+    keys.write_known_hosts(paths, found)
 
 
 def _names(items: list[hosts.Host]) -> str:

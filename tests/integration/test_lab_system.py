@@ -6,6 +6,7 @@ second deployment, and `lab status` naming every service."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -31,7 +32,8 @@ def host(lab: LabHandle, name: str) -> Host:
 
 
 def ssh(lab: LabHandle, name: str, command: str, timeout: float = 30) -> str:
-    argv = [*ssh_argv(lab.paths, host(lab, name).address), command]
+    """Run a command as root on a lab host: in as `chaos`, then non-interactive sudo."""
+    argv = [*ssh_argv(lab.paths, host(lab, name).address), "sudo -n sh -c " + shlex.quote(command)]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{name}: {command}: {done.stderr.strip()}"
     return done.stdout.strip()
@@ -181,7 +183,7 @@ def test_rows_written_on_the_primary_appear_on_the_replica(system: LabHandle) ->
     refused = subprocess.run(
         [
             *ssh_argv(system.paths, host(system, "db-2").address),
-            'runuser -u postgres -- psql -d shop -c "DELETE FROM orders WHERE id = 0"',
+            'sudo -n -u postgres psql -d shop -c "DELETE FROM orders WHERE id = 0"',
         ],
         capture_output=True,
         text=True,

@@ -38,7 +38,7 @@ def test_run_argv_boots_systemd_on_the_static_address(paths: LabPaths) -> None:
     assert pairs["--network"] == "chaosrun-unit"
     assert pairs["--ip"] == "10.99.0.11"
     assert "--cap-add=NET_ADMIN" in argv
-    assert f"{paths.authorized_keys}:/root/.ssh/authorized_keys:ro" in argv
+    assert f"{paths.authorized_keys}:/home/chaos/.ssh/authorized_keys:ro" in argv
     assert "--add-host=db-2:10.99.0.12" in argv
     assert "--add-host=db-1:10.99.0.11" not in argv
     assert "chaosrun.lab=unit" in argv

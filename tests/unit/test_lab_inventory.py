@@ -52,7 +52,11 @@ def test_host_and_group_vars(tmp_path: Path) -> None:
         got = hostvars[host.name]
         assert got["ansible_host"] == host.address
         assert got["zone"] == host.zone
-        assert got["ansible_user"] == "root"
+        assert got["ansible_user"] == "chaos" and got["ansible_become"] is True
+        known = tmp_path / "state/ssh/known_hosts"
+        assert got["ansible_ssh_common_args"] == (
+            f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes"
+        )
         assert got["ansible_ssh_private_key_file"] == str(tmp_path / "state/ssh/id_ed25519")
         assert got["ansible_python_interpreter"] == "/usr/bin/python3"
         assert got["lab_name"] == "unit"

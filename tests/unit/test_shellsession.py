@@ -76,3 +76,8 @@ def test_host_shell_reuses_its_shell_and_falls_back_when_busy(
         busy.join()
     finally:
         shell.close()
+
+
+def test_a_shell_that_never_came_up_says_why() -> None:
+    session = ShellSession(["/bin/sh", "-c", "echo 'Host key verification failed.' >&2; exit 255"])
+    assert session.run("true", 5) == (255, "could not open a shell: Host key verification failed.")
