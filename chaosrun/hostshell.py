@@ -43,7 +43,7 @@ class HostShell:
         CONTROL_DIR.mkdir(mode=0o700, exist_ok=True)
 
     def argv(self, name: str, *extra: str) -> list[str]:
-        """The ssh command line Ansible would use for the host (see chaosrun.access), behind
+        """The ssh command line Ansible would use for the host (see chaosrun.hostaccess), behind
         the fast path's own options: ssh keeps the first value it is given for an option,
         so no prompt, its own shared connection and keepalives win; known_hosts, host key
         checking, jump hosts and the rest come from Ansible's settings. ansible.cfg's

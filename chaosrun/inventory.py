@@ -12,9 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chaosrun import access
-from chaosrun.access import HostInfo
+from chaosrun import hostaccess
 from chaosrun.errors import InvalidInput
+from chaosrun.hostaccess import HostInfo
 from chaosrun.paths import project_root
 
 
@@ -68,8 +68,8 @@ class Inventory:
         return self.host_vars(hosts[0].name).get(name) if hosts else None
 
     def host_info(self, name: str) -> HostInfo:
-        """How Ansible reaches the host (see chaosrun.access)."""
-        return access.resolve(name, self.host_vars(name), self.path.parent)
+        """How Ansible reaches the host (see chaosrun.hostaccess)."""
+        return hostaccess.resolve(name, self.host_vars(name), self.path.parent)
 
 
 @lru_cache(maxsize=8)

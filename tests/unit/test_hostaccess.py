@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun import access, hostshell, preflight
-from chaosrun.access import HostInfo
+from chaosrun import hostaccess, hostshell, preflight
+from chaosrun.hostaccess import HostInfo
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_settings_come_from_host_vars_then_ansible_cfg(cfg: str, tmp_path: Path)
         "ansible_become": "yes",
         "ansible_become_user": "app",
     }
-    info = access.resolve("web-1", hv, tmp_path, cfg)
+    info = hostaccess.resolve("web-1", hv, tmp_path, cfg)
     assert info.address == "10.0.0.5" and info.port == 2222 and info.user == "ops"
     assert info.key_file == str(tmp_path / "keys" / "id")
     assert info.ssh_args == (
@@ -47,7 +47,7 @@ def test_host_vars_override_the_config_and_passwords_are_only_noticed(
     cfg: str, tmp_path: Path
 ) -> None:
     hv = {"ansible_user": "chaos", "ansible_become_password": "s3cret"}
-    info = access.resolve("db-1", hv, tmp_path, cfg)
+    info = hostaccess.resolve("db-1", hv, tmp_path, cfg)
     assert info.user == "chaos" and info.address == "db-1" and info.port is None
     assert not info.become and info.become_user == "root"
     assert info.become_password is True and "s3cret" not in repr(info)
@@ -58,7 +58,7 @@ def test_host_key_checking_off_is_read_but_never_turned_into_an_ssh_option(
 ) -> None:
     path = tmp_path / "ansible.cfg"
     path.write_text("[defaults]\nhost_key_checking = False\n")
-    info = access.resolve("h", {}, tmp_path, str(path))
+    info = hostaccess.resolve("h", {}, tmp_path, str(path))
     assert info.host_key_checking is False
     argv = hostshell.HostShell([info]).argv("h")
     assert not any("StrictHostKeyChecking" in a or "/dev/null" in a for a in argv)
