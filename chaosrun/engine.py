@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrun import audit, hostshell, runner, safety, zones
+from chaosrun import audit, hostshell, reaper, runner, safety, zones
 from chaosrun.experiment import ProbeSpec
 from chaosrun.fleet import controller_id
 from chaosrun.journal import Journal, now_iso
@@ -111,14 +111,19 @@ class Engine:
 
     # -- the whole run -------------------------------------------------------------------
     def run(self) -> Outcome:
-        self._start_journal()
-        self.hooks.start()
-        previous = self._install_signals()
+        # Every process the run starts ends with it, even when this one is SIGKILLed.
+        run_reaper = reaper.Reaper(self.run_id).start()
         try:
-            return self._run()
+            self._start_journal()
+            self.hooks.start()
+            previous = self._install_signals()
+            try:
+                return self._run()
+            finally:
+                self._restore_signals(previous)
+                self.prober.close()
         finally:
-            self._restore_signals(previous)
-            self.prober.close()
+            run_reaper.stop()
 
     def _run(self) -> Outcome:
         try:
