@@ -121,7 +121,14 @@ def sweep(run_id: str, spare: set[int], seen: dict[int, str] | None = None) -> N
         for pid in pids:
             with contextlib.suppress(OSError):
                 os.kill(pid, sig)
-        time.sleep(GRACE_S if sig == signal.SIGTERM else 0.05)
+        if sig == signal.SIGTERM:  # give them the grace to end, no longer than they need
+            until = time.monotonic() + GRACE_S
+            while time.monotonic() < until and any(
+                liveness.process_start(p) is not None for p in pids
+            ):
+                time.sleep(0.05)
+        else:
+            time.sleep(0.05)
         sig = signal.SIGKILL
 
 
