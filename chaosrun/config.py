@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
         "max_zones": 1,
         "allow_all_zones": False,
     },
-    "lease": {"ttl": "30s", "renew_every": "5s"},
+    "lease": {"ttl": "30s", "renew_every": "5s", "max_ttl": "5m"},
     "audit": {"path": ".chaosrun/audit.jsonl"},
     "run_dir": ".chaosrun/runs",
     "freeze_file": ".chaosrun/freeze.json",
@@ -82,6 +82,7 @@ class Config:
     caps: Caps
     lease_ttl_s: float
     lease_renew_every_s: float
+    lease_max_ttl_s: float
     audit_path: Path
     run_dir: Path
     freeze_file: Path
@@ -99,6 +100,9 @@ class Located:
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
             self.data = yaml.safe_load(text) if node is not None else None
+        except yaml.reader.ReaderError as exc:  # a control character: a binary file, mostly
+            line = text.count("\n", 0, exc.position) + 1
+            raise InvalidInput(f"{self.path}:{line}: not a text file: {exc.reason}") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f":{mark.line + 1}" if mark else ""
@@ -143,13 +147,24 @@ def config_path(explicit: str | Path | None = None) -> Path:
 def load(explicit: str | Path | None = None) -> Config:
     """Read and check the project configuration (defaults when there is no file)."""
     path = config_path(explicit)
-    if not path.is_file():
+    if not path.exists():
         if explicit or os.environ.get(ENV_VAR):
             raise InvalidInput(f"{path}: config file not found")
         return parse({}, Located(path, ""), base=paths.project_root(), source=None)
-    doc = Located(path, path.read_text(encoding="utf-8"))
+    doc = Located(path, _read(path))
     data = doc.data if doc.data is not None else {}
     return parse(data, doc, base=path.resolve().parent, source=path)
+
+
+def _read(path: Path) -> str:
+    """The file's text, or one line naming the file (a binary or unreadable file is bad
+    input, not a crash)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: not a text file (not UTF-8)") from None
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def parse(data: Any, doc: Located, base: Path, source: Path | None) -> Config:
@@ -161,8 +176,16 @@ def parse(data: Any, doc: Located, base: Path, source: Path | None) -> Config:
     lease = merged["lease"]
     ttl = _seconds(lease["ttl"], ("lease", "ttl"), doc)
     renew = _seconds(lease["renew_every"], ("lease", "renew_every"), doc)
+    max_ttl = _seconds(lease["max_ttl"], ("lease", "max_ttl"), doc)
     if ttl < 5:
         raise InvalidInput(f"{doc.locate(('lease', 'ttl'))}: a lease shorter than 5s is unsafe")
+    if max_ttl < 5:
+        raise InvalidInput(f"{doc.locate(('lease', 'max_ttl'))}: must be at least 5s")
+    if ttl > max_ttl:
+        raise InvalidInput(
+            f"{doc.locate(('lease', 'ttl'))}: {ttl:g}s is longer than lease.max_ttl "
+            f"({max_ttl:g}s): a dead controller's fault would outlive it by that long"
+        )
     if renew * 2 > ttl:
         raise InvalidInput(
             f"{doc.locate(('lease', 'renew_every'))}: renew at most every half lease "
@@ -187,6 +210,7 @@ def parse(data: Any, doc: Located, base: Path, source: Path | None) -> Config:
         caps=Caps.parse(data.get("blast_radius"), doc.locate, ("blast_radius",), doc.path),
         lease_ttl_s=ttl,
         lease_renew_every_s=renew,
+        lease_max_ttl_s=max_ttl,
         audit_path=_path(merged["audit"]["path"], ("audit", "path"), doc, base),
         run_dir=_path(merged["run_dir"], ("run_dir",), doc, base),
         freeze_file=_path(merged["freeze_file"], ("freeze_file",), doc, base),

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrun import audit, hostshell, runner, safety, zones
+from chaosrun import audit, hostshell, reaper, runner, safety, zones
 from chaosrun.experiment import ProbeSpec
 from chaosrun.fleet import controller_id
 from chaosrun.journal import Journal, now_iso
@@ -79,6 +79,10 @@ class Engine:
         self.stop_reason = ""
         self.signalled = False  # a signal (not a guardrail) stopped the run
         self.signal_event = threading.Event()
+        self.signal_name = ""
+        self.signal_phase = ""  # the phase the first signal arrived in
+        # A second signal: stop waiting for anything but a revert script in flight.
+        self.hurry = threading.Event()
         self.current_phase = "validate"
         self._abort_lock = threading.Lock()
         self.in_rollback = False
@@ -115,14 +119,19 @@ class Engine:
 
     # -- the whole run -------------------------------------------------------------------
     def run(self) -> Outcome:
-        self._start_journal()
-        self.hooks.start()
-        previous = self._install_signals()
+        # Every process the run starts ends with it, even when this one is SIGKILLed.
+        run_reaper = reaper.Reaper(self.run_id).start()
         try:
-            return self._run()
+            self._start_journal()
+            self.hooks.start()
+            previous = self._install_signals()
+            try:
+                return self._run()
+            finally:
+                self._restore_signals(previous)
+                self.prober.close()
         finally:
-            self._restore_signals(previous)
-            self.prober.close()
+            run_reaper.stop()
 
     def _run(self) -> Outcome:
         try:
@@ -150,6 +159,10 @@ class Engine:
         if not rolled_back:
             return self._finish("rollback_failed", "rollback failed")
         recovered = self._recovery()
+        if self.signalled:  # a signal during rollback or recovery ends the run as aborted
+            self._set_abort(f"{self.stop_reason} during {self.signal_phase}")
+            self.abort.setdefault("signal", self.signal_name)
+            self.journal.set(abort=self.abort)
         if self.abort is not None:
             return self._finish("aborted", self.abort["reason"])
         if not recovered:
@@ -237,15 +250,29 @@ class Engine:
             signal.signal(sig, handler)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
+        """Only flags here: the handler interrupts the main thread anywhere, even inside
+        the journal's lock, so the abort is recorded by the main thread's own code."""
         name = signal.Signals(signum).name
-        if self.in_rollback:
-            self.progress.message(f"{name} received: rollback in progress, finishing it first")
+        if self.signalled:
+            self.hurry.set()
+            self.progress.message(
+                f"{name} received again: stopping now (a revert script in flight still "
+                "finishes: a fault is never left half reverted)",
+                "bold yellow",
+            )
             return
-        if not self.signalled:
-            self.signalled = True
-            self.signal_event.set()
-            self.stop_reason = f"{name} received"
-            self.stop.set()
+        self.signalled = True
+        self.signal_name = name
+        self.signal_phase = "rollback" if self.in_rollback else self.current_phase
+        self.stop_reason = f"{name} received"
+        self.signal_event.set()
+        self.stop.set()
+        if self.in_rollback:
+            self.progress.message(
+                f"{name} received: rollback in progress, finishing it, then stopping (exit 3)",
+                "bold yellow",
+            )
+        else:
             self.progress.message(f"{name} received: aborting and rolling back", "bold yellow")
 
     # -- before the fault ----------------------------------------------------------------
@@ -315,7 +342,13 @@ class Engine:
             values[f"{self.plan.role.short}_expect"] = expect
         return values
 
-    def _play(self, phase_name: str, entry_points: list[str], expect: str | None, cancel: bool):
+    def _play(
+        self,
+        phase_name: str,
+        entry_points: list[str],
+        expect: str | None,
+        cancel: bool | threading.Event,
+    ):
         phase = self._phase(phase_name, ", ".join(entry_points))
         started = time.monotonic()
         result = runner.run_entry_points(
@@ -326,7 +359,7 @@ class Engine:
             inventory=self.plan.inventory.path,
             work_dir=self.run_dir / "ansible" / phase_name,
             on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
-            cancel=self.stop if cancel else None,
+            cancel=self.stop if cancel is True else (cancel or None),
         )
         self.timings[f"{phase_name}_s"] = round(time.monotonic() - started, 3)
         self.progress.hosts_done(phase_name, result.hosts)
@@ -470,8 +503,20 @@ class Engine:
         # Not after an interrupted inject: its last step may land after the revert script.
         verify_alone = fast_ok and self.inject_complete
         entry_points = ["verify"] if verify_alone else ["rollback", "verify"]
-        confirm = self._play("verify_inactive", entry_points, "inactive", cancel=False)
+        # A second signal may cut the confirmation only when it is a read-only verify:
+        # the role's rollback entry point is a revert and always finishes.
+        hurry = self.hurry if verify_alone else False
+        confirm = self._play("verify_inactive", entry_points, "inactive", cancel=hurry)
         self.rollback_end = time.monotonic()
+        if verify_alone and confirm.status == "canceled":
+            # Every revert script answered success; only the second look was skipped.
+            confirm.status, confirm.hosts = "successful", dict(fast)
+            record["confirmed"] = False
+            self.progress.message(
+                "rollback not confirmed (stopped by a second signal): every revert script "
+                "answered success; `chaosrun status` shows what the hosts hold",
+                "yellow",
+            )
         record.update(
             ok=confirm.ok, hosts=confirm.hosts, revert_scripts=fast, finished_at=now_iso()
         )
@@ -512,6 +557,8 @@ class Engine:
         detail = (
             f"recovered in {record['time_to_recover_s']:.1f}s"
             if record["recovered"]
+            else f"stopped by {self.signal_name}"
+            if self.signalled
             else f"steady state did not hold again within {within:g}s"
         )
         self.journal.phase_end(phase, outcome, detail)

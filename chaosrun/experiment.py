@@ -92,6 +92,7 @@ class Defaults:
     prometheus_timeout: str | float = "2s"
     guardrail_probes: tuple[Any, ...] = ()  # chaosrun.yml guardrails.probes, for every run
     source: str = "chaosrun.yml"  # where those probes come from, for messages
+    max_ttl: float = 300.0  # chaosrun.yml lease.max_ttl: the longest ttl_margin allowed
 
 
 @dataclass
@@ -140,7 +141,9 @@ def load_experiment(
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvalidInput(f"{path}: no such experiment file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: not a text file (not UTF-8)") from None
+    except OSError as exc:
         raise InvalidInput(f"{path}: cannot read: {exc}") from None
     try:
         data, positions = load_yaml(text)
@@ -226,6 +229,13 @@ def _build(
     ttl_margin = None
     if "ttl_margin" in top:
         ttl_margin = c.duration(top["ttl_margin"], ("ttl_margin",), minimum=5)
+        if ttl_margin is not None and ttl_margin > defaults.max_ttl:
+            c.err(
+                ("ttl_margin",),
+                f"{ttl_margin:g}s is longer than lease.max_ttl ({defaults.max_ttl:g}s in "
+                f"{defaults.source}): a dead controller's fault would outlive it by that long",
+            )
+            ttl_margin = None
     prometheus = _prometheus(c, top.get("prometheus", {}), defaults)
     steady = _probes(c, top.get("steady_state", []), ("steady_state",))
     guardrails = _guardrails(c, top.get("guardrails", {}), defaults)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from chaosrun import audit, safety
+from chaosrun import audit, liveness, safety
 from chaosrun.config import Config
 from chaosrun.errors import ChaosrunError, InvalidInput, Refused
 
@@ -135,6 +135,42 @@ def list_faults(
                 )
             )
     return faults, problems
+
+
+CRASHED_SHOWN_S = 86400  # status lists crashed runs this recent (or with faults left)
+
+
+def crashed_runs(config: Config, faults: list[Fault]) -> list[dict[str, Any]]:
+    """Runs of this controller machine whose controller died mid-run (chaosrun.liveness),
+    with what the hosts say of their faults: which hosts still hold one (orphaned, for
+    `recover`), else none left (their dead-man leases reverted them)."""
+    found = []
+    for path in sorted(config.run_dir.glob("*/journal.json")) if config.run_dir.is_dir() else []:
+        journal = _journal(config.run_dir, path.parent.name)
+        if not journal or liveness.classify(journal).get("status") != liveness.CRASHED:
+            continue
+        run_id = str(journal.get("run_id") or path.parent.name)
+        left = sorted({f.host for f in faults if f.run_id == run_id})
+        started = _started(journal)
+        if not left and (started is None or time.time() - started > CRASHED_SHOWN_S):
+            continue
+        found.append(
+            {
+                "run_id": run_id,
+                "reason": journal["crashed"]["reason"],
+                "started_at": journal.get("started_at"),
+                "targets": (journal.get("targets") or {}).get("selected") or [],
+                "faults_left_on": left,
+            }
+        )
+    return found
+
+
+def _started(journal: dict[str, Any]) -> float | None:
+    try:
+        return dt.datetime.fromisoformat(str(journal.get("started_at"))).timestamp()
+    except ValueError:
+        return None
 
 
 def _module_installed() -> bool:

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from chaosrun import liveness
 from chaosrun.secrets import Redactor
 
 SCHEMA = 1
@@ -47,7 +48,8 @@ class Journal:
             "exit_code": None,
             "started_at": now_iso(),
             "ended_at": None,
-            "controller": {"user": _user(), "host": socket.gethostname(), "pid": os.getpid()},
+            # pid, its start time and the boot id: `crashed` once they no longer match.
+            "controller": {"user": _user(), "host": socket.gethostname(), **liveness.identity()},
             "inventory": None,
             "targets": {"pattern": None, "matched": [], "selected": []},
             "fault": {},

@@ -153,6 +153,7 @@ def defaults_from(cfg: project_config.Config) -> Defaults:
         prometheus_timeout=cfg.prometheus_timeout_s,
         guardrail_probes=tuple(cfg.guardrail_probes),
         source=str(cfg.source or "chaosrun.yml"),
+        max_ttl=cfg.lease_max_ttl_s,
     )
 
 

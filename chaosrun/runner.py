@@ -2,8 +2,10 @@
 
 `run_entry_points` runs playbooks/fault.yml on every selected host at once; the role's
 entry points (inject + verify, or rollback + verify) run in sequence inside that one
-ansible-playbook process. Vault values stay ciphertext in the vars file Ansible reads,
-and the file is removed after the run.
+ansible-playbook process. Vault values stay ciphertext in the vars file Ansible reads; that
+file and Ansible's local temporary files live in the run's own directory (0600/0700, never
+the system temp dir, so a killed controller leaves nothing there), the vars file is removed
+after the run. chaosrun.reaper ends the processes with the run.
 """
 
 from __future__ import annotations
@@ -98,7 +100,9 @@ def run_entry_points(
         "chaos_hosts": ",".join(hosts),
         "chaos_entry_points": entry_points,
     }
-    fd, vars_path = tempfile.mkstemp(prefix="chaosrun-vars-", suffix=".yml")
+    local_tmp = work_dir / "tmp"
+    local_tmp.mkdir(mode=0o700, exist_ok=True)
+    fd, vars_path = tempfile.mkstemp(prefix="chaosrun-vars-", suffix=".yml", dir=work_dir)
     try:
         with os.fdopen(fd, "w") as fh:
             yaml.dump(extra, fh, Dumper=_VarsDumper)
@@ -113,7 +117,7 @@ def run_entry_points(
             playbook=str(fault_playbook()),
             inventory=str(inventory),
             cmdline=f"-e @{vars_path} --forks {max(5, len(hosts))}",
-            envvars=runner_env(),
+            envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(local_tmp)},
             event_handler=handle,
             cancel_callback=(lambda: _canceled(cancel, vars_path)) if cancel is not None else None,
             quiet=True,
@@ -231,7 +235,7 @@ def run_command(
             module_args=" {{ chaosrun_probe_command }}",
             cmdline=f"-e @{vars_path}",
             inventory=str(inventory),
-            envvars=runner_env(),
+            envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp")},
             event_handler=handle,
             quiet=True,
             suppress_env_files=True,

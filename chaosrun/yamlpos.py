@@ -64,6 +64,9 @@ def load_yaml(text: str) -> tuple[Any, Positions]:
     """Parse one YAML document; raise YamlProblem naming the line when it is malformed."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as exc:  # a control character: a binary file, mostly
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlProblem(line, f"not a text file: {exc.reason}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

@@ -55,6 +55,7 @@ def status(
     """Show the faults active on the fleet, read from the hosts themselves."""
     cfg = project_config.load(config)
     faults, problems = fleet.list_faults(cfg, _inventory(inventory), pattern, state_dir)
+    crashed = fleet.crashed_runs(cfg, faults)
     freeze = killswitch.current(cfg.freeze_file)
     if as_json:
         emit_json(
@@ -62,12 +63,25 @@ def status(
                 "faults": [f.as_dict() for f in faults],
                 "unreachable": [{"host": p.host, "message": p.message} for p in problems],
                 "frozen": freeze.__dict__ if freeze else None,
+                "crashed": crashed,
             }
         )
     else:
         _print_status(faults, problems, freeze)
+        _print_crashed(crashed)
     if problems:
         raise typer.Exit(1)
+
+
+def _print_crashed(crashed: list[dict]) -> None:
+    for run in crashed:
+        left = run["faults_left_on"]
+        hosts = (
+            f"fault still on {', '.join(left)} (run `chaosrun recover --run {run['run_id']}`)"
+            if left
+            else "no fault of it left on the hosts read (their leases reverted them)"
+        )
+        console.print(f"run {run['run_id']} CRASHED: {run['reason']}; {hosts}", soft_wrap=True)
 
 
 def _print_status(faults, problems, freeze) -> None:

@@ -60,8 +60,15 @@ def _pct(value: float | None) -> str:
 def _print_history(h: History) -> None:
     score = "n/a" if h.resilience_score is None else f"{h.resilience_score:.1f} / 100"
     ttr = "n/a" if h.mean_time_to_recover_s is None else f"{h.mean_time_to_recover_s:.1f} s"
-    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in h.counts.items() if v)
+    counts = ", ".join(
+        f"{k.replace('_', ' ')} {v}" for k, v in h.counts.items() if v and k != "crashed"
+    )
     console.print(f"runs {h.total} ({counts or 'none'}) in {h.runs_dir}")
+    if h.counts.get("crashed"):
+        console.print(
+            f"crashed {h.counts['crashed']}: the controller died mid-run "
+            "(not counted in the success rate)"
+        )
     console.print(f"success rate {_pct(h.success_rate)}, mean time to recover {ttr}")
     console.print(f"resilience score {score}")
     table = Table("experiment", "severity", "runs", "passed", "mean TTR", "trend", "outcomes")
@@ -74,7 +81,7 @@ def _print_history(h: History) -> None:
         console.print(table, markup=False)
         console.print(
             "outcomes, oldest first: P passed, F failed, A aborted, X rollback failed, "
-            "R refused, ? running"
+            "R refused, ? running, C crashed"
         )
 
 

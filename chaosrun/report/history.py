@@ -38,7 +38,9 @@ from chaosrun.report.journal import (
 SEVERITY_WEIGHTS = {"low": 1.0, "medium": 2.0, "high": 3.0, "critical": 5.0}
 DEFAULT_WEIGHT = SEVERITY_WEIGHTS["medium"]
 EXECUTED = ("passed", "failed", "aborted", "rollback_failed")
-STATUSES = ("passed", "failed", "aborted", "rollback_failed", "refused", "running")
+# crashed: the controller died mid-run (chaosrun.liveness); like refused and running, it
+# tested nothing and is counted on its own, never against the success rate.
+STATUSES = ("passed", "failed", "aborted", "rollback_failed", "refused", "running", "crashed")
 GLYPHS = {
     "passed": "P",
     "failed": "F",
@@ -46,6 +48,7 @@ GLYPHS = {
     "rollback_failed": "X",
     "refused": "R",
     "running": "?",
+    "crashed": "C",
 }
 TREND_WINDOW = 5
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")

@@ -16,6 +16,7 @@ STATUS_COLOURS = {
     "rollback_failed": "#82071e",
     "refused": "#8c959f",
     "running": "#0969da",
+    "crashed": "#8250df",
 }
 
 

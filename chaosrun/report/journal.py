@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chaosrun import liveness
 from chaosrun.errors import InvalidInput
 
 SUPPORTED_SCHEMA = 1
@@ -60,7 +61,7 @@ def load_journal(path: Path) -> Journal:
     for field in ("phases", "probes", "steps"):
         if not isinstance(data.get(field) or [], list):
             raise InvalidInput(f"{path}: field '{field}': expected a list")
-    return data
+    return liveness.classify(data)
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -16,7 +16,15 @@ CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
     "base-uri 'none'; form-action 'none'"
 )
-KNOWN_STATUSES = ("passed", "failed", "aborted", "refused", "rollback_failed", "running")
+KNOWN_STATUSES = (
+    "passed",
+    "failed",
+    "aborted",
+    "refused",
+    "rollback_failed",
+    "running",
+    "crashed",
+)
 
 CSS = """
 :root { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328; }
@@ -30,6 +38,7 @@ h3 { font-size: 1em; margin: 1.2em 0 0.3em; overflow-wrap: anywhere; }
 .status-passed { background: #1a7f37; } .status-failed { background: #bc4c00; }
 .status-aborted { background: #cf222e; } .status-rollback_failed { background: #82071e; }
 .status-refused { background: #59636e; } .status-running { background: #0969da; }
+.status-crashed { background: #8250df; }
 .status-other { background: #59636e; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
 dl.facts dt { color: #59636e; } dl.facts dd { margin: 0; overflow-wrap: anywhere; }

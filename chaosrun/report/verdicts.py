@@ -27,6 +27,7 @@ STATUS_HEADLINES = {
     "refused": "REFUSED: the run did not start",
     "rollback_failed": "ROLLBACK FAILED: faults may still be active",
     "running": "RUNNING: partial journal",
+    "crashed": "CRASHED: the controller died mid-run; its faults were left to the hosts' leases",
 }
 _SECRET_KEY = re.compile(r"pass|secret|token|key|credential|auth|cookie|private", re.IGNORECASE)
 REDACTED = "***"

@@ -55,7 +55,7 @@ def test_sigkill_leaves_the_fault_for_at_most_one_lease(project: Project):
 def test_recover_right_after_a_kill_reverts_at_once(project: Project):
     # A lease far longer than `status` + `recover` take even on a busy machine, so what
     # reverts the fault can only be `recover` (it never waits for the lease).
-    project.write_config(lease={"ttl": "600s", "renew_every": "5s"})
+    project.write_config(lease={"ttl": "600s", "renew_every": "5s", "max_ttl": "600s"})
     proc, run_id, host = _inject(project, "recover")
     kill_group(proc, signal.SIGKILL)
     proc.wait(10)

@@ -26,6 +26,7 @@ def test_no_file_gives_every_default(tmp_path, monkeypatch):
     assert cfg.source is None
     assert cfg.prometheus_url == "http://127.0.0.1:9090"
     assert cfg.lease_ttl_s == 30 and cfg.lease_renew_every_s == 5
+    assert cfg.lease_max_ttl_s == 300
     assert cfg.caps.max_percent == 50 and not cfg.caps.allow_whole_group
     assert cfg.run_dir == tmp_path / ".chaosrun/runs"
     assert cfg.audit_path == tmp_path / ".chaosrun/audit.jsonl"
@@ -68,6 +69,12 @@ def test_values_and_relative_paths(tmp_path):
         ("lease:\n  ttl: soon\n", "chaosrun.yml:2: lease.ttl: not a duration"),
         ("lease:\n  ttl: 2s\n", "chaosrun.yml:2: lease.ttl: a lease shorter than 5s"),
         ("lease:\n  ttl: 20s\n  renew_every: 15s\n", "chaosrun.yml:3: lease.renew_every"),
+        ("lease:\n  ttl: 7d\n", "chaosrun.yml:2: lease.ttl: 604800s is longer than lease.max_ttl"),
+        (
+            "lease:\n  ttl: 10m\n  max_ttl: 5m\n",
+            "chaosrun.yml:2: lease.ttl: 600s is longer than lease.max_ttl (300s)",
+        ),
+        ("lease:\n  max_ttl: 1s\n", "chaosrun.yml:2: lease.max_ttl: must be at least 5s"),
         ("runs_dir: x\n", "chaosrun.yml:1: runs_dir: unknown key"),
         ("blast_radius:\n  max_percent: 0\n", "chaosrun.yml:2: blast_radius.max_percent"),
         ("guardrails:\n  breaches_in_a_row: 0\n", "chaosrun.yml:2: guardrails.breaches_in_a_row"),
@@ -91,6 +98,30 @@ def test_errors_name_file_line_and_key(tmp_path, text, where):
     assert exc.value.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (bytes(range(256)), "chaosrun.yml: not a text file (not UTF-8)"),
+        (b"lease:\n  ttl: \x00\x01\x02\n", "chaosrun.yml:2: not a text file"),
+    ],
+)
+def test_a_binary_file_is_one_line_naming_it(tmp_path, content, expected):
+    path = tmp_path / "chaosrun.yml"
+    path.write_bytes(content)
+    with pytest.raises(InvalidInput) as exc:
+        config.load(path)
+    assert str(exc.value).startswith(str(tmp_path / expected)), str(exc.value)
+    assert "\n" not in str(exc.value) and exc.value.exit_code == 2
+
+
+def test_an_unreadable_file_is_one_line_naming_it(tmp_path):
+    (tmp_path / "chaosrun.yml").mkdir()  # reading fails even for root
+    with pytest.raises(InvalidInput) as exc:
+        config.load(tmp_path / "chaosrun.yml")
+    assert str(exc.value).startswith(f"{tmp_path / 'chaosrun.yml'}: cannot read")
+    assert "\n" not in str(exc.value)
+
+
 def test_explicit_missing_file_is_an_error(tmp_path):
     with pytest.raises(InvalidInput, match="config file not found"):
         config.load(tmp_path / "nope.yml")
@@ -106,6 +137,7 @@ def test_the_shipped_example_is_the_defaults(tmp_path, monkeypatch):
         "prometheus_url",
         "lease_ttl_s",
         "lease_renew_every_s",
+        "lease_max_ttl_s",
         "run_dir",
         "audit_path",
         "freeze_file",

@@ -8,7 +8,7 @@ import pytest
 from engine_fixtures import GOOD
 
 from chaosrun.errors import InvalidInput
-from chaosrun.experiment import load_experiment
+from chaosrun.experiment import Defaults, load_experiment
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -101,3 +101,32 @@ def test_percent_thresholds_and_select_all(tmp_path: Path) -> None:
     assert exp.targets.mode == "all"
     bad = GOOD.read_text().replace("max_increase: 50%", "max_increase: lots%")
     assert "expected a number or a percentage" in errors_of(write(tmp_path, bad))
+
+
+def test_a_lease_longer_than_the_maximum_is_refused_naming_the_field(tmp_path: Path) -> None:
+    message = errors_of(GOOD, ["ttl_margin=7d"])
+    assert "good.yml (--set ttl_margin): ttl_margin: 604800s is longer than lease.max_ttl" in (
+        message
+    )
+    text = GOOD.read_text() + "ttl_margin: 10m\n"
+    with pytest.raises(InvalidInput) as info:
+        load_experiment(write(tmp_path, text), None, Defaults(max_ttl=120, source="my.yml"))
+    assert "exp.yml:" in str(info.value) and "ttl_margin: 600s" in str(info.value)
+    assert "(120s in my.yml)" in str(info.value) and info.value.exit_code == 2
+    assert load_experiment(GOOD, ["ttl_margin=5m"]).ttl_margin == 300
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (bytes(range(256)), "exp.yml: not a text file (not UTF-8)"),
+        (b"title: \x00\x01\n", "exp.yml:1: not a text file"),
+    ],
+)
+def test_a_binary_experiment_is_one_line_naming_it(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    path = tmp_path / "exp.yml"
+    path.write_bytes(content)
+    message = errors_of(path)
+    assert message.startswith(str(tmp_path / expected)) and "\n" not in message, message

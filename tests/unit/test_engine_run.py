@@ -161,6 +161,69 @@ def test_sigterm_rolls_back(env) -> None:
     assert hosts.plays[-1] == ("verify",)
 
 
+def test_sigterm_during_rollback_finishes_it_then_aborts_without_recovery(env, monkeypatch) -> None:
+    _, hosts, prom = env
+    confirmations: list[bool] = []
+    real_play = hosts.play
+
+    def play(**kw):
+        if kw["variables"].get("demo_fault_expect") == "inactive":
+            os.kill(os.getpid(), signal.SIGINT)  # the handler runs before os.kill returns
+            confirmations.append(kw.get("cancel") is not None and kw["cancel"].is_set())
+        return real_play(**kw)
+
+    monkeypatch.setattr(runner, "run_entry_points", play)
+    prom.answers[STEADY] = [0.0]
+    outcome, journal = run(env, "recovery.within=60s")
+    assert (outcome.exit_code, journal["status"]) == (3, "aborted")
+    assert journal["abort"]["reason"] == "SIGINT received during rollback"
+    assert journal["abort"]["signal"] == "SIGINT"
+    assert confirmations == [False]  # one signal: the confirmation ran to its end
+    assert journal["rollback"]["ok"] is True and "confirmed" not in journal["rollback"]
+    assert journal["recovery"]["detail"].startswith("skipped")
+    assert "recovery" not in phases(journal)
+
+
+def test_a_second_signal_cuts_a_read_only_confirmation(env, monkeypatch) -> None:
+    _, hosts, _ = env
+    real_play = hosts.play
+
+    def play(**kw):
+        if kw["variables"].get("demo_fault_expect") == "inactive":
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert kw["cancel"].is_set()
+            return PlayResult("canceled", 254, dict.fromkeys(kw["hosts"], "not run"))
+        return real_play(**kw)
+
+    monkeypatch.setattr(runner, "run_entry_points", play)
+    started = time.monotonic()
+    outcome, journal = run(env, "recovery.within=60s")
+    assert time.monotonic() - started < 30
+    assert (outcome.exit_code, journal["status"]) == (3, "aborted")
+    assert journal["abort"]["reason"] == "SIGTERM received during rollback"
+    assert journal["rollback"]["ok"] is True and journal["rollback"]["confirmed"] is False
+
+
+def test_a_second_signal_never_cuts_the_roles_rollback(env, monkeypatch) -> None:
+    _, hosts, _ = env
+    hosts.revert_rc = 1  # a revert script failed: the role's rollback entry point must run
+    seen = []
+    real_play = hosts.play
+
+    def play(**kw):
+        if kw["variables"].get("demo_fault_expect") == "inactive":
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)
+            seen.append(kw.get("cancel"))
+        return real_play(**kw)
+
+    monkeypatch.setattr(runner, "run_entry_points", play)
+    outcome, journal = run(env)
+    assert seen == [None] and hosts.plays[-1] == ("rollback", "verify")
+    assert (outcome.exit_code, journal["rollback"]["ok"]) == (3, True)
+
+
 def test_exception_rolls_back(env) -> None:
     _, hosts, _ = env
     hosts.fail["verify:active"] = "raise"

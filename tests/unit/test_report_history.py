@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import report_journals as rj
 
+from chaosrun import liveness
 from chaosrun.errors import InvalidInput
 from chaosrun.report import history
 from chaosrun.report.history_html import render_history
+from chaosrun.report.journal import load_journal
 
 
 def write_run(runs, run_id, status, *, day, title="Kill one", severity="high", ttr=3.0):
@@ -41,6 +45,7 @@ def test_counts_rate_ttr_and_score(runs):
     assert h.total == 7 and h.executed == 6
     assert h.counts == {
         "passed": 3, "failed": 1, "aborted": 1, "rollback_failed": 1, "refused": 1, "running": 0,
+        "crashed": 0,
     }  # fmt: skip
     assert h.success_rate == 0.5
     # ttr: 1, 2, 3, 4 (kill), none, 3 (cpu2), 3 (cpu3) -> mean of six values
@@ -48,6 +53,32 @@ def test_counts_rate_ttr_and_score(runs):
     # weights: kill runs high=3 each; cpu1 low=1; cpu2 rollback_failed low doubled=2; refused out
     assert h.resilience_score == pytest.approx(round(100 * (3 + 3 + 1) / (3 * 4 + 1 + 2), 1))
     assert len(h.skipped) == 1 and "broken" in h.skipped[0]
+
+
+def test_a_running_journal_whose_controller_died_is_crashed(runs):
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # reaped: its pid names no process now
+    here = socket.gethostname()
+    controllers = {
+        "dead": {"host": here, "pid": dead.pid, "boot_id": liveness.boot_id()},
+        "rebooted": {**liveness.identity(), "host": here, "boot_id": "another-boot"},
+        "alive": {**liveness.identity(), "host": here},
+        "elsewhere": {"host": "another-controller", "pid": dead.pid},
+    }
+    for day, (name, controller) in enumerate(controllers.items(), start=8):
+        write_run(runs, name, "running", day=day)
+        path = runs / name / "journal.json"
+        data = json.loads(path.read_text())
+        data["controller"] = controller
+        path.write_text(json.dumps(data))
+    h = history.build_history(runs)
+    status = {r["run_id"]: r["status"] for r in h.runs}
+    assert [status[n] for n in controllers] == ["crashed", "crashed", "running", "running"]
+    assert (h.counts["crashed"], h.counts["running"], h.executed) == (2, 2, 6)
+    assert h.success_rate == 0.5  # as without them: they tested nothing
+    crashed = load_journal(runs / "dead" / "journal.json")
+    assert crashed["crashed"]["reason"] == f"controller pid {dead.pid} is no longer alive"
+    assert json.loads((runs / "dead" / "journal.json").read_text())["status"] == "running"
 
 
 def test_trend_per_experiment(runs):
@@ -82,3 +113,34 @@ def test_history_html_escapes_titles_and_draws_runs(runs):
     assert "<b>CPU</b>" not in html and "&lt;b&gt;CPU&lt;/b&gt;" in html
     assert html.count("<circle") == 7
     assert "Resilience score: 47 / 100" in html
+
+
+def test_status_lists_a_crashed_run_with_the_faults_the_hosts_still_hold(tmp_path):
+    from chaosrun import config as project_config
+    from chaosrun import fleet
+
+    runs = tmp_path / "runs"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    now = datetime.now(UTC).isoformat()
+    for name in ("crashed-1", "live-1"):
+        write_run(runs, name, "running", day=1)
+        path = runs / name / "journal.json"
+        data = json.loads(path.read_text())
+        pid = dead.pid if name == "crashed-1" else None
+        data.update(started_at=now, targets={"selected": ["order-1"]})
+        data["controller"] = {**liveness.identity(), "host": socket.gethostname()}
+        if pid:
+            data["controller"]["pid"] = pid
+        path.write_text(json.dumps(data))
+    cfg = project_config.parse(
+        {"run_dir": str(runs)}, project_config.Located("c.yml", ""), tmp_path, None
+    )
+    fault = fleet.Fault("order-1", "crashed-1", "service_stop", None, None, "", False, "")
+    (run,) = fleet.crashed_runs(cfg, [fault])
+    assert (run["run_id"], run["faults_left_on"], run["targets"]) == (
+        "crashed-1",
+        ["order-1"],
+        ["order-1"],
+    )
+    assert fleet.crashed_runs(cfg, []) == [{**run, "faults_left_on": []}]

@@ -1,0 +1,175 @@
+"""The run's processes end with the run, even when the controller is SIGKILLed.
+
+Ansible's processes escape the controller's process group (ansible-runner starts
+ansible-playbook in a session of its own and ignores SIGHUP; each Ansible worker starts
+another session; ssh ControlMaster daemons detach), so neither a dying controller nor a
+kill of its group reaches them. So a small guardian process, started in its own session
+beside the controller, holds the read end of a pipe whose write end only the controller
+holds. While the controller lives, the guardian notes every process below it (twice a
+second); the controller is a child subreaper, so an ssh ControlMaster that detaches stays
+below it. The pipe reaches end-of-file when the controller ends, however it ends; the
+guardian then ends every process it noted (the same pid and start time) and every process
+whose environment carries the run's marker (`CHAOSRUN_RUN_MARK=<run id>`, inherited by
+whatever the run starts; a process started in the last half second is found this way,
+except a ControlMaster, whose title overwrites its environment), SIGTERM first so ssh
+masters remove their sockets, then SIGKILL, and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+from chaosrun import liveness
+
+MARK = "CHAOSRUN_RUN_MARK"
+GRACE_S = 0.5  # between SIGTERM and SIGKILL
+SWEEP_S = 3.0  # a sweep stops looking after this long
+LOOK_EVERY_S = 0.5  # how often the guardian notes the processes below the controller
+PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
+
+
+class Reaper:
+    """Marks the processes this controller starts for one run; ends them with the run."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self._previous: str | None = None
+        self._guardian: subprocess.Popen[bytes] | None = None
+        self._subreaper = 0
+
+    def start(self) -> Reaper:
+        self._previous = os.environ.get(MARK)
+        os.environ[MARK] = self.run_id
+        self._subreaper = _subreaper(1)
+        try:
+            self._guardian = subprocess.Popen(
+                [sys.executable, "-m", "chaosrun.reaper", self.run_id, str(os.getpid())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a kill of the controller's group must spare it
+                env={k: v for k, v in os.environ.items() if k != MARK},
+            )
+        except OSError:  # no guardian: the run still ends its processes on a normal exit
+            self._guardian = None
+        return self
+
+    def stop(self) -> None:
+        """End what is left of the run (ControlMaster connections, a stray worker)."""
+        if self._guardian is not None and self._guardian.stdin is not None:
+            self._guardian.stdin.close()  # the guardian sweeps, sparing this process
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._guardian.wait(SWEEP_S + GRACE_S + 5)
+        else:
+            sweep(self.run_id, spare={os.getpid()})
+        _subreaper(self._subreaper)
+        if self._previous is None:
+            os.environ.pop(MARK, None)
+        else:
+            os.environ[MARK] = self._previous
+
+
+def marked(run_id: str, spare: set[int]) -> list[int]:
+    """Pids of processes whose environment carries this run's marker."""
+    needle = f"\0{MARK}={run_id}\0".encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) in spare:
+            continue
+        with contextlib.suppress(OSError), open(f"/proc/{entry.name}/environ", "rb") as fh:
+            if needle in b"\0" + fh.read():
+                found.append(int(entry.name))
+    return found
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """pid -> start time of every process below `pid` (the kernel's child lists)."""
+    found: dict[int, str] = {}
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        with contextlib.suppress(OSError):
+            for task in os.scandir(f"/proc/{parent}/task"):
+                with contextlib.suppress(OSError), open(f"{task.path}/children") as fh:
+                    for child in map(int, fh.read().split()):
+                        started = liveness.process_start(child)
+                        if started is not None and child not in found:
+                            found[child] = started
+                            todo.append(child)
+    return found
+
+
+def sweep(run_id: str, spare: set[int], seen: dict[int, str] | None = None) -> None:
+    """SIGTERM every marked or seen process, then SIGKILL those left; again until none is
+    left (a process may fork while it is being looked for)."""
+    deadline = time.monotonic() + SWEEP_S
+    sig = signal.SIGTERM
+    while time.monotonic() < deadline:
+        pids = set(marked(run_id, spare))
+        pids |= {p for p, t in (seen or {}).items() if liveness.process_start(p) == t}
+        pids -= spare
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        if sig == signal.SIGTERM:  # give them the grace to end, no longer than they need
+            until = time.monotonic() + GRACE_S
+            while time.monotonic() < until and any(
+                liveness.process_start(p) is not None for p in pids
+            ):
+                time.sleep(0.05)
+        else:
+            time.sleep(0.05)
+        sig = signal.SIGKILL
+
+
+def _guard(run_id: str, controller: int) -> None:
+    """The guardian: note the controller's processes until its end (end-of-file on
+    stdin), then sweep."""
+    seen: dict[int, str] = {}
+    # Only what started after the run did: a controller that runs the engine in-process
+    # (a test, a scheduler) may have children of its own.
+    born = int(liveness.process_start(os.getpid()) or 0)
+    with contextlib.suppress(OSError):
+        while True:
+            ready, _, _ = select.select([0], [], [], LOOK_EVERY_S)
+            if ready and not os.read(0, 4096):
+                break
+            now = descendants(controller)
+            seen.update({p: t for p, t in now.items() if int(t) >= born and p != os.getpid()})
+    sweep(run_id, spare={os.getpid(), controller}, seen=seen)
+
+
+def _subreaper(value: int) -> int:
+    """Make this process a child subreaper (or not); returns the previous setting."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        previous = ctypes.c_int(0)
+        libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(previous), 0, 0, 0)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, value, 0, 0, 0)
+        return previous.value
+    except (OSError, AttributeError):  # not Linux: the marker alone
+        return 0
+
+
+@contextlib.contextmanager
+def reaping(run_id: str) -> Iterator[Reaper]:
+    reaper = Reaper(run_id).start()
+    try:
+        yield reaper
+    finally:
+        reaper.stop()
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the controller's
+    _guard(sys.argv[1], int(sys.argv[2]))
