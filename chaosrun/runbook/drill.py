@@ -68,7 +68,7 @@ def run_step(book: Runbook, step: Step, inventory: Path, work_dir: Path) -> Step
             hosts.setdefault(host, "ok")
         return True
 
-    fd, vars_path = tempfile.mkstemp(prefix="chaosrun-step-", suffix=".yml")
+    fd, vars_path = tempfile.mkstemp(prefix="step-", suffix=".yml", dir=work_dir)
     os.close(fd)
     Path(vars_path).write_text("auto_ack: true\n", encoding="utf-8")
     try:
