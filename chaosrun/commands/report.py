@@ -58,7 +58,6 @@ def _pct(value: float | None) -> str:
 
 
 def _print_history(h: History) -> None:
-    score = "n/a" if h.resilience_score is None else f"{h.resilience_score:.1f} / 100"
     ttr = "n/a" if h.mean_time_to_recover_s is None else f"{h.mean_time_to_recover_s:.1f} s"
     counts = ", ".join(
         f"{k.replace('_', ' ')} {v}" for k, v in h.counts.items() if v and k != "crashed"
@@ -70,13 +69,16 @@ def _print_history(h: History) -> None:
             "(not counted in the success rate)"
         )
     console.print(f"success rate {_pct(h.success_rate)}, mean time to recover {ttr}")
-    console.print(f"resilience score {score}")
+    console.print(f"resilience score {h.score_text}")
     table = Table("experiment", "severity", "runs", "passed", "mean TTR", "trend", "outcomes")
     for x in h.experiments:
         mttr = "n/a" if x.mean_time_to_recover_s is None else f"{x.mean_time_to_recover_s:.1f} s"
         table.add_row(
             x.title, x.severity or "", str(x.runs), _pct(x.success_rate), mttr, x.trend, x.outcomes
         )
+    for run in h.runs:
+        if run["status"] in ("failed", "aborted", "rollback_failed", "crashed") and run["report"]:
+            console.print(f"{run['status']}: {run['run_id']}: {run['report']}", markup=False)
     if h.experiments:
         console.print(table, markup=False)
         console.print(
@@ -108,7 +110,7 @@ def history(
         else:
             _deliver(json.dumps(h.to_dict(), indent=2, sort_keys=True) + "\n", output)
     elif fmt == "html":
-        _deliver(render_history(h), output)
+        _deliver(render_history(h, output.resolve().parent if output else None), output)
     else:
         _print_history(h)
 

@@ -13,7 +13,8 @@ Resilience score (0-100): the severity-weighted share of executed runs that pass
   worse for the fleet than any deviation the experiment measured.
 - passed(run) is 1 for a passed run and 0 otherwise.
 
-The score is None when no run in the window was executed.
+The score is None ("not enough runs") until MIN_RUNS_FOR_SCORE runs in the window were
+executed: one lucky run is not a measure of resilience.
 """
 
 from __future__ import annotations
@@ -75,10 +76,13 @@ def weight(journal: Journal) -> float:
     return base * 2 if journal.get("status") == "rollback_failed" else base
 
 
+MIN_RUNS_FOR_SCORE = 5
+
+
 def resilience_score(journals: list[Journal]) -> float | None:
     executed = [j for j in journals if j.get("status") in EXECUTED]
     total = sum(weight(j) for j in executed)
-    if not total:
+    if not total or len(executed) < MIN_RUNS_FOR_SCORE:
         return None
     return round(100 * sum(weight(j) for j in executed if j.get("status") == "passed") / total, 1)
 
@@ -153,6 +157,16 @@ class History:
     runs: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
+    @property
+    def score_text(self) -> str:
+        """The score as people read it, or why there is none yet."""
+        if self.resilience_score is not None:
+            return f"{self.resilience_score:.0f} / 100"
+        return (
+            f"not enough runs for a score ({self.executed} of {MIN_RUNS_FOR_SCORE} executed "
+            "runs needed)"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -180,8 +194,10 @@ def _experiment(key: str, journals: list[Journal]) -> ExperimentTrend:
     )
 
 
-def _run_row(journal: Journal) -> dict[str, Any]:
+def _run_row(journal: Journal, runs_dir: Path) -> dict[str, Any]:
+    report = runs_dir / str(journal.get("run_id")) / "report.html"
     return {
+        "report": str(report.resolve()) if report.is_file() else None,
         "run_id": journal.get("run_id"),
         "experiment": experiment_key(journal),
         "title": experiment_title(journal),
@@ -210,6 +226,6 @@ def build_history(runs_dir: Path, since: datetime | None = None) -> History:
         mean_time_to_recover_s=_mean(_ttrs(journals)),
         resilience_score=resilience_score(journals),
         experiments=[_experiment(k, v) for k, v in sorted(by_experiment.items())],
-        runs=[_run_row(j) for j in journals],
+        runs=[_run_row(j, runs_dir) for j in journals],
         skipped=skipped,
     )

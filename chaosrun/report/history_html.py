@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from html import escape
+from pathlib import Path
 
 from chaosrun.report import svg
 from chaosrun.report.history import History
 from chaosrun.report.journal import parse_time
-from chaosrun.report.page import document, e, table
+from chaosrun.report.page import document, e
 
 STATUS_COLOURS = {
     "passed": "#1a7f37",
@@ -42,6 +44,23 @@ def _outcome_strip(outcomes: str, statuses: list[str]) -> str:
     )
 
 
+def _runs_table(history: History, page_dir: Path | None) -> str:
+    """Every run, its id linking to its report when the run directory has one."""
+    rows = []
+    for r in history.runs:
+        run = e(r["run_id"])
+        if r.get("report"):
+            href = os.path.relpath(r["report"], page_dir) if page_dir else r["report"]
+            run = f'<a href="{e(Path(href).as_posix())}">{run}</a>'
+        cells = [e(r["started_at"]), run, e(r["title"]), e(r["status"])]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells)
+                    + f"<td>{e(_secs(r['time_to_recover_s']))}</td></tr>")  # fmt: skip
+    head = "".join(
+        f"<th>{h}</th>" for h in ("Started", "Run", "Experiment", "Status", "Time to recover")
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
 def _runs_chart(history: History) -> str:
     """Time to recover of every run over time, coloured by status."""
     runs = [(parse_time(r["started_at"]), r) for r in history.runs]
@@ -52,7 +71,11 @@ def _runs_chart(history: History) -> str:
     height, top, bottom = 200, svg.TOP, 200 - svg.BOTTOM
     ttrs = [r["time_to_recover_s"] or 0.0 for _, r in runs]
     high = max([*ttrs, 1.0]) * 1.1
-    parts = [svg.x_axis(axis, bottom)]
+    parts = [
+        svg.x_axis(axis, bottom),
+        svg.caption(axis.right, bottom + 28, "run started (UTC)", "end"),
+        svg.caption(axis.left - 6, top - 6, "time to recover (s)", "end"),
+    ]
     for i in range(5):
         v = high * i / 4
         y = bottom - (bottom - top) * v / high
@@ -69,9 +92,10 @@ def _runs_chart(history: History) -> str:
     return svg.figure(height, "Time to recover per run, seconds, coloured by status", parts)
 
 
-def render_history(history: History) -> str:
+def render_history(history: History, page_dir: Path | None = None) -> str:
+    """The page; run reports are linked relative to `page_dir` (where the page is written),
+    else by their absolute path."""
     statuses = {r["run_id"]: str(r["status"]) for r in history.runs}
-    score = "n/a" if history.resilience_score is None else f"{history.resilience_score:.0f}"
     facts = [
         ("Runs", history.total),
         ("Executed", history.executed),
@@ -98,7 +122,7 @@ def render_history(history: History) -> str:
             f'<p class="sub">{e(history.runs_dir)}'
             + (f", since {e(history.since)}" if history.since else "")
             + "</p>",
-            f'<div class="banner status-other">Resilience score: {e(score)} / 100</div>',
+            f'<div class="banner status-other">Resilience score: {e(history.score_text)}</div>',
             '<dl class="facts">'
             + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts)
             + "</dl>",
@@ -107,19 +131,7 @@ def render_history(history: History) -> str:
             "<h2>Experiments</h2>",
             f"<table><thead><tr>{headers}</tr></thead><tbody>{''.join(rows)}</tbody></table>",
             "<h2>Every run</h2>",
-            table(
-                ["Started", "Run", "Experiment", "Status", "Time to recover"],
-                [
-                    [
-                        r["started_at"],
-                        r["run_id"],
-                        r["title"],
-                        r["status"],
-                        _secs(r["time_to_recover_s"]),
-                    ]
-                    for r in history.runs
-                ],
-            ),
+            _runs_table(history, page_dir),
             "<p class='sub'>The resilience score is the severity-weighted share of executed runs "
             "that passed (low 1, medium 2, high 3, critical 5; a failed rollback counts twice). "
             "See docs/reports.md.</p>",

@@ -131,5 +131,6 @@ def test_a_real_aborted_run_notifies_and_leaves_reports(hooked, tmp_path):
     hist = project.chaosrun("history", "--runs-dir", str(project.run_dir), "-f", "json")
     assert hist.returncode == 0, hist.stderr
     data = json.loads(hist.stdout)
-    assert data["counts"]["aborted"] == 1 and data["resilience_score"] == 0.0
+    # One run is not enough for a resilience score (history.MIN_RUNS_FOR_SCORE).
+    assert data["counts"]["aborted"] == 1 and data["resilience_score"] is None
     project.assert_no_active_fault()

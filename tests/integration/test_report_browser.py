@@ -116,7 +116,7 @@ def test_drill_report_in_chromium(tmp_path):
 
 def test_history_report_in_chromium(tmp_path):
     runs = tmp_path / "runs"
-    for i, status in enumerate(["failed", "aborted", "passed", "passed"], start=1):
+    for i, status in enumerate(["failed", "aborted", "passed", "passed", "passed"], start=1):
         data = rj.journal(status if status != "passed" else "passed", hostile=True)
         data.update(run_id=f"r{i}", started_at=f"2026-11-0{i}T10:00:00.000Z")
         (runs / f"r{i}").mkdir(parents=True)
@@ -125,7 +125,7 @@ def test_history_report_in_chromium(tmp_path):
     html_file.write_text(render_history(build_history(runs)), encoding="utf-8")
     visit = open_in_chromium(html_file, ARTIFACTS / "history.png")
     assert_clean(visit, html_file)
-    assert visit.svgs == 1 and "Resilience score: 50 / 100" in visit.text
+    assert visit.svgs == 1 and "Resilience score: 60 / 100" in visit.text
 
 
 # Journals written by the engine during real runs on the lab (paths made relative).

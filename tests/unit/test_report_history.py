@@ -144,3 +144,27 @@ def test_status_lists_a_crashed_run_with_the_faults_the_hosts_still_hold(tmp_pat
         ["order-1"],
     )
     assert fleet.crashed_runs(cfg, []) == [{**run, "faults_left_on": []}]
+
+
+def test_one_run_is_not_enough_for_a_score(tmp_path):
+    from typer.testing import CliRunner
+
+    from chaosrun.cli import app
+
+    runs = tmp_path / "runs"
+    write_run(runs, "only", "passed", day=1)
+    h = history.build_history(runs)
+    assert h.resilience_score is None
+    assert h.score_text == "not enough runs for a score (1 of 5 executed runs needed)"
+    out = CliRunner().invoke(app, ["history", "--runs-dir", str(runs)])
+    assert out.exit_code == 0 and "not enough runs for a score" in out.stdout
+    assert "Resilience score: not enough runs" in render_history(h)
+
+
+def test_runs_link_to_their_reports_and_the_chart_labels_its_axes(runs, tmp_path):
+    (runs / "k2" / "report.html").write_text("<html></html>")
+    page_dir = tmp_path / "site"
+    html = render_history(history.build_history(runs), page_dir)
+    assert '<a href="../runs/k2/report.html">k2</a>' in html
+    assert 'href="../runs/k1/' not in html  # no report there: no link
+    assert "time to recover (s)" in html and "run started (UTC)" in html
