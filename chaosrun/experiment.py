@@ -92,7 +92,7 @@ class Defaults:
     prometheus_timeout: str | float = "2s"
     guardrail_probes: tuple[Any, ...] = ()  # chaosrun.yml guardrails.probes, for every run
     source: str = "chaosrun.yml"  # where those probes come from, for messages
-    max_ttl: float = 300.0  # chaosrun.yml lease.max_ttl: the longest ttl_margin allowed
+    max_ttl: float = 300.0  # chaosrun.yml lease.max_ttl: the longest lease_ttl allowed
 
 
 @dataclass
@@ -104,7 +104,7 @@ class Experiment:
     targets: TargetSpec
     fault: FaultSpec
     duration: float
-    ttl_margin: float | None
+    lease_ttl: float | None  # the on-host lease this run asks for (None: chaosrun.yml's)
     prometheus: PrometheusSettings
     steady_state: tuple[ProbeSpec, ...]
     guardrails: Guardrails
@@ -116,6 +116,7 @@ class Experiment:
     observe: Observations = field(default_factory=lambda: Observations(1.0, ()))
     overrides: dict[str, str] = field(default_factory=dict)
     positions: Positions = field(default_factory=Positions)
+    deprecated: list[tuple[str, ...]] = field(default_factory=list)  # old keys used
 
     def locate(self, path: tuple) -> str:
         """`file:line`, or `file (--set key)` when an override supplied the field."""
@@ -207,7 +208,8 @@ def _build(
         optional={
             "description",
             "severity",
-            "ttl_margin",
+            "lease_ttl",
+            "ttl_margin",  # the old name of lease_ttl, accepted with a warning
             "prometheus",
             "steady_state",
             "guardrails",
@@ -226,16 +228,7 @@ def _build(
     targets = _targets(c, top.get("targets"))
     fault = _fault(c, top.get("fault"))
     duration = c.duration(top.get("duration"), ("duration",), minimum=0.001)
-    ttl_margin = None
-    if "ttl_margin" in top:
-        ttl_margin = c.duration(top["ttl_margin"], ("ttl_margin",), minimum=5)
-        if ttl_margin is not None and ttl_margin > defaults.max_ttl:
-            c.err(
-                ("ttl_margin",),
-                f"{ttl_margin:g}s is longer than lease.max_ttl ({defaults.max_ttl:g}s in "
-                f"{defaults.source}): a dead controller's fault would outlive it by that long",
-            )
-            ttl_margin = None
+    lease_ttl, deprecated = _lease_ttl(c, top, defaults)
     prometheus = _prometheus(c, top.get("prometheus", {}), defaults)
     steady = _probes(c, top.get("steady_state", []), ("steady_state",))
     guardrails = _guardrails(c, top.get("guardrails", {}), defaults)
@@ -261,7 +254,8 @@ def _build(
         targets=targets,
         fault=fault,
         duration=duration,
-        ttl_margin=ttl_margin,
+        lease_ttl=lease_ttl,
+        deprecated=deprecated,
         prometheus=prometheus,
         steady_state=tuple(steady),
         guardrails=guardrails,
@@ -367,6 +361,28 @@ def _plain_value(value: Any) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and _plain_value(v) for k, v in value.items())
     return False
+
+
+def _lease_ttl(
+    c: Checker, top: dict[str, Any], defaults: Defaults
+) -> tuple[float | None, list[tuple[str, ...]]]:
+    """The experiment's lease (`lease_ttl`, formerly `ttl_margin`), bounded by
+    lease.max_ttl; and the deprecated key's path when the old name was used."""
+    if "lease_ttl" in top and "ttl_margin" in top:
+        c.err(("ttl_margin",), "give lease_ttl only (ttl_margin is its old name)")
+        return None, []
+    key = "ttl_margin" if "ttl_margin" in top else "lease_ttl"
+    if key not in top:
+        return None, []
+    ttl = c.duration(top[key], (key,), minimum=5)
+    if ttl is not None and ttl > defaults.max_ttl:
+        c.err(
+            (key,),
+            f"{ttl:g}s is longer than lease.max_ttl ({defaults.max_ttl:g}s in "
+            f"{defaults.source}): a dead controller's fault would outlive it by that long",
+        )
+        ttl = None
+    return ttl, [(key,)] if key == "ttl_margin" else []
 
 
 def _prometheus(c: Checker, value: Any, defaults: Defaults) -> PrometheusSettings | None:

@@ -56,9 +56,9 @@ class Plan:
     @property
     def ttl(self) -> int:
         """The on-host lease: how long a fault outlives a controller that stops renewing
-        (the experiment's ttl_margin, else the config's lease.ttl)."""
-        margin = self.experiment.ttl_margin
-        return max(5, int(margin if margin is not None else self.config.lease_ttl_s))
+        (the experiment's lease_ttl, else the config's lease.ttl)."""
+        ttl = self.experiment.lease_ttl
+        return max(5, int(ttl if ttl is not None else self.config.lease_ttl_s))
 
     @property
     def renew_every(self) -> float:

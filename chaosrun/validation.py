@@ -80,6 +80,10 @@ def check(exp: Experiment, inventory: Inventory | None) -> Report:
         report.blast_radius = _blast_radius(exp, inventory, where)
     report.detection, report.warnings = detection_times(exp)
     report.warnings += [f"{where(path)} {NOT_EVALUATED}" for path in _jinja_paths(exp)]
+    report.warnings += [
+        f"{where(path)}: deprecated, write lease_ttl (the lease's length, not a margin)"
+        for path in exp.deprecated
+    ]
     return report
 
 

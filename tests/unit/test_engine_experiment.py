@@ -104,16 +104,24 @@ def test_percent_thresholds_and_select_all(tmp_path: Path) -> None:
 
 
 def test_a_lease_longer_than_the_maximum_is_refused_naming_the_field(tmp_path: Path) -> None:
-    message = errors_of(GOOD, ["ttl_margin=7d"])
-    assert "good.yml (--set ttl_margin): ttl_margin: 604800s is longer than lease.max_ttl" in (
+    message = errors_of(GOOD, ["lease_ttl=7d"])
+    assert "good.yml (--set lease_ttl): lease_ttl: 604800s is longer than lease.max_ttl" in (
         message
     )
-    text = GOOD.read_text() + "ttl_margin: 10m\n"
+    text = GOOD.read_text() + "lease_ttl: 10m\n"
     with pytest.raises(InvalidInput) as info:
         load_experiment(write(tmp_path, text), None, Defaults(max_ttl=120, source="my.yml"))
-    assert "exp.yml:" in str(info.value) and "ttl_margin: 600s" in str(info.value)
+    assert "exp.yml:" in str(info.value) and "lease_ttl: 600s" in str(info.value)
     assert "(120s in my.yml)" in str(info.value) and info.value.exit_code == 2
-    assert load_experiment(GOOD, ["ttl_margin=5m"]).ttl_margin == 300
+    assert load_experiment(GOOD, ["lease_ttl=5m"]).lease_ttl == 300
+
+
+def test_ttl_margin_is_the_old_name_of_lease_ttl(tmp_path: Path) -> None:
+    exp = load_experiment(GOOD, ["ttl_margin=1m"])
+    assert exp.lease_ttl == 60 and exp.deprecated == [("ttl_margin",)]
+    assert "ttl_margin: 604800s is longer" in errors_of(GOOD, ["ttl_margin=7d"])
+    both = errors_of(GOOD, ["ttl_margin=1m", "lease_ttl=1m"])
+    assert "give lease_ttl only" in both
 
 
 @pytest.mark.parametrize(

@@ -89,3 +89,10 @@ def test_selection_modes() -> None:
     assert choose(hosts, "all", 100, None) == hosts
     with pytest.raises(Refused, match="asked for 11 hosts but only 10 match"):
         choose(hosts, "count", 11, 1)
+
+
+def test_the_old_lease_key_is_warned_about() -> None:
+    report = check(load_experiment(GOOD, ["ttl_margin=1m"]), inventory())
+    assert any(
+        "(--set ttl_margin): ttl_margin: deprecated, write lease_ttl" in w for w in report.warnings
+    ), report.warnings
