@@ -160,7 +160,7 @@ def lease_script(state_dir: str, run_id: str, seconds: float) -> str:
         f'{{ echo "dead-man $what of $f is not running"; exit {LEASE_DISARMED_RC}; }}; '
         '[ -z "$guard" ] || [ -e "$guard" ] || '
         f'{{ echo "boot guard $guard is not enabled"; exit {LEASE_DISARMED_RC}; }} ;; '
-        'process) kill -0 "$what" 2>/dev/null || '
+        'process) [ -d "/proc/$what" ] || '
         f'{{ echo "dead-man process $what of $f is gone"; exit {LEASE_DISARMED_RC}; }} ;; '
         "esac; done; "
         f"echo $(( $(date +%s) + {secs} )) > {d}/.lease.tmp && mv -f {d}/.lease.tmp {d}/lease"
