@@ -436,7 +436,10 @@ class Engine:
                 "the run no longer controls its fault there"
             )
         if lapsed:
-            return f"lease lapsed on {', '.join(lapsed)}: their dead-man reverted the fault"
+            return (
+                f"lease lapsed on {', '.join(lapsed)}: the fault is gone "
+                "(reverted by its dead-man, or by the boot guard after a reboot)"
+            )
         return None
 
     def _tick(self, watch: _GuardrailWatch) -> str | None:
