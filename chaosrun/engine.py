@@ -27,7 +27,7 @@ from chaosrun import audit, hostshell, reaper, runner, safety, zones
 from chaosrun.experiment import ProbeSpec
 from chaosrun.fleet import controller_id
 from chaosrun.journal import Journal, now_iso
-from chaosrun.lease import FAILED, GONE, RENEWED, LeaseRenewer
+from chaosrun.lease import DISARMED, FAILED, GONE, RENEWED, LeaseRenewer
 from chaosrun.observe import Observer
 from chaosrun.planning import Plan
 from chaosrun.probes import Prober
@@ -89,6 +89,10 @@ class Engine:
         # Set once inject returned on every host; until then a canceled inject may still
         # apply its fault after the revert scripts ran, so rollback runs the role's own.
         self.inject_complete = False
+        # Why inject failed (per host, the role's own message), and whether the hosts say
+        # the run never armed anything: then the run was refused, not rolled back.
+        self.inject_failure: str | None = None
+        self.nothing_injected = False
         self.hosts = list(plan.selection.selected)
         self.shell = hostshell.HostShell([plan.inventory.host_info(h) for h in self.hosts])
         source = (
@@ -158,6 +162,9 @@ class Engine:
             rolled_back = False
         if not rolled_back:
             return self._finish("rollback_failed", "rollback failed")
+        if self.inject_failure and self.nothing_injected:
+            # The role refused (the on-host lock, its input) before arming anything.
+            return self._finish("refused", f"nothing injected: {self.inject_failure}")
         recovered = self._recovery()
         if self.signalled:  # a signal during rollback or recovery ends the run as aborted
             self._set_abort(f"{self.stop_reason} during {self.signal_phase}")
@@ -383,7 +390,10 @@ class Engine:
                 self._set_abort(f"{self._stop_reason()} during inject")
                 return
             if not result.ok:
-                self._set_abort(f"inject failed on {', '.join(result.failed_hosts())}")
+                self.inject_failure = "; ".join(
+                    f"{h}: {result.messages.get(h, 'failed')}" for h in result.failed_hosts()
+                )
+                self._set_abort(f"inject failed on {self.inject_failure}")
                 return
             self.inject_complete = True
             verify = self._play("verify_active", ["verify"], "active", cancel=True)
@@ -460,8 +470,17 @@ class Engine:
         if reason:
             return reason
         lapsed = self.lease.lapsed() if self.lease else []
+        disarmed = self.lease.disarmed_hosts() if self.lease else []
+        if disarmed:
+            return (
+                f"dead-man disarmed on {', '.join(disarmed)} (the host rebooted?): "
+                "the run no longer controls its fault there"
+            )
         if lapsed:
-            return f"lease lapsed on {', '.join(lapsed)}: their dead-man reverted the fault"
+            return (
+                f"lease lapsed on {', '.join(lapsed)}: the fault is gone "
+                "(reverted by its dead-man, or by the boot guard after a reboot)"
+            )
         return None
 
     def _tick(self, watch: _GuardrailWatch) -> str | None:
@@ -496,6 +515,7 @@ class Engine:
         self.timings["revert_scripts_s"] = record["revert_scripts_s"]
         self.journal.set(rollback=record)
         fast_ok = all(v == "ok" for v in fast.values())
+        self.nothing_injected = all(hostshell.NOTHING_INJECTED in a.out for a in answers.values())
         detail = f"revert scripts in {record['revert_scripts_s']:.2f}s"
         self.journal.phase_end(phase, "ok" if fast_ok else "partial", detail, fast)
         # Every host ran its revert script, which is all the role's rollback entry point
@@ -599,6 +619,8 @@ class _GuardrailWatch:
 def _lease_answer(rc: int) -> str:
     if rc == 0:
         return RENEWED
+    if rc == hostshell.LEASE_DISARMED_RC:
+        return DISARMED
     return GONE if rc == hostshell.LEASE_GONE_RC else FAILED
 
 

@@ -128,32 +128,56 @@ def active_dir(state_dir: str, run_id: str) -> str:
 
 
 REVERT_INCOMPLETE_RC = 4  # the revert script's answer when a fault directory has no script
+NOTHING_INJECTED = "CHAOSRUN_NOTHING_INJECTED"  # the revert script's line: never armed here
 
 
 def revert_script(state_dir: str, run_id: str) -> str:
     """Run every revert script of the run on a host; rc 0 when all succeeded (or none).
     A fault directory without a revert script (an inject cut short before writing it) is
     left alone and answered with REVERT_INCOMPLETE_RC: the role's rollback entry point
-    clears it, after the inject's last task on the host can no longer be running."""
+    clears it, after the inject's last task on the host can no longer be running.
+    Prints NOTHING_INJECTED when the host holds nothing of the run and its history records
+    no revert of it: the run never armed a fault there."""
     d = shlex.quote(active_dir(state_dir, run_id))
+    history = shlex.quote(f"{state_dir.rstrip('/')}/history.jsonl")
+    mark = shlex.quote(f'"run_id": "{run_id}"')
     return (
         f'rc=0; for f in {d}/*/; do [ -d "$f" ] || continue; '
         'if [ -f "$f/revert.sh" ]; then /bin/sh "$f/revert.sh" rollback || rc=1; '
-        f"elif [ $rc -eq 0 ]; then rc={REVERT_INCOMPLETE_RC}; fi; done; exit $rc"
+        f"elif [ $rc -eq 0 ]; then rc={REVERT_INCOMPLETE_RC}; fi; done; "
+        f"[ -d {d} ] || grep -qF {mark} {history} 2>/dev/null || echo {NOTHING_INJECTED}; "
+        "exit $rc"
     )
 
 
 LEASE_GONE_RC = 3  # the lease script's exit code when the host holds nothing of the run
+LEASE_DISARMED_RC = 5  # ... when it holds a fault of the run that nothing would revert
 
 
 def lease_script(state_dir: str, run_id: str, seconds: float) -> str:
     """Push the run's lease expiry to now + seconds (atomic rename, as the dead-man reads it).
     Exits LEASE_GONE_RC, creating nothing, when the run holds no fault on the host (not yet
-    injected, or already reverted): the renewer tells the two apart."""
+    injected, or already reverted): the renewer tells the two apart. Exits
+    LEASE_DISARMED_RC, naming the fault, when a fault's dead-man is no longer armed (the
+    `armed` file the role wrote: this boot, its unit or process, its boot guard), as after a
+    reboot: the lease file alone would outlive the timer."""
     d = shlex.quote(active_dir(state_dir, run_id))
     secs = int(seconds)
     return (
         f"[ -d {d} ] || exit {LEASE_GONE_RC}; "
+        "boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null); "
+        f'for a in {d}/*/armed; do [ -f "$a" ] || continue; '
+        'read -r b kind what guard < "$a" || continue; f=${a%/armed}; f=${f##*/}; '
+        '[ "$b" = "$boot" ] || { echo "$f was armed before the host rebooted"; '
+        f"exit {LEASE_DISARMED_RC}; }}; "
+        "case $kind in "
+        'timer) systemctl is-active --quiet "$what.timer" "$what.service" || '
+        f'{{ echo "dead-man $what of $f is not running"; exit {LEASE_DISARMED_RC}; }}; '
+        '[ -z "$guard" ] || [ -e "$guard" ] || '
+        f'{{ echo "boot guard $guard is not enabled"; exit {LEASE_DISARMED_RC}; }} ;; '
+        'process) [ -d "/proc/$what" ] || '
+        f'{{ echo "dead-man process $what of $f is gone"; exit {LEASE_DISARMED_RC}; }} ;; '
+        "esac; done; "
         f"echo $(( $(date +%s) + {secs} )) > {d}/.lease.tmp && mv -f {d}/.lease.tmp {d}/lease"
     )
 

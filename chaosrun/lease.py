@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 RENEWED = "renewed"  # the host holds the fault and took the new expiry
 GONE = "gone"  # the host holds no fault of the run (not yet injected, or reverted)
 FAILED = "failed"  # no answer: the host may or may not have taken it
+# The host holds the run's fault but its dead-man is no longer armed (a reboot removed
+# the timer): nothing would revert it, so the run has lost control of it.
+DISARMED = "disarmed"
 
 # renew() -> {host: RENEWED | GONE | FAILED}; True and False mean RENEWED and FAILED.
 Renew = Callable[[], Mapping[str, str | bool]]
@@ -47,6 +50,7 @@ class LeaseRenewer:
     failures: dict[str, int] = field(default_factory=dict)
     held: set[str] = field(default_factory=set)
     gone: set[str] = field(default_factory=set)
+    disarmed: set[str] = field(default_factory=set)
     in_flight_since: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -87,13 +91,22 @@ class LeaseRenewer:
                 self.last_ok[host] = max(sent, self.last_ok.get(host, sent))
                 if answer == RENEWED:
                     self.held.add(host)
+                elif answer == DISARMED:  # held, but not as the run armed it
+                    self.disarmed.add(host)
+                    self.gone.add(host)
                 elif host in self.held:  # held before, gone now: its dead-man reverted it
                     self.gone.add(host)
 
+    def disarmed_hosts(self) -> list[str]:
+        """Hosts that hold the run's fault with its dead-man no longer armed."""
+        with self._lock:
+            return sorted(self.disarmed)
+
     def lapsed(self) -> list[str]:
-        """Hosts that lost the fault: the run's state is gone from them after they held it,
-        or they stopped answering and no renewal they took was sent within a whole ttl
-        (their dead-man has reverted or is reverting the fault). A host that answers is
+        """Hosts that lost the fault: the run's state is gone from them after they held it
+        (or stays there with its dead-man disarmed), or they stopped answering and no
+        renewal they took was sent within a whole ttl (their dead-man has reverted or is
+        reverting the fault). A host that answers is
         judged by its answers, however slow; a renewal in flight may still get through."""
         now = self.clock()
         with self._lock:

@@ -65,6 +65,49 @@ def test_lease_is_pushed_only_while_the_run_is_active(tmp_path: Path) -> None:
     assert abs(expiry - (time.time() + 30)) < 3
 
 
+def test_revert_says_when_the_run_never_armed_the_host(tmp_path: Path) -> None:
+    nothing = sh(hostshell.revert_script(str(tmp_path), "run-9"))
+    assert hostshell.NOTHING_INJECTED in nothing.stdout
+    # A revert of the run on record (this one or an earlier one): something was injected.
+    (tmp_path / "history.jsonl").write_text('{"run_id": "run-9", "role": "x", "by": "deadman"}\n')
+    assert (
+        hostshell.NOTHING_INJECTED not in sh(hostshell.revert_script(str(tmp_path), "run-9")).stdout
+    )
+    fault_dir(tmp_path, "run-1", "a_fault", "exit 1")  # a failed revert leaves the run's state
+    assert (
+        hostshell.NOTHING_INJECTED not in sh(hostshell.revert_script(str(tmp_path), "run-1")).stdout
+    )
+
+
+def boot_id() -> str:
+    return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+
+
+def test_lease_refuses_a_fault_armed_before_a_reboot(tmp_path: Path) -> None:
+    fault = tmp_path / "active" / "run-1" / "file_corrupt"
+    fault.mkdir(parents=True)
+    (fault / "armed").write_text("an-earlier-boot timer chaosrun-deadman-run-1-file-corrupt\n")
+    stale = sh(hostshell.lease_script(str(tmp_path), "run-1", 30))
+    assert stale.returncode == hostshell.LEASE_DISARMED_RC
+    assert "file_corrupt was armed before the host rebooted" in stale.stdout
+    assert not (tmp_path / "active" / "run-1" / "lease").exists()
+
+
+def test_lease_refuses_a_fault_whose_dead_man_process_is_gone(tmp_path: Path) -> None:
+    fault = tmp_path / "active" / "run-1" / "hog"
+    fault.mkdir(parents=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (fault / "armed").write_text(f"{boot_id()} process {dead.pid}\n")
+    gone = sh(hostshell.lease_script(str(tmp_path), "run-1", 30))
+    assert gone.returncode == hostshell.LEASE_DISARMED_RC
+    assert f"dead-man process {dead.pid} of hog is gone" in gone.stdout
+    with subprocess.Popen(["sleep", "30"]) as alive:
+        (fault / "armed").write_text(f"{boot_id()} process {alive.pid}\n")
+        assert sh(hostshell.lease_script(str(tmp_path), "run-1", 30)).returncode == 0
+        alive.kill()
+
+
 def test_holders_lists_runs(tmp_path: Path) -> None:
     assert sh(hostshell.holders_script(str(tmp_path))).stdout == ""
     (tmp_path / "active" / "run-7").mkdir(parents=True)

@@ -42,6 +42,7 @@ class Hosts:
         self.on_inject = lambda: None
         self.inject_seconds = 0.0  # a slow inject waits this long unless canceled
         self.revert_rc = 0  # what every host's revert script answers over SSH
+        self.revert_out = ""  # ... and prints
 
     def play(self, *, entry_points, hosts, variables, cancel=None, **_kw) -> PlayResult:
         self.plays.append(tuple(entry_points))
@@ -60,8 +61,9 @@ class Hosts:
 
     def run_all(self, scripts, timeout=30.0):
         self.scripts.extend(scripts.values())
-        rc = self.revert_rc if any("revert.sh" in s for s in scripts.values()) else 0
-        return {h: hostshell.Answer(rc, "", 0.01) for h in scripts}
+        revert = any("revert.sh" in s for s in scripts.values())
+        rc, out = (self.revert_rc, self.revert_out) if revert else (0, "")
+        return {h: hostshell.Answer(rc, out, 0.01) for h in scripts}
 
 
 @pytest.fixture
@@ -238,8 +240,18 @@ def test_inject_failure_still_rolls_back(env) -> None:
     hosts.fail["inject"] = "failed"
     outcome, journal = run(env)
     assert outcome.exit_code == 3
-    assert journal["abort"]["reason"] == "inject failed on order-2"
+    assert journal["abort"]["reason"] == "inject failed on order-2: failed"
     # A half-done inject is undone by the role's rollback, not trusted to the script alone.
+    assert hosts.plays == [("inject",), ("rollback", "verify")]
+
+
+def test_an_inject_that_armed_nothing_is_refused_not_a_rollback_failure(env) -> None:
+    _, hosts, _ = env
+    hosts.fail["inject"] = "failed"
+    hosts.revert_out = hostshell.NOTHING_INJECTED  # every host: the run never armed it
+    outcome, journal = run(env)
+    assert outcome.exit_code == 4
+    assert journal["status"] == "refused"
     assert hosts.plays == [("inject",), ("rollback", "verify")]
 
 

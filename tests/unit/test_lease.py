@@ -87,3 +87,11 @@ def test_held_then_gone_is_a_lapse_at_once_and_gone_before_inject_is_not():
     answers["b"] = "gone"  # the dead-man reverted b (a late renewal found nothing)
     lease.renew_now()
     assert lease.lapsed() == ["b"]
+
+
+def test_a_disarmed_dead_man_is_lost_control_even_on_the_first_answer():
+    answers = {"a": "renewed", "b": "disarmed"}
+    lease = LeaseRenewer(lambda: dict(answers), ttl=30, every=5, clock=lambda: 0.0)
+    lease.renew_now()  # b rebooted while the run's first renewal was on its way
+    assert lease.disarmed_hosts() == ["b"]
+    assert lease.lapsed() == ["b"]
