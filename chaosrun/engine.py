@@ -411,8 +411,12 @@ class Engine:
     def _start_lease(self) -> LeaseRenewer:
         script = hostshell.lease_script(self.plan.state_dir, self.run_id, self.plan.ttl)
 
+        # A renewal waits no longer than the interval: one stuck on a host that is going
+        # down must not keep the next from asking it again once it is back.
+        timeout = max(2.0, self.plan.renew_every)
+
         def renew() -> dict[str, str]:
-            answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=10)
+            answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=timeout)
             return {h: _lease_answer(a.rc) for h, a in answers.items()}
 
         self.lease = LeaseRenewer(renew=renew, ttl=self.plan.ttl, every=self.plan.renew_every)

@@ -120,5 +120,11 @@ class LeaseRenewer:
             return sorted(late | self.gone)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.every):
+        # Renewals start every `every` seconds from the start of the previous one, not from
+        # its end: one held up by a host that is rebooting (its connection dying under it)
+        # delays the next by no more than its own overrun, so a host that comes back is
+        # asked again within one interval.
+        started = time.monotonic()
+        while not self._stop.wait(max(0.0, started + self.every - time.monotonic())):
+            started = time.monotonic()
             self.renew_now()

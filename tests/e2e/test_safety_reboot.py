@@ -154,9 +154,12 @@ def test_a_live_run_whose_host_rebooted_aborts(project: Project):
     assert journal["status"] == "aborted"
     assert host in journal["abort"]["reason"], journal["abort"]
     aborted = datetime.fromisoformat(journal["abort"]["at"].replace("Z", "+00:00")).timestamp()
-    # One renewal interval (3 s) after sshd answers again, plus the renewal that was on its
-    # way to the rebooting host (it gives up after 10 s) and a busy machine's slack.
-    assert aborted - back < 3 + 10 + 5, f"aborted {aborted - back:.1f}s after the host was back"
+    # The lease notices within one renewal interval (3 s) after sshd answers again:
+    # renewals keep their cadence and give up after one interval, so none stuck on the
+    # rebooting host delays the next. The abort follows at the next guardrail tick (1 s);
+    # 1.5 s more for a fresh SSH login and a busy machine.
+    limit = 3 + 1 + 1.5
+    assert aborted - back < limit, f"aborted {aborted - back:.1f}s after the host was back"
     assert lab.unit_active(host, "haproxy.service")
     assert lab.active_dirs(host) == []
     project.assert_no_active_fault()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -95,3 +96,23 @@ def test_a_disarmed_dead_man_is_lost_control_even_on_the_first_answer():
     lease.renew_now()  # b rebooted while the run's first renewal was on its way
     assert lease.disarmed_hosts() == ["b"]
     assert lease.lapsed() == ["b"]
+
+
+def test_renewals_keep_their_cadence_when_one_is_slow():
+    """A renewal held up (a host rebooting under it) does not push the next ones back."""
+    starts: list[float] = []
+    done = threading.Event()
+
+    def renew():
+        starts.append(time.monotonic())
+        if len(starts) == 2:
+            time.sleep(0.6)  # slower than the interval
+        if len(starts) >= 5:
+            done.set()
+        return {"a": True}
+
+    with LeaseRenewer(renew, ttl=10.0, every=0.5):
+        assert done.wait(10)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert gaps[1] < 0.9, gaps  # the next starts right after the slow one, not 0.5 s later
+    assert all(g < 0.8 for g in gaps[2:]), gaps
