@@ -32,7 +32,7 @@ from chaosrun import liveness
 MARK = "CHAOSRUN_RUN_MARK"
 GRACE_S = 0.5  # between SIGTERM and SIGKILL
 SWEEP_S = 3.0  # a sweep stops looking after this long
-LOOK_EVERY_S = 0.5  # how often the guardian notes the processes below the controller
+LOOK_EVERY_S = 0.1  # how often the guardian notes the processes below the controller
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 
 
@@ -139,14 +139,50 @@ def _guard(run_id: str, controller: int) -> None:
     # Only what started after the run did: a controller that runs the engine in-process
     # (a test, a scheduler) may have children of its own.
     born = int(liveness.process_start(os.getpid()) or 0)
+    looked = born
     with contextlib.suppress(OSError):
         while True:
             ready, _, _ = select.select([0], [], [], LOOK_EVERY_S)
             if ready and not os.read(0, 4096):
                 break
+            looked = _ticks_now()
             now = descendants(controller)
             seen.update({p: t for p, t in now.items() if int(t) >= born and p != os.getpid()})
-    sweep(run_id, spare={os.getpid(), controller}, seen=seen)
+    # A ControlMaster that detached after the last look was reparented to init when the
+    # controller died, and its title hides the run's marker: take the masters orphaned
+    # since that last moment (their start no older than the look before the last). Twice:
+    # an ssh client ended by the first sweep may have just detached its master.
+    since = max(born, looked - int(LOOK_EVERY_S * _TICKS_PER_S) - 1)
+    for _ in range(2):
+        seen.update({p: t for p, t in orphaned_masters().items() if int(t) >= since})
+        sweep(run_id, spare={os.getpid(), controller}, seen=seen)
+
+
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def _ticks_now() -> int:
+    """Now, in the clock ticks since boot that /proc/PID/stat's start times use."""
+    with open("/proc/uptime", encoding="ascii") as fh:
+        return int(float(fh.read().split()[0]) * _TICKS_PER_S)
+
+
+def orphaned_masters() -> dict[int, str]:
+    """pid -> start time of every ssh ControlMaster whose parent is init."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError):
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            if fields[1] != "1":
+                continue
+            with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                if b"[mux]" not in fh.read():
+                    continue
+            found[int(entry.name)] = fields[19]
+    return found
 
 
 def _subreaper(value: int) -> int:
