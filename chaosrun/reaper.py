@@ -5,14 +5,15 @@ ansible-playbook in a session of its own and ignores SIGHUP; each Ansible worker
 another session; ssh ControlMaster daemons detach), so neither a dying controller nor a
 kill of its group reaches them. So a small guardian process, started in its own session
 beside the controller, holds the read end of a pipe whose write end only the controller
-holds. While the controller lives, the guardian notes every process below it (twice a
-second); the controller is a child subreaper, so an ssh ControlMaster that detaches stays
+holds. While the controller lives, the guardian notes every process below it (ten times
+a second); the controller is a child subreaper, so an ssh ControlMaster that detaches stays
 below it. The pipe reaches end-of-file when the controller ends, however it ends; the
-guardian then ends every process it noted (the same pid and start time) and every process
+guardian then ends every process it noted (the same pid and start time), every process
 whose environment carries the run's marker (`CHAOSRUN_RUN_MARK=<run id>`, inherited by
-whatever the run starts; a process started in the last half second is found this way,
-except a ControlMaster, whose title overwrites its environment), SIGTERM first so ssh
-masters remove their sockets, then SIGKILL, and exits.
+whatever the run starts: a process started since the last look is found this way), and
+every ssh ControlMaster orphaned since its last look (a master's title overwrites its
+environment, so the marker cannot find it), SIGTERM first so ssh masters remove their
+sockets, then SIGKILL, and exits.
 """
 
 from __future__ import annotations
