@@ -46,8 +46,8 @@ class HostShell:
         """The ssh command line Ansible would use for the host (see chaosrun.hostaccess), behind
         the fast path's own options: ssh keeps the first value it is given for an option,
         so no prompt, its own shared connection and keepalives win; known_hosts, host key
-        checking, jump hosts and the rest come from Ansible's settings. ansible.cfg's
-        `host_key_checking = False` is not followed: host keys are always checked here."""
+        checking, jump hosts and the rest come from Ansible's settings. An ansible.cfg that
+        turns host key checking off is not followed: host keys are always checked here."""
         h = self.hosts[name]
         args = [
             "ssh",
