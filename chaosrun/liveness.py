@@ -24,17 +24,25 @@ def boot_id() -> str | None:
         return None
 
 
-def process_start(pid: int) -> str | None:
-    """The process's start time in ticks since boot, or None when there is no such live
-    process (a zombie has exited)."""
+def stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, parent pid, ...; the
+    start time in ticks since boot is [19]), or None when there is no such live process
+    (a zombie has exited)."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    if not fields or fields[0] == "Z":
+    if len(fields) <= 19 or fields[0] == "Z":
         return None
-    return fields[19] if len(fields) > 19 else None
+    return fields
+
+
+def process_start(pid: int) -> str | None:
+    """The process's start time in ticks since boot, or None when there is no such live
+    process (a zombie has exited)."""
+    fields = stat(pid)
+    return fields[19] if fields else None
 
 
 def identity() -> dict[str, Any]:

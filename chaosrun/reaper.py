@@ -172,17 +172,12 @@ def orphaned_masters() -> dict[int, str]:
     """pid -> start time of every ssh ControlMaster whose parent is init."""
     found = {}
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
+        fields = liveness.stat(int(entry.name)) if entry.name.isdigit() else None
+        if fields is None or fields[1] != "1":
             continue
-        with contextlib.suppress(OSError, IndexError):
-            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            if fields[1] != "1":
-                continue
-            with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
-                if b"[mux]" not in fh.read():
-                    continue
-            found[int(entry.name)] = fields[19]
+        with contextlib.suppress(OSError), open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+            if b"[mux]" in fh.read():
+                found[int(entry.name)] = fields[19]
     return found
 
 
