@@ -544,11 +544,18 @@ class Engine:
         record.update(
             ok=confirm.ok, hosts=confirm.hosts, revert_scripts=fast, finished_at=now_iso()
         )
+        if not confirm.ok:
+            # Why each host failed, in the journal and on screen: an operator acting on
+            # this line at night must not have to dig the reason out of Ansible's output.
+            record["failures"] = {
+                h: confirm.messages.get(h) or fast.get(h, "failed") for h in confirm.failed_hosts()
+            }
         self.journal.set(rollback=record)
         if not confirm.ok:
+            why = "; ".join(f"{h}: {m}" for h, m in record["failures"].items())
             self.progress.message(
                 f"ROLLBACK FAILED on {', '.join(confirm.failed_hosts())}: a fault may still be "
-                f"active there. Run `chaosrun recover` or look in "
+                f"active there ({why}). Run `chaosrun recover` or look in "
                 f"{self.plan.state_dir}/active/{self.run_id}/ on those hosts",
                 "bold white on red",
             )

@@ -140,6 +140,18 @@ class Project:
     def journal(self, run_id: str) -> dict[str, Any]:
         return json.loads((self.run_dir / run_id / "journal.json").read_text())
 
+    def explain(self, run_id: str) -> str:
+        """What a failed assertion should show: the abort, each phase's end and the rollback."""
+        journal = self.journal(run_id)
+        phases = [
+            f"{p.get('name')}: {p.get('outcome')} {p.get('detail', '')}".strip()
+            for p in journal.get("phases", [])
+        ]
+        return json.dumps(
+            {"abort": journal.get("abort"), "phases": phases, "rollback": journal.get("rollback")},
+            indent=1,
+        )
+
     def wait_for_phase(self, proc: subprocess.Popen[str], phase: str, timeout: float = 400):
         """Wait until a run's journal shows `phase` started; returns (run_id, journal)."""
         deadline = time.monotonic() + timeout

@@ -61,7 +61,7 @@ def test_a_window_opening_mid_run_aborts_and_rolls_back(project: Project):
     assert not project.lab.unit_active(host, "order-service.service")
     rc = proc.wait(240)
     ended = dt.datetime.now(dt.UTC)
-    assert rc == 3, proc.stderr.read()[-2000:]
+    assert rc == 3, (proc.stderr.read()[-2000:], project.explain(run_id))
     journal = project.journal(run_id)
     assert "nightly-backup" in journal["abort"]["reason"]
     aborted_at = dt.datetime.fromisoformat(journal["abort"]["at"].replace("Z", "+00:00"))
