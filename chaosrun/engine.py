@@ -36,6 +36,9 @@ from chaosrun.progress import Progress
 from chaosrun.report.hooks import RunHooks
 from chaosrun.verdict import ProbeResult, Verdict
 
+# Before the second look at a rollback that was not confirmed: long enough for a queued
+# systemd job or a unit's restart to settle, short next to the run.
+SECOND_LOOK_PAUSE_S = 2.0
 EXIT_CODES = {"passed": 0, "failed": 1, "aborted": 3, "refused": 4, "rollback_failed": 5}
 
 
@@ -355,13 +358,14 @@ class Engine:
         entry_points: list[str],
         expect: str | None,
         cancel: bool | threading.Event,
+        hosts: list[str] | None = None,
     ):
         phase = self._phase(phase_name, ", ".join(entry_points))
         started = time.monotonic()
         result = runner.run_entry_points(
             role=self.exp.fault.role,
             entry_points=entry_points,
-            hosts=self.hosts,
+            hosts=hosts or self.hosts,
             variables=self._role_vars(expect),
             inventory=self.plan.inventory.path,
             work_dir=self.run_dir / "ansible" / phase_name,
@@ -531,6 +535,8 @@ class Engine:
         # the role's rollback entry point is a revert and always finishes.
         hurry = self.hurry if verify_alone else False
         confirm = self._play("verify_inactive", entry_points, "inactive", cancel=hurry)
+        if confirm.status != "canceled" and not confirm.ok:
+            confirm = self._second_look(confirm, record)
         self.rollback_end = time.monotonic()
         if verify_alone and confirm.status == "canceled":
             # Every revert script answered success; only the second look was skipped.
@@ -562,6 +568,28 @@ class Engine:
         self.in_rollback = False
         self.shell.close()
         return confirm.ok
+
+    def _second_look(self, first: runner.PlayResult, record: dict[str, Any]) -> runner.PlayResult:
+        """One more revert and confirmation on the hosts that failed the first, after a pause:
+        a unit may still be settling (a restart in progress, a dead-man's stop queued in a
+        busy systemd). Both looks are journaled; a host that fails twice fails the rollback."""
+        failed = first.failed_hosts()
+        record["first_look"] = {
+            h: first.messages.get(h, first.hosts.get(h, "failed")) for h in failed
+        }
+        self.journal.set(rollback=record)
+        self.progress.message(
+            f"rollback not confirmed on {', '.join(failed)}: reverting and looking again",
+            "yellow",
+        )
+        time.sleep(SECOND_LOOK_PAUSE_S)
+        again = self._play(
+            "verify_inactive_again", ["rollback", "verify"], "inactive", cancel=False, hosts=failed
+        )
+        hosts = {**first.hosts, **again.hosts}
+        messages = {h: m for h, m in first.messages.items() if h not in again.hosts}
+        messages.update(again.messages)
+        return runner.PlayResult(again.status, again.rc, hosts, messages)
 
     def _recovery(self) -> bool:
         within = self.exp.recovery_within

@@ -18,7 +18,7 @@ PHASE_SKIPPED = frozenset({"skipped", "skip", "not_run"})
 PHASE_PENDING = frozenset({"running", "pending", ""})
 # Phases whose steady-state samples come after the fault is gone: breaches there are
 # the system recovering, judged by the last sample and by time to recover.
-AFTER_FAULT = frozenset({"verify_inactive", "recovery", "report"})
+AFTER_FAULT = frozenset({"verify_inactive", "verify_inactive_again", "recovery", "report"})
 
 STATUS_HEADLINES = {
     "passed": "PASSED: the steady state held",
@@ -217,7 +217,7 @@ def recovered_time(journal: Journal) -> datetime | None:
     # The engine counts verify_inactive as part of rolling back: recovery starts after it.
     ends = [
         parse_time((phase(journal, n) or {}).get("ended_at"))
-        for n in ("rollback", "verify_inactive")
+        for n in ("rollback", "verify_inactive", "verify_inactive_again")
     ]
     ends = [t for t in ends if t]
     if not is_number(ttr) or not ends:

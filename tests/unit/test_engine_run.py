@@ -264,6 +264,42 @@ def test_rollback_failure_is_exit_5(env) -> None:
     assert outcome.failed_hosts == ["order-2"]
 
 
+def test_rollback_failure_names_the_reason_after_a_second_look(env, monkeypatch) -> None:
+    _, hosts, _ = env
+    monkeypatch.setattr("chaosrun.engine.SECOND_LOOK_PAUSE_S", 0.0)
+    hosts.fail["verify:inactive"] = hosts.fail["rollback:inactive"] = "failed"
+    outcome, journal = run(env)
+    assert (outcome.exit_code, journal["status"]) == (5, "rollback_failed")
+    # The first look was verify alone (every revert script answered ok); the second reverts
+    # again on the failed host only, then looks.
+    assert hosts.plays == [("inject",), ("verify",), ("verify",), ("rollback", "verify")]
+    assert phases(journal)[-2:] == ["verify_inactive", "verify_inactive_again"]
+    assert set(journal["rollback"]["failures"]) == {"order-2"}
+    assert set(journal["rollback"]["first_look"]) == {"order-2"}
+
+
+def test_a_confirmation_that_settles_passes_on_the_second_look(env, monkeypatch) -> None:
+    _, hosts, _ = env
+    monkeypatch.setattr("chaosrun.engine.SECOND_LOOK_PAUSE_S", 0.0)
+    looks = []
+    play = hosts.play
+
+    def settling(**kw):
+        result = play(**kw)
+        if kw["variables"].get("demo_fault_expect") == "inactive":
+            looks.append(kw["entry_points"])
+            if len(looks) == 1:
+                return PlayResult("failed", 2, dict.fromkeys(kw["hosts"], "failed"))
+        return result
+
+    monkeypatch.setattr(runner, "run_entry_points", settling)
+    outcome, journal = run(env)
+    assert (outcome.exit_code, journal["status"]) == (0, "passed")
+    assert looks == [["verify"], ["rollback", "verify"]]
+    assert journal["rollback"]["ok"] is True
+    assert set(journal["rollback"]["first_look"]) == {"order-2"}
+
+
 def test_a_failed_revert_script_is_retried_by_the_roles_rollback(env) -> None:
     _, hosts, _ = env
     hosts.revert_rc = hostshell.REVERT_INCOMPLETE_RC
