@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from chaosrun.lab import keys
+from chaosrun.lab import keys, webauth
 from chaosrun.lab.image import ACCESS_USER
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
@@ -37,7 +37,10 @@ def group_vars(lab: LabConfig, paths: LabPaths) -> dict[str, Any]:
         "lab_subnet": lab.subnet,
         "lab_gateway": lab.gateway,
         "lab_prometheus_url": lab.prometheus_url,
-        "lab_alertmanager_url": f"http://127.0.0.1:{lab.alertmanager_port}",
+        # HTTPS with basic auth: the CA and password files, as chaosrun.yml would name them.
+        "lab_prometheus_access": webauth.access_block(paths),
+        "lab_alertmanager_url": lab.alertmanager_url,
+        "lab_alertmanager_access": webauth.access_block(paths),
         "lab_webhook_url": f"http://127.0.0.1:{lab.webhook_port}",
         "lab_traffic_url": f"http://127.0.0.1:{lab.traffic_port}",
     }

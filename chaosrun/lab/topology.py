@@ -73,9 +73,14 @@ class LabConfig:
     def traffic_port(self) -> int:
         return self.port_base + 5
 
+    # Prometheus and Alertmanager serve HTTPS with basic auth (chaosrun.lab.webauth).
     @property
     def prometheus_url(self) -> str:
-        return f"http://127.0.0.1:{self.prometheus_port}"
+        return f"https://127.0.0.1:{self.prometheus_port}"
+
+    @property
+    def alertmanager_url(self) -> str:
+        return f"https://127.0.0.1:{self.alertmanager_port}"
 
     @property
     def network(self) -> str:

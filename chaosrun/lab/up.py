@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaosrun.errors import ChaosrunError
 from chaosrun.lab import (
-    alertmanager,
+    api,
     controller,
     hosts,
     image,
@@ -23,6 +22,7 @@ from chaosrun.lab import (
     provision,
     state,
     wait,
+    webauth,
 )
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
@@ -62,7 +62,7 @@ def up(
     preflight.require_root()
     preflight.raise_kernel_limits()
     preflight.validate(lab)
-    preflight.require_tools(("podman", "ssh", "ssh-keygen", "ip"))
+    preflight.require_tools(("podman", "ssh", "ssh-keygen", "ip", "openssl"))
     preflight.require_tools(("prometheus", "prometheus-alertmanager"))
     paths = LabPaths.of(lab)
     with state.locked(lab):
@@ -171,7 +171,10 @@ def _monitoring(
     lab: LabConfig, paths: LabPaths, record: dict, result: UpResult, progress: Progress
 ) -> None:
     """Start the webhook receiver, Alertmanager and Prometheus; reload changed configs."""
+    web_changed = webauth.ensure(paths)
     changed = controller.write_configs(lab, paths)
+    if web_changed:  # both servers read the web config on every request, but Prometheus
+        changed |= {"prometheus", "alertmanager"}  # reads the Alertmanager password at load
     rules = _rules_hash()
     if record.get("rules_hash") != rules:
         changed.add("prometheus")
@@ -181,10 +184,9 @@ def _monitoring(
         progress(f"started {', '.join(started)} (Prometheus on {lab.prometheus_url})")
     wait.prometheus_ready(lab)
     for name in sorted(changed - set(started)):
-        base = lab.prometheus_url if name == "prometheus" else alertmanager.url(lab)
-        req = urllib.request.Request(f"{base}/-/reload", method="POST")
-        with urllib.request.urlopen(req, timeout=10):
-            pass
+        api.post(
+            api.prometheus(lab) if name == "prometheus" else api.alertmanager(lab), "/-/reload"
+        )
         result.reloaded.append(name)
         progress(f"reloaded {name} (config changed)")
     record["rules_hash"] = rules
