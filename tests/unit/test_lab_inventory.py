@@ -62,8 +62,16 @@ def test_host_and_group_vars(tmp_path: Path) -> None:
         assert got["lab_name"] == "unit"
         assert got["lab_subnet"] == "10.99.0.0/24"
         assert got["lab_gateway"] == "10.99.0.1"
-        assert got["lab_prometheus_url"] == "http://127.0.0.1:30000"
-        assert got["lab_alertmanager_url"] == "http://127.0.0.1:30003"
+        assert got["lab_prometheus_url"] == "https://127.0.0.1:30000"
+        assert got["lab_alertmanager_url"] == "https://127.0.0.1:30003"
+        access = {
+            "ca_file": str(tmp_path / "state/tls/ca.pem"),
+            "basic_auth": {
+                "username": "chaosrun",
+                "password_file": str(tmp_path / "state/tls/password"),
+            },
+        }
+        assert got["lab_prometheus_access"] == got["lab_alertmanager_access"] == access
         assert got["lab_webhook_url"] == "http://127.0.0.1:30004"
 
 
@@ -81,3 +89,4 @@ def test_write_leaves_an_unchanged_file_alone(tmp_path: Path) -> None:
             "children"
         ]["order_service"]["hosts"]
     )
+
