@@ -1,8 +1,8 @@
 """Runs against the lab's HTTPS Prometheus with basic auth (its own web config file): the
-lab's CA and credentials pass; a wrong CA, a wrong password or no credentials make the
-steady state UNKNOWN, so the run is refused before inject (exit 4) with one line naming
-the URL; `insecure_skip_verify` works and `plan` warns about it. Every run here ends
-before inject, so the file is fast and touches no host."""
+lab's CA and credentials pass; a wrong CA, a wrong password or no credentials leave
+Prometheus not ready, which is UNKNOWN: the run is refused before inject (exit 4) with
+one line naming the URL; `insecure_skip_verify` works and `plan` warns about it. Every
+run here ends before inject, so the file is fast and touches no host."""
 
 from __future__ import annotations
 
@@ -60,7 +60,12 @@ def run(project: Project, path: Path) -> tuple[subprocess.CompletedProcess[str],
 
 
 def verdicts(journal: dict[str, Any]) -> dict[str, str]:
-    return {p["name"]: p["samples"][-1]["verdict"] for p in journal["probes"]}
+    """Each probe's last verdict (UNKNOWN when preflight's readiness check, which sees
+    the same failure first, refused the run before any probe was sampled)."""
+    return {
+        p["name"]: p["samples"][-1]["verdict"] if p["samples"] else "UNKNOWN"
+        for p in journal["probes"]
+    }
 
 
 def lab_files(project: Project) -> webauth.WebFiles:
@@ -114,6 +119,7 @@ def test_bad_access_is_unknown_and_refused_before_inject(
     url = project.lab.config.prometheus_url
     lines = [line for line in done.stderr.splitlines() if reason in line]
     assert lines and url in lines[0], done.stderr[-2000:]
+    assert reason in json.dumps(journal["phases"]), journal["phases"]
 
 
 def test_insecure_skip_verify_works_and_plan_warns(project: Project) -> None:
