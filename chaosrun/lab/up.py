@@ -10,6 +10,7 @@ from pathlib import Path
 from chaosrun.errors import ChaosrunError
 from chaosrun.lab import (
     api,
+    bastion,
     controller,
     hosts,
     image,
@@ -71,11 +72,12 @@ def up(
         ref = image.ensure_image(progress)
         keys.ensure_key(paths)
         result = UpResult(inventory=inventory.inventory_path(lab))
-        _reconcile_hosts(lab, ref, paths, result, progress)
+        _reconcile_hosts(lab, ref, paths, result, progress, bool(record.get("bastion")))
         result.inventory = inventory.write(lab, paths)
         record.update(
             name=lab.name, subnet=lab.subnet, port_base=lab.port_base,
             order_hosts=lab.order_hosts, image=ref, inventory=str(result.inventory),
+            bastion=lab.bastion,
         )  # fmt: skip
         _monitoring(lab, paths, record, result, progress)
         _provision(lab, paths, record, result, progress, provision_mode)
@@ -112,10 +114,15 @@ def _check_conflicts(lab: LabConfig, paths: LabPaths) -> None:
 
 
 def _reconcile_hosts(
-    lab: LabConfig, ref: str, paths: LabPaths, result: UpResult, progress: Progress
+    lab: LabConfig,
+    ref: str,
+    paths: LabPaths,
+    result: UpResult,
+    progress: Progress,
+    record_bastion: bool = False,
 ) -> None:
     """Remove stale containers, create missing ones, wait until every host answers SSH."""
-    wanted = {h.name: h for h in lab.hosts()}
+    wanted = {h.name: h for h in lab.all_hosts()}
     existing = {c.name: c for c in hosts.list_containers(lab)}
     info = network.inspect(lab.network)
     network_ok = info is not None and network.matches(info, lab)
@@ -140,12 +147,18 @@ def _reconcile_hosts(
         hosts.parallel(lambda h: hosts.create(lab, h, ref, paths), missing)
         result.created = [h.name for h in missing]
     # sshd listens once the host has made its host keys: read them into known_hosts, then
-    # new hosts must take the user key; unchanged ones (same key, same image) need only be there.
-    hosts.parallel(hosts.wait_port, list(wanted.values()))
+    # new hosts must take the user key; unchanged ones (same key, same image) need only be
+    # there (behind a bastion they refuse the controller's SSH).
+    hosts.parallel(hosts.wait_port, missing)
     _known_hosts(lab, paths, list(wanted.values()))
     hosts.parallel(lambda h: hosts.wait_ssh(paths, h), missing)
     if missing:
         progress(f"{len(missing)} new host(s) answer over SSH")
+    bastion.write_config(lab, paths)
+    if lab.bastion or record_bastion:
+        bastion.ensure_firewall(lab)
+        state_word = "only through bastion-1" if lab.bastion else "directly again"
+        progress(f"hosts take SSH {state_word}")
 
 
 def _known_hosts(lab: LabConfig, paths: LabPaths, wanted: list[hosts.Host]) -> None:
@@ -213,7 +226,9 @@ def _provision(
     if provision.playbook() is None or mode is False:
         return
     wanted = provision.inputs_hash(lab)
-    needed = mode or result.created or result.removed or record.get("provisioned") != wanted
+    # The bastion runs none of the lab's services: adding or removing it deploys nothing.
+    changed = {*result.created, *result.removed} - {"bastion-1"}
+    needed = mode or changed or record.get("provisioned") != wanted
     if not needed:
         return
     record.pop("provisioned", None)
