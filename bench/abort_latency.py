@@ -42,6 +42,9 @@ sys.path.insert(0, str(PROJECT / "bench"))
 import benchlib  # noqa: E402
 from engine_support import Watcher, parse_time, query  # noqa: E402
 
+from chaosrun.apiaccess import ApiAccess  # noqa: E402
+from chaosrun.lab import api  # noqa: E402
+
 INTERVAL = 1.0
 
 
@@ -82,7 +85,7 @@ recovery: {{within: 90s}}
 class Timeline(Watcher):
     """Keeps polling after the first breach and remembers every change of breached-ness."""
 
-    def __init__(self, url: str, promql: str, count: int) -> None:
+    def __init__(self, url: ApiAccess, promql: str, count: int) -> None:
         super().__init__(url, promql, lambda v: not v or min(v) < count, 0.05)
         self.changes: list[tuple[float, bool]] = []
 
@@ -128,7 +131,7 @@ def one_round(hosts: list[str], work: Path, env: dict[str, str]) -> dict[str, fl
     exp = work / f"abort-{len(hosts)}.yml"
     exp.write_text(experiment(hosts))
     count = len(hosts)
-    timeline = Timeline(config.prometheus_url, healthy(hosts), count)
+    timeline = Timeline(api.prometheus(config), healthy(hosts), count)
     with timeline:
         done = subprocess.run(
             [sys.executable, "-m", "chaosrun", "run", str(exp),

@@ -63,6 +63,11 @@ class ApiAccess:
         )
 
 
+def same_server(url: str, other: str) -> bool:
+    """Whether two URLs name the same scheme, host and port."""
+    return _origin(url) == _origin(other)
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()

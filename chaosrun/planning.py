@@ -184,6 +184,9 @@ def prometheus_access(
             ("prometheus",),
             experiment.file.resolve().parent,
         )
+    found = inventory_access(inventory, "prometheus", url) if inventory else None
+    if found:
+        return found
     return cfg.prometheus.with_url(url) if cfg.prometheus else ApiAccess(url)
 
 
@@ -192,7 +195,33 @@ def alertmanager_access(inventory: Inventory, cfg: project_config.Config) -> Api
     if cfg.alertmanager is not None:
         return cfg.alertmanager
     url = _first(inventory, "chaosrun_alertmanager_url", "lab_alertmanager_url")
-    return ApiAccess(url.rstrip("/")) if url else None
+    if not url:
+        return None
+    return inventory_access(inventory, "alertmanager", url) or ApiAccess(url.rstrip("/"))
+
+
+def inventory_access(inventory: Inventory, kind: str, url: str) -> ApiAccess | None:
+    """The access settings an inventory gives next to its URL (`chaosrun_<kind>_access`
+    beside `chaosrun_<kind>_url`, `lab_<kind>_access` beside `lab_<kind>_url`: what the
+    lab writes), for that URL's server only, so another URL never receives its secrets."""
+    for prefix in ("chaosrun", "lab"):
+        block = inventory.group_var(f"{prefix}_{kind}_access")
+        own_url = inventory.group_var(f"{prefix}_{kind}_url")
+        if block is None or not own_url:
+            continue
+        name = f"{prefix}_{kind}_access"
+        if not isinstance(block, dict):
+            raise InvalidInput(f"{inventory.path}: {name}: must be a mapping")
+        access = apiaccess.parse(
+            str(own_url),
+            {str(k): v for k, v in block.items()},
+            lambda at: f"{inventory.path}: {'.'.join(str(p) for p in at)}",
+            (name,),
+            inventory.path.parent,
+        )
+        if apiaccess.same_server(access.url, url):
+            return access.with_url(url.rstrip("/"))
+    return None
 
 
 def _first(inventory: Inventory, *names: str) -> str | None:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from chaosrun.apiaccess import ApiAccess
+from chaosrun.lab import api
 from chaosrun.lab.inventory import inventory_path
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
@@ -40,7 +42,17 @@ class LabHandle:
 
     @property
     def alertmanager_url(self) -> str:
-        return f"http://127.0.0.1:{self.config.alertmanager_port}"
+        return self.config.alertmanager_url
+
+    @property
+    def prometheus(self) -> ApiAccess:
+        """How tests reach the lab's Prometheus: HTTPS checked against the lab's CA, with
+        its credentials (chaosrun.lab.api.get_json/query/post take this)."""
+        return api.prometheus(self.config)
+
+    @property
+    def alertmanager(self) -> ApiAccess:
+        return api.alertmanager(self.config)
 
     @property
     def webhook_url(self) -> str:

@@ -43,11 +43,17 @@ def _progress(message: str) -> None:
 
 
 def _config(
-    name: str | None, subnet: str | None, port_base: int | None, hosts: int | None
+    name: str | None,
+    subnet: str | None,
+    port_base: int | None,
+    hosts: int | None,
+    bastion: bool | None = None,
 ) -> LabConfig:
     from chaosrun.lab.state import resolve
 
-    return resolve(name=name, subnet=subnet, port_base=port_base, order_hosts=hosts)
+    return resolve(
+        name=name, subnet=subnet, port_base=port_base, order_hosts=hosts, bastion=bastion
+    )
 
 
 @app.command()
@@ -69,11 +75,20 @@ def up(
         float,
         typer.Option("--wait-timeout", help="Seconds to wait for every Prometheus target up."),
     ] = 180.0,
+    bastion: Annotated[
+        bool | None,
+        typer.Option(
+            "--bastion/--no-bastion",
+            help="Add a bastion host; the others take SSH only through it (ProxyJump). "
+            "Default: as the lab was.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Bring the lab up (build the image the first time); a second run changes nothing."""
     from chaosrun.lab import up as lab_up
 
-    lab = _config(name, subnet, port_base, hosts)
+    lab = _config(name, subnet, port_base, hosts, bastion)
     result = lab_up.up(lab, progress=_progress, provision_mode=provision, wait_timeout=wait_timeout)
     verdict = "up" if result.changed else "already up"
     info(f"lab {lab.name!r} {verdict} in {result.seconds:.1f}s; inventory: {result.inventory}")
@@ -127,6 +142,7 @@ def ssh(
     subnet: SubnetOpt = None,
 ) -> None:
     """Open an SSH session (or run a command) on a lab host as its `chaos` user (sudo for root)."""
+    from chaosrun.lab.bastion import jump_options
     from chaosrun.lab.keys import ssh_argv
     from chaosrun.lab.state import LabPaths
 
@@ -135,7 +151,8 @@ def ssh(
     address = _address(lab, host)
     if not paths.key.is_file():
         raise ChaosrunError(f"lab {lab.name!r} is not up (no key at {paths.key}); run `lab up`")
-    argv = ssh_argv(paths, address)
+    jump = () if host == "bastion-1" else jump_options(lab, paths)
+    argv = ssh_argv(paths, address, jump)
     if not command:
         argv.insert(1, "-t")
     os.execvp(argv[0], [*argv, *(command or [])])

@@ -11,10 +11,7 @@ import yaml
 from chaosrun.lab.processes import Spec
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
-
-
-def url(lab: LabConfig) -> str:
-    return f"http://127.0.0.1:{lab.alertmanager_port}"
+from chaosrun.lab.webauth import WebFiles
 
 
 def config(lab: LabConfig) -> dict[str, Any]:
@@ -53,7 +50,8 @@ def spec(lab: LabConfig, paths: LabPaths) -> Spec:
             f"--config.file={home / 'alertmanager.yml'}",
             f"--storage.path={home / 'data'}",
             f"--web.listen-address=127.0.0.1:{lab.alertmanager_port}",
-            f"--web.external-url={url(lab)}",
+            f"--web.external-url={lab.alertmanager_url}",
+            f"--web.config.file={WebFiles.of(paths).web_config}",  # HTTPS, basic auth
             "--cluster.listen-address=",  # empty: no gossip port, no peers
         ),
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from chaosrun.lab import keys
+from chaosrun.lab import bastion, keys, webauth
 from chaosrun.lab.image import ACCESS_USER
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
@@ -31,13 +31,19 @@ def group_vars(lab: LabConfig, paths: LabPaths) -> dict[str, Any]:
         "ansible_user": ACCESS_USER,
         "ansible_become": True,
         "ansible_ssh_private_key_file": str(paths.key),
-        "ansible_ssh_common_args": shlex.join(keys.ssh_options(paths)),
+        # A bastion lab's hosts are reached only through it (ProxyJump; see lab.bastion).
+        "ansible_ssh_common_args": shlex.join(
+            [*keys.ssh_options(paths), *bastion.jump_options(lab, paths)]
+        ),
         "ansible_python_interpreter": "/usr/bin/python3",
         "lab_name": lab.name,
         "lab_subnet": lab.subnet,
         "lab_gateway": lab.gateway,
         "lab_prometheus_url": lab.prometheus_url,
-        "lab_alertmanager_url": f"http://127.0.0.1:{lab.alertmanager_port}",
+        # HTTPS with basic auth: the CA and password files, as chaosrun.yml would name them.
+        "lab_prometheus_access": webauth.access_block(paths),
+        "lab_alertmanager_url": lab.alertmanager_url,
+        "lab_alertmanager_access": webauth.access_block(paths),
         "lab_webhook_url": f"http://127.0.0.1:{lab.webhook_port}",
         "lab_traffic_url": f"http://127.0.0.1:{lab.traffic_port}",
     }
@@ -57,6 +63,12 @@ def build(lab: LabConfig, paths: LabPaths) -> dict[str, Any]:
     }
     for group in ("lb", "db", *MEMBERSHIP):
         children[group] = {"hosts": groups[group]}
+    jump = lab.bastion_host
+    if jump is not None:  # itself reached directly
+        direct = shlex.join(keys.ssh_options(paths))
+        children["bastion"] = {
+            "hosts": {jump.name: {"ansible_host": jump.address, "ansible_ssh_common_args": direct}}
+        }
     return {"all": {"children": {"lab": {"vars": group_vars(lab, paths), "children": children}}}}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 
 from chaosrun.errors import ChaosrunError
 from chaosrun.lab import podman
@@ -62,10 +63,11 @@ def ssh_options(paths: LabPaths) -> list[str]:
     ]  # fmt: skip
 
 
-def ssh_argv(paths: LabPaths, address: str) -> list[str]:
-    """An ssh command line that reaches a lab host as its access user (sudo for root)."""
+def ssh_argv(paths: LabPaths, address: str, jump: Sequence[str] = ()) -> list[str]:
+    """An ssh command line that reaches a lab host as its access user (sudo for root);
+    `jump`: the options that go through a bastion (chaosrun.lab.bastion.jump_options)."""
     return [
-        "ssh", "-i", str(paths.key), *ssh_options(paths),
+        "ssh", "-i", str(paths.key), *ssh_options(paths), *jump,
         "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=30",
         f"{ACCESS_USER}@{address}",
     ]  # fmt: skip

@@ -19,6 +19,7 @@ TOOLS = {
     "ssh": "openssh-client",
     "ssh-keygen": "openssh-client",
     "ip": "iproute2",
+    "openssl": "openssl",
     "prometheus": "prometheus",
     "prometheus-alertmanager": "prometheus-alertmanager",
 }

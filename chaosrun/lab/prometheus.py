@@ -7,19 +7,18 @@ HAProxy, the PostgreSQL exporter and the traffic generator, each target labelled
 
 from __future__ import annotations
 
-import json
 import shutil
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from chaosrun.lab import api, webauth
 from chaosrun.lab import topology as t
 from chaosrun.lab.processes import Spec
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
+from chaosrun.lab.webauth import WebFiles
 from chaosrun.paths import project_root
 
 SCRAPE_INTERVAL = "1s"
@@ -71,12 +70,20 @@ def config(lab: LabConfig, root: Path | None = None) -> dict[str, Any]:
             "external_labels": {"lab": lab.name},
         },
         "rule_files": [rules_glob(root)],
-        "alerting": {
-            "alertmanagers": [
-                {"static_configs": [{"targets": [f"127.0.0.1:{lab.alertmanager_port}"]}]}
-            ]
-        },
+        "alerting": {"alertmanagers": [alertmanager_client(lab)]},
         "scrape_configs": jobs,
+    }
+
+
+def alertmanager_client(lab: LabConfig) -> dict[str, Any]:
+    """Prometheus sends alerts the way every other client reaches Alertmanager: HTTPS
+    checked against the lab's CA, with the lab's credentials."""
+    files = WebFiles.of(LabPaths.of(lab))
+    return {
+        "scheme": "https",
+        "tls_config": {"ca_file": str(files.ca)},
+        "basic_auth": {"username": webauth.USERNAME, "password_file": str(files.password)},
+        "static_configs": [{"targets": [f"127.0.0.1:{lab.alertmanager_port}"]}],
     }
 
 
@@ -96,32 +103,22 @@ def spec(lab: LabConfig, paths: LabPaths) -> Spec:
             f"--web.listen-address=127.0.0.1:{lab.prometheus_port}",
             f"--web.external-url={lab.prometheus_url}",
             "--web.enable-lifecycle",
+            f"--web.config.file={WebFiles.of(paths).web_config}",  # HTTPS, basic auth
         ),
     )
 
 
-def get_json(url: str, timeout: float = 5) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return json.load(resp)
-
-
 def ready(lab: LabConfig) -> bool:
-    try:
-        with urllib.request.urlopen(f"{lab.prometheus_url}/-/ready", timeout=2) as resp:
-            return resp.status == 200
-    except (OSError, urllib.error.URLError):
-        return False
+    return api.ready(api.prometheus(lab))
 
 
 def reload(lab: LabConfig) -> None:
-    req = urllib.request.Request(f"{lab.prometheus_url}/-/reload", method="POST")
-    with urllib.request.urlopen(req, timeout=10):
-        pass
+    api.post(api.prometheus(lab), "/-/reload")
 
 
 def targets(lab: LabConfig) -> list[dict[str, Any]]:
     """Active targets as Prometheus sees them: job, instance, health, last error."""
-    data = get_json(f"{lab.prometheus_url}/api/v1/targets?state=active")
+    data = api.get_json(api.prometheus(lab), "/api/v1/targets", {"state": "active"})
     return [
         {
             "job": tgt["labels"].get("job", ""),

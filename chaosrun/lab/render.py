@@ -38,3 +38,9 @@ def print_status(status: Status) -> None:
             continue  # the hosts table already says so
         checks.add_row(check.name, MARK[check.ok], check.detail)
     console.print(checks)
+    access = status.to_dict()["access"]
+    console.print(
+        f"Prometheus {lab.prometheus_url}, Alertmanager {lab.alertmanager_url}: "
+        f"CA {access['ca_file']}, user {access['basic_auth']['username']}, "
+        f"password in {access['basic_auth']['password_file']}"
+    )

@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from chaosrun.lab import health, prometheus
+from chaosrun.lab import api, health
 from chaosrun.lab import topology as t
 from chaosrun.lab.health import Check, Snapshot
 from chaosrun.lab.topology import Host, LabConfig
@@ -108,8 +108,7 @@ def postgres_check(host: Host) -> Check:
 
 
 def _query(lab: LabConfig, expr: str) -> float | None:
-    url = f"{lab.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-    result = prometheus.get_json(url, timeout=TIMEOUT)["data"]["result"]
+    result = api.query(lab, expr, timeout=TIMEOUT)
     if not result:
         return None
     value = float(result[0]["value"][1])

@@ -106,6 +106,7 @@ def resolve(
     subnet: str | None = None,
     port_base: int | None = None,
     order_hosts: int | None = None,
+    bastion: bool | None = None,
 ) -> LabConfig:
     """The lab's config: explicit values (options or CHAOSRUN_LAB_* variables), else what the
     running lab recorded at its last `lab up`, else the defaults. So `lab status` or a second
@@ -125,4 +126,5 @@ def resolve(
         subnet=pick(subnet, "CHAOSRUN_LAB_SUBNET", "subnet", lab.subnet),
         port_base=pick(port_base, "CHAOSRUN_LAB_PORT_BASE", "port_base", lab.port_base),
         order_hosts=pick(order_hosts, "CHAOSRUN_LAB_HOSTS", "order_hosts", lab.order_hosts),
+        bastion=pick(bastion, "CHAOSRUN_LAB_BASTION", "bastion", lab.bastion),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaosrun.lab import controller, health, hosts, network, preflight, prometheus
+from chaosrun.lab import controller, health, hosts, network, preflight, prometheus, webauth
 from chaosrun.lab.health import Check, Snapshot
 from chaosrun.lab.inventory import inventory_path
 from chaosrun.lab.state import LabPaths
@@ -43,10 +43,11 @@ class Status:
             "inventory": str(inventory_path(lab)),
             "urls": {
                 "prometheus": lab.prometheus_url,
-                "alertmanager": f"http://127.0.0.1:{lab.alertmanager_port}",
+                "alertmanager": lab.alertmanager_url,
                 "webhook": f"http://127.0.0.1:{lab.webhook_port}",
                 "traffic": f"http://127.0.0.1:{lab.traffic_port}",
             },
+            "access": webauth.access_block(LabPaths.of(lab)),
             "hosts": self.snapshot.hosts,
             "processes": self.snapshot.processes,
             "targets": self.snapshot.targets,

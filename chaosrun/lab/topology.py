@@ -43,6 +43,7 @@ class LabConfig:
     port_base: int = DEFAULT_PORT_BASE
     order_hosts: int = DEFAULT_ORDER_HOSTS
     extra: dict[str, str] = field(default_factory=dict)
+    bastion: bool = False  # `lab up --bastion`: SSH to the hosts only through bastion-1
 
     @classmethod
     def from_env(cls, **overrides: object) -> LabConfig:
@@ -52,6 +53,7 @@ class LabConfig:
             "subnet": os.environ.get("CHAOSRUN_LAB_SUBNET", DEFAULT_SUBNET),
             "port_base": int(os.environ.get("CHAOSRUN_LAB_PORT_BASE", DEFAULT_PORT_BASE)),
             "order_hosts": int(os.environ.get("CHAOSRUN_LAB_HOSTS", DEFAULT_ORDER_HOSTS)),
+            "bastion": os.environ.get("CHAOSRUN_LAB_BASTION", "") == "1",
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -73,9 +75,14 @@ class LabConfig:
     def traffic_port(self) -> int:
         return self.port_base + 5
 
+    # Prometheus and Alertmanager serve HTTPS with basic auth (chaosrun.lab.webauth).
     @property
     def prometheus_url(self) -> str:
-        return f"http://127.0.0.1:{self.prometheus_port}"
+        return f"https://127.0.0.1:{self.prometheus_port}"
+
+    @property
+    def alertmanager_url(self) -> str:
+        return f"https://127.0.0.1:{self.alertmanager_port}"
 
     @property
     def network(self) -> str:
@@ -109,3 +116,14 @@ class LabConfig:
             for i in range(1, self.order_hosts + 1)
         ]
         return fixed + orders
+
+    @property
+    def bastion_host(self) -> Host | None:
+        """The jump host of a `--bastion` lab (in no service group and no zone)."""
+        if not self.bastion:
+            return None
+        return Host("bastion-1", ("bastion",), "", str(ipaddress.ip_network(self.subnet)[5]))
+
+    def all_hosts(self) -> list[Host]:
+        """Every container of the lab: the hosts, and the bastion when there is one."""
+        return self.hosts() + ([self.bastion_host] if self.bastion_host else [])

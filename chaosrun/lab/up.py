@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaosrun.errors import ChaosrunError
 from chaosrun.lab import (
-    alertmanager,
+    api,
+    bastion,
     controller,
     hosts,
     image,
@@ -23,6 +23,7 @@ from chaosrun.lab import (
     provision,
     state,
     wait,
+    webauth,
 )
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
@@ -62,7 +63,7 @@ def up(
     preflight.require_root()
     preflight.raise_kernel_limits()
     preflight.validate(lab)
-    preflight.require_tools(("podman", "ssh", "ssh-keygen", "ip"))
+    preflight.require_tools(("podman", "ssh", "ssh-keygen", "ip", "openssl"))
     preflight.require_tools(("prometheus", "prometheus-alertmanager"))
     paths = LabPaths.of(lab)
     with state.locked(lab):
@@ -71,11 +72,12 @@ def up(
         ref = image.ensure_image(progress)
         keys.ensure_key(paths)
         result = UpResult(inventory=inventory.inventory_path(lab))
-        _reconcile_hosts(lab, ref, paths, result, progress)
+        _reconcile_hosts(lab, ref, paths, result, progress, bool(record.get("bastion")))
         result.inventory = inventory.write(lab, paths)
         record.update(
             name=lab.name, subnet=lab.subnet, port_base=lab.port_base,
             order_hosts=lab.order_hosts, image=ref, inventory=str(result.inventory),
+            bastion=lab.bastion,
         )  # fmt: skip
         _monitoring(lab, paths, record, result, progress)
         _provision(lab, paths, record, result, progress, provision_mode)
@@ -112,10 +114,15 @@ def _check_conflicts(lab: LabConfig, paths: LabPaths) -> None:
 
 
 def _reconcile_hosts(
-    lab: LabConfig, ref: str, paths: LabPaths, result: UpResult, progress: Progress
+    lab: LabConfig,
+    ref: str,
+    paths: LabPaths,
+    result: UpResult,
+    progress: Progress,
+    record_bastion: bool = False,
 ) -> None:
     """Remove stale containers, create missing ones, wait until every host answers SSH."""
-    wanted = {h.name: h for h in lab.hosts()}
+    wanted = {h.name: h for h in lab.all_hosts()}
     existing = {c.name: c for c in hosts.list_containers(lab)}
     info = network.inspect(lab.network)
     network_ok = info is not None and network.matches(info, lab)
@@ -140,12 +147,18 @@ def _reconcile_hosts(
         hosts.parallel(lambda h: hosts.create(lab, h, ref, paths), missing)
         result.created = [h.name for h in missing]
     # sshd listens once the host has made its host keys: read them into known_hosts, then
-    # new hosts must take the user key; unchanged ones (same key, same image) need only be there.
-    hosts.parallel(hosts.wait_port, list(wanted.values()))
+    # new hosts must take the user key; unchanged ones (same key, same image) need only be
+    # there (behind a bastion they refuse the controller's SSH).
+    hosts.parallel(hosts.wait_port, missing)
     _known_hosts(lab, paths, list(wanted.values()))
     hosts.parallel(lambda h: hosts.wait_ssh(paths, h), missing)
     if missing:
         progress(f"{len(missing)} new host(s) answer over SSH")
+    bastion.write_config(lab, paths)
+    if lab.bastion or record_bastion:
+        bastion.ensure_firewall(lab)
+        state_word = "only through bastion-1" if lab.bastion else "directly again"
+        progress(f"hosts take SSH {state_word}")
 
 
 def _known_hosts(lab: LabConfig, paths: LabPaths, wanted: list[hosts.Host]) -> None:
@@ -171,7 +184,10 @@ def _monitoring(
     lab: LabConfig, paths: LabPaths, record: dict, result: UpResult, progress: Progress
 ) -> None:
     """Start the webhook receiver, Alertmanager and Prometheus; reload changed configs."""
+    web_changed = webauth.ensure(paths)
     changed = controller.write_configs(lab, paths)
+    if web_changed:  # both servers read the web config on every request, but Prometheus
+        changed |= {"prometheus", "alertmanager"}  # reads the Alertmanager password at load
     rules = _rules_hash()
     if record.get("rules_hash") != rules:
         changed.add("prometheus")
@@ -181,10 +197,9 @@ def _monitoring(
         progress(f"started {', '.join(started)} (Prometheus on {lab.prometheus_url})")
     wait.prometheus_ready(lab)
     for name in sorted(changed - set(started)):
-        base = lab.prometheus_url if name == "prometheus" else alertmanager.url(lab)
-        req = urllib.request.Request(f"{base}/-/reload", method="POST")
-        with urllib.request.urlopen(req, timeout=10):
-            pass
+        api.post(
+            api.prometheus(lab) if name == "prometheus" else api.alertmanager(lab), "/-/reload"
+        )
         result.reloaded.append(name)
         progress(f"reloaded {name} (config changed)")
     record["rules_hash"] = rules
@@ -211,7 +226,9 @@ def _provision(
     if provision.playbook() is None or mode is False:
         return
     wanted = provision.inputs_hash(lab)
-    needed = mode or result.created or result.removed or record.get("provisioned") != wanted
+    # The bastion runs none of the lab's services: adding or removing it deploys nothing.
+    changed = {*result.created, *result.removed} - {"bastion-1"}
+    needed = mode or changed or record.get("provisioned") != wanted
     if not needed:
         return
     record.pop("provisioned", None)

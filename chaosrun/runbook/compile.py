@@ -23,6 +23,15 @@ from chaosrun.usertext import MarkedDumper, Unsafe, mark
 
 PROMETHEUS_URL = "{{ chaosrun_prometheus_url | default(lab_prometheus_url) }}"
 ALERTMANAGER_URL = "{{ chaosrun_alertmanager_url | default(lab_alertmanager_url) }}"
+# The access settings (CA, credentials) the inventory gives beside the URL it names.
+PROMETHEUS_ACCESS = (
+    "{{ chaosrun_prometheus_access | default({}) if chaosrun_prometheus_url is defined"
+    " else lab_prometheus_access | default({}) }}"
+)
+ALERTMANAGER_ACCESS = (
+    "{{ chaosrun_alertmanager_access | default({}) if chaosrun_alertmanager_url is defined"
+    " else lab_alertmanager_access | default({}) }}"
+)
 AUTO_ACK = "auto_ack | default(false) | bool"
 
 
@@ -106,6 +115,8 @@ def _tasks(step: Step) -> list[dict[str, Any]]:
         args = {"url": _text(data, "url", PROMETHEUS_URL), "query": mark(data["prometheus"])}
         args.update(common)
         args.update({k: data[k] for k in ("max", "min") if k in data})
+        if "url" not in data:
+            args["access"] = PROMETHEUS_ACCESS
         module, what = "chaosrun.chaos.prometheus_probe", "Wait until the query passes"
     elif kind == "http":
         args = {"url": mark(data["http"]), **common}
@@ -124,6 +135,8 @@ def _tasks(step: Step) -> list[dict[str, Any]]:
         }
         if data.get("labels"):
             args["labels"] = mark(data["labels"])
+        if "url" not in data:
+            args["access"] = ALERTMANAGER_ACCESS
         module, what = "chaosrun.chaos.alert_probe", f"Wait until alert {data['alert']} is firing"
         if args["state"] == "not_firing":
             what = f"Wait until alert {data['alert']} is resolved"

@@ -4,12 +4,12 @@ polls Prometheus on its own (the test's own eyes) and journal time parsing."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
+
+from chaosrun.apiaccess import ApiAccess
+from chaosrun.lab.api import get_json
 
 
 def parse_time(text: str) -> float:
@@ -17,12 +17,10 @@ def parse_time(text: str) -> float:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def query(url: str, promql: str, timeout: float = 1.0) -> list[float] | None:
+def query(server: ApiAccess, promql: str, timeout: float = 1.0) -> list[float] | None:
     """Values of an instant query, or None when Prometheus does not answer."""
-    full = f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
     try:
-        with urllib.request.urlopen(full, timeout=timeout) as resp:
-            data = json.loads(resp.read())
+        data = get_json(server, "/api/v1/query", {"query": promql}, timeout)
     except (OSError, ValueError):
         return None
     return [float(r["value"][1]) for r in data.get("data", {}).get("result", [])]
@@ -32,7 +30,11 @@ class Watcher:
     """Polls a query every `every` seconds from a thread; remembers when `seen` first held."""
 
     def __init__(
-        self, url: str, promql: str, seen: Callable[[list[float]], bool], every: float = 0.1
+        self,
+        url: ApiAccess,
+        promql: str,
+        seen: Callable[[list[float]], bool],
+        every: float = 0.1,
     ) -> None:
         self.url, self.promql, self.seen, self.every = url, promql, seen, every
         self.first: float | None = None

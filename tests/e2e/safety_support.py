@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from chaosrun.apiaccess import ApiAccess
+from chaosrun.lab import api
 from chaosrun.lab.topology import LabConfig
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -33,6 +35,11 @@ STATE_DIR = "/var/lib/chaosrun"
 class Lab:
     config: LabConfig
     inventory: Path
+
+    @property
+    def prometheus(self) -> ApiAccess:
+        """The lab's Prometheus with its CA and credentials (chaosrun.lab.api)."""
+        return api.prometheus(self.config)
 
     def podman(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "CONTAINERS_CONF": str(PROJECT / "etc" / "containers.conf")}

@@ -183,9 +183,9 @@ def test_db_row_corrupt_restores_the_rows_exactly(project: Project) -> None:
     # match their order while the fault was on, and none once they were restored.
     (books,) = [o for o in journal["observations"] if o["name"] == MISMATCH_PROBE]
     assert max(s["value"] or 0 for s in books["samples"]) == 5, books["samples"][-5:]
-    url = lab.config.prometheus_url
-    reconciled = wait.until(lambda: query(url, RECONCILED) == [0.0], 30, interval=1.0)
-    assert reconciled, f"the reconciler still counts mismatches: {query(url, RECONCILED)}"
+    server = lab.prometheus
+    reconciled = wait.until(lambda: query(server, RECONCILED) == [0.0], 30, interval=1.0)
+    assert reconciled, f"the reconciler still counts mismatches: {query(server, RECONCILED)}"
     # The restore replicated too.
     assert_replica_holds_primary_rows(lab)
     assert lab.active_dirs(PRIMARY) == []

@@ -24,7 +24,8 @@ from safety_support import (  # noqa: F401  (fixtures)
     safety_lab_fixture,
 )
 
-from chaosrun.lab import wait
+from chaosrun.apiaccess import ApiAccess
+from chaosrun.lab import api, wait
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 ORDER_UNIT = "order-service.service"
@@ -115,8 +116,7 @@ def test_a_kill_one_order_instance_passes(project: Project) -> None:
 def test_b_guardrail_breach_aborts_within_one_interval(project: Project) -> None:
     hosts = order_hosts(project)
     exp = project.experiment("stop-all", stop_all_orders(ERROR_GUARDRAIL))
-    url = project.lab.config.prometheus_url
-    with Watcher(url, USER_ERRORS, lambda v: max(v) > 0.2) as watcher:
+    with Watcher(project.lab.prometheus, USER_ERRORS, lambda v: max(v) > 0.2) as watcher:
         done, result, journal = run_json(project, str(exp))
     assert done.returncode == 3, (result, done.stderr[-3000:])
     assert journal["status"] == "aborted"
@@ -153,7 +153,7 @@ def test_c_prometheus_stopped_is_unknown_and_aborts(project: Project) -> None:
         out, err = proc.communicate(timeout=300)
     finally:
         controller.ensure(lab, paths, ["prometheus"])
-        _wait_prometheus(lab.prometheus_url)
+        _wait_prometheus(api.prometheus(lab))
     result = json.loads(out)
     journal = project.journal(result["run_id"])
     assert proc.returncode == 3, err[-3000:]
@@ -208,7 +208,7 @@ def test_e_steady_state_not_holding_refuses_untouched(project: Project) -> None:
     assert_clean(project, hosts)
 
 
-def _wait_prometheus(url: str, timeout: float = 120) -> None:
+def _wait_prometheus(url: ApiAccess, timeout: float = 120) -> None:
     """Wait until Prometheus answers the next test's steady state again: a restarted
     server answers `up` before its rate windows hold two traffic samples."""
     deadline = time.monotonic() + timeout

@@ -12,8 +12,6 @@ import json
 import signal
 import socket
 import time
-import urllib.parse
-import urllib.request
 from datetime import datetime
 
 import pytest
@@ -25,6 +23,8 @@ from safety_support import (  # noqa: F401  (fixtures)
     safety_lab_fixture,
     stop_one_order,
 )
+
+from chaosrun.lab import api
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 LB_CONFIG = "/etc/haproxy/haproxy.cfg"
@@ -72,12 +72,8 @@ def wait_until(check, timeout: float, what: str) -> None:
 
 
 def users_fine(lab: Lab) -> bool:
-    url = f"{lab.config.prometheus_url}/api/v1/query?" + urllib.parse.urlencode(
-        {"query": ERROR_RATIO}
-    )
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            result = json.load(resp)["data"]["result"]
+        result = api.query(lab.config, ERROR_RATIO)
     except (OSError, ValueError, KeyError):
         return False
     return bool(result) and float(result[0]["value"][1]) < 0.01

@@ -25,8 +25,6 @@ import json
 import socket
 import subprocess
 import time
-import urllib.parse
-import urllib.request
 
 import pytest
 from engine_support import parse_time
@@ -38,7 +36,7 @@ from safety_support import (  # noqa: F401  (fixtures)
 )
 from test_run_engine import run_json
 
-from chaosrun.lab import topology, wait
+from chaosrun.lab import api, topology, wait
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 DB_PROBE = "database round trip under 500ms"
@@ -148,11 +146,7 @@ def observe_or_end(project: Project, proc: subprocess.Popen[str]) -> str | None:
 def check_failures(project: Project, seconds: float) -> dict[str, float]:
     """HAProxy's failed health checks per server over the last `seconds` (Prometheus)."""
     promql = f"increase(haproxy_server_check_failures_total[{int(seconds)}s])"
-    url = f"{project.lab.config.prometheus_url}/api/v1/query?" + urllib.parse.urlencode(
-        {"query": promql}
-    )
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        result = json.loads(resp.read())["data"]["result"]
+    result = api.query(project.lab.config, promql)
     return {r["metric"]["server"]: float(r["value"][1]) for r in result}
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import PROJECT, LabHandle, lab_env, run_lab, up_options
 
-from chaosrun.lab import processes, state
+from chaosrun.lab import api, processes, state
 from chaosrun.lab.controller import ORDER
 from chaosrun.lab.inventory import inventory_path
 from chaosrun.lab.state import LabPaths
@@ -79,8 +79,7 @@ def test_ansible_pings_every_host_over_ssh(lab: LabHandle) -> None:
 
 
 def test_prometheus_sees_every_node_exporter_up(lab: LabHandle) -> None:
-    query = urllib.request.quote('up{job="node"}')
-    data = get_json(f"{lab.prometheus_url}/api/v1/query?query={query}")
+    data = api.get_json(lab.prometheus, "/api/v1/query", {"query": 'up{job="node"}'})
     assert data["status"] == "success"
     values = {r["metric"]["instance"]: r["value"][1] for r in data["data"]["result"]}
     assert values == {h.name: "1" for h in lab.config.hosts()}
@@ -91,14 +90,7 @@ def test_prometheus_sees_every_node_exporter_up(lab: LabHandle) -> None:
 def test_alertmanager_pages_the_webhook(lab: LabHandle) -> None:
     marker = f"ChaosrunLabTest{int(time.time() * 1000)}"
     alert = [{"labels": {"alertname": marker, "severity": "test"}}]
-    req = urllib.request.Request(
-        f"{lab.alertmanager_url}/api/v2/alerts",
-        data=json.dumps(alert).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=10):
-        pass
+    api.post(lab.alertmanager, "/api/v2/alerts", alert)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         pages = get_json(f"{lab.webhook_url}/notifications")

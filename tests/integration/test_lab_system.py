@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import pytest
 from conftest import PROJECT, LabHandle, lab_env
 
+from chaosrun.lab import api
 from chaosrun.lab.keys import ssh_argv
 from chaosrun.lab.topology import Host
 
@@ -46,8 +47,7 @@ def get(url: str, timeout: float = 5) -> Any:
 
 
 def query(lab: LabHandle, expr: str) -> list[dict[str, Any]]:
-    url = f"{lab.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-    return get(url)["data"]["result"]
+    return api.query(lab.config, expr)
 
 
 def eventually(fn: Callable[[], T | None], timeout: float, what: str, step: float = 1.0) -> T:

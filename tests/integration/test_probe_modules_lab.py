@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from chaosrun.lab import webauth
+from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -75,24 +77,25 @@ def lab() -> LabConfig:
 
 def test_prometheus_probe_reads_the_lab(lab: LabConfig, tmp_path: Path) -> None:
     hosts = len(lab.hosts())
-    url = lab.prometheus_url
+    # The lab's HTTPS and basic auth, as its inventory names them (lab_prometheus_access).
+    server = {"url": lab.prometheus_url, "access": webauth.access_block(LabPaths.of(lab))}
     query = 'count(up{job="node"})'  # one series per host, whatever its health
-    out = probe(tmp_path, "prometheus_probe", {"url": url, "query": query, "min": hosts})
+    out = probe(tmp_path, "prometheus_probe", {**server, "query": query, "min": hosts})
     assert out["verdict"] == "PASS" and out["value"] == hosts
-    out = probe(tmp_path, "prometheus_probe", {"url": url, "query": 'up{job="node"}', "max": -1})
+    out = probe(tmp_path, "prometheus_probe", {**server, "query": 'up{job="node"}', "max": -1})
     assert out["verdict"] == "BREACH" and len(out["values"]) == hosts
     assert {v["labels"]["instance"] for v in out["values"]} == {h.name for h in lab.hosts()}
-    out = probe(tmp_path, "prometheus_probe", {"url": url, "query": "no_such_metric_ever"})
+    out = probe(tmp_path, "prometheus_probe", {**server, "query": "no_such_metric_ever"})
     assert out["verdict"] == "UNKNOWN" and "empty result" in out["evidence"]
-    out = probe(tmp_path, "prometheus_probe", {"url": url, "query": "sum(rate(up[1m]"})
+    out = probe(tmp_path, "prometheus_probe", {**server, "query": "sum(rate(up[1m]"})
     assert out["verdict"] == "UNKNOWN" and "error" in out["evidence"]
 
 
 def test_alert_probe_reads_prometheus_and_alertmanager(lab: LabConfig, tmp_path: Path) -> None:
-    am = f"http://127.0.0.1:{lab.alertmanager_port}"
+    access = webauth.access_block(LabPaths.of(lab))
     for args in (
-        {"url": lab.prometheus_url},
-        {"url": am, "api": "alertmanager"},
+        {"url": lab.prometheus_url, "access": access},
+        {"url": lab.alertmanager_url, "api": "alertmanager", "access": access},
     ):
         out = probe(
             tmp_path,

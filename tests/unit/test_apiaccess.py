@@ -3,6 +3,7 @@ auth, one-line reasons for each failure, and secrets that never reach text."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -180,3 +181,60 @@ def test_probe_module_trusts_the_given_ca(prom: tlsprom.TlsPrometheus, tmp_path:
     assert trusted["verdict"] == "PASS", trusted
     _, untrusted = run_module("prometheus_probe", tmp_path, headers=auth, **args)
     assert untrusted["verdict"] == "UNKNOWN" and "CERTIFICATE" in str(untrusted).upper()
+
+
+def test_probe_module_reads_access_like_chaosrun_yml(
+    prom: tlsprom.TlsPrometheus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`access` takes the keys of chaosrun.yml: the password comes from a file or the
+    environment on the controller, never from the task's arguments."""
+    from test_probe_modules import run_module
+
+    secret = tmp_path / "password"
+    secret.write_text(tlsprom.PASSWORD + "\n")
+    args = {"url": prom.url, "query": "vector(1)", "min": 1, "fail_on": []}
+    auth = {"username": tlsprom.USER, "password_file": str(secret)}
+    _, good = run_module(
+        "prometheus_probe", tmp_path, access={"ca_file": str(prom.ca), "basic_auth": auth}, **args
+    )
+    assert good["verdict"] == "PASS", good
+    assert tlsprom.PASSWORD not in json.dumps(good)
+    monkeypatch.setenv("WRONG_PASSWORD", "not-it")
+    wrong = {"username": tlsprom.USER, "password_env": "WRONG_PASSWORD"}
+    _, refused = run_module(
+        "prometheus_probe", tmp_path, access={"ca_file": str(prom.ca), "basic_auth": wrong}, **args
+    )
+    assert refused["verdict"] == "UNKNOWN" and "401" in refused["evidence"], refused
+    rc, bad = run_module("prometheus_probe", tmp_path, access={"ca": "x"}, **args)
+    assert rc != 0 and "unknown key ca" in bad["msg"], bad
+
+
+def test_inventory_access_applies_to_its_own_url_only(tmp_path: Path) -> None:
+    """The lab's inventory names its CA and password file next to its URL; a run reaches
+    that server with them, and any other server without the password."""
+    from chaosrun.inventory import Inventory
+    from chaosrun.planning import inventory_access
+
+    secret = tmp_path / "password"
+    secret.write_text("lab-secret\n")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read here\n")
+    (tmp_path / "hosts").write_text(
+        textwrap.dedent(
+            f"""\
+            all:
+              hosts: {{h1: {{ansible_host: 127.0.0.1}}}}
+              vars:
+                lab_prometheus_url: https://127.0.0.1:19190
+                lab_prometheus_access:
+                  ca_file: {ca}
+                  basic_auth: {{username: chaosrun, password_file: {secret}}}
+            """
+        )
+    )
+    inventory = Inventory(tmp_path / "hosts")
+    own = inventory_access(inventory, "prometheus", "https://127.0.0.1:19190/")
+    assert own and own.password == "lab-secret" and own.ca_file == ca
+    assert own.url == "https://127.0.0.1:19190"
+    assert inventory_access(inventory, "prometheus", "https://elsewhere:9090") is None
+    assert inventory_access(inventory, "alertmanager", "https://127.0.0.1:19193") is None

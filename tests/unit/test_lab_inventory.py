@@ -62,8 +62,16 @@ def test_host_and_group_vars(tmp_path: Path) -> None:
         assert got["lab_name"] == "unit"
         assert got["lab_subnet"] == "10.99.0.0/24"
         assert got["lab_gateway"] == "10.99.0.1"
-        assert got["lab_prometheus_url"] == "http://127.0.0.1:30000"
-        assert got["lab_alertmanager_url"] == "http://127.0.0.1:30003"
+        assert got["lab_prometheus_url"] == "https://127.0.0.1:30000"
+        assert got["lab_alertmanager_url"] == "https://127.0.0.1:30003"
+        access = {
+            "ca_file": str(tmp_path / "state/tls/ca.pem"),
+            "basic_auth": {
+                "username": "chaosrun",
+                "password_file": str(tmp_path / "state/tls/password"),
+            },
+        }
+        assert got["lab_prometheus_access"] == got["lab_alertmanager_access"] == access
         assert got["lab_webhook_url"] == "http://127.0.0.1:30004"
 
 
@@ -81,3 +89,40 @@ def test_write_leaves_an_unchanged_file_alone(tmp_path: Path) -> None:
             "children"
         ]["order_service"]["hosts"]
     )
+
+
+def test_bastion_lab_reaches_hosts_through_the_jump_host(tmp_path: Path) -> None:
+    """`--bastion`: every host but the bastion says ProxyJump (with the lab's ssh config
+    for the jump), and the fast path, which derives its ssh line from Ansible's settings,
+    says it too."""
+    from dataclasses import replace
+
+    from chaosrun.inventory import Inventory
+    from chaosrun.lab import bastion
+
+    lab = replace(LAB, bastion=True)
+    data = parsed(tmp_path, lab)
+    hostvars = data["_meta"]["hostvars"]
+    assert data["bastion"]["hosts"] == ["bastion-1"]
+    assert hostvars["bastion-1"]["ansible_host"] == "10.99.0.5"
+    assert "ProxyJump" not in hostvars["bastion-1"]["ansible_ssh_common_args"]
+    jump = f"-F {tmp_path / 'state/ssh/config'} -o ProxyJump=chaos@10.99.0.5"
+    for host in LAB.hosts():
+        assert hostvars[host.name]["ansible_ssh_common_args"].endswith(jump), host.name
+    fast = Inventory(tmp_path / "inventories" / "unit" / "hosts").host_info("order-1")
+    assert "ProxyJump=chaos@10.99.0.5" in fast.ssh_args
+    text = bastion.config_text(lab, LabPaths(tmp_path / "state"))
+    assert "Host 10.99.0.5\n" in text and "StrictHostKeyChecking yes" in text
+    assert bastion.config_text(LAB, LabPaths(tmp_path / "state")) == ""
+
+
+def test_bastion_firewall_refuses_only_the_controllers_ssh() -> None:
+    from dataclasses import replace
+
+    from chaosrun.lab import bastion
+
+    on = bastion.firewall_script(replace(LAB, bastion=True))
+    assert "--dport 22 -s 10.99.0.1" in on and on.startswith("iptables -C ")
+    assert "|| iptables -I INPUT" in on
+    off = bastion.firewall_script(LAB)
+    assert off.startswith("while iptables -D INPUT") and bastion.TAG in off

@@ -43,4 +43,17 @@ options:
       - Extra HTTP headers, for example an C(Authorization) header. They are never logged.
     type: dict
     default: {}
+  access:
+    description:
+      - How to reach the server, with the keys of the C(prometheus) block of C(chaosrun.yml)
+        (absolute paths), that is C(ca_file), C(cert_file) and C(key_file), C(insecure_skip_verify),
+        C(basic_auth) (C(username) and C(password_env) or C(password_file)),
+        C(bearer_token_env) or C(bearer_token_file), C(headers).
+      - Secrets are read on the controller from the named environment variable or file, so
+        they never appear in task arguments or logs. The lab's inventory holds one such
+        block as C(lab_prometheus_access) and C(lab_alertmanager_access).
+      - O(ca_path) and O(headers) are used as well; O(validate_certs=false) or
+        C(insecure_skip_verify) turns verification off.
+    type: dict
+    default: {}
 """

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import json
 import math
+import os
 import time
 
 from urllib.error import HTTPError, URLError
@@ -39,7 +40,59 @@ def common_argument_spec():
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path"),
         headers=dict(type="dict", default={}, no_log=True),
+        access=dict(type="dict", default={}),
     )
+
+
+# Keys of O(access): those of chaosrun.yml's prometheus/alertmanager blocks.
+ACCESS_KEYS = (
+    "ca_file", "cert_file", "key_file", "insecure_skip_verify", "basic_auth",
+    "bearer_token_env", "bearer_token_file", "headers",
+)
+
+
+def _secret(block, name):
+    """A secret named by `<name>_env` (a variable of the controller) or `<name>_file`."""
+    env, path = block.get(name + "_env"), block.get(name + "_file")
+    if env:
+        if env not in os.environ:
+            raise ValueError("access: $%s is not set" % env)
+        return os.environ[env]
+    if path:
+        try:
+            with open(os.path.expanduser(path), "r") as handle:
+                return handle.read().strip()
+        except (IOError, OSError) as exc:
+            raise ValueError("access: cannot read %s: %s" % (path, exc.strerror or exc))
+    return None
+
+
+def request_options(params):
+    """Keyword arguments of http_request for the TLS, credential and header options,
+    O(access) included. Raises ValueError naming a bad setting."""
+    access = params.get("access") or {}
+    unknown = sorted(k for k in access if k not in ACCESS_KEYS)
+    if unknown:
+        raise ValueError("access: unknown key %s (known: %s)" % (unknown[0], ", ".join(ACCESS_KEYS)))
+    headers = dict(access.get("headers") or {})
+    headers.update(params.get("headers") or {})
+    options = dict(
+        headers=headers,
+        validate_certs=params["validate_certs"] and not access.get("insecure_skip_verify", False),
+        ca_path=params.get("ca_path") or access.get("ca_file"),
+    )
+    if access.get("cert_file"):
+        options.update(client_cert=access["cert_file"], client_key=access.get("key_file"))
+    auth = access.get("basic_auth")
+    if auth:
+        password = _secret(auth, "password")
+        if not auth.get("username") or password is None:
+            raise ValueError("access: basic_auth needs username and password_env or password_file")
+        options.update(url_username=auth["username"], url_password=password, force_basic_auth=True)
+    token = _secret(access, "bearer_token")
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    return options
 
 
 class HttpResult(object):
@@ -55,8 +108,9 @@ class HttpResult(object):
         return self.body.decode("utf-8", "replace")
 
 
-def http_request(url, method="GET", data=None, form=None, headers=None, timeout=5.0, validate_certs=True, ca_path=None):
-    """One HTTP request. Never raises for network trouble: the error is in the result."""
+def http_request(url, method="GET", data=None, form=None, headers=None, timeout=5.0, validate_certs=True, ca_path=None, **auth):
+    """One HTTP request. Never raises for network trouble: the error is in the result.
+    `auth`: client_cert, client_key, url_username, url_password, force_basic_auth."""
     hdrs = dict(headers or {})
     if form is not None:
         data = urlencode(form).encode("utf-8")
@@ -66,7 +120,7 @@ def http_request(url, method="GET", data=None, form=None, headers=None, timeout=
     started = time.monotonic()
     try:
         response = open_url(
-            url, data=data, headers=hdrs, method=method, timeout=timeout, validate_certs=validate_certs, ca_path=ca_path
+            url, data=data, headers=hdrs, method=method, timeout=timeout, validate_certs=validate_certs, ca_path=ca_path, **auth
         )
         with response:
             body = response.read()
@@ -79,11 +133,10 @@ def http_request(url, method="GET", data=None, form=None, headers=None, timeout=
         return HttpResult(None, b"", time.monotonic() - started, "%s: %s" % (type(exc).__name__, reason))
 
 
-def get_json(url, method="GET", form=None, headers=None, timeout=5.0, validate_certs=True, ca_path=None):
-    """Fetch JSON. Returns (document, error); exactly one of them is None."""
-    result = http_request(
-        url, method=method, form=form, headers=headers, timeout=timeout, validate_certs=validate_certs, ca_path=ca_path
-    )
+def get_json(url, method="GET", form=None, timeout=5.0, **options):
+    """Fetch JSON. Returns (document, error); exactly one of them is None.
+    `options`: those of http_request (see request_options)."""
+    result = http_request(url, method=method, form=form, timeout=timeout, **options)
     if result.error and result.status is None:
         return None, result.error
     try:
@@ -132,6 +185,16 @@ def poll(check, within, interval, clock=time.monotonic, sleep=time.sleep):
             result["elapsed"] = round(elapsed, 3)
             return result
         sleep(max(interval, 0.05))
+
+
+def resolved_params(module):
+    """The module's params plus the request options resolved once (`_request`), in a copy:
+    Ansible echoes module.params back, and the options hold the password. Fails the
+    module on a bad setting."""
+    try:
+        return dict(module.params, _request=request_options(module.params))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
 
 
 def finish(module, result):

@@ -122,6 +122,7 @@ from ansible_collections.chaosrun.chaos.plugins.module_utils.probe_http import (
     PASS,
     UNKNOWN,
     common_argument_spec,
+    resolved_params,
     finish,
     get_json,
     poll,
@@ -134,10 +135,8 @@ def fetch(params):
     path = "/api/v2/alerts" if params["api"] == "alertmanager" else "/api/v1/alerts"
     document, error = get_json(
         base + path,
-        headers=params["headers"],
         timeout=params["timeout"],
-        validate_certs=params["validate_certs"],
-        ca_path=params["ca_path"],
+        **params["_request"]
     )
     if error:
         return None, error
@@ -190,7 +189,7 @@ def argument_spec():
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    params = module.params
+    params = resolved_params(module)
     finish(module, poll(lambda: evaluate(params), params["within"], params["interval"]))
 
 

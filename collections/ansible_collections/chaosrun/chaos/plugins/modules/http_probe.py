@@ -125,6 +125,7 @@ from ansible_collections.chaosrun.chaos.plugins.module_utils.probe_http import (
     PASS,
     UNKNOWN,
     common_argument_spec,
+    resolved_params,
     finish,
     http_request,
     poll,
@@ -137,10 +138,8 @@ def evaluate(params):
         params["url"],
         method=params["method"],
         data=params["body"],
-        headers=params["headers"],
         timeout=params["timeout"],
-        validate_certs=params["validate_certs"],
-        ca_path=params["ca_path"],
+        **params["_request"]
     )
     latency = round(answer.latency, 4)
     result = dict(status=answer.status, latency=latency, body=answer.text()[:MAX_BODY])
@@ -178,7 +177,8 @@ def argument_spec():
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    finish(module, poll(lambda: evaluate(module.params), module.params["within"], module.params["interval"]))
+    params = resolved_params(module)
+    finish(module, poll(lambda: evaluate(params), params["within"], params["interval"]))
 
 
 if __name__ == "__main__":

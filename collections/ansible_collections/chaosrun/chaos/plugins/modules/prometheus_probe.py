@@ -132,6 +132,7 @@ from ansible_collections.chaosrun.chaos.plugins.module_utils.probe_http import (
     PASS,
     UNKNOWN,
     common_argument_spec,
+    resolved_params,
     finish,
     finite,
     get_json,
@@ -168,10 +169,8 @@ def evaluate(params):
         url,
         method="POST",
         form=form,
-        headers=params["headers"],
         timeout=params["timeout"],
-        validate_certs=params["validate_certs"],
-        ca_path=params["ca_path"],
+        **params["_request"]
     )
     empty = dict(verdict=UNKNOWN, value=None, values=[])
     if error:
@@ -214,7 +213,7 @@ def argument_spec():
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    params = module.params
+    params = resolved_params(module)
     result = poll(lambda: evaluate(params), params["within"], params["interval"])
     result["query"] = params["query"]
     finish(module, result)
