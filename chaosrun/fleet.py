@@ -174,11 +174,11 @@ def _started(journal: dict[str, Any]) -> float | None:
 
 
 def _module_installed() -> bool:
-    from chaosrun.paths import collections_dir
+    from chaosrun import collection
 
-    namespace, name, module = LIST_MODULE.split(".")
-    path = collections_dir() / "ansible_collections" / namespace / name / "plugins" / "modules"
-    return (path / f"{module}.py").is_file()
+    found = collection.find()
+    module = LIST_MODULE.split(".")[-1]
+    return found is not None and (found.path / "plugins" / "modules" / f"{module}.py").is_file()
 
 
 # Read-only: one line per fault, "<lease expiry>\t<meta.json on one line>".
