@@ -133,7 +133,12 @@ def plan(
             "selected": p.selection.selected,
             **zones.journal_fields(p.selection),
         },
-        "fault": {"role": exp.fault.role, "vars": p.public_vars(), "ttl_s": p.ttl},
+        "fault": {
+            "role": exp.fault.role,
+            "role_path": str(p.role.path),
+            "vars": p.public_vars(),
+            "ttl_s": p.ttl,
+        },
         "duration_s": exp.duration,
         "prometheus": p.prometheus_url,
         "steady_state": [s.name for s in exp.steady_state],
