@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from chaosrun import collection, paths, secrets
+from chaosrun import collection, filemodes, paths, secrets
 from chaosrun.usertext import UnsafeDumper
 from chaosrun.yamlpos import VaultValue
 
@@ -110,7 +110,7 @@ def run_entry_points(
     """Run `entry_points` of `role` on `hosts` in one ansible-playbook process."""
     import ansible_runner
 
-    work_dir.mkdir(parents=True, exist_ok=True)
+    filemodes.group_dirs(work_dir)
     result = PlayResult(status="unknown", rc=-1, hosts=dict.fromkeys(hosts, "not run"))
     extra = {
         **variables,
