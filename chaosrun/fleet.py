@@ -319,7 +319,7 @@ def _adhoc(
     """Run one module on a host pattern in parallel: host -> (ok, result)."""
     import ansible_runner
 
-    from chaosrun.runner import runner_env
+    from chaosrun.runner import forks_args, playbook_args, runner_env
 
     answers: dict[str, tuple[bool, dict[str, Any]]] = {}
 
@@ -346,7 +346,7 @@ def _adhoc(
             event_handler=handle,
             quiet=True,
             suppress_env_files=True,
-            cmdline="--forks 50",
+            cmdline=playbook_args(*forks_args(50)),
         )
         if not answers and run.rc not in (0, None):
             tail = run.stdout.read()[-500:] if run.stdout else ""

@@ -70,12 +70,12 @@ def runner_env() -> dict[str, str]:
     }
 
 
-def _playbook_args(*args: str) -> str:
+def playbook_args(*args: str) -> str:
     """ansible-playbook's extra arguments, with the vault ids the user gave chaosrun."""
     return shlex.join([*args, *secrets.vault_args()])
 
 
-def _forks(hosts: int) -> list[str]:
+def forks_args(hosts: int) -> list[str]:
     """Every selected host at once (a fault lands on all of them together), unless the
     user's Ansible configuration sets forks: then theirs holds."""
     from chaosrun import ansiblecfg
@@ -134,7 +134,7 @@ def run_entry_points(
             private_data_dir=str(work_dir),
             playbook=str(fault_playbook()),
             inventory=str(inventory),
-            cmdline=_playbook_args("-e", f"@{vars_path}", *_forks(len(hosts))),
+            cmdline=playbook_args("-e", f"@{vars_path}", *forks_args(len(hosts))),
             envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(local_tmp)},
             event_handler=handle,
             cancel_callback=(lambda: _canceled(cancel, vars_path)) if cancel is not None else None,
@@ -251,7 +251,7 @@ def run_command(
             host_pattern=pattern,
             module="ansible.builtin.shell",
             module_args=" {{ chaosrun_probe_command }}",
-            cmdline=_playbook_args("-e", f"@{vars_path}"),
+            cmdline=playbook_args("-e", f"@{vars_path}"),
             inventory=str(inventory),
             envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp")},
             event_handler=handle,

@@ -61,6 +61,6 @@ def test_runner_keeps_the_users_ansible_cfg(elsewhere: Path, monkeypatch) -> Non
     env = runner.runner_env()
     assert "ANSIBLE_CONFIG" not in env  # ansible-playbook inherits the user's own choice
     assert env["ANSIBLE_COLLECTIONS_PATH"].endswith(str(paths.collections_dir()))
-    assert runner._forks(20) == []  # the user's forks hold
+    assert runner.forks_args(20) == []  # the user's forks hold
     monkeypatch.setenv("ANSIBLE_CONFIG", str(elsewhere / "none.cfg"))
-    assert runner._forks(20) == ["--forks", "20"]
+    assert runner.forks_args(20) == ["--forks", "20"]
