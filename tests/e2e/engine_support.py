@@ -28,6 +28,19 @@ def query(url: str, promql: str, timeout: float = 1.0) -> list[float] | None:
     return [float(r["value"][1]) for r in data.get("data", {}).get("result", [])]
 
 
+def query_range(
+    url: str, promql: str, start: float, end: float, step: float, timeout: float = 10.0
+) -> list[tuple[float, float]]:
+    """(epoch seconds, value) of a range query's one series; empty when it has none."""
+    params = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+    full = f"{url}/api/v1/query_range?" + urllib.parse.urlencode(params)
+    with urllib.request.urlopen(full, timeout=timeout) as resp:
+        data = json.loads(resp.read())
+    result = data.get("data", {}).get("result", [])
+    assert len(result) <= 1, f"{promql} has {len(result)} series"
+    return [(float(t), float(v)) for t, v in result[0]["values"]] if result else []
+
+
 class Watcher:
     """Polls a query every `every` seconds from a thread; remembers when `seen` first held."""
 
