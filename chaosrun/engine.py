@@ -33,6 +33,7 @@ from chaosrun.planning import Plan
 from chaosrun.probes import Prober
 from chaosrun.probes.prometheus import PrometheusSource
 from chaosrun.progress import Progress
+from chaosrun.report import impact, impact_text
 from chaosrun.report.hooks import RunHooks
 from chaosrun.verdict import ProbeResult, Verdict
 
@@ -117,6 +118,9 @@ class Engine:
         self.watch = safety.Watch(plan.config, self.run_id)
         self.lease: LeaseRenewer | None = None
         self.fault_over = threading.Event()  # set when rollback is about to start
+        # Set when recovery starts (it samples the steady state itself) or the run ends.
+        self.sampling_over = threading.Event()
+        self.monitor: threading.Thread | None = None
         observe = self.exp.observe
         self.observer = Observer(
             observe.probes, self.prober, self.journal, observe.interval, lambda: self.current_phase
@@ -214,7 +218,9 @@ class Engine:
 
     def _finish(self, status: str, detail: str) -> Outcome:
         code = EXIT_CODES[status]
+        self._stop_sampling()
         self.observer.finish()
+        self._record_impact()
         self.journal.set(
             status=status,
             exit_code=code,
@@ -236,6 +242,18 @@ class Engine:
             "bold green" if code == 0 else "bold red",
         )
         return Outcome(status, code, self.journal.path, self.run_id, detail or None, failed)
+
+    def _stop_sampling(self) -> None:
+        self.sampling_over.set()
+        if self.monitor is not None:  # a sample in flight is dropped, not waited for
+            self.monitor.join(timeout=0.1)
+
+    def _record_impact(self) -> None:
+        """Worst values, time beyond the limits and the two recovery figures."""
+        found = impact.summarize(self.journal.data, self.exp.guardrails.interval)
+        if found is not None:
+            found["summary"] = impact_text.sentence(self.journal.data, found)
+            self.journal.set(impact=found)
 
     def _audit(self, status: str, detail: str) -> None:
         try:
@@ -307,8 +325,12 @@ class Engine:
             raise
         self.journal.phase_end(phase, "ok", "", hosts)
 
-    def _sample(self, role: str, probe: ProbeSpec, phase: str, result: ProbeResult) -> None:
-        self.journal.sample(role, probe.name, phase, result.verdict, result.value, result.evidence)
+    def _sample(
+        self, role: str, probe: ProbeSpec, phase: str, result: ProbeResult, at: str | None = None
+    ) -> None:
+        self.journal.sample(
+            role, probe.name, phase, result.verdict, result.value, result.evidence, at=at
+        )
         self.progress.probe(role, probe.name, result)
 
     def _steady_state_before(self) -> None:
@@ -390,8 +412,9 @@ class Engine:
         lease = self._start_lease()
         # Guardrails watch from the start of inject too: a fault that hurts users while
         # it is being applied is rolled back without waiting for the observe phase.
-        monitor = threading.Thread(target=self._monitor, name="guardrails", daemon=True)
-        monitor.start()
+        self.current_phase = "inject"  # the monitor's first samples belong to it
+        self.monitor = threading.Thread(target=self._monitor, name="guardrails", daemon=True)
+        self.monitor.start()
         self.observer.start()
         try:
             result = self._play("inject", ["inject"], None, cancel=True)
@@ -452,22 +475,25 @@ class Engine:
 
     def _monitor(self) -> None:
         """Guardrails and safety rules every interval, from inject until rollback starts;
-        an abort sets `stop`, which wakes the main thread at once."""
+        an abort sets `stop`, which wakes the main thread at once. The steady state is
+        sampled with them, and on from rollback until recovery starts (its impact)."""
         g = self.exp.guardrails
         watch = _GuardrailWatch(g.breaches_in_a_row, g.unknown_budget)
         next_tick = time.monotonic()
-        while not self.fault_over.is_set() and not self.stop.is_set():
+        while not self.sampling_over.is_set():
+            guarding = not self.fault_over.is_set() and not self.stop.is_set()
             try:
-                reason = self._safety_reason() or (self._tick(watch) if g.probes else None)
+                reason = (self._safety_reason() if guarding else None) or self._tick(
+                    watch, guarding
+                )
             except Exception as exc:  # the monitor must never die silently
                 reason = f"guardrail monitor error: {exc!r}"
-            if reason and not self.fault_over.is_set():
+            if reason and guarding and not self.fault_over.is_set():
                 self._set_abort(reason)
                 self.stop.set()
-                return
             now = time.monotonic()
             next_tick = max(next_tick + g.interval, now)  # a slow tick does not burst
-            self.fault_over.wait(next_tick - now)
+            self.sampling_over.wait(next_tick - now)
 
     def _stop_reason(self) -> str:
         """A signal's reason, or the `chaosrun abort` request that sent it."""
@@ -496,13 +522,24 @@ class Engine:
             )
         return None
 
-    def _tick(self, watch: _GuardrailWatch) -> str | None:
-        probes = list(self.exp.guardrails.probes)
-        results = self.prober.evaluate_all(probes)
+    def _tick(self, watch: _GuardrailWatch, guarding: bool) -> str | None:
+        """One sample of every guardrail (while `guarding`) and steady-state probe, in
+        parallel, stamped with the time the tick asked; the first guardrail reason to abort."""
+        guards = list(self.exp.guardrails.probes) if guarding else []
+        steady = list(self.exp.steady_state)
+        if not guards and not steady:
+            return None
+        at = now_iso()
+        results = self.prober.evaluate_all(guards + steady)
+        if self.sampling_over.is_set():
+            return None  # the journal may already be final
+        phase = self.current_phase  # the phase the answers came back in
         reason = None
-        for probe, result in zip(probes, results, strict=True):
-            self._sample("guardrail", probe, self.current_phase, result)
+        for probe, result in zip(guards, results, strict=False):
+            self._sample("guardrail", probe, phase, result, at)
             reason = reason or watch.update(probe.name, result)
+        for probe, result in zip(steady, results[len(guards) :], strict=True):
+            self._sample("steady_state", probe, phase, result, at)
         return reason
 
     # -- after the fault --------------------------------------------------------------------
@@ -604,12 +641,14 @@ class Engine:
             self.journal.set(recovery=record)
             return False
         phase = self._phase("recovery", f"steady state within {within:g}s")
+        self._stop_sampling()
         probes = list(self.exp.steady_state)
         start = self.rollback_end or time.monotonic()
         while True:
+            at = now_iso()  # when the sample was taken, as the monitor's are stamped
             results = self.prober.evaluate_all(probes) if probes else []
             for probe, result in zip(probes, results, strict=True):
-                self._sample("steady_state", probe, "recovery", result)
+                self._sample("steady_state", probe, "recovery", result, at)
             if all(r.verdict is Verdict.PASS for r in results):
                 record.update(recovered=True, time_to_recover_s=round(time.monotonic() - start, 3))
                 break

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chaosrun.report import observations, svg, verdicts
-from chaosrun.report.journal import Journal, experiment_title, seconds_between
+from chaosrun.report import impact, impact_text, observations, svg, verdicts
+from chaosrun.report.journal import Journal, experiment_title, parse_time, seconds_between
 from chaosrun.report.page import document, e, status_class, table
 
 
@@ -41,7 +41,7 @@ def _facts(journal: Journal) -> str:
             f"{targets.get('pattern', '')}: {', '.join(map(str, targets.get('selected') or []))}",
         ),
         ("Fault", fault.get("role")),
-        ("Time to recover", _recovery_text(journal)),
+        *_recovery_facts(journal),
         ("Rollback", _rollback_text(journal)),
         ("Exit code", journal.get("exit_code")),
         (
@@ -51,6 +51,58 @@ def _facts(journal: Journal) -> str:
     ]
     items = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in rows if v not in (None, ""))
     return f'<dl class="facts">{items}</dl>'
+
+
+def _recovery_facts(journal: Journal) -> list[tuple[str, str]]:
+    """The two measured recovery figures, or the engine's time to recover for a journal
+    without steady-state samples during the fault."""
+    found = impact.of(journal)
+    if not found:
+        return [("Time to recover", _recovery_text(journal))]
+    after = impact_text.seconds(found.get("after_rollback_s"), "not recovered")
+    budget = (journal.get("recovery") or {}).get("within_s")
+    if verdicts.is_number(budget):
+        after += f" (budget {_seconds(budget)})"
+    return [
+        ("Self-healing", impact_text.seconds(found.get("self_healing_s"), "none")),
+        ("Recovery after rollback", after),
+    ]
+
+
+def _impact(journal: Journal) -> str:
+    """What the steady state went through: one sentence, then a row per probe."""
+    found = impact.of(journal)
+    if not found:
+        return ""
+    start = parse_time(found.get("from"))
+    rows = []
+    for entry in found.get("probes") or []:
+        bound = impact_text.limit_text(entry)
+        rows.append(
+            [
+                entry.get("name"),
+                bound,
+                impact_text.value_text(entry, entry.get("worst")),
+                f"{entry.get('beyond_s', 0):.1f} s",
+                _after_inject(start, entry.get("back_within_at"), entry.get("beyond_s")),
+            ]
+        )
+    sentence = found.get("summary") or impact_text.sentence(journal, found)
+    return (
+        f'<h2>Impact</h2><p class="impact"><strong>{e(sentence)}</strong></p>'
+        + table(["Steady-state probe", "Limit", "Worst", "Beyond the limit", "Back within"], rows)
+        + f'<p class="sub">Sampled every {e(_seconds(found.get("interval_s")))} from inject until '
+        "recovery held; each sample counts until the next one.</p>"
+    )
+
+
+def _after_inject(start: Any, when: Any, beyond: Any) -> str:
+    if not beyond:
+        return "never left"
+    back = parse_time(when)
+    if back is None or start is None:
+        return "never came back"
+    return f"{(back - start).total_seconds():.1f} s after inject"
 
 
 def _rollback_text(journal: Journal) -> str | None:
@@ -185,6 +237,7 @@ def render_run(journal: Journal) -> str:
             f'<div class="banner {status_class(status)}">{e(verdicts.headline(status))}</div>',
             _facts(journal),
             _abort(journal),
+            _impact(journal),
             observations.zones_section(journal),
             observations.cascade_section(journal),
             _timeline(journal, axis),

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
 
-from chaosrun.report import verdicts
+from chaosrun.report import impact, impact_text, verdicts
 from chaosrun.report.journal import Journal, experiment_title, seconds_between
 
 # Characters XML 1.0 cannot carry at all, even escaped; they are dropped.
@@ -75,6 +75,20 @@ def _verdict_case(suite: ET.Element, journal: Journal) -> None:
         _fail(case, status, message)
 
 
+def _impact_properties(props: ET.Element, journal: Journal) -> None:
+    """The impact sentence and the two recovery figures ("none": never held again)."""
+    found = impact.of(journal)
+    if not found:
+        return
+    for name, value in (
+        ("impact", found.get("summary") or impact_text.sentence(journal, found)),
+        ("self_healing_s", found.get("self_healing_s")),
+        ("recovery_after_rollback_s", found.get("after_rollback_s")),
+    ):
+        shown = "none" if value is None else value
+        ET.SubElement(props, "property", {"name": name, "value": _clean(shown)})
+
+
 def _suite(parent: ET.Element, journal: Journal) -> ET.Element:
     suite = ET.SubElement(parent, "testsuite", {"name": _clean(experiment_title(journal))})
     props = ET.SubElement(suite, "properties")
@@ -90,6 +104,7 @@ def _suite(parent: ET.Element, journal: Journal) -> ET.Element:
     ):
         if value is not None:
             ET.SubElement(props, "property", {"name": name, "value": _clean(value)})
+    _impact_properties(props, journal)
     _phase_cases(suite, journal)
     _probe_cases(suite, journal)
     _verdict_case(suite, journal)

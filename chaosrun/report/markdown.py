@@ -6,7 +6,7 @@ import re
 from html import escape
 from typing import Any
 
-from chaosrun.report import verdicts
+from chaosrun.report import impact, impact_text, verdicts
 from chaosrun.report.journal import Journal, experiment_title, seconds_between
 
 # Inline markup characters; `<`, `>` and `&` are HTML-escaped, and no user text starts a
@@ -32,6 +32,43 @@ def _secs(value: Any) -> str:
     return f"{value:.1f} s" if verdicts.is_number(value) else "n/a"
 
 
+def _recovery_lines(journal: Journal, recovery: dict[str, Any]) -> list[str]:
+    found = impact.of(journal)
+    if not found:
+        return [f"- Time to recover: {md(_secs(recovery.get('time_to_recover_s')))}"]
+    healing = impact_text.seconds(found.get("self_healing_s"), "none")
+    after = impact_text.seconds(found.get("after_rollback_s"), "not recovered")
+    return [f"- Self-healing: {md(healing)}", f"- Recovery after rollback: {md(after)}"]
+
+
+def _impact_lines(journal: Journal) -> list[str]:
+    """The impact sentence and a row per steady-state probe."""
+    found = impact.of(journal)
+    if not found:
+        return []
+    sentence = found.get("summary") or impact_text.sentence(journal, found)
+    rows = [
+        [
+            e.get("name"),
+            impact_text.limit_text(e),
+            impact_text.value_text(e, e.get("worst")),
+            f"{e.get('beyond_s', 0):.1f} s",
+            e.get("back_within_at") or ("never left" if not e.get("beyond_s") else "never"),
+        ]
+        for e in found.get("probes") or []
+    ]
+    return [
+        "",
+        "## Impact",
+        "",
+        f"**{md(sentence)}**",
+        "",
+        *_table(
+            ["Steady-state probe", "Limit", "Worst", "Beyond the limit", "Back within at"], rows
+        ),
+    ]
+
+
 def render_markdown(journal: Journal) -> str:
     status = str(journal.get("status"))
     recovery = journal.get("recovery") or {}
@@ -45,11 +82,12 @@ def render_markdown(journal: Journal) -> str:
         "",
         f"- Targets: {md(targets.get('pattern'))}: {md(selected)}",
         f"- Fault: {md((journal.get('fault') or {}).get('role'))}",
-        f"- Time to recover: {md(_secs(recovery.get('time_to_recover_s')))}",
+        *_recovery_lines(journal, recovery),
     ]
     abort = journal.get("abort")
     if abort:
         lines.append(f"- Aborted: {md(abort.get('reason'))}")
+    lines += _impact_lines(journal)
     lines += ["", "## Phases", ""]
     lines += _table(
         ["Phase", "Outcome", "Took", "Detail"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaosrun.report import verdicts
+from chaosrun.report import impact, impact_text, verdicts
 from chaosrun.report.journal import Journal, experiment_key, experiment_title, seconds_between
 
 
@@ -53,4 +53,13 @@ def summarize(journal: Journal) -> dict[str, Any]:
         "rollback_ok": (journal.get("rollback") or {}).get("ok"),
         "recovered": recovery.get("recovered"),
         "time_to_recover_s": recovery.get("time_to_recover_s"),
+        "impact": _impact(journal),
     }
+
+
+def _impact(journal: Journal) -> dict[str, Any] | None:
+    """The journal's impact figures (null fields: never held again) and their sentence."""
+    found = impact.of(journal)
+    if not found:
+        return None
+    return {**found, "summary": found.get("summary") or impact_text.sentence(journal, found)}

@@ -19,6 +19,10 @@ PHASE_PENDING = frozenset({"running", "pending", ""})
 # Phases whose steady-state samples come after the fault is gone: breaches there are
 # the system recovering, judged by the last sample and by time to recover.
 AFTER_FAULT = frozenset({"verify_inactive", "verify_inactive_again", "recovery", "report"})
+# Phases while the fault is on (a drill runs its runbook instead of observing): the
+# steady state is sampled there to measure the impact (chaosrun.report.impact), not judged;
+# the guardrails judge the fault.
+FAULT_PHASES = frozenset({"inject", "verify_active", "observe", "runbook", "rollback"})
 
 STATUS_HEADLINES = {
     "passed": "PASSED: the steady state held",
@@ -98,7 +102,7 @@ def limits(probe: dict[str, Any]) -> dict[str, float]:
     return found
 
 
-def _worst(samples: list[dict[str, Any]], threshold: dict[str, Any]) -> float | None:
+def worst(samples: list[dict[str, Any]], threshold: dict[str, Any]) -> float | None:
     values = [s["value"] for s in samples if is_number(s.get("value"))]
     if not values:
         return None
@@ -113,25 +117,26 @@ def _worst(samples: list[dict[str, Any]], threshold: dict[str, Any]) -> float | 
 
 def probe_result(probe: dict[str, Any]) -> ProbeResult:
     """Judge one probe: guardrails fail on any breach; steady-state probes fail on a breach
-    before or during the fault, or when their last sample after rollback is not PASS."""
+    before the fault, or when their last sample after rollback is not PASS (while the fault
+    is on they measure its impact, chaosrun.report.impact, and the guardrails judge)."""
     samples = [s for s in probe.get("samples") or [] if isinstance(s, dict)]
     threshold = probe.get("threshold") or {}
     counts = {v: sum(1 for s in samples if s.get("verdict") == v) for v in ("PASS", "BREACH")}
     counts["UNKNOWN"] = len(samples) - counts["PASS"] - counts["BREACH"]
-    worst = _worst(samples, threshold)
+    worst_value = worst(samples, threshold)
     limit = threshold_text(threshold)
     if not samples:
         return ProbeResult("UNKNOWN", "no samples were taken", counts, None)
     if probe.get("role") == "steady_state":
-        during = [s for s in samples if s.get("phase") not in AFTER_FAULT]
+        before = [s for s in samples if s.get("phase") not in AFTER_FAULT | FAULT_PHASES]
         after = [s for s in samples if s.get("phase") in AFTER_FAULT]
-        breaches = sum(1 for s in during if s.get("verdict") == "BREACH")
+        breaches = sum(1 for s in before if s.get("verdict") == "BREACH")
         if breaches:
             return ProbeResult(
                 "BREACH",
-                f"breached {breaches} time(s) before rollback; worst {worst} ({limit})",
+                f"breached {breaches} time(s) before the fault; worst {worst_value} ({limit})",
                 counts,
-                worst,
+                worst_value,
             )
         if after and after[-1].get("verdict") != "PASS":
             last = after[-1]
@@ -140,19 +145,21 @@ def probe_result(probe: dict[str, Any]) -> ProbeResult:
                 f"last sample after rollback was {last.get('verdict')}: "
                 f"{last.get('value')} ({limit})",
                 counts,
-                worst,
+                worst_value,
             )
     elif counts["BREACH"]:
         return ProbeResult(
             "BREACH",
-            f"breached {counts['BREACH']} of {len(samples)} samples; worst {worst} ({limit})",
+            f"breached {counts['BREACH']} of {len(samples)} samples; worst {worst_value} ({limit})",
             counts,
-            worst,
+            worst_value,
         )
     if not counts["PASS"]:
-        return ProbeResult("UNKNOWN", f"no sample could be judged ({limit})", counts, worst)
+        return ProbeResult("UNKNOWN", f"no sample could be judged ({limit})", counts, worst_value)
     note = f"; {counts['UNKNOWN']} unknown" if counts["UNKNOWN"] else ""
-    return ProbeResult("PASS", f"{counts['PASS']} of {len(samples)} passed{note}", counts, worst)
+    return ProbeResult(
+        "PASS", f"{counts['PASS']} of {len(samples)} passed{note}", counts, worst_value
+    )
 
 
 def phase(journal: Journal, name: str) -> dict[str, Any] | None:

@@ -26,6 +26,17 @@ def query(server: ApiAccess, promql: str, timeout: float = 1.0) -> list[float] |
     return [float(r["value"][1]) for r in data.get("data", {}).get("result", [])]
 
 
+def query_range(
+    server: ApiAccess, promql: str, start: float, end: float, step: float, timeout: float = 10.0
+) -> list[tuple[float, float]]:
+    """(epoch seconds, value) of a range query's one series; empty when it has none."""
+    params = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+    data = get_json(server, "/api/v1/query_range", params, timeout)
+    result = data.get("data", {}).get("result", [])
+    assert len(result) <= 1, f"{promql} has {len(result)} series"
+    return [(float(t), float(v)) for t, v in result[0]["values"]] if result else []
+
+
 class Watcher:
     """Polls a query every `every` seconds from a thread; remembers when `seen` first held."""
 

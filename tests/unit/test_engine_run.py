@@ -349,3 +349,23 @@ def test_guardrails_watch_during_inject(env) -> None:
 def test_the_journal_times_every_hosts_revert_answer(env) -> None:
     _, journal = run(env)
     assert journal["rollback"]["revert_answers"] == {"order-2": {"seconds": 0.01, "via": "shell"}}
+
+
+def test_the_steady_state_is_sampled_through_the_fault_and_its_impact_recorded(env) -> None:
+    _, hosts, prom = env
+
+    def blip() -> None:  # users see errors from inject on, for about two seconds
+        prom.answers[STEADY] = [0.03]
+        threading.Timer(2.0, lambda: prom.answers.update({STEADY: [0.0]})).start()
+
+    hosts.on_inject = blip
+    outcome, journal = run(env, "duration=5s")
+    assert outcome.exit_code == 0, journal.get("abort")
+    steady = next(p for p in journal["probes"] if p["role"] == "steady_state")
+    during = [s for s in steady["samples"] if s["phase"] in ("inject", "verify_active", "observe")]
+    assert len(during) >= 4 and {"BREACH", "PASS"} <= {s["verdict"] for s in during}
+    found = journal["impact"]
+    (entry,) = found["probes"]
+    assert entry["worst"] == 0.03 and entry["beyond_s"] > 0
+    assert 0 < found["self_healing_s"] < 5 and found["after_rollback_s"] == 0.0
+    assert "healed by itself in" in found["summary"]

@@ -69,14 +69,25 @@ def test_passed_run_has_no_failure(tmp_path):
     assert xml.tests == 13 and xml.failures == 0 and xml.errors == 0
 
 
-def test_steady_state_breach_before_rollback_fails_the_probe(tmp_path):
+def test_steady_state_breach_before_the_fault_fails_the_probe(tmp_path):
     data = rj.journal("failed")
+    data["probes"][0]["samples"].insert(
+        0,
+        {"at": rj.at(1), "phase": "steady_state_before", "value": 0.3, "verdict": "BREACH"},
+    )
+    by_key = cases(next(iter(read(tmp_path, data))))
+    failed = failures(by_key[("probe.steady_state", "error ratio order under 1%")])
+    assert failed and "before the fault" in failed[0].message
+
+
+def test_steady_state_breach_during_the_fault_is_impact_not_a_failure(tmp_path):
+    # The guardrails judge the fault; the steady state measures what users saw meanwhile.
+    data = rj.journal("passed")
     data["probes"][0]["samples"].append(
         {"at": rj.at(9), "phase": "observe", "value": 0.3, "verdict": "BREACH", "evidence": ""}
     )
     by_key = cases(next(iter(read(tmp_path, data))))
-    failed = failures(by_key[("probe.steady_state", "error ratio order under 1%")])
-    assert failed and "before rollback" in failed[0].message
+    assert not failures(by_key[("probe.steady_state", "error ratio order under 1%")])
 
 
 def test_running_phase_is_skipped_not_passed(tmp_path):
