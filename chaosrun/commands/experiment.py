@@ -215,12 +215,17 @@ def run(
     5 rollback failed (a fault may still be active).
     """
     if scheduled:
+        from chaosrun import slots
         from chaosrun.schedules import gate
 
-        decision = gate(scheduled, str(experiment))
-        info(f"schedule {scheduled}: {'go' if decision.go else 'skipped'}: {decision.reason}")
-        if not decision.go:
-            return
+        # The slot's end (whichever way) is recorded and, when it failed, announced.
+        with slots.guard(scheduled, str(experiment)) as slot:
+            decision = gate(scheduled, str(experiment))
+            info(f"schedule {scheduled}: {'go' if decision.go else 'skipped'}: {decision.reason}")
+            slot.skipped = not decision.go
+            if decision.go:
+                run(experiment, inventory, overrides, seed, as_json, run_dir, allow_irreversible)
+        return
     from chaosrun.engine import Engine
     from chaosrun.planning import make_plan
     from chaosrun.progress import make_progress
@@ -251,6 +256,9 @@ def run(
             outcome = Engine(p, root, progress).run()
     finally:
         progress.close()
+    from chaosrun import slots
+
+    slots.note(outcome, p.redactor)  # a scheduled slot's run id and reason, if any
     if as_json:
         emit_json(outcome_json(outcome, p.redactor))
     else:
