@@ -8,7 +8,7 @@ import typer
 
 from chaosrun import __version__
 from chaosrun.commands import awx as awx_commands
-from chaosrun.commands import experiment, fault, lab
+from chaosrun.commands import doctor, experiment, fault, lab
 from chaosrun.commands import fleet as fleet_commands
 from chaosrun.commands import report as report_commands
 from chaosrun.commands import runbook as runbook_commands
@@ -31,6 +31,7 @@ fleet_commands.register(app)
 app.add_typer(schedule_commands.app, name="schedule")
 app.add_typer(awx_commands.app, name="awx")
 runbook_commands.register(app)
+doctor.register(app)
 
 
 def _version(value: bool) -> None:
