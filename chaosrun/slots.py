@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import typer
 
 from chaosrun import audit
 from chaosrun.errors import ChaosrunError
@@ -50,7 +51,7 @@ def guard(name: str, experiment: str) -> Iterator[Slot]:
     token = _current.set(slot)
     try:
         yield slot
-    except click.exceptions.Exit as exc:
+    except (typer.Exit, click.exceptions.Exit) as exc:
         finish(slot, exc.exit_code, slot.reason)
         raise
     except ChaosrunError as exc:

@@ -201,3 +201,45 @@ def test_unreadable_config_hands_the_slot_to_the_fallback(
     assert entry["action"] == "slot" and entry["exit_code"] == 2
     assert "chaosrun.yml" in entry["reason"] and "not valid YAML" in entry["reason"]
     assert len(posted(record)) == 1
+
+
+def test_entries_call_the_chaosrun_that_installed_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "venv" / "bin" / "chaosrun"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    link = tmp_path / "bin" / "chaosrun"  # as pipx links it
+    link.parent.mkdir()
+    link.symlink_to(script)
+    monkeypatch.setattr(sys, "argv", [str(link), "schedule", "install"])
+    assert schedule_install.chaosrun_command() == [str(script)]
+    monkeypatch.setattr(sys, "argv", ["/somewhere/chaosrun/__main__.py"])
+    command = schedule_install.chaosrun_command()
+    assert Path(command[0]).is_absolute() and Path(command[0]).parent == Path(sys.executable).parent
+
+
+def test_guard_records_the_exit_code_a_run_ends_with(
+    tmp_path: Path, receiver: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that ends with `typer.Exit(4)` (how `run` leaves on a refusal) is a failed
+    slot with that code and the reason the run noted; a passing one is a passed slot."""
+    import typer
+
+    from chaosrun import slots
+
+    url, record = receiver
+    root = project(tmp_path, url)
+    monkeypatch.setenv("CHAOSRUN_PROJECT", str(root))
+    monkeypatch.delenv("CHAOSRUN_CONFIG", raising=False)
+    with pytest.raises(typer.Exit), slots.guard("nightly", "x.yml") as slot:
+        slot.run_id, slot.reason = "r-1", "refused: blackout window"
+        raise typer.Exit(4)
+    with slots.guard("nightly", "x.yml") as slot:
+        slot.run_id = "r-2"
+    first, second = audit.read(root / ".chaosrun" / "audit.jsonl")
+    assert (first["outcome"], first["exit_code"], first["run_id"]) == ("failed", 4, "r-1")
+    assert first["reason"] == "refused: blackout window"
+    assert (second["outcome"], second["exit_code"], second["run_id"]) == ("passed", 0, "r-2")
+    [body] = posted(record)
+    assert body["run_id"] == "r-1" and "exit 4" in body["text"]
