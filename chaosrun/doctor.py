@@ -293,6 +293,7 @@ def host_checks(inventory: Any, pattern: str = "all", timeout: float = 60.0) -> 
         answers = shell.run_all(scripts, timeout)
     finally:
         shell.close()
+    answers.update(_retry_unanswered(answers, scripts, infos, timeout))
     for name in names:
         if name in answers:
             answer = answers[name]
@@ -300,11 +301,30 @@ def host_checks(inventory: Any, pattern: str = "all", timeout: float = 60.0) -> 
     return checks
 
 
+def _retry_unanswered(answers: dict, scripts: dict[str, str], infos: list, timeout: float):
+    """One more try, on fresh connections, for hosts whose shell never came up: a busy
+    controller or host drops a connection now and then, which is not a missing
+    prerequisite. A host that fails twice is reported."""
+    from chaosrun.hostshell import HostShell
+    from chaosrun.preflight import LACKING_RC
+
+    again = {n: s for n, s in scripts.items() if answers[n].rc not in (0, LACKING_RC)}
+    if not again:
+        return {}
+    shell = HostShell([i for i in infos if i.name in again], persist=30)
+    try:
+        return shell.run_all(again, timeout)
+    finally:
+        shell.close()
+
+
 def diagnose(
     inventory_path: Path | None,
     load: Callable[[str], Any] | None = None,
+    limit: str = "all",
 ) -> list[Check]:
-    """The controller's checks, then each host's when an inventory is given."""
+    """The controller's checks, then those of each host matching `limit` when an
+    inventory is given."""
     inventory = None
     if inventory_path is not None:
         from chaosrun.inventory import load_inventory
@@ -312,7 +332,7 @@ def diagnose(
         inventory = (load or load_inventory)(str(inventory_path.resolve()))
     checks = controller_checks(inventory)
     if inventory is not None:
-        checks.extend(host_checks(inventory))
+        checks.extend(host_checks(inventory, limit))
     return checks
 
 

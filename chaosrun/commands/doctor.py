@@ -24,6 +24,10 @@ def doctor(
             help="Also check every host of this inventory.",
         ),
     ] = None,
+    limit: Annotated[
+        str,
+        typer.Option("-l", "--limit", help="Only hosts matching this Ansible host pattern."),
+    ] = "all",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Check what chaosrun needs: Ansible, the collection, ssh, Prometheus and, with -i,
@@ -31,7 +35,7 @@ def doctor(
     One line per problem with its fix; exit 0 only when everything holds."""
     from chaosrun import doctor as checks_of
 
-    found = checks_of.diagnose(inventory)
+    found = checks_of.diagnose(inventory, limit=limit)
     problems = [c for c in found if not c.ok]
     if as_json:
         emit_json(checks_of.as_json(found))

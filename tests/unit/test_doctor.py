@@ -121,7 +121,7 @@ def test_read_answer_names_each_problem_with_its_fix() -> None:
 class FakeShell:
     """The fast path's interface, answering from a table."""
 
-    answers: ClassVar[dict[str, Answer]] = {}
+    answers: ClassVar[dict[str, Answer | list[Answer]]] = {}
     seen: ClassVar[dict[str, str]] = {}
 
     def __init__(self, hosts: list[HostInfo], persist: int = 600) -> None:
@@ -129,7 +129,11 @@ class FakeShell:
 
     def run_all(self, scripts: dict[str, str], timeout: float) -> dict[str, Answer]:
         FakeShell.seen = scripts
-        return {n: self.answers[n] for n in scripts}
+        # a list: one answer per try
+        return {
+            n: a.pop(0) if isinstance(a, list) else a
+            for n, a in ((n, self.answers[n]) for n in scripts)
+        }
 
     def close(self) -> None:
         pass
@@ -193,3 +197,17 @@ def test_cli_exit_code_and_json(tmp_path: Path, prometheus: tuple[str, list[int]
     doc = json.loads(bad.stdout)
     assert doc["ok"] is False and len(doc["problems"]) == 1
     assert doc["problems"][0].startswith("controller: prometheus: ") and "503" in doc["problems"][0]
+
+
+def test_a_host_that_drops_its_first_connection_is_asked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import chaosrun.hostshell
+
+    monkeypatch.setattr(chaosrun.hostshell, "HostShell", FakeShell)
+    dropped = Answer(255, "could not open a shell: Broken pipe", 0.1)
+    FakeShell.answers = {"a": [dropped, Answer(0, "", 0.1)], "b": [dropped, dropped]}
+    infos = [HostInfo(n, "10.0.0.1", "ops", None, None) for n in ("a", "b")]
+    checks = doctor.host_checks(FakeInventory(infos))
+    assert [c.ok for c in checks] == [True, False]
+    assert checks[1].where == "b" and "Broken pipe" in checks[1].detail
