@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from chaosrun import filemodes
 from chaosrun.report.notify import Target, deliver
 
 # `slot`: how a scheduled slot ended (chaosrun.slots).
@@ -67,9 +68,12 @@ def record(
     }
     entry.update(extra)
     line = (json.dumps(entry, sort_keys=True, default=str) + "\n").encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    filemodes.group_dirs(path.parent)
+    new = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, filemodes.GROUP_FILE)
     try:
+        if new:
+            filemodes.group_file(fd)  # past the umask; an existing log keeps its mode
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, line)
     finally:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from chaosrun import __version__
+from chaosrun import __version__, project
 from chaosrun.commands import awx as awx_commands
-from chaosrun.commands import doctor, experiment, fault, lab
+from chaosrun.commands import doctor, experiment, fault, init, lab
 from chaosrun.commands import fleet as fleet_commands
 from chaosrun.commands import report as report_commands
 from chaosrun.commands import runbook as runbook_commands
@@ -32,21 +34,49 @@ app.add_typer(schedule_commands.app, name="schedule")
 app.add_typer(awx_commands.app, name="awx")
 runbook_commands.register(app)
 doctor.register(app)
+init.register(app)
+
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--project",
+        envvar="CHAOSRUN_PROJECT",
+        help="The project directory (default: the nearest one upward with a chaosrun.yml, "
+        "else the working directory).",
+    ),
+]
 
 
 def _version(value: bool) -> None:
     if value:
+        from chaosrun import collection
+
         typer.echo(f"chaosrun {__version__}")
+        found = collection.find()
+        if found is None:
+            typer.echo(f"{collection.FQCN}: not found")
+        else:
+            old = found.too_old()
+            note = f" (too old: this chaosrun needs {collection.REQUIRED})" if old else ""
+            typer.echo(f"collection {found.describe()}{note}")
         raise typer.Exit()
 
 
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and which copy of the collection is used, and exit.",
     ),
+    project_dir: ProjectOpt = None,
 ) -> None:
     """Chaos engineering for fleets run with Ansible."""
+    if project_dir is not None:
+        project.use(project_dir)
 
 
 def main() -> None:

@@ -2,20 +2,21 @@
 
 Every key has a default, so a project without the file works. Unknown keys and wrong
 types are errors naming the file, the line and the key. Relative paths in the file are
-relative to the directory holding it. `CHAOSRUN_CONFIG` points at another file.
-See docs/config.md for every key.
+relative to the directory holding it (the project root, chaosrun.project).
+`CHAOSRUN_CONFIG` points at another file. See docs/config.md for every key.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from chaosrun import apiaccess, paths
+from chaosrun import apiaccess
+from chaosrun import project as projects
 from chaosrun.apiaccess import ApiAccess
 from chaosrun.blast_radius import Caps
 from chaosrun.errors import InvalidInput
@@ -51,6 +52,10 @@ DEFAULTS: dict[str, Any] = {
     "audit": {"path": ".chaosrun/audit.jsonl"},
     "run_dir": ".chaosrun/runs",
     "freeze_file": ".chaosrun/freeze.json",
+    "inventory": None,
+    "experiments": "experiments",
+    "runbooks": "runbooks",
+    "schedules": "chaosrun-schedules.yml",
     "notifications": {"webhooks": []},
 }
 WEBHOOK_KEYS = {"name", "url", "events", "format", "routing_key_env", "routing_key_file"}
@@ -87,6 +92,10 @@ class Config:
     audit_path: Path
     run_dir: Path
     freeze_file: Path
+    inventory: Path | None = None  # None: the inventory of the ansible.cfg in effect
+    experiments_dir: Path | None = None
+    runbooks_dir: Path | None = None
+    schedules_file: Path | None = None
     webhooks: list[Webhook] = field(default_factory=list)
     prometheus: ApiAccess | None = None  # how to reach prometheus_url (TLS, credentials)
     alertmanager: ApiAccess | None = None  # None: the inventory's URL, verified TLS, no auth
@@ -142,19 +151,24 @@ def config_path(explicit: str | Path | None = None) -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
-    return paths.project_root() / FILE_NAME
+    return projects.find().root / FILE_NAME
 
 
 def load(explicit: str | Path | None = None) -> Config:
-    """Read and check the project configuration (defaults when there is no file)."""
+    """Read and check the project configuration (defaults when there is no file); the
+    runs directory of $CHAOSRUN_RUNS_DIR (`--runs-dir`) replaces the file's."""
+    project = projects.find()
     path = config_path(explicit)
     if not path.exists():
         if explicit or os.environ.get(ENV_VAR):
             raise InvalidInput(f"{path}: config file not found")
-        return parse({}, Located(path, ""), base=paths.project_root(), source=None)
-    doc = Located(path, _read(path))
-    data = doc.data if doc.data is not None else {}
-    return parse(data, doc, base=path.resolve().parent, source=path)
+        cfg = parse({}, Located(path, ""), base=project.root, source=None)
+    else:
+        doc = Located(path, _read(path))
+        data = doc.data if doc.data is not None else {}
+        cfg = parse(data, doc, base=path.resolve().parent, source=path)
+    runs = projects.env_runs_dir(project)
+    return replace(cfg, run_dir=runs) if runs is not None else cfg
 
 
 def _read(path: Path) -> str:
@@ -215,6 +229,10 @@ def parse(data: Any, doc: Located, base: Path, source: Path | None) -> Config:
         audit_path=_path(merged["audit"]["path"], ("audit", "path"), doc, base),
         run_dir=_path(merged["run_dir"], ("run_dir",), doc, base),
         freeze_file=_path(merged["freeze_file"], ("freeze_file",), doc, base),
+        inventory=_optional_path(merged["inventory"], ("inventory",), doc, base),
+        experiments_dir=_path(merged["experiments"], ("experiments",), doc, base),
+        runbooks_dir=_path(merged["runbooks"], ("runbooks",), doc, base),
+        schedules_file=_path(merged["schedules"], ("schedules",), doc, base),
         webhooks=_webhooks(merged["notifications"]["webhooks"], doc),
         prometheus=_access(prom, ("prometheus",), doc, base),
         alertmanager=_access(merged["alertmanager"], ("alertmanager",), doc, base),
@@ -274,6 +292,10 @@ def _text(value: Any, at: tuple[Any, ...], doc: Located) -> str:
 def _path(value: Any, at: tuple[Any, ...], doc: Located, base: Path) -> Path:
     path = Path(os.path.expanduser(_text(value, at, doc)))
     return path if path.is_absolute() else (base / path)
+
+
+def _optional_path(value: Any, at: tuple[Any, ...], doc: Located, base: Path) -> Path | None:
+    return None if value is None else _path(value, at, doc, base)
 
 
 def _webhooks(raw: Any, doc: Located) -> list[Webhook]:

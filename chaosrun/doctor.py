@@ -12,7 +12,9 @@ directory writable. Every problem is one line naming where it is and the fix.
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -119,41 +121,22 @@ def tool_check(tool: str, fix: str) -> Check:
 
 
 def collection_check() -> Check:
-    from chaosrun.rolespec import collection_paths
+    """The copy runs use (chaosrun.collection: Ansible's paths first, then the bundled one)."""
+    from chaosrun import collection
 
-    namespace, name = COLLECTION.split(".")
-    searched = []
-    for base in collection_paths():
-        root = base if base.name == "ansible_collections" else base / "ansible_collections"
-        here = root / namespace / name
-        searched.append(str(base))
-        if (here / "roles").is_dir():
-            return Check(
-                CONTROLLER,
-                "collection",
-                True,
-                f"collection {COLLECTION} {collection_version(here)} at {here}",
-            )
-    return Check(
-        CONTROLLER,
-        "collection",
-        False,
-        f"collection {COLLECTION} not found (searched {', '.join(searched)})",
-        "reinstall chaosrun, or put the collection on ANSIBLE_COLLECTIONS_PATH",
-    )
-
-
-def collection_version(path: Path) -> str:
-    """From galaxy.yml (a source tree) or MANIFEST.json (an installed collection)."""
-    import json
-
-    try:
-        if (path / "galaxy.yml").is_file():
-            return str(yaml.safe_load((path / "galaxy.yml").read_text())["version"])
-        manifest = json.loads((path / "MANIFEST.json").read_text())
-        return str(manifest["collection_info"]["version"])
-    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
-        return "(version unknown)"
+    found = collection.find()
+    if found is None:
+        fix = "reinstall chaosrun, or put the collection on ANSIBLE_COLLECTIONS_PATH"
+        return Check(CONTROLLER, "collection", False, f"{COLLECTION} not found", fix)
+    if found.too_old():
+        return Check(
+            CONTROLLER,
+            "collection",
+            False,
+            f"{found.describe()} is older than this chaosrun needs ({collection.REQUIRED})",
+            "upgrade that copy, or remove it to use the one bundled with chaosrun",
+        )
+    return Check(CONTROLLER, "collection", True, f"collection {found.describe()}")
 
 
 def api_checks(inventory: Any | None) -> list[Check]:
@@ -234,8 +217,6 @@ def tools_for(roles: set[str] | None) -> list[str]:
 def host_script(keys: Iterable[str], state_dir: str) -> str:
     """Prints `lack KEY` per missing thing, then runs preflight's own prerequisites script
     (root, systemd-run), which exits preflight.LACKING_RC with its `missing:` line."""
-    import shlex
-
     from chaosrun.preflight import PREREQUISITES
 
     d = shlex.quote(state_dir)
@@ -302,20 +283,38 @@ def host_checks(inventory: Any, pattern: str = "all", timeout: float = 60.0) -> 
 
 
 def _retry_unanswered(answers: dict, scripts: dict[str, str], infos: list, timeout: float):
-    """One more try, on fresh connections, for hosts whose shell never came up: a busy
-    controller or host drops a connection now and then, which is not a missing
-    prerequisite. A host that fails twice is reported."""
-    from chaosrun.hostshell import HostShell
+    """One more try for hosts whose shell never came up, each over a plain ssh connection
+    of its own: a busy controller or host drops a shared (ControlMaster) connection now
+    and then, which is not a missing prerequisite. A host that fails twice is reported."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chaosrun.hostshell import Answer, HostShell
     from chaosrun.preflight import LACKING_RC
 
-    again = {n: s for n, s in scripts.items() if answers[n].rc not in (0, LACKING_RC)}
+    again = [n for n in scripts if answers[n].rc not in (0, LACKING_RC)]
     if not again:
         return {}
     shell = HostShell([i for i in infos if i.name in again], persist=30)
-    try:
-        return shell.run_all(again, timeout)
-    finally:
-        shell.close()
+
+    def plain(name: str) -> Answer:
+        unshared = {"ControlMaster=auto": "ControlMaster=no"}
+        argv = [unshared.get(a, a) for a in shell.argv(name)]
+        argv = ["ControlPath=none" if a.startswith("ControlPath=") else a for a in argv]
+        command = shell.remote(name, "/bin/sh -c " + shlex.quote(scripts[name]))
+        try:
+            proc = subprocess.run(
+                [*argv, "--", command],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            return Answer(-1, f"no answer within {timeout:g}s", timeout, "ssh")
+        return Answer(proc.returncode, (proc.stdout + proc.stderr).strip(), 0.0, "ssh")
+
+    with ThreadPoolExecutor(max_workers=len(again)) as pool:
+        return dict(zip(again, pool.map(plain, again), strict=True))
 
 
 def diagnose(

@@ -195,7 +195,12 @@ class Engine:
                 "selected": p.selection.selected,
                 **zones.journal_fields(p.selection),
             },
-            fault={"role": exp.fault.role, "vars": p.public_vars(), "ttl_s": p.ttl},
+            fault={
+                "role": exp.fault.role,
+                "role_path": str(p.role.path),  # which copy of the role ran
+                "vars": p.public_vars(),
+                "ttl_s": p.ttl,
+            },
         )
         for role, probe in exp.all_probes():
             self.journal.probe(

@@ -174,11 +174,11 @@ def _started(journal: dict[str, Any]) -> float | None:
 
 
 def _module_installed() -> bool:
-    from chaosrun.paths import collections_dir
+    from chaosrun import collection
 
-    namespace, name, module = LIST_MODULE.split(".")
-    path = collections_dir() / "ansible_collections" / namespace / name / "plugins" / "modules"
-    return (path / f"{module}.py").is_file()
+    found = collection.find()
+    module = LIST_MODULE.split(".")[-1]
+    return found is not None and (found.path / "plugins" / "modules" / f"{module}.py").is_file()
 
 
 # Read-only: one line per fault, "<lease expiry>\t<meta.json on one line>".
@@ -319,7 +319,7 @@ def _adhoc(
     """Run one module on a host pattern in parallel: host -> (ok, result)."""
     import ansible_runner
 
-    from chaosrun.runner import runner_env
+    from chaosrun.runner import forks_args, playbook_args, runner_env
 
     answers: dict[str, tuple[bool, dict[str, Any]]] = {}
 
@@ -346,7 +346,7 @@ def _adhoc(
             event_handler=handle,
             quiet=True,
             suppress_env_files=True,
-            cmdline="--forks 50",
+            cmdline=playbook_args(*forks_args(50)),
         )
         if not answers and run.rc not in (0, None):
             tail = run.stdout.read()[-500:] if run.stdout else ""

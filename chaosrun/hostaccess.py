@@ -15,8 +15,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chaosrun.paths import project_root
-
 
 @dataclass(frozen=True)
 class HostInfo:
@@ -54,8 +52,11 @@ def _config(path: str) -> Any:
 
 
 def config_file() -> str:
-    """The ansible.cfg in effect: the project's, as the runner passes it to ansible-playbook."""
-    return str(project_root() / "ansible.cfg")
+    """The ansible.cfg in effect: the one Ansible picks, as ansible-playbook does ("" for none)."""
+    from chaosrun import ansiblecfg
+
+    found = ansiblecfg.config_file()
+    return str(found) if found else ""
 
 
 def resolve(name: str, hostvars: dict[str, Any], base: Path, cfg: str | None = None) -> HostInfo:

@@ -6,30 +6,30 @@ Read with ansible-core's own InventoryManager, so patterns (`order_service:&zone
 
 from __future__ import annotations
 
-import configparser
+import contextlib
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chaosrun import hostaccess
+from chaosrun import ansiblecfg, hostaccess, secrets
 from chaosrun.errors import InvalidInput
 from chaosrun.hostaccess import HostInfo
-from chaosrun.paths import project_root
 
 
 def default_inventory() -> Path | None:
-    """CHAOSRUN_INVENTORY, else the `inventory` of the project's ansible.cfg if it exists."""
+    """CHAOSRUN_INVENTORY, else `inventory` of the project's chaosrun.yml, else the
+    inventory of the ansible.cfg in effect (ANSIBLE_INVENTORY too) if it exists."""
     env = os.environ.get("CHAOSRUN_INVENTORY")
     if env:
         return Path(env)
-    cfg = configparser.ConfigParser(interpolation=None)
-    cfg.read(project_root() / "ansible.cfg")
-    value = cfg.get("defaults", "inventory", fallback="")
-    if not value:
-        return None
-    path = (project_root() / value).resolve()
-    return path if path.exists() else None
+    from chaosrun import config
+
+    pointer = config.load().inventory
+    if pointer is not None:
+        return pointer
+    found = ansiblecfg.default_inventory()
+    return found[0].resolve() if found else None
 
 
 class Inventory:
@@ -47,6 +47,8 @@ class Inventory:
         # An unmatched pattern is reported by chaosrun with file and line, not by Ansible.
         constants.HOST_PATTERN_MISMATCH = "ignore"
         loader = DataLoader()
+        with contextlib.suppress(InvalidInput):  # a broken vault setup fails where it is used
+            loader.set_vault_secrets(secrets.vault_secrets())  # vaulted host and group vars
         self._manager = InventoryManager(loader=loader, sources=[str(path)])
         self._variables = VariableManager(loader=loader, inventory=self._manager)
         if not self._manager.list_hosts("all"):

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from chaosrun import liveness
+from chaosrun import filemodes, liveness
 from chaosrun.secrets import Redactor
 
 SCHEMA = 1
@@ -131,9 +131,10 @@ class Journal:
         """Write to a temporary file and rename it over the journal (atomic on POSIX)."""
         with self._lock:
             text = json.dumps(self.redactor.data(self.data), indent=2, default=str)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            filemodes.group_dirs(self.path.parent)
             tmp = self.path.with_name(f".journal.{os.getpid()}.{threading.get_ident()}.tmp")
             with open(tmp, "w", encoding="utf-8") as fh:
+                filemodes.group_file(fh.fileno())
                 fh.write(text + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrun import apiaccess
+from chaosrun import apiaccess, collection
 from chaosrun import config as project_config
 from chaosrun.apiaccess import ApiAccess
 from chaosrun.blast_radius import Caps
@@ -90,6 +90,8 @@ def make_plan(
 ) -> Plan:
     cfg = project_config.load()
     experiment = load_experiment(file, overrides, defaults_from(cfg))
+    if experiment.fault.role.startswith(f"{collection.FQCN}."):
+        collection.require()  # an installed copy older than the engine is refused here
     inventory = load_inventory(str(resolve_inventory(inventory_path)))
     report = check(experiment, inventory)
     assert report.role is not None

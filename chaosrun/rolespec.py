@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from chaosrun.paths import collections_dir
+from chaosrun import collection
 
 ENTRY_POINTS = ("inject", "verify", "rollback")
 # Supplied by the engine on every run, never by the experiment.
@@ -44,9 +43,9 @@ class RoleSpec:
 
 
 def collection_paths() -> list[Path]:
-    """Where collections are looked up: ANSIBLE_COLLECTIONS_PATH, then the project's."""
-    paths = [Path(p) for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(":") if p]
-    return [*paths, collections_dir()]
+    """Where collections are looked up: Ansible's configured roots, then the bundled one
+    (chaosrun.collection), in the order the engine's Ansible runs use."""
+    return [Path(p) for p in collection.ansible_paths().split(":") if p]
 
 
 def find_role(fqcn: str) -> Path | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from chaosrun.paths import project_root
+from chaosrun import collection, filemodes, paths, secrets
 from chaosrun.usertext import UnsafeDumper
 from chaosrun.yamlpos import VaultValue
 
@@ -53,18 +54,35 @@ class PlayResult:
 
 
 def fault_playbook() -> Path:
-    return project_root() / "playbooks" / "fault.yml"
+    return paths.fault_playbook()
 
 
 def runner_env() -> dict[str, str]:
-    """Environment for ansible-playbook: the project's ansible.cfg and this venv's tools."""
+    """What ansible-playbook needs from the engine, added to the user's own setup: the
+    ansible.cfg stays the one Ansible picks (same working directory and environment),
+    the collection roots are the user's plus the bundled copy's, this venv's tools."""
     bin_dir = str(Path(sys.executable).parent)
     path = os.environ.get("PATH", "")
     return {
-        "ANSIBLE_CONFIG": str(project_root() / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": collection.ansible_paths(),
         "PATH": path if path.startswith(bin_dir) else f"{bin_dir}:{path}",
         "ANSIBLE_NOCOLOR": "1",
     }
+
+
+def playbook_args(*args: str) -> str:
+    """ansible-playbook's extra arguments, with the vault ids the user gave chaosrun."""
+    return shlex.join([*args, *secrets.vault_args()])
+
+
+def forks_args(hosts: int) -> list[str]:
+    """Every selected host at once (a fault lands on all of them together), unless the
+    user's Ansible configuration sets forks: then theirs holds."""
+    from chaosrun import ansiblecfg
+
+    if ansiblecfg.is_set("DEFAULT_FORKS"):
+        return []
+    return ["--forks", str(max(5, hosts))]
 
 
 def _vault_representer(dumper: yaml.SafeDumper, value: VaultValue) -> yaml.Node:
@@ -92,7 +110,7 @@ def run_entry_points(
     """Run `entry_points` of `role` on `hosts` in one ansible-playbook process."""
     import ansible_runner
 
-    work_dir.mkdir(parents=True, exist_ok=True)
+    filemodes.group_dirs(work_dir)
     result = PlayResult(status="unknown", rc=-1, hosts=dict.fromkeys(hosts, "not run"))
     extra = {
         **variables,
@@ -116,7 +134,7 @@ def run_entry_points(
             private_data_dir=str(work_dir),
             playbook=str(fault_playbook()),
             inventory=str(inventory),
-            cmdline=f"-e @{vars_path} --forks {max(5, len(hosts))}",
+            cmdline=playbook_args("-e", f"@{vars_path}", *forks_args(len(hosts))),
             envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(local_tmp)},
             event_handler=handle,
             cancel_callback=(lambda: _canceled(cancel, vars_path)) if cancel is not None else None,
@@ -233,7 +251,7 @@ def run_command(
             host_pattern=pattern,
             module="ansible.builtin.shell",
             module_args=" {{ chaosrun_probe_command }}",
-            cmdline=f"-e @{vars_path}",
+            cmdline=playbook_args("-e", f"@{vars_path}"),
             inventory=str(inventory),
             envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp")},
             event_handler=handle,

@@ -100,7 +100,11 @@ def schedules_path(explicit: str | Path | None = None) -> Path:
     if explicit:
         return Path(explicit)
     env = os.environ.get(ENV_VAR)
-    return Path(env) if env else paths.project_root() / FILE_NAME
+    if env:
+        return Path(env)
+    from chaosrun import config
+
+    return config.load().schedules_file or paths.project_root() / FILE_NAME
 
 
 def load(explicit: str | Path | None = None) -> list[Schedule]:

@@ -8,7 +8,6 @@ and replaces them wherever they would be printed or written to the journal.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from chaosrun.errors import InvalidInput
@@ -17,23 +16,65 @@ from chaosrun.yamlpos import VaultValue
 MASK = "********"
 
 
-def vault_password_file() -> Path | None:
-    """The vault password file Ansible would use (ANSIBLE_VAULT_PASSWORD_FILE)."""
-    value = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
-    return Path(value) if value else None
+# What the user gave with --vault-id / --vault-password-file, as ansible-playbook takes it.
+_vault_ids: list[str] = []
+_vault_password_files: list[str] = []
+
+
+def configure_vault(ids: list[str] | None, password_files: list[str] | None) -> None:
+    """Remember the vault ids for every Ansible run and for chaosrun's own decryption."""
+    _vault_ids[:] = list(ids or [])
+    _vault_password_files[:] = list(password_files or [])
+
+
+def vault_args() -> list[str]:
+    """ansible-playbook's arguments for the configured vault ids."""
+    args: list[str] = []
+    for vault_id in _vault_ids:
+        args += ["--vault-id", vault_id]
+    for path in _vault_password_files:
+        args += ["--vault-password-file", path]
+    return args
+
+
+def vault_secrets() -> list[Any]:
+    """The secrets ansible-playbook would have: the given vault ids and password files,
+    then the configured ones (vault_identity_list, ANSIBLE_VAULT_PASSWORD_FILE)."""
+    from ansible import constants
+    from ansible.cli import CLI
+    from ansible.errors import AnsibleError
+    from ansible.parsing.dataloader import DataLoader
+
+    files = list(_vault_password_files)
+    # ansible.constants read the environment once, at import; the variable may be newer.
+    env = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
+    if env and env != constants.DEFAULT_VAULT_PASSWORD_FILE:
+        files.append(env)
+    try:
+        return CLI.setup_vault_secrets(
+            DataLoader(),
+            vault_ids=list(_vault_ids),
+            vault_password_files=files,
+            ask_vault_pass=False,
+            auto_prompt=False,
+            initialize_context=False,
+        )
+    except AnsibleError as exc:
+        raise InvalidInput(f"vault: {str(exc).splitlines()[0]}") from None
 
 
 def decrypt(value: VaultValue, where: str) -> str:
     """Plaintext of a `!vault` value, or InvalidInput naming `where` when it cannot be read."""
-    from ansible.constants import DEFAULT_VAULT_ID_MATCH
-    from ansible.parsing.vault import VaultLib, VaultSecret
+    from ansible.parsing.vault import VaultLib
 
-    path = vault_password_file()
-    if path is None or not path.is_file():
-        raise InvalidInput(f"{where}: a !vault value needs ANSIBLE_VAULT_PASSWORD_FILE")
-    secret = VaultSecret(path.read_bytes().strip())
+    secrets = vault_secrets()
+    if not secrets:
+        raise InvalidInput(
+            f"{where}: a !vault value needs --vault-id, --vault-password-file "
+            "or ANSIBLE_VAULT_PASSWORD_FILE"
+        )
     try:
-        plain = VaultLib([(DEFAULT_VAULT_ID_MATCH, secret)]).decrypt(value.ciphertext)
+        plain = VaultLib(secrets).decrypt(value.ciphertext)
     except Exception as exc:  # ansible raises AnsibleError and friends for bad data/password
         raise InvalidInput(f"{where}: cannot decrypt the !vault value ({exc})") from None
     return plain.decode("utf-8", "replace")

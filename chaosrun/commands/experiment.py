@@ -8,6 +8,14 @@ from typing import Annotated
 import typer
 
 from chaosrun import zones
+from chaosrun.commands.options import (
+    RunsDirOpt,
+    VaultFileOpt,
+    VaultIdOpt,
+    project_file,
+    use_runs_dir,
+    use_vault,
+)
 from chaosrun.commands.outcome import exit_with, outcome_json
 from chaosrun.errors import ChaosrunError, InvalidInput, Refused
 from chaosrun.output import console, emit_json, err_console, error, info, warn
@@ -43,8 +51,11 @@ def validate(
     inventory: InventoryOpt = None,
     overrides: SetOpt = None,
     as_json: JsonOpt = False,
+    vault_id: VaultIdOpt = None,
+    vault_password_file: VaultFileOpt = None,
 ) -> None:
     """Check experiment files without touching anything; print time-to-detect per guardrail."""
+    use_vault(vault_id, vault_password_file)
     from chaosrun import config as project_config
     from chaosrun.experiment import load_experiment
     from chaosrun.inventory import default_inventory, load_inventory
@@ -57,7 +68,7 @@ def validate(
     if inv_path is not None:
         inv = load_inventory(str(inv_path.resolve()))
     results, failed = [], 0
-    for path in experiments:
+    for path in (project_file(p, "experiments") for p in experiments):
         try:
             exp = load_experiment(path, overrides or [], defaults)
             report = check(exp, inv)
@@ -103,11 +114,14 @@ def plan(
     overrides: SetOpt = None,
     seed: SeedOpt = None,
     as_json: JsonOpt = False,
+    vault_id: VaultIdOpt = None,
+    vault_password_file: VaultFileOpt = None,
 ) -> None:
     """Show what a run would do to which hosts; touches nothing."""
+    use_vault(vault_id, vault_password_file)
     from chaosrun.planning import make_plan
 
-    p = make_plan(experiment, inventory, overrides or [], seed)
+    p = make_plan(project_file(experiment, "experiments"), inventory, overrides or [], seed)
     exp = p.experiment
     doc = {
         "experiment": {"title": exp.title, "file": str(exp.file), "severity": exp.severity},
@@ -119,7 +133,12 @@ def plan(
             "selected": p.selection.selected,
             **zones.journal_fields(p.selection),
         },
-        "fault": {"role": exp.fault.role, "vars": p.public_vars(), "ttl_s": p.ttl},
+        "fault": {
+            "role": exp.fault.role,
+            "role_path": str(p.role.path),
+            "vars": p.public_vars(),
+            "ttl_s": p.ttl,
+        },
         "duration_s": exp.duration,
         "prometheus": p.prometheus_url,
         "steady_state": [s.name for s in exp.steady_state],
@@ -189,14 +208,9 @@ def run(
     overrides: SetOpt = None,
     seed: SeedOpt = None,
     as_json: JsonOpt = False,
-    run_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--run-dir",
-            help="Where run directories go (default .chaosrun/runs).",
-            envvar="CHAOSRUN_RUN_DIR",
-        ),
-    ] = None,
+    runs_dir: RunsDirOpt = None,
+    vault_id: VaultIdOpt = None,
+    vault_password_file: VaultFileOpt = None,
     allow_irreversible: Annotated[
         bool, typer.Option("--allow-irreversible", help="Allow faults that cannot be undone.")
     ] = False,
@@ -218,14 +232,29 @@ def run(
         from chaosrun import slots
         from chaosrun.schedules import gate
 
-        # The slot's end (whichever way) is recorded and, when it failed, announced.
+        # The slot's end (whichever way, a broken chaosrun.yml included) is recorded and,
+        # when it failed, announced.
         with slots.guard(scheduled, str(experiment)) as slot:
+            experiment = project_file(experiment, "experiments")
             decision = gate(scheduled, str(experiment))
             info(f"schedule {scheduled}: {'go' if decision.go else 'skipped'}: {decision.reason}")
             slot.skipped = not decision.go
             if decision.go:
-                run(experiment, inventory, overrides, seed, as_json, run_dir, allow_irreversible)
+                run(
+                    experiment,
+                    inventory,
+                    overrides,
+                    seed,
+                    as_json,
+                    runs_dir=runs_dir,
+                    vault_id=vault_id,
+                    vault_password_file=vault_password_file,
+                    allow_irreversible=allow_irreversible,
+                )
         return
+    use_vault(vault_id, vault_password_file)
+    root = use_runs_dir(runs_dir)
+    experiment = project_file(experiment, "experiments")
     from chaosrun.engine import Engine
     from chaosrun.planning import make_plan
     from chaosrun.progress import make_progress
@@ -244,7 +273,6 @@ def run(
         )
         raise
     p.allow_irreversible = allow_irreversible
-    root = run_dir or p.config.run_dir
     target = err_console if as_json else console
     progress = make_progress(target, p.redactor, live=not as_json)
     try:

@@ -10,6 +10,13 @@ import typer
 
 from chaosrun import config as project_config
 from chaosrun import fleet, killswitch
+from chaosrun.commands.options import (
+    RunsDirOpt,
+    VaultFileOpt,
+    VaultIdOpt,
+    use_runs_dir,
+    use_vault,
+)
 from chaosrun.errors import InvalidInput
 from chaosrun.output import console, emit_json, info
 
@@ -51,8 +58,13 @@ def status(
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     state_dir: StateDirOpt = fleet.STATE_DIR,
+    runs_dir: RunsDirOpt = None,
+    vault_id: VaultIdOpt = None,
+    vault_password_file: VaultFileOpt = None,
 ) -> None:
     """Show the faults active on the fleet, read from the hosts themselves."""
+    use_vault(vault_id, vault_password_file)
+    use_runs_dir(runs_dir)
     cfg = project_config.load(config)
     faults, problems = fleet.list_faults(cfg, _inventory(inventory), pattern, state_dir)
     crashed = fleet.crashed_runs(cfg, faults)
@@ -134,8 +146,13 @@ def recover(
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     state_dir: StateDirOpt = fleet.STATE_DIR,
+    runs_dir: RunsDirOpt = None,
+    vault_id: VaultIdOpt = None,
+    vault_password_file: VaultFileOpt = None,
 ) -> None:
     """Undo orphaned faults (their controller is gone) with their own revert scripts."""
+    use_vault(vault_id, vault_password_file)
+    use_runs_dir(runs_dir)
     cfg = project_config.load(config)
     chosen, outcomes, problems = fleet.recover(
         cfg, _inventory(inventory), run, everything, state_dir
@@ -168,8 +185,10 @@ def abort(
         str, typer.Option("--reason", "-r", help="Why (goes to the audit log and journal).")
     ] = "chaosrun abort",
     config: ConfigOpt = None,
+    runs_dir: RunsDirOpt = None,
 ) -> None:
     """Make a running experiment roll back now; it exits 3."""
+    use_runs_dir(runs_dir)
     cfg = project_config.load(config)
     pid = fleet.abort(cfg, run_id, reason)
     console.print(f"abort requested: run {run_id} (pid {pid}) is rolling back")

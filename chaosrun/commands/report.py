@@ -10,21 +10,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from chaosrun.commands.options import RunsDirOpt, use_runs_dir
 from chaosrun.errors import InvalidInput
 from chaosrun.output import console, emit_json, info, warn
 from chaosrun.report.history import History, build_history, parse_since
 from chaosrun.report.history_html import render_history
-from chaosrun.report.journal import RUNS_DIR_ENV, default_runs_dir, load_journal, resolve_journal
+from chaosrun.report.journal import load_journal, resolve_journal
 from chaosrun.report.writer import FORMATS, render, write_atomic
 
-RunsDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--runs-dir",
-        envvar=RUNS_DIR_ENV,
-        help="Directory holding one folder per run (default: .chaosrun/runs).",
-    ),
-]
 Output = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
 ]
@@ -44,12 +37,12 @@ def report(
         str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
     ] = "html",
     output: Output = None,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsDirOpt = None,
 ) -> None:
     """Render the report of one run from its journal."""
     if fmt not in FORMATS:
         raise InvalidInput(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    journal = load_journal(resolve_journal(run, runs_dir))
+    journal = load_journal(resolve_journal(run, use_runs_dir(runs_dir)))
     _deliver(render(journal, fmt), output)
 
 
@@ -93,12 +86,12 @@ def history(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="One of: text, json, html.")] = "text",
     output: Output = None,
-    runs_dir: RunsDir = None,
+    runs_dir: RunsDirOpt = None,
 ) -> None:
     """Counts, success rate, time to recover, resilience score and trends across runs."""
     if fmt not in ("text", "json", "html"):
         raise InvalidInput(f"--format {fmt!r}: expected one of text, json, html")
-    directory = runs_dir or default_runs_dir()
+    directory = use_runs_dir(runs_dir)
     if not directory.is_dir():
         warn(f"{directory}: no such run directory (no run yet?)")
     h = build_history(directory, parse_since(since) if since else None)

@@ -8,6 +8,14 @@ from typing import Annotated
 
 import typer
 
+from chaosrun.commands.options import (
+    RunsDirOpt,
+    VaultFileOpt,
+    VaultIdOpt,
+    project_file,
+    use_runs_dir,
+    use_vault,
+)
 from chaosrun.commands.outcome import exit_with, outcome_json
 from chaosrun.output import console, emit_json, err_console, error, info, warn
 
@@ -79,11 +87,10 @@ def drill(
         bool, typer.Option("--auto-ack", help="Acknowledge manual steps without a prompt.")
     ] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed for target choice.")] = None,
-    run_dir: Annotated[
-        Path | None,
-        typer.Option("--run-dir", help="Where run directories go.", envvar="CHAOSRUN_RUN_DIR"),
-    ] = None,
+    runs_dir: RunsDirOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    vault_id: VaultIdOpt = None,
+    vault_password_file: VaultFileOpt = None,
 ) -> None:
     """Drill a runbook: inject its fault, run its steps instead of the automatic rollback,
     time every step. Exit 0 passed; 1 a step failed or the system did not recover (the
@@ -93,7 +100,9 @@ def drill(
     from chaosrun.runbook.drill import auto_ack as ack_all
     from chaosrun.runbook.plan import drill_plan
 
-    book, plan = drill_plan(runbook, inventory, seed)
+    use_vault(vault_id, vault_password_file)
+    root = use_runs_dir(runs_dir)
+    book, plan = drill_plan(project_file(runbook, "runbooks"), inventory, seed)
     progress = make_progress(err_console if as_json else console, plan.redactor, live=False)
 
     def prompt(step) -> tuple[bool, str]:
@@ -102,9 +111,7 @@ def drill(
         return done, "acknowledged by the operator" if done else "the operator said not done"
 
     try:
-        engine = DrillEngine(
-            plan, run_dir or plan.config.run_dir, progress, book, ack_all if auto_ack else prompt
-        )
+        engine = DrillEngine(plan, root, progress, book, ack_all if auto_ack else prompt)
         outcome = engine.run()
     finally:
         progress.close()

@@ -12,7 +12,7 @@ from chaosrun.lab import alertmanager, preflight, processes, prometheus
 from chaosrun.lab.processes import Spec
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
-from chaosrun.paths import project_root
+from chaosrun.paths import lab_root
 
 # Start order; traffic last, once the services it calls are deployed.
 ORDER = ("webhook", "alertmanager", "prometheus", "traffic")
@@ -34,7 +34,7 @@ def _module_spec(name: str, module: str, lab: LabConfig, args: tuple[str, ...] =
     origin = Path(found.origin) if found and found.origin else None
     code = hashlib.sha256(origin.read_bytes()).hexdigest()[:12] if origin else ""
     env = (*lab_env(lab), ("CHAOSRUN_LAB_CODE", code))
-    return Spec(name, (sys.executable, "-m", module, *args), env, str(project_root()))
+    return Spec(name, (sys.executable, "-m", module, *args), env, str(lab_root()))
 
 
 def has_traffic() -> bool:

@@ -12,7 +12,7 @@ from chaosrun.lab import keys
 from chaosrun.lab.image import ACCESS_USER
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
-from chaosrun.paths import project_root
+from chaosrun.paths import lab_root
 
 HEADER = "# Written by `chaosrun lab up` for lab {name!r}; rewritten on every `lab up`.\n"
 # Groups whose members carry the host variables; the others only list members.
@@ -21,7 +21,7 @@ MEMBERSHIP = ("db_primary", "db_replica", "zone_a", "zone_b")
 
 
 def inventory_path(lab: LabConfig, root: Path | None = None) -> Path:
-    return (root or project_root()) / "inventories" / lab.name / "hosts"
+    return (root or lab_root()) / "inventories" / lab.name / "hosts"
 
 
 def group_vars(lab: LabConfig, paths: LabPaths) -> dict[str, Any]:

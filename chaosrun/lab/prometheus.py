@@ -20,7 +20,7 @@ from chaosrun.lab import topology as t
 from chaosrun.lab.processes import Spec
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
-from chaosrun.paths import project_root
+from chaosrun.paths import lab_root
 
 SCRAPE_INTERVAL = "1s"
 RETENTION = "2d"
@@ -35,7 +35,7 @@ JOBS: dict[str, tuple[str, int]] = {
 
 
 def rules_glob(root: Path | None = None) -> str:
-    return str((root or project_root()) / "etc" / "lab" / "alerts" / "*.yml")
+    return str((root or lab_root()) / "etc" / "lab" / "alerts" / "*.yml")
 
 
 def static_configs(lab: LabConfig, job: str) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from chaosrun.errors import ChaosrunError
 from chaosrun.lab import processes
 from chaosrun.lab.state import OWNER_ENV, LabPaths
 from chaosrun.lab.topology import LabConfig
-from chaosrun.paths import project_root
+from chaosrun.paths import lab_root
 
 PLAYBOOK = Path("playbooks") / "lab" / "site.yml"
 # What the deployment depends on, relative to the project root.
@@ -26,13 +26,13 @@ INPUTS = (Path("playbooks") / "lab", Path("etc") / "lab")
 
 
 def playbook(root: Path | None = None) -> Path | None:
-    path = (root or project_root()) / PLAYBOOK
+    path = (root or lab_root()) / PLAYBOOK
     return path if path.is_file() else None
 
 
 def inputs_hash(lab: LabConfig, root: Path | None = None) -> str:
     """A hash of every file the deployment reads, and of the lab's shape."""
-    base = root or project_root()
+    base = root or lab_root()
     digest = hashlib.sha256(repr((lab.name, lab.subnet, lab.order_hosts)).encode())
     for top in INPUTS:
         for path in sorted((base / top).rglob("*")) if (base / top).is_dir() else []:
@@ -43,7 +43,7 @@ def inputs_hash(lab: LabConfig, root: Path | None = None) -> str:
 
 
 def ansible_env(paths: LabPaths, root: Path | None = None) -> dict[str, str]:
-    base = root or project_root()
+    base = root or lab_root()
     env = dict(os.environ)
     # Marked as the lab's, so an orphaned run (its `lab up` killed) is stopped as a stray by
     # the next `lab up` or `lab down` instead of deploying into a lab that moved on.
@@ -93,7 +93,7 @@ def run_site(
             stdin=subprocess.DEVNULL,
             text=True,
             env=ansible_env(paths),
-            cwd=project_root(),
+            cwd=lab_root(),
         )
         assert proc.stdout is not None
         task = ""

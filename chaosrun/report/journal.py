@@ -8,7 +8,6 @@ is optional for the readers in this package.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,14 @@ from chaosrun import liveness
 from chaosrun.errors import InvalidInput
 
 SUPPORTED_SCHEMA = 1
-RUNS_DIR_ENV = "CHAOSRUN_RUNS_DIR"
 Journal = dict[str, Any]
 
 
 def default_runs_dir() -> Path:
-    """Where runs live: $CHAOSRUN_RUNS_DIR, else `.chaosrun/runs` in the current directory."""
-    return Path(os.environ.get(RUNS_DIR_ENV) or ".chaosrun/runs")
+    """Where runs live (chaosrun.project.runs_dir)."""
+    from chaosrun import project
+
+    return project.runs_dir()
 
 
 def resolve_journal(ref: str, runs_dir: Path | None = None) -> Path:

@@ -7,6 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from chaosrun import filemodes
 from chaosrun.errors import InvalidInput
 from chaosrun.report.html import render_run
 from chaosrun.report.journal import Journal, load_journal
@@ -34,9 +35,10 @@ def render(journal: Journal, fmt: str) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write through a temporary file and rename, so readers never see half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    filemodes.group_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        filemodes.group_file(fd)  # mkstemp's 0600 would keep the team out
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)

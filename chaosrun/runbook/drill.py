@@ -76,7 +76,7 @@ def run_step(book: Runbook, step: Step, inventory: Path, work_dir: Path) -> Step
             private_data_dir=str(work_dir),
             playbook=str(playbook.resolve()),
             inventory=str(inventory),
-            cmdline=f"-e @{vars_path}",
+            cmdline=runner.playbook_args("-e", f"@{vars_path}"),  # with the user's vault ids
             envvars=runner.runner_env(),
             event_handler=handle,
             quiet=True,

@@ -121,7 +121,7 @@ def test_read_answer_names_each_problem_with_its_fix() -> None:
 class FakeShell:
     """The fast path's interface, answering from a table."""
 
-    answers: ClassVar[dict[str, Answer | list[Answer]]] = {}
+    answers: ClassVar[dict[str, Answer]] = {}
     seen: ClassVar[dict[str, str]] = {}
 
     def __init__(self, hosts: list[HostInfo], persist: int = 600) -> None:
@@ -129,11 +129,15 @@ class FakeShell:
 
     def run_all(self, scripts: dict[str, str], timeout: float) -> dict[str, Answer]:
         FakeShell.seen = scripts
-        # a list: one answer per try
-        return {
-            n: a.pop(0) if isinstance(a, list) else a
-            for n, a in ((n, self.answers[n]) for n in scripts)
-        }
+        return {n: self.answers[n] for n in scripts}
+
+    def argv(self, name: str) -> list[str]:
+        """A plain "ssh" for the retry: a local shell that answers for the host."""
+        script = "exit 0" if name == "a" else "echo 'Connection reset'; exit 255"
+        return ["/bin/sh", "-c", script, "ssh", "-o", "ControlMaster=auto", "ControlPath=x"]
+
+    def remote(self, name: str, command: str) -> str:
+        return command
 
     def close(self) -> None:
         pass
@@ -206,8 +210,8 @@ def test_a_host_that_drops_its_first_connection_is_asked_again(
 
     monkeypatch.setattr(chaosrun.hostshell, "HostShell", FakeShell)
     dropped = Answer(255, "could not open a shell: Broken pipe", 0.1)
-    FakeShell.answers = {"a": [dropped, Answer(0, "", 0.1)], "b": [dropped, dropped]}
+    FakeShell.answers = {"a": dropped, "b": dropped}
     infos = [HostInfo(n, "10.0.0.1", "ops", None, None) for n in ("a", "b")]
     checks = doctor.host_checks(FakeInventory(infos))
     assert [c.ok for c in checks] == [True, False]
-    assert checks[1].where == "b" and "Broken pipe" in checks[1].detail
+    assert checks[1].where == "b" and "Connection reset" in checks[1].detail

@@ -22,7 +22,9 @@ def test_one_version_for_package_cli_and_collection() -> None:
     galaxy = yaml.safe_load((COLLECTION / "galaxy.yml").read_text())
     assert galaxy["version"] == __version__
     out = CliRunner().invoke(app, ["--version"])
-    assert out.exit_code == 0 and out.stdout.strip() == f"chaosrun {__version__}"
+    first, second = out.stdout.splitlines()
+    assert out.exit_code == 0 and first == f"chaosrun {__version__}"
+    assert second.startswith(f"collection chaosrun.chaos {__version__} (")
 
 
 def test_license_matches_the_declared_one() -> None:

@@ -1,0 +1,61 @@
+"""The user's Ansible configuration, read the way Ansible reads it.
+
+chaosrun never replaces the ansible.cfg that Ansible itself would pick (ANSIBLE_CONFIG,
+./ansible.cfg, ~/.ansible.cfg, /etc/ansible/ansible.cfg): ansible-playbook runs in the
+same working directory and environment, so it picks the same file, and chaosrun's own
+readers (default inventory, collection paths, the fast SSH path) ask ansible-core's
+ConfigManager for that same file.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+
+def config_file() -> Path | None:
+    """The ansible.cfg Ansible would use from here, or None when there is none."""
+    from ansible.config.manager import find_ini_config_file
+
+    found = find_ini_config_file()
+    return Path(found) if found else None
+
+
+@lru_cache(maxsize=4)
+def _manager(path: str | None) -> Any:
+    from ansible.config.manager import ConfigManager
+
+    return ConfigManager(conf_file=path)  # None: no file (its own search finds none either)
+
+
+def _value(name: str) -> tuple[Any, str]:
+    cfg = config_file()
+    manager = _manager(str(cfg) if cfg else None)
+    # Defaults such as COLLECTIONS_PATHS are templates over ANSIBLE_HOME, as in ansible.constants.
+    home = manager.get_config_value("ANSIBLE_HOME")
+    return manager.get_config_value_and_origin(name, variables={"ANSIBLE_HOME": home})
+
+
+def setting(name: str) -> Any:
+    """One base setting (e.g. DEFAULT_HOST_LIST) as ansible-playbook would see it:
+    environment, then the ansible.cfg in effect, then Ansible's default."""
+    return _value(name)[0]
+
+
+def is_set(name: str) -> bool:
+    """Whether the user set it (environment or ansible.cfg) rather than Ansible's default."""
+    return _value(name)[1] != "default"
+
+
+def collections_paths() -> list[Path]:
+    """The collection roots configured for Ansible (ANSIBLE_COLLECTIONS_PATH, else the
+    ansible.cfg's collections_path, else ~/.ansible/collections and
+    /usr/share/ansible/collections), in Ansible's order."""
+    return [Path(p) for p in setting("COLLECTIONS_PATHS") or []]
+
+
+def default_inventory() -> list[Path]:
+    """The inventory sources of the ansible.cfg in effect (ANSIBLE_INVENTORY too) that exist."""
+    sources = setting("DEFAULT_HOST_LIST") or []
+    return [Path(s) for s in sources if Path(s).exists()]

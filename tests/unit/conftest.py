@@ -1,0 +1,22 @@
+"""Unit-test fixtures."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# `--project` and `--runs-dir` set these for the whole process (and the processes it
+# starts); a command invoked in-process must not leave them to the next test.
+PROCESS_WIDE = ("CHAOSRUN_PROJECT", "CHAOSRUN_RUNS_DIR")
+
+
+@pytest.fixture(autouse=True)
+def _restore_process_wide_env():
+    saved = {name: os.environ.get(name) for name in PROCESS_WIDE}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

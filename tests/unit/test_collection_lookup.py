@@ -1,0 +1,66 @@
+"""The collection and the Ansible configuration are the user's: Ansible's collection paths
+first, the bundled copy last, an old copy refused; ansible.cfg never swapped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chaosrun import ansiblecfg, collection, paths, runner
+from chaosrun.errors import InvalidInput
+
+
+def user_copy(root: Path, version: str) -> Path:
+    path = root / "ansible_collections" / "chaosrun" / "chaos"
+    (path / "roles").mkdir(parents=True)
+    (path / "MANIFEST.json").write_text(f'{{"collection_info": {{"version": "{version}"}}}}')
+    return path
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory without an ansible.cfg, and no ANSIBLE_* settings."""
+    for name in ("ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_bundled_copy_is_the_fallback(elsewhere: Path) -> None:
+    found = collection.require()
+    assert found.bundled and found.path == paths.collections_dir() / (
+        "ansible_collections/chaosrun/chaos"
+    )
+    roots = collection.ansible_paths().split(":")
+    assert roots[-1] == str(paths.collections_dir())
+    assert str(elsewhere / "home" / ".ansible" / "collections") in roots
+
+
+def test_a_copy_on_ansibles_paths_wins(elsewhere: Path) -> None:
+    mine = user_copy(elsewhere / "cols", "99.0.0")
+    (elsewhere / "ansible.cfg").write_text(f"[defaults]\ncollections_path = {elsewhere / 'cols'}\n")
+    assert ansiblecfg.config_file() == elsewhere / "ansible.cfg"
+    found = collection.require()
+    assert found.path == mine and not found.bundled and found.version == "99.0.0"
+    assert collection.ansible_paths().split(":")[0] == str(elsewhere / "cols")
+
+
+def test_an_old_copy_is_refused_in_one_line(elsewhere: Path, monkeypatch) -> None:
+    user_copy(elsewhere / "old", "0.0.1")
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(elsewhere / "old"))
+    with pytest.raises(InvalidInput, match=r"0\.0\.1 is older than this chaosrun needs") as exc:
+        collection.require()
+    assert "\n" not in str(exc.value)
+
+
+def test_runner_keeps_the_users_ansible_cfg(elsewhere: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ANSIBLE_CONFIG", str(elsewhere / "team.cfg"))
+    (elsewhere / "team.cfg").write_text("[defaults]\nforks = 7\n")
+    env = runner.runner_env()
+    assert "ANSIBLE_CONFIG" not in env  # ansible-playbook inherits the user's own choice
+    assert env["ANSIBLE_COLLECTIONS_PATH"].endswith(str(paths.collections_dir()))
+    assert runner.forks_args(20) == []  # the user's forks hold
+    monkeypatch.setenv("ANSIBLE_CONFIG", str(elsewhere / "none.cfg"))
+    assert runner.forks_args(20) == ["--forks", "20"]
