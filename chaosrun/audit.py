@@ -20,7 +20,8 @@ from typing import Any
 from chaosrun import filemodes
 from chaosrun.report.notify import Target, deliver
 
-ACTIONS = ("run", "refused", "abort", "freeze", "unfreeze", "recover")
+# `slot`: how a scheduled slot ended (chaosrun.slots).
+ACTIONS = ("run", "refused", "abort", "freeze", "unfreeze", "recover", "slot")
 
 
 def who() -> dict[str, str]:
@@ -92,14 +93,21 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
                 continue
 
 
-def announce(webhooks: Sequence[Any], event: str, entry: dict[str, Any], timeout: float = 3.0):
-    """POST a fleet action (freeze, unfreeze, recover) to the webhooks that subscribe to it,
-    each in its format. Best effort, bounded by `timeout` in all: the kill switch never
-    waits for a chat server. Returns {webhook name: "ok" | problem}."""
+def announce(
+    webhooks: Sequence[Any],
+    event: str,
+    entry: dict[str, Any],
+    timeout: float = 3.0,
+    text: str | None = None,
+):
+    """POST a fleet action (freeze, unfreeze, recover, a failed slot) to the webhooks that
+    subscribe to it, each in its format. Best effort, bounded by `timeout` in all: the kill
+    switch never waits for a chat server. Returns {webhook name: "ok" | problem}."""
     hooks = [w for w in webhooks if event in w.events]
-    text = f"chaosrun {event} by {entry.get('user')}@{entry.get('host')}"
-    if entry.get("reason"):
-        text += f": {entry['reason']}"
+    if text is None:
+        text = f"chaosrun {event} by {entry.get('user')}@{entry.get('host')}"
+        if entry.get("reason"):
+            text += f": {entry['reason']}"
     facts = {"source": "chaosrun", "event": event, "text": text, **entry}
     targets = [Target(h.url, h.format, h.routing_key) for h in hooks]
     results = deliver(targets, facts, timeout)

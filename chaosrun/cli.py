@@ -10,7 +10,7 @@ import typer
 
 from chaosrun import __version__, project
 from chaosrun.commands import awx as awx_commands
-from chaosrun.commands import experiment, fault, init, lab
+from chaosrun.commands import doctor, experiment, fault, init, lab
 from chaosrun.commands import fleet as fleet_commands
 from chaosrun.commands import report as report_commands
 from chaosrun.commands import runbook as runbook_commands
@@ -33,6 +33,7 @@ fleet_commands.register(app)
 app.add_typer(schedule_commands.app, name="schedule")
 app.add_typer(awx_commands.app, name="awx")
 runbook_commands.register(app)
+doctor.register(app)
 init.register(app)
 
 

@@ -59,8 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "notifications": {"webhooks": []},
 }
 WEBHOOK_KEYS = {"name", "url", "events", "format", "routing_key_env", "routing_key_file"}
-# start/abort/end are a run's (chaosrun.report.notify); the rest are fleet actions.
-EVENTS = ("start", "abort", "end", "refused", "freeze", "unfreeze", "recover")
+# start/abort/end are a run's (chaosrun.report.notify); slot_failed a scheduled slot's
+# (chaosrun.slots); the rest are fleet actions.
+EVENTS = ("start", "abort", "end", "refused", "freeze", "unfreeze", "recover", "slot_failed")
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
 """Install schedules into a real scheduler, and remove exactly what was installed.
 
 Backends: a cron.d file (`/etc/cron.d/chaosrun`), the invoking user's crontab (a marked
-block), or systemd `.service` + `.timer` units. Every entry runs `chaosrun run
---scheduled NAME ...` from the project directory with an absolute path to chaosrun,
-so it works from cron's bare environment. A manifest in `.chaosrun/schedules/` beside
-the schedule file records what was written (paths and checksums); `uninstall` reads it
-and removes those things only, leaving a file alone when someone changed it since.
+block), or systemd `.service` + `.timer` units. Every entry carries absolute paths (the
+project, the schedule file, the experiment and inventory, the chaosrun that installed
+it), so it runs from any directory in cron's bare environment. When chaosrun cannot
+start (moved, uninstalled) the entry calls a fallback script written beside the manifest,
+which records the failed slot in the audit log and posts it to the webhooks (see
+chaosrun.slots for every other failure). A manifest in `.chaosrun/schedules/` beside the
+schedule file records what was written (paths and checksums); `uninstall` reads it and
+removes those things only, leaving a file alone when someone changed it since.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chaosrun import cronexpr, paths
+from chaosrun import cronexpr, paths, slots
 from chaosrun.errors import ChaosrunError, InvalidInput
 from chaosrun.schedules import Schedule, schedules_path
 
@@ -35,16 +38,20 @@ DEFAULT_UNIT_DIR = Path("/etc/systemd/system")
 BEGIN = "# BEGIN chaosrun schedules (managed by `chaosrun schedule install`; do not edit)"
 END = "# END chaosrun schedules"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Settings of the installing shell that the entries keep (made absolute), so a slot reads
+# the configuration the installer saw.
+CARRIED_ENV = ("CHAOSRUN_CONFIG", "ANSIBLE_CONFIG")
+FALLBACK_NAME = "slot-failed"
 
 
-def state_dir() -> Path:
+def state_dir(explicit: str | Path | None = None) -> Path:
     """Manifest and logs live beside the schedule file (the project root by default), so
     a second schedule file (a test's, a team's) has its own installation."""
-    return schedules_path().resolve().parent / ".chaosrun" / "schedules"
+    return schedules_path(explicit).resolve().parent / ".chaosrun" / "schedules"
 
 
-def manifest_path() -> Path:
-    return state_dir() / "installed.json"
+def manifest_path(explicit: str | Path | None = None) -> Path:
+    return state_dir(explicit) / "installed.json"
 
 
 @dataclass
@@ -59,43 +66,111 @@ class Installed:
 
 
 def chaosrun_command() -> list[str]:
-    """An absolute command for chaosrun that works without the caller's PATH."""
-    beside = Path(sys.executable).parent / "chaosrun"
+    """The chaosrun doing the install, as an absolute command: the script it was started
+    as, else the one in its virtual environment, else this interpreter with `-m`."""
+    started_as = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if started_as and started_as.name == "chaosrun" and started_as.is_file():
+        return [str(started_as.resolve())]
+    # Not resolved: a venv's python is a symlink out of the venv.
+    beside = Path(sys.executable).absolute().parent / "chaosrun"
     if beside.is_file():
         return [str(beside)]
-    found = shutil.which("chaosrun")
-    return [str(Path(found).resolve())] if found else [sys.executable, "-m", "chaosrun"]
+    return [str(Path(sys.executable).absolute()), "-m", "chaosrun"]
 
 
-def environment(sched: Schedule) -> dict[str, str]:
+@dataclass(frozen=True)
+class Where:
+    """Everything an entry names, absolute, as the installer found it."""
+
+    project: Path
+    schedule_file: Path
+    chaosrun: tuple[str, ...]
+    carried: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def here(cls, explicit: str | Path | None = None) -> Where:
+        carried = tuple(
+            (name, str(Path(os.environ[name]).resolve()))
+            for name in CARRIED_ENV
+            if os.environ.get(name)
+        )
+        return cls(
+            project=paths.project_root(),
+            schedule_file=schedules_path(explicit).resolve(),
+            chaosrun=tuple(chaosrun_command()),
+            carried=carried,
+        )
+
+    @property
+    def state_dir(self) -> Path:
+        return self.schedule_file.parent / ".chaosrun" / "schedules"
+
+    @property
+    def fallback(self) -> Path:
+        return self.state_dir / FALLBACK_NAME
+
+    def log(self, sched: Schedule) -> Path:
+        return self.state_dir / f"{sched.name}.log"
+
+    def absolute(self, relative: str) -> str:
+        path = Path(os.path.expanduser(relative))
+        return str(path if path.is_absolute() else self.project / path)
+
+    def argv(self, sched: Schedule) -> list[str]:
+        """chaosrun and its arguments, with the experiment and inventory made absolute."""
+        args = sched.run_args()
+        args[3] = self.absolute(sched.experiment)
+        if sched.inventory:
+            args[args.index("--inventory") + 1] = self.absolute(sched.inventory)
+        return [*self.chaosrun, *args]
+
+
+def environment(sched: Schedule, where: Where | None = None) -> dict[str, str]:
     """What the scheduled command needs: the project, the schedule file, a PATH with
-    ansible-playbook beside chaosrun, then the schedule's own variables."""
-    bindir = str(Path(sys.executable).parent)
+    ansible-playbook beside chaosrun, the fallback, then the schedule's own variables."""
+    where = where or Where.here()
+    bindir = str(Path(where.chaosrun[0]).parent)
     env = {
-        "CHAOSRUN_PROJECT": str(paths.project_root()),
-        "CHAOSRUN_SCHEDULES": str(schedules_path().resolve()),
+        "CHAOSRUN_PROJECT": str(where.project),
+        "CHAOSRUN_SCHEDULES": str(where.schedule_file),
+        **dict(where.carried),
+        slots.FALLBACK_ENV: str(where.fallback),
         "PATH": f"{bindir}:{SYSTEM_PATH}",
     }
     env.update(sched.env)
     return env
 
 
-def log_path(sched: Schedule) -> Path:
-    return state_dir() / f"{sched.name}.log"
+def log_path(sched: Schedule, where: Where | None = None) -> Path:
+    return (where or Where.here()).log(sched)
 
 
 # --- rendering ----------------------------------------------------------------------------
 
 
-def cron_lines(sched: Schedule, user: str | None) -> list[str]:
-    """The lines for one schedule; `user` is the cron.d user field (None in a crontab)."""
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in environment(sched).items())
-    argv = " ".join(shlex.quote(a) for a in [*chaosrun_command(), *sched.run_args()])
-    command = (
-        f"cd {shlex.quote(str(paths.project_root()))} && {env} {argv}"
-        f" >> {shlex.quote(str(log_path(sched)))} 2>&1"
+def missing_reason(where: Where) -> str:
+    return f"chaosrun could not be started: {where.chaosrun[0]}"
+
+
+def shell_command(sched: Schedule, where: Where | None = None) -> str:
+    """The entry's shell line: the slot, then the fallback when chaosrun could not start
+    (the shell's 126: not executable, 127: not found)."""
+    where = where or Where.here()
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in environment(sched, where).items())
+    argv = " ".join(shlex.quote(a) for a in where.argv(sched))
+    log = shlex.quote(str(where.log(sched)))
+    fallback = " ".join(
+        shlex.quote(a) for a in ("/bin/sh", str(where.fallback), sched.name, missing_reason(where))
     )
-    command = command.replace("%", "\\%")  # cron turns a bare % into a newline
+    return (
+        f"cd {shlex.quote(str(where.project))} && {env} {argv} >> {log} 2>&1; "
+        f'rc=$?; case $rc in 126|127) {fallback} "$rc" >> {log} 2>&1;; esac'
+    )
+
+
+def cron_lines(sched: Schedule, user: str | None, where: Where | None = None) -> list[str]:
+    """The lines for one schedule; `user` is the cron.d user field (None in a crontab)."""
+    command = shell_command(sched, where).replace("%", "\\%")  # cron: a bare % is a newline
     who = f" {user}" if user else ""
     expr = " ".join(sched.cron_text.split())
     return [
@@ -105,10 +180,10 @@ def cron_lines(sched: Schedule, user: str | None) -> list[str]:
     ]
 
 
-def cron_file(schedules: Sequence[Schedule], user: str = "root") -> str:
+def cron_file(schedules: Sequence[Schedule], user: str = "root", where: Where | None = None) -> str:
     lines = [BEGIN, "SHELL=/bin/sh"]
     for sched in schedules:
-        lines += cron_lines(sched, user)
+        lines += cron_lines(sched, user, where)
     return "\n".join([*lines, END]) + "\n"
 
 
@@ -123,21 +198,67 @@ def unit_name(sched: Schedule) -> str:
     return f"chaosrun-{sched.name}"
 
 
-def service_unit(sched: Schedule) -> str:
-    argv = " ".join(_unit_quote(a) for a in [*chaosrun_command(), *sched.run_args()])
-    env = "\n".join(f"Environment={_unit_quote(f'{k}={v}')}" for k, v in environment(sched).items())
+def service_unit(sched: Schedule, where: Where | None = None) -> str:
+    where = where or Where.here()
+    argv = " ".join(_unit_quote(a) for a in where.argv(sched))
+    env = "\n".join(
+        f"Environment={_unit_quote(f'{k}={v}')}" for k, v in environment(sched, where).items()
+    )
+    # systemd reports a command it could not execute as status 203 (EXEC).
+    fallback = " ".join(
+        shlex.quote(a) for a in ("/bin/sh", str(where.fallback), sched.name, missing_reason(where))
+    )
+    stop_post = f'[ "$EXIT_STATUS" != 203 ] || {fallback} "$EXIT_STATUS"'
     return (
         "# Managed by `chaosrun schedule install`; `chaosrun schedule uninstall` removes it.\n"
         "[Unit]\n"
         f"Description=chaosrun scheduled experiment {sched.name} ({sched.experiment})\n\n"
         "[Service]\n"
         "Type=oneshot\n"
-        f"WorkingDirectory={_unit_quote(str(paths.project_root()))}\n"
+        f"WorkingDirectory={_unit_quote(str(where.project))}\n"
         f"{env}\n"
         f"ExecStart={argv}\n"
-        f"StandardOutput=append:{log_path(sched)}\n"
+        f"ExecStopPost=/bin/sh -c {_unit_quote(stop_post)}\n"
+        f"StandardOutput=append:{where.log(sched)}\n"
         "StandardError=inherit\n"
     )
+
+
+def fallback_script(audit_path: Path, webhooks: Sequence[Any]) -> str:
+    """The script an entry runs when chaosrun cannot: `slot-failed NAME REASON CODE`.
+    Plain sh, so it works without chaosrun's Python: one audit line, then a POST of the
+    generic body (which Slack also reads) to each webhook that takes slot_failed.
+    PagerDuty webhooks are left out: their routing key stays out of files."""
+    hooks = [w for w in webhooks if slots.EVENT in w.events and w.format in ("generic", "slack")]
+    posts = "\n".join(f"post {shlex.quote(w.url)}" for w in hooks) or ":"
+    audit = shlex.quote(str(audit_path))
+    return f"""#!/bin/sh
+# Written by `chaosrun schedule install`; `chaosrun schedule uninstall` removes it.
+# Records a scheduled slot that chaosrun itself could not record.
+j() {{ printf '%s' "$1" | tr -d '\\000-\\037' | sed 's/\\\\/\\\\\\\\/g; s/"/\\\\"/g'; }}
+name=$(j "$1"); reason=$(j "$2"); code=$3
+case $code in ''|*[!0-9]*) code=1;; esac
+at=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+who=$(j "$(id -un 2>/dev/null || id -u)"); host=$(j "$(hostname)")
+mkdir -p "$(dirname {audit})"
+printf '{{"action": "slot", "outcome": "failed", "at": "%s", "user": "%s", "host": "%s", \
+"pid": %s, "schedule": "%s", "exit_code": %s, "reason": "%s", "experiment": null, \
+"run_id": null, "targets": null}}\n' "$at" "$who" "$host" "$$" "$name" "$code" "$reason" \
+  >> {audit}
+text="chaosrun schedule $name: slot failed (exit $code): $reason"
+body=$(printf '{{"source": "chaosrun", "event": "{slots.EVENT}", "text": "%s", \
+"schedule": "%s", "exit_code": %s, "reason": "%s", "at": "%s", "user": "%s", "host": "%s"}}' \
+  "$text" "$name" "$code" "$reason" "$at" "$who" "$host")
+post() {{
+  curl -fsS -m 5 -H 'Content-Type: application/json' --data-binary "$body" "$1" \
+    >/dev/null 2>&1 ||
+  wget -q -T 5 -O /dev/null --header='Content-Type: application/json' \
+    --post-data="$body" "$1" >/dev/null 2>&1 ||
+  echo "chaosrun: could not post the failed slot to a webhook" >&2
+}}
+{posts}
+echo "chaosrun: schedule $name: slot failed (exit $code): $reason" >&2
+"""
 
 
 def timer_unit(sched: Schedule) -> str:
@@ -200,18 +321,27 @@ def install(
     unit_dir: Path | None = None,
     user: bool = False,
     enable: bool = True,
+    schedule_file: str | Path | None = None,
 ) -> Installed:
-    """Install every schedule with one backend, replacing what an earlier install wrote."""
+    """Install every schedule with one backend, replacing what an earlier install wrote.
+    `schedule_file` is the file the schedules came from (default: CHAOSRUN_SCHEDULES, else
+    the project's)."""
+    from chaosrun import config
+
     if backend not in BACKENDS:
         raise InvalidInput(f"unknown backend {backend!r} (use one of {', '.join(BACKENDS)})")
     if not schedules:
-        raise InvalidInput(f"{schedules_path()}: no schedules to install")
+        raise InvalidInput(f"{schedules_path(schedule_file)}: no schedules to install")
     if backend == "cron" and "." in cron_path.name:
         raise InvalidInput(f"{cron_path}: cron ignores files in cron.d whose name has a dot")
-    if manifest_path().is_file():
-        uninstall()
-    state_dir().mkdir(parents=True, exist_ok=True)
+    cfg = config.load()
+    where = Where.here(schedule_file)
+    if manifest_path(schedule_file).is_file():
+        uninstall(schedule_file)
+    where.state_dir.mkdir(parents=True, exist_ok=True)
     installed = Installed(backend=backend, schedules=[s.name for s in schedules])
+    # Private: a webhook URL often embeds a token.
+    _write(where.fallback, fallback_script(cfg.audit_path, cfg.webhooks), installed, 0o700)
     if backend in ("cron", "crontab"):
         for sched in schedules:
             if _local_zone_differs(sched.timezone):
@@ -220,12 +350,12 @@ def install(
                     "cronie honours CRON_TZ, Debian's cron does not (use --backend systemd)"
                 )
     if backend == "cron":
-        _write(cron_path, cron_file(schedules), installed)
+        _write(cron_path, cron_file(schedules, where=where), installed)
     elif backend == "crontab":
-        _install_crontab(schedules, installed)
+        _install_crontab(schedules, installed, where)
     else:
-        _install_systemd(schedules, installed, unit_dir, user, enable)
-    _save_manifest(installed)
+        _install_systemd(schedules, installed, unit_dir, user, enable, where)
+    _save_manifest(installed, manifest_path(schedule_file))
     return installed
 
 
@@ -235,11 +365,12 @@ def _install_systemd(
     unit_dir: Path | None,
     user: bool,
     enable: bool,
+    where: Where,
 ) -> None:
     installed.systemd_user = user
     target = unit_dir or (Path.home() / ".config/systemd/user" if user else DEFAULT_UNIT_DIR)
     for sched in schedules:
-        _write(target / f"{unit_name(sched)}.service", service_unit(sched), installed)
+        _write(target / f"{unit_name(sched)}.service", service_unit(sched, where), installed)
         _write(target / f"{unit_name(sched)}.timer", timer_unit(sched), installed)
     if not enable:
         installed.notes.append("units written, not enabled (--no-enable)")
@@ -280,24 +411,24 @@ def _strip_block(text: str) -> str:
     return "\n".join(out) + ("\n" if out else "")
 
 
-def _install_crontab(schedules: Sequence[Schedule], installed: Installed) -> None:
+def _install_crontab(schedules: Sequence[Schedule], installed: Installed, where: Where) -> None:
     if not shutil.which("crontab"):
         raise ChaosrunError("crontab is not installed on this host")
     lines = [BEGIN]
     for sched in schedules:
-        lines += cron_lines(sched, None)
+        lines += cron_lines(sched, None, where)
     lines.append(END)
     _write_crontab(_strip_block(_read_crontab()) + "\n".join(lines) + "\n")
     installed.crontab_block = True
 
 
-def _save_manifest(installed: Installed) -> None:
+def _save_manifest(installed: Installed, path: Path) -> None:
     data = dict(installed.__dict__, installed_at=dt.datetime.now(dt.UTC).isoformat())
-    manifest_path().write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-def read_manifest() -> dict[str, Any] | None:
-    path = manifest_path()
+def read_manifest(schedule_file: str | Path | None = None) -> dict[str, Any] | None:
+    path = manifest_path(schedule_file)
     if not path.is_file():
         return None
     try:
@@ -306,9 +437,9 @@ def read_manifest() -> dict[str, Any] | None:
         raise InvalidInput(f"{path}: unreadable manifest: {exc}") from None
 
 
-def uninstall() -> list[str]:
+def uninstall(schedule_file: str | Path | None = None) -> list[str]:
     """Remove what the manifest lists; returns one line per thing removed or kept."""
-    manifest = read_manifest()
+    manifest = read_manifest(schedule_file)
     if manifest is None:
         return []
     done: list[str] = []
@@ -331,5 +462,5 @@ def uninstall() -> list[str]:
     if manifest.get("crontab_block"):
         _write_crontab(_strip_block(_read_crontab()))
         done.append("removed the chaosrun block from the crontab")
-    manifest_path().unlink()
+    manifest_path(schedule_file).unlink()
     return done

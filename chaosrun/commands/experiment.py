@@ -228,16 +228,33 @@ def run(
     (guardrail, UNKNOWN budget, signal) and rolled back; 4 refused by preflight;
     5 rollback failed (a fault may still be active).
     """
+    if scheduled:
+        from chaosrun import slots
+        from chaosrun.schedules import gate
+
+        # The slot's end (whichever way, a broken chaosrun.yml included) is recorded and,
+        # when it failed, announced.
+        with slots.guard(scheduled, str(experiment)) as slot:
+            experiment = project_file(experiment, "experiments")
+            decision = gate(scheduled, str(experiment))
+            info(f"schedule {scheduled}: {'go' if decision.go else 'skipped'}: {decision.reason}")
+            slot.skipped = not decision.go
+            if decision.go:
+                run(
+                    experiment,
+                    inventory,
+                    overrides,
+                    seed,
+                    as_json,
+                    runs_dir=runs_dir,
+                    vault_id=vault_id,
+                    vault_password_file=vault_password_file,
+                    allow_irreversible=allow_irreversible,
+                )
+        return
     use_vault(vault_id, vault_password_file)
     root = use_runs_dir(runs_dir)
     experiment = project_file(experiment, "experiments")
-    if scheduled:
-        from chaosrun.schedules import gate
-
-        decision = gate(scheduled, str(experiment))
-        info(f"schedule {scheduled}: {'go' if decision.go else 'skipped'}: {decision.reason}")
-        if not decision.go:
-            return
     from chaosrun.engine import Engine
     from chaosrun.planning import make_plan
     from chaosrun.progress import make_progress
@@ -267,6 +284,9 @@ def run(
             outcome = Engine(p, root, progress).run()
     finally:
         progress.close()
+    from chaosrun import slots
+
+    slots.note(outcome, p.redactor)  # a scheduled slot's run id and reason, if any
     if as_json:
         emit_json(outcome_json(outcome, p.redactor))
     else:

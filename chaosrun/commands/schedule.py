@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from chaosrun import config, cronexpr, schedule_install, schedules
+from chaosrun import config, cronexpr, schedule_install, schedules, slots
 from chaosrun.errors import InvalidInput
 from chaosrun.output import console, emit_json, info, warn
 
@@ -80,17 +80,17 @@ def remove(
         raise InvalidInput(f"{schedules.schedules_path(file)}: no schedule named {name!r}")
     path = schedules.save([s for s in current if s.name != name], file)
     info(f"removed {name} from {path}")
-    manifest = schedule_install.read_manifest()
+    manifest = schedule_install.read_manifest(file)
     if manifest and name in manifest.get("schedules", []):
         warn(f"{name} is still installed: run `chaosrun schedule install` or `uninstall`")
 
 
 @app.command("list")
 def list_(file: FileOpt = None, as_json: JsonOpt = False) -> None:
-    """Show schedules, their next slots and when each last ran."""
+    """Show schedules, their next slots, when each last ran and how its last slot ended."""
     found = schedules.load(file)
     audit_path = config.load().audit_path
-    manifest = schedule_install.read_manifest() or {}
+    manifest = schedule_install.read_manifest(file) or {}
     now = dt.datetime.now(dt.UTC)
     rows = []
     for s in found:
@@ -109,6 +109,7 @@ def list_(file: FileOpt = None, as_json: JsonOpt = False) -> None:
                 "enabled": s.enabled,
                 "next": [t.isoformat() for t in nxt],
                 "last_run": last.isoformat() if last else None,
+                "last_result": slots.last_result(audit_path, s.name),
                 "installed": manifest.get("backend")
                 if s.name in manifest.get("schedules", [])
                 else None,
@@ -117,7 +118,9 @@ def list_(file: FileOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(rows)
         return
-    table = Table("name", "experiment", "cron", "rules", "next slots", "last run", "installed")
+    table = Table(
+        "name", "experiment", "cron", "rules", "next slots", "last run", "last slot", "installed"
+    )
     for r in rows:
         rules = [f"p={r['probability']:g}"]
         if r["min_gap_s"]:
@@ -135,6 +138,7 @@ def list_(file: FileOpt = None, as_json: JsonOpt = False) -> None:
             ", ".join(rules),
             "\n".join(t[:16].replace("T", " ") for t in r["next"]),
             (r["last_run"] or "never")[:19],
+            slots.describe(r["last_result"]),
             r["installed"] or "no",
         )
     console.print(table)
@@ -161,7 +165,13 @@ def install(
     """Write every schedule into cron or systemd, replacing an earlier install."""
     found = schedules.load(file)
     done = schedule_install.install(
-        found, backend, cron_path=cron_file, unit_dir=unit_dir, user=user, enable=enable
+        found,
+        backend,
+        cron_path=cron_file,
+        unit_dir=unit_dir,
+        user=user,
+        enable=enable,
+        schedule_file=file,
     )
     for entry in done.files:
         info(f"wrote {entry['path']}")
@@ -172,14 +182,15 @@ def install(
     for note in done.notes:
         warn(note)
     info(
-        f"installed {len(found)} schedule(s) with {backend}; logs in {schedule_install.state_dir()}"
+        f"installed {len(found)} schedule(s) with {backend}; "
+        f"logs in {schedule_install.state_dir(file)}"
     )
 
 
 @app.command("uninstall")
-def uninstall() -> None:
+def uninstall(file: FileOpt = None) -> None:
     """Remove exactly what `chaosrun schedule install` wrote."""
-    done = schedule_install.uninstall()
+    done = schedule_install.uninstall(file)
     if not done:
         info("nothing installed")
     for line in done:

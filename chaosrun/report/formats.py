@@ -28,6 +28,7 @@ _PAGERDUTY = {
     "freeze": ("trigger", "info"),
     "unfreeze": ("resolve", None),
     "recover": ("trigger", "warning"),
+    "slot_failed": ("trigger", "warning"),
 }
 
 

@@ -53,8 +53,17 @@ class Lab:
 @pytest.fixture(scope="session")
 def sched_lab() -> Lab:
     cfg = LabConfig.from_env()
+    # CHAOSRUN_LAB_NO_PROVISION=1: hosts and monitoring only, as the session lab (conftest).
+    no_provision = os.environ.get("CHAOSRUN_LAB_NO_PROVISION") == "1"
     done = subprocess.run(
-        [sys.executable, "-m", "chaosrun", "lab", "up"],
+        [
+            sys.executable,
+            "-m",
+            "chaosrun",
+            "lab",
+            "up",
+            *(["--no-provision"] if no_provision else []),
+        ],
         capture_output=True,
         text=True,
         timeout=1800,

@@ -280,13 +280,16 @@ def test_install_cron_file_and_uninstall_exactly(
     done = si.install([_sched()], "cron", cron_path=cron_file)
     assert cron_file.is_file() and oct(cron_file.stat().st_mode)[-3:] == "644"
     manifest = json.loads(si.manifest_path().read_text())
-    assert manifest["backend"] == "cron" and manifest["files"][0]["path"] == str(cron_file)
+    fallback = si.state_dir() / "slot-failed"
+    assert manifest["backend"] == "cron"
+    assert [f["path"] for f in manifest["files"]] == [str(fallback), str(cron_file)]
+    assert oct(fallback.stat().st_mode)[-3:] == "700"
     assert done.schedules == ["s"]
     # a second install replaces the first instead of adding to it
     si.install([_sched(name="t")], "cron", cron_path=cron_file)
     assert "run --scheduled t" in cron_file.read_text()
     assert "run --scheduled s " not in cron_file.read_text()
-    assert si.uninstall() == [f"removed {cron_file}"]
+    assert si.uninstall() == [f"removed {fallback}", f"removed {cron_file}"]
     assert not cron_file.exists() and neighbour.exists() and not si.manifest_path().exists()
     assert si.uninstall() == []
 

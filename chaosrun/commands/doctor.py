@@ -1,0 +1,52 @@
+"""`chaosrun doctor`: check the controller and, with an inventory, every host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chaosrun.output import console, emit_json, error, info
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)
+
+
+def doctor(
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            "-i",
+            "--inventory",
+            envvar="CHAOSRUN_INVENTORY",
+            help="Also check every host of this inventory.",
+        ),
+    ] = None,
+    limit: Annotated[
+        str,
+        typer.Option("-l", "--limit", help="Only hosts matching this Ansible host pattern."),
+    ] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Check what chaosrun needs: Ansible, the collection, ssh, Prometheus and, with -i,
+    each host (sudo, python3, systemd, systemd-run, iptables/nft, tc, the state directory).
+    One line per problem with its fix; exit 0 only when everything holds."""
+    from chaosrun import doctor as checks_of
+
+    found = checks_of.diagnose(inventory, limit=limit)
+    problems = [c for c in found if not c.ok]
+    if as_json:
+        emit_json(checks_of.as_json(found))
+    else:
+        for check in found:
+            if check.ok:
+                console.print(check.line(), soft_wrap=True, markup=False)
+        for check in problems:
+            error(check.line())
+        hosts = len({c.where for c in found} - {checks_of.CONTROLLER})
+        scope = f"the controller and {hosts} host(s)" if inventory else "the controller"
+        info(f"{len(problems)} problem(s) on {scope}" if problems else f"all good on {scope}")
+    if problems:
+        raise typer.Exit(1)
