@@ -342,6 +342,8 @@ class Engine:
             "chaos_state_dir": self.plan.state_dir,
             # user@host:pid, so `chaosrun status` can tell whether this run still lives.
             "chaos_controller": controller_id(),
+            # The `experiment` label of chaosrun_fault_active on the hosts' dashboards.
+            "chaos_experiment": self.exp.title,
             # check() validated the vars before any host was touched: no per-host repeat.
             "chaos_validated": True,
         }

@@ -14,7 +14,13 @@ from chaosrun.paths import collections_dir
 
 ENTRY_POINTS = ("inject", "verify", "rollback")
 # Supplied by the engine on every run, never by the experiment.
-ENGINE_VARS = {"chaos_run_id", "chaos_ttl", "chaos_state_dir", "chaos_controller"}
+ENGINE_VARS = {
+    "chaos_run_id",
+    "chaos_ttl",
+    "chaos_state_dir",
+    "chaos_controller",
+    "chaos_experiment",
+}
 
 
 @dataclass(frozen=True)

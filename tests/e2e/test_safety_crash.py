@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import urllib.parse
 
 import pytest
 from safety_support import (  # noqa: F401  (fixtures)
@@ -19,6 +20,8 @@ from safety_support import (  # noqa: F401  (fixtures)
     safety_lab_fixture,
     stop_one_order,
 )
+
+from chaosrun.lab.prometheus import get_json
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 UNIT = "order-service.service"
@@ -34,8 +37,44 @@ def _inject(project: Project, name: str):
     return proc, run_id, host
 
 
+def fault_metric(project: Project, run_id: str) -> list[tuple[str, str, str, str, float]]:
+    """`chaosrun_fault_active` of the run in the lab's Prometheus, now:
+    (instance, run_id, role, experiment, value) per series."""
+    expr = f'chaosrun_fault_active{{run_id="{run_id}"}}'
+    url = f"{project.lab.config.prometheus_url}/api/v1/query?" + urllib.parse.urlencode(
+        {"query": expr}
+    )
+    found = []
+    for series in get_json(url)["data"]["result"]:
+        labels = series["metric"]
+        found.append(
+            (
+                labels.get("instance", ""),
+                labels.get("run_id", ""),
+                labels.get("role", ""),
+                labels.get("experiment", ""),
+                float(series["value"][1]),
+            )
+        )
+    return sorted(found)
+
+
+def wait_for_metric(project: Project, run_id: str, present: bool, within: float = 30):
+    deadline = time.monotonic() + within
+    while bool(found := fault_metric(project, run_id)) != present:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return found
+
+
 def test_sigkill_leaves_the_fault_for_at_most_one_lease(project: Project):
     proc, run_id, host = _inject(project, "sigkill")
+    # While the fault holds, the host's node_exporter shows it, as `status` does.
+    metric = wait_for_metric(project, run_id, present=True)
+    assert metric == [(host, run_id, "service_stop", "Stop one order-service instance", 1.0)]
+    faults = project.status()["faults"]
+    assert [(f["host"], f["run_id"], f["role"]) for f in faults] == [m[:3] for m in metric]
     kill_group(proc, signal.SIGKILL)
     killed = time.time()
     proc.wait(10)
@@ -49,6 +88,8 @@ def test_sigkill_leaves_the_fault_for_at_most_one_lease(project: Project):
     assert (history["by"], history["run_id"], history["ok"]) == ("deadman", run_id, True)
     reverted_after = history["at"] - killed  # the host writes whole seconds
     assert reverted_after <= LEASE_TTL + 5, f"reverted {reverted_after:.1f}s after the kill"
+    # The dead-man ran the one revert script, which took the fault off the dashboards too.
+    assert wait_for_metric(project, run_id, present=False) == []
     project.assert_no_active_fault()
 
 
