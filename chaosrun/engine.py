@@ -34,8 +34,12 @@ from chaosrun.probes import Prober
 from chaosrun.probes.prometheus import PrometheusSource
 from chaosrun.progress import Progress
 from chaosrun.report.hooks import RunHooks
+from chaosrun.silences import AlertWatch, SilenceError
 from chaosrun.verdict import ProbeResult, Verdict
 
+# How long the end of a run waits for the alerts its silences hold to resolve before
+# expiring them (an alert still active then pages: the run no longer explains it).
+SETTLE_S = 60.0
 EXIT_CODES = {"passed": 0, "failed": 1, "aborted": 3, "refused": 4, "rollback_failed": 5}
 
 
@@ -118,6 +122,7 @@ class Engine:
         self.observer = Observer(
             observe.probes, self.prober, self.journal, observe.interval, lambda: self.current_phase
         )
+        self.alerts = self._alert_watch()
         # Webhooks at start/abort/end and report.html + junit.xml in the run dir.
         self.hooks = RunHooks(self.journal.path, plan.config.webhooks, self.progress.message)
 
@@ -134,6 +139,9 @@ class Engine:
             finally:
                 self._restore_signals(previous)
                 self.prober.close()
+                if self.alerts is not None:  # whatever went wrong, no silence outlives us
+                    self.alerts.stop()
+                    self.alerts.expire()
         finally:
             run_reaper.stop()
 
@@ -142,6 +150,7 @@ class Engine:
             self._preflight()
             self._steady_state_before()
             self._baseline()
+            self._silence_expected_alerts()
         except Refusal as exc:
             return self._finish("refused", str(exc))
         except Exception as exc:  # nothing touched yet: refuse, and say why
@@ -174,6 +183,9 @@ class Engine:
             return self._finish("aborted", self.abort["reason"])
         if not recovered:
             return self._finish("failed", "steady state did not recover in time")
+        missing = self._close_alerts()
+        if missing:
+            return self._finish("failed", f"expected alert(s) did not fire: {', '.join(missing)}")
         return self._finish("passed", "")
 
     def _start_journal(self) -> None:
@@ -207,6 +219,7 @@ class Engine:
     def _finish(self, status: str, detail: str) -> Outcome:
         code = EXIT_CODES[status]
         self.observer.finish()
+        self._close_alerts()
         self.journal.set(
             status=status,
             exit_code=code,
@@ -332,6 +345,45 @@ class Engine:
             self.journal.phase_end(phase, "refused", reason)
             raise Refusal(reason)
         self.journal.phase_end(phase, "ok", detail or "no relative thresholds")
+
+    # -- expected alerts (chaosrun.silences) ----------------------------------------------
+    def _alert_watch(self) -> AlertWatch | None:
+        if not self.exp.expected_alerts or self.plan.alertmanager is None:
+            return None
+        return AlertWatch(
+            access=self.plan.alertmanager,
+            expected=self.exp.expected_alerts,
+            hosts=list(self.hosts),
+            ttl=self.plan.ttl,
+            every=min(self.plan.renew_every, 2.0),
+            comment=f"chaosrun run {self.run_id}: expected during {self.exp.title!r}",
+            created_by=f"chaosrun {controller_id()}",
+        )
+
+    def _silence_expected_alerts(self) -> None:
+        """Silence the expected alerts on the targets before anything is injected."""
+        if self.alerts is None:
+            return
+        try:
+            self.alerts.create()
+        except SilenceError as exc:
+            raise Refusal(str(exc)) from None
+        self.alerts.start()
+        self.journal.set(alerts=self.alerts.summary())
+        names = ", ".join(a.name for a in self.exp.expected_alerts)
+        self.progress.message(f"silenced expected alert(s) on the targets: {names}", "cyan")
+
+    def _close_alerts(self) -> list[str]:
+        """Expire the silences once what they hold resolved (bounded); the expected alerts
+        that did not fire. Idempotent: every way out of the run calls it."""
+        if self.alerts is None or not self.alerts.silences:
+            return []
+        if any(not s["expired"] for s in self.alerts.silences):
+            self.alerts.stop()
+            self.alerts.settle(0 if self.hurry.is_set() else SETTLE_S, self.hurry)
+            self.alerts.expire()
+            self.journal.set(alerts=self.alerts.summary())
+        return self.alerts.missing()
 
     # -- the fault ---------------------------------------------------------------------------
     def _role_vars(self, expect: str | None) -> dict[str, Any]:

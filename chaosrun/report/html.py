@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chaosrun.report import observations, svg, verdicts
+from chaosrun.report import alerts, observations, svg, verdicts
 from chaosrun.report.journal import Journal, experiment_title, seconds_between
 from chaosrun.report.page import document, e, status_class, table
 
@@ -187,6 +187,7 @@ def render_run(journal: Journal) -> str:
             _abort(journal),
             observations.zones_section(journal),
             observations.cascade_section(journal),
+            alerts.html_section(journal),
             _timeline(journal, axis),
             _probes(journal, axis),
             observations.observations_section(journal, axis),
