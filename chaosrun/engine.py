@@ -219,7 +219,8 @@ class Engine:
     def _finish(self, status: str, detail: str) -> Outcome:
         code = EXIT_CODES[status]
         self.observer.finish()
-        self._close_alerts()
+        # A fault that may still be on is no longer planned: its alerts page at once.
+        self._close_alerts(settle=status != "rollback_failed")
         self.journal.set(
             status=status,
             exit_code=code,
@@ -373,14 +374,15 @@ class Engine:
         names = ", ".join(a.name for a in self.exp.expected_alerts)
         self.progress.message(f"silenced expected alert(s) on the targets: {names}", "cyan")
 
-    def _close_alerts(self) -> list[str]:
+    def _close_alerts(self, settle: bool = True) -> list[str]:
         """Expire the silences once what they hold resolved (bounded); the expected alerts
         that did not fire. Idempotent: every way out of the run calls it."""
         if self.alerts is None or not self.alerts.silences:
             return []
         if any(not s["expired"] for s in self.alerts.silences):
             self.alerts.stop()
-            self.alerts.settle(0 if self.hurry.is_set() else SETTLE_S, self.hurry)
+            within = SETTLE_S if settle and not self.hurry.is_set() else 0
+            self.alerts.settle(within, self.hurry)
             self.alerts.expire()
             self.journal.set(alerts=self.alerts.summary())
         return self.alerts.missing()
