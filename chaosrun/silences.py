@@ -261,6 +261,7 @@ class AlertWatch:
             return {
                 "alertmanager": self.access.url,
                 "hosts": list(self.hosts),
+                "silenced_at": iso(self.created_at) if self.created_at is not None else None,
                 "silences": [
                     {
                         "id": s["id"],
