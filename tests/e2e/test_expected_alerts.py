@@ -93,14 +93,14 @@ def test_expected_alert_is_silenced_on_the_target_and_proven_fired(project: Proj
     run_id, journal = project.wait_for_phase(proc, "observe")
     (host,) = journal["targets"]["selected"]
     # On the dashboards while the fault holds.
-    metric = wait_for_metric(project, run_id, present=True)
+    metric = wait_for_metric(project, run_id, host, present=True)
     assert metric == [(host, run_id, "service_stop", "Stop one order-service instance", 1.0)]
     post_unlisted_alert(project, host)
     out, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, (out[-2000:], err[-2000:])
 
     # Off the dashboards after the rollback.
-    assert wait_for_metric(project, run_id, present=False, within=15) == []
+    assert wait_for_metric(project, run_id, host, present=False) == []
 
     alerts = project.journal(run_id)["alerts"]
     (expected,) = alerts["expected"]
