@@ -35,11 +35,15 @@ from chaosrun.probes.prometheus import PrometheusSource
 from chaosrun.progress import Progress
 from chaosrun.report import impact, impact_text
 from chaosrun.report.hooks import RunHooks
+from chaosrun.silences import AlertWatch, SilenceError
 from chaosrun.verdict import ProbeResult, Verdict
 
 # Before the second look at a rollback that was not confirmed: long enough for a queued
 # systemd job or a unit's restart to settle, short next to the run.
 SECOND_LOOK_PAUSE_S = 2.0
+# How long the end of a run waits for the alerts its silences hold to resolve before
+# expiring them (an alert still active then pages: the run no longer explains it).
+SETTLE_S = 60.0
 EXIT_CODES = {"passed": 0, "failed": 1, "aborted": 3, "refused": 4, "rollback_failed": 5}
 
 
@@ -125,6 +129,7 @@ class Engine:
         self.observer = Observer(
             observe.probes, self.prober, self.journal, observe.interval, lambda: self.current_phase
         )
+        self.alerts = self._alert_watch()
         # Webhooks at start/abort/end and report.html + junit.xml in the run dir.
         self.hooks = RunHooks(self.journal.path, plan.config.webhooks, self.progress.message)
 
@@ -141,6 +146,9 @@ class Engine:
             finally:
                 self._restore_signals(previous)
                 self.prober.close()
+                if self.alerts is not None:  # whatever went wrong, no silence outlives us
+                    self.alerts.stop()
+                    self.alerts.expire()
         finally:
             run_reaper.stop()
 
@@ -149,6 +157,7 @@ class Engine:
             self._preflight()
             self._steady_state_before()
             self._baseline()
+            self._silence_expected_alerts()
         except Refusal as exc:
             return self._finish("refused", str(exc))
         except Exception as exc:  # nothing touched yet: refuse, and say why
@@ -181,6 +190,9 @@ class Engine:
             return self._finish("aborted", self.abort["reason"])
         if not recovered:
             return self._finish("failed", "steady state did not recover in time")
+        missing = self._close_alerts()
+        if missing:
+            return self._finish("failed", f"expected alert(s) did not fire: {', '.join(missing)}")
         return self._finish("passed", "")
 
     def _start_journal(self) -> None:
@@ -221,6 +233,8 @@ class Engine:
         self._stop_sampling()
         self.observer.finish()
         self._record_impact()
+        # A fault that may still be on is no longer planned: its alerts page at once.
+        self._close_alerts(settle=status != "rollback_failed")
         self.journal.set(
             status=status,
             exit_code=code,
@@ -363,6 +377,46 @@ class Engine:
             raise Refusal(reason)
         self.journal.phase_end(phase, "ok", detail or "no relative thresholds")
 
+    # -- expected alerts (chaosrun.silences) ----------------------------------------------
+    def _alert_watch(self) -> AlertWatch | None:
+        if not self.exp.expected_alerts or self.plan.alertmanager is None:
+            return None
+        return AlertWatch(
+            access=self.plan.alertmanager,
+            expected=self.exp.expected_alerts,
+            hosts=list(self.hosts),
+            ttl=self.plan.ttl,
+            every=min(self.plan.renew_every, 2.0),
+            comment=f"chaosrun run {self.run_id}: expected during {self.exp.title!r}",
+            created_by=f"chaosrun {controller_id()}",
+        )
+
+    def _silence_expected_alerts(self) -> None:
+        """Silence the expected alerts on the targets before anything is injected."""
+        if self.alerts is None:
+            return
+        try:
+            self.alerts.create()
+        except SilenceError as exc:
+            raise Refusal(str(exc)) from None
+        self.alerts.start()
+        self.journal.set(alerts=self.alerts.summary())
+        names = ", ".join(a.name for a in self.exp.expected_alerts)
+        self.progress.message(f"silenced expected alert(s) on the targets: {names}", "cyan")
+
+    def _close_alerts(self, settle: bool = True) -> list[str]:
+        """Expire the silences once what they hold resolved (bounded); the expected alerts
+        that did not fire. Idempotent: every way out of the run calls it."""
+        if self.alerts is None or not self.alerts.silences:
+            return []
+        if any(not s["expired"] for s in self.alerts.silences):
+            self.alerts.stop()
+            within = SETTLE_S if settle and not self.hurry.is_set() else 0
+            self.alerts.settle(within, self.hurry)
+            self.alerts.expire()
+            self.journal.set(alerts=self.alerts.summary())
+        return self.alerts.missing()
+
     # -- the fault ---------------------------------------------------------------------------
     def _role_vars(self, expect: str | None) -> dict[str, Any]:
         values: dict[str, Any] = {
@@ -372,6 +426,8 @@ class Engine:
             "chaos_state_dir": self.plan.state_dir,
             # user@host:pid, so `chaosrun status` can tell whether this run still lives.
             "chaos_controller": controller_id(),
+            # The `experiment` label of chaosrun_fault_active on the hosts' dashboards.
+            "chaos_experiment": self.exp.title,
             # check() validated the vars before any host was touched: no per-host repeat.
             "chaos_validated": True,
         }

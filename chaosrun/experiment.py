@@ -8,6 +8,7 @@ chaosrun.validation so this module stays a pure parser.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from chaosrun.ramp import parse_steps as parse_ramp
 from chaosrun.schema import Checker
 from chaosrun.yamlpos import Positions, VaultValue, YamlProblem, load_yaml
 
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 PROBE_KINDS = ("prometheus", "http", "command", "alert", "tcp")
 THRESHOLDS = ("max", "min", "max_increase", "max_decrease")
 SEVERITIES = ("low", "medium", "high")
@@ -73,6 +75,19 @@ class Observations:
 
 
 @dataclass(frozen=True)
+class ExpectedAlert:
+    """An alert the fault should fire (`expected_alerts`): silenced in Alertmanager on the
+    run's targets while the run lasts, and checked for having fired (chaosrun.silences)."""
+
+    name: str
+    labels: dict[str, str]
+    # The alert label that names the host (its value is the inventory host name, alone or
+    # followed by :port); "" silences the alert wherever it fires.
+    host_label: str
+    path: tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
 class PrometheusSettings:
     url: str | None
     scrape_interval: float
@@ -114,6 +129,7 @@ class Experiment:
     blast_radius: dict[str, Any] | None = None  # checked by chaosrun.blast_radius
     blackout_windows: list[Any] | None = None  # checked by chaosrun.windows
     observe: Observations = field(default_factory=lambda: Observations(1.0, ()))
+    expected_alerts: tuple[ExpectedAlert, ...] = ()
     overrides: dict[str, str] = field(default_factory=dict)
     positions: Positions = field(default_factory=Positions)
     deprecated: list[tuple[str, ...]] = field(default_factory=list)  # old keys used
@@ -218,6 +234,7 @@ def _build(
             "blast_radius",
             "blackout_windows",
             "observe",
+            "expected_alerts",
         },
     )
     if top is None:
@@ -233,6 +250,7 @@ def _build(
     steady = _probes(c, top.get("steady_state", []), ("steady_state",))
     guardrails = _guardrails(c, top.get("guardrails", {}), defaults)
     observe = _observe(c, top.get("observe", {}))
+    expected_alerts = _expected_alerts(c, top.get("expected_alerts", []))
     recovery = c.mapping(top.get("recovery", {}), ("recovery",), set(), {"within", "interval"})
     recovery = recovery or {}
     within = c.duration(recovery.get("within", "60s"), ("recovery", "within"))
@@ -265,6 +283,7 @@ def _build(
         blast_radius=top.get("blast_radius"),
         blackout_windows=top.get("blackout_windows"),
         observe=observe,
+        expected_alerts=expected_alerts,
         positions=positions,
     )
 
@@ -426,6 +445,51 @@ def _observe(c: Checker, value: Any) -> Observations:
     interval = c.duration(m.get("interval", "1s"), (*p, "interval"), minimum=0.1)
     probes = _probes(c, m.get("probes", []), (*p, "probes"))
     return Observations(interval or 1.0, tuple(probes))
+
+
+def _expected_alerts(c: Checker, value: Any) -> tuple[ExpectedAlert, ...]:
+    """`expected_alerts: [Name, {name, labels, host_label}, ...]`."""
+    p = ("expected_alerts",)
+    if not isinstance(value, list):
+        c.err(
+            p, f"expected a list of alert names or {{name, labels}} mappings, got {c.kind(value)}"
+        )
+        return ()
+    result: list[ExpectedAlert] = []
+    seen: dict[tuple, int] = {}
+    for i, item in enumerate(value):
+        at = (*p, i)
+        m = c.mapping(
+            {"name": item} if isinstance(item, str) else item,
+            at,
+            {"name"},
+            {"labels", "host_label"},
+            hint="or an alert name",
+        )
+        if m is None:
+            continue
+        name = c.string(m.get("name"), (*at, "name") if isinstance(item, dict) else at)
+        labels = c.mapping(m.get("labels", {}), (*at, "labels"), set(), None) or {}
+        for key, val in labels.items():
+            if not LABEL_NAME.match(str(key)):
+                c.err((*at, "labels", key), "not a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+            if not isinstance(val, str):
+                c.err((*at, "labels", key), f"expected a string, got {c.kind(val)}")
+        host_label = m.get("host_label", "instance")
+        if not isinstance(host_label, str) or not (
+            host_label == "" or LABEL_NAME.match(host_label)
+        ):
+            c.err((*at, "host_label"), "expected a label name, or '' for no host scope")
+            host_label = "instance"
+        if name is None:
+            continue
+        key = (name, tuple(sorted((str(k), str(v)) for k, v in labels.items())))
+        if key in seen:
+            c.err(at, f"the same alert as expected_alerts[{seen[key]}]")
+        seen[key] = i
+        labels = {str(k): str(v) for k, v in labels.items()}
+        result.append(ExpectedAlert(name, labels, host_label, at))
+    return tuple(result)
 
 
 def _project_probes(c: Checker, defaults: Defaults, taken: set[str]) -> list[ProbeSpec]:

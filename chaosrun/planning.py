@@ -123,6 +123,12 @@ def make_plan(
         redactor.add(value)
     prometheus = prometheus_access(experiment, inventory, cfg)
     alertmanager = alertmanager_access(inventory, cfg)
+    if experiment.expected_alerts and alertmanager is None:
+        raise InvalidInput(
+            f"{experiment.locate(('expected_alerts',))}: expected_alerts: no Alertmanager to "
+            "silence them in (set alertmanager.url in chaosrun.yml, or "
+            "chaosrun_alertmanager_url in the inventory)"
+        )
     for access in (prometheus, alertmanager):
         for value in access.secrets() if access else []:
             redactor.add(value)

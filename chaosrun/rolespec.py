@@ -13,7 +13,13 @@ from chaosrun import collection
 
 ENTRY_POINTS = ("inject", "verify", "rollback")
 # Supplied by the engine on every run, never by the experiment.
-ENGINE_VARS = {"chaos_run_id", "chaos_ttl", "chaos_state_dir", "chaos_controller"}
+ENGINE_VARS = {
+    "chaos_run_id",
+    "chaos_ttl",
+    "chaos_state_dir",
+    "chaos_controller",
+    "chaos_experiment",
+}
 
 
 @dataclass(frozen=True)

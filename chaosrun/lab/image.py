@@ -46,8 +46,12 @@ NODE_EXPORTER_COLLECTORS = (
 )  # fmt: skip
 ACCESS_USER = "chaos"  # the unprivileged user chaosrun logs in as, with passwordless sudo
 
-NODE_EXPORTER_ARGS = "--collector.disable-defaults " + " ".join(
-    f"--collector.{name}" for name in NODE_EXPORTER_COLLECTORS
+# Debian's own textfile directory: chaosrun's fault role writes `chaosrun_fault_active` there.
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+NODE_EXPORTER_ARGS = (
+    "--collector.disable-defaults "
+    + " ".join(f"--collector.{name}" for name in NODE_EXPORTER_COLLECTORS)
+    + f" --collector.textfile --collector.textfile.directory={TEXTFILE_DIR}"
 )
 
 CUSTOMIZE = f"""set -e
@@ -77,6 +81,7 @@ printf '[Service]\\nExecStartPre=\\nExecStartPre=/usr/bin/ssh-keygen -A\
 # A lean collector set: node_exporter scraped every second on dozens of hosts costs a
 # core with the default set; these cover what experiments and alerts read.
 printf 'ARGS="%s"\\n' "$NODE_EXPORTER_ARGS" > "$root/etc/default/prometheus-node-exporter"
+mkdir -p "$root{TEXTFILE_DIR}"
 rm -f "$root/etc/machine-id" && touch "$root/etc/machine-id"
 rm -rf "$root/var/lib/apt/lists"/* "$root/var/cache/apt"/*.bin
 """

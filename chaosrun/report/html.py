@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chaosrun.report import impact, impact_text, observations, svg, verdicts
+from chaosrun.report import alerts, impact, impact_text, observations, svg, verdicts
 from chaosrun.report.journal import Journal, experiment_title, parse_time, seconds_between
 from chaosrun.report.page import document, e, status_class, table
 
@@ -240,6 +240,7 @@ def render_run(journal: Journal) -> str:
             _impact(journal),
             observations.zones_section(journal),
             observations.cascade_section(journal),
+            alerts.html_section(journal),
             _timeline(journal, axis),
             _probes(journal, axis),
             observations.observations_section(journal, axis),

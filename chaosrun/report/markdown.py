@@ -6,7 +6,7 @@ import re
 from html import escape
 from typing import Any
 
-from chaosrun.report import impact, impact_text, verdicts
+from chaosrun.report import alerts, impact, impact_text, verdicts
 from chaosrun.report.journal import Journal, experiment_title, seconds_between
 
 # Inline markup characters; `<`, `>` and `&` are HTML-escaped, and no user text starts a
@@ -109,6 +109,7 @@ def render_markdown(journal: Journal) -> str:
             result = verdicts.probe_result(p)
             rows.append([p.get("name"), p.get("role"), result.verdict, result.message])
         lines += _table(["Probe", "Role", "Verdict", "Why"], rows)
+    lines += alerts.markdown_lines(journal, md)
     steps = journal.get("steps") or []
     if steps:
         lines += ["## Runbook steps", ""]

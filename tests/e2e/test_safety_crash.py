@@ -20,6 +20,8 @@ from safety_support import (  # noqa: F401  (fixtures)
     stop_one_order,
 )
 
+from chaosrun.lab import api
+
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 UNIT = "order-service.service"
 
@@ -34,8 +36,68 @@ def _inject(project: Project, name: str):
     return proc, run_id, host
 
 
+def _query(project: Project, expr: str) -> list[dict]:
+    return api.query(project.lab.config, expr, timeout=10)
+
+
+def fault_metric(project: Project, run_id: str) -> list[tuple[str, str, str, str, float]]:
+    """`chaosrun_fault_active` of the run in the lab's Prometheus, as last scraped within
+    20 s (one scrape of a busy host may time out): (instance, run_id, role, experiment,
+    value) per series."""
+    found = []
+    for series in _query(
+        project, f'last_over_time(chaosrun_fault_active{{run_id="{run_id}"}}[20s])'
+    ):
+        labels = series["metric"]
+        found.append(
+            (
+                labels.get("instance", ""),
+                labels.get("run_id", ""),
+                labels.get("role", ""),
+                labels.get("experiment", ""),
+                float(series["value"][1]),
+            )
+        )
+    return sorted(found)
+
+
+def metric_gone(project: Project, run_id: str, host: str) -> bool:
+    """The host's node_exporter answered its last scrape without the run's metric (a failed
+    scrape, which also drops the series, proves nothing)."""
+    expr = (
+        f'up{{job="node", instance="{host}"}} == 1 '
+        f'unless on(instance) chaosrun_fault_active{{run_id="{run_id}"}}'
+    )
+    return bool(_query(project, expr))
+
+
+def faults_on(project: Project, host: str) -> list[tuple[str, str, str]]:
+    """(host, run_id, role) of the faults `chaosrun status` reads from the hosts; `host`
+    must have answered (another host too busy to answer only makes status exit 1)."""
+    done = project.chaosrun("status", "-i", str(project.lab.inventory), "--json", timeout=180)
+    state = json.loads(done.stdout)
+    assert host not in [u["host"] for u in state["unreachable"]], state["unreachable"]
+    return [(f["host"], f["run_id"], f["role"]) for f in state["faults"]]
+
+
+def wait_for_metric(project: Project, run_id: str, host: str, present: bool, within: float = 60):
+    """The run's metric once it shows (present) or once the host shows it gone; [] for gone."""
+    deadline = time.monotonic() + within
+    while True:
+        found = fault_metric(project, run_id) if present else []
+        if (present and found) or (not present and metric_gone(project, run_id, host)):
+            return found
+        if time.monotonic() > deadline:
+            return found if present else fault_metric(project, run_id) or ["still there"]
+        time.sleep(0.5)
+
+
 def test_sigkill_leaves_the_fault_for_at_most_one_lease(project: Project):
     proc, run_id, host = _inject(project, "sigkill")
+    # While the fault holds, the host's node_exporter shows it, as `status` does.
+    metric = wait_for_metric(project, run_id, host, present=True)
+    assert metric == [(host, run_id, "service_stop", "Stop one order-service instance", 1.0)]
+    assert faults_on(project, host) == [m[:3] for m in metric]
     kill_group(proc, signal.SIGKILL)
     killed = time.time()
     proc.wait(10)
@@ -49,6 +111,8 @@ def test_sigkill_leaves_the_fault_for_at_most_one_lease(project: Project):
     assert (history["by"], history["run_id"], history["ok"]) == ("deadman", run_id, True)
     reverted_after = history["at"] - killed  # the host writes whole seconds
     assert reverted_after <= LEASE_TTL + 5, f"reverted {reverted_after:.1f}s after the kill"
+    # The dead-man ran the one revert script, which took the fault off the dashboards too.
+    assert wait_for_metric(project, run_id, host, present=False) == []
     project.assert_no_active_fault()
 
 

@@ -21,7 +21,7 @@ DEADMAN = ROLE / "fault/files/chaosrun-deadman"
 RUN = "run-1"
 
 
-def render_revert(state: Path, body: str) -> Path:
+def render_revert(state: Path, body: str, textfile: Path | None = None) -> Path:
     """Render the shared revert script for fault `demo` of RUN, as the arm step does."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(ROLE / "fault/templates"))
     env.filters["quote"] = lambda value: shlex.quote(str(value))
@@ -35,6 +35,7 @@ def render_revert(state: Path, body: str) -> Path:
         __fault_unit=f"chaosrun-deadman-{RUN}-demo",
         __fault_state_dir=str(state),
         fault_revert_body=body,
+        __fault_textfile=str(textfile or ""),
     )
     script = fault_dir / "revert.sh"
     script.write_text(text)
@@ -99,6 +100,19 @@ def test_a_failing_undo_keeps_the_state_and_says_so(tmp_path: Path) -> None:
     assert "cannot undo" in proc.stderr
     assert (script.parent / "revert.failed").is_file() and script.is_file()
     assert history(state)[-1]["ok"] is False
+
+
+def test_the_dashboard_metric_goes_with_the_fault_only(tmp_path: Path) -> None:
+    """The revert script removes the fault's chaosrun_fault_active file when the undo
+    succeeded, and leaves it while the fault is still there."""
+    textfiles = tmp_path / "node-exporter"
+    textfiles.mkdir()
+    for name, body, gone in (("ok", "true", True), ("bad", "false", False)):
+        prom = textfiles / f"chaosrun_{name}_demo.prom"
+        prom.write_text('chaosrun_fault_active{run_id="run-1",experiment="",role="demo"} 1\n')
+        script = render_revert(tmp_path / name, body, prom)
+        subprocess.run(["/bin/sh", str(script), "rollback"], capture_output=True, check=False)
+        assert prom.exists() is not gone, name
 
 
 def test_deadman_reverts_when_the_lease_expires(fault: tuple[Path, Path]) -> None:

@@ -117,6 +117,22 @@ CASES = [
                                              "instance": "db-1", "mountpoint": "/data"}]),
         ],
     },
+    {
+        # chaosrun's recording rule: hosts under each run's fault, gone with the fault.
+        "interval": "1s",
+        "input_series": [
+            {"series": 'chaosrun_fault_active{job="node",instance="order-1",run_id="r1",'
+                       'experiment="Kill one",role="service_stop"}', "values": "1x5 stale"},
+            {"series": 'chaosrun_fault_active{job="node",instance="order-2",run_id="r1",'
+                       'experiment="Kill one",role="service_stop"}', "values": "_x2 1x3 stale"},
+        ],
+        "promql_expr_test": [
+            {"expr": "chaosrun:fault_active:count", "eval_time": "4s",
+             "exp_samples": [{"labels": 'chaosrun:fault_active:count{run_id="r1",'
+                              'experiment="Kill one",role="service_stop"}', "value": 2}]},
+            {"expr": "chaosrun:fault_active:count", "eval_time": "8s", "exp_samples": []},
+        ],
+    },
 ]  # fmt: skip
 
 
