@@ -21,7 +21,8 @@ FAKE = """#!{python}
 import json, os, sys
 Path = __import__("pathlib").Path
 Path({record!r}).write_text(json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd(),
-    "env": {{k: os.environ.get(k) for k in ("CHAOSRUN_PROJECT", "ANSIBLE_REMOTE_USER")}}}}))
+    "env": {{k: os.environ.get(k) for k in ("CHAOSRUN_PROJECT", "ANSIBLE_REMOTE_USER",
+    "ANSIBLE_STDOUT_CALLBACK")}}}}))
 rc = int(os.environ.get("FAKE_RC", "0"))
 status = {{0: "passed", 3: "aborted", 4: "refused"}}[rc]
 print("progress line", file=sys.stderr)
@@ -86,7 +87,12 @@ def test_survey_answers_become_argv_elements(tmp_path: Path) -> None:
         "--", "experiments/kill-one-order.yml",
     ]  # fmt: skip
     assert result.record["cwd"] == str(ROOT)
-    assert result.record["env"] == {"CHAOSRUN_PROJECT": str(ROOT), "ANSIBLE_REMOTE_USER": "alice"}
+    assert result.record["env"] == {
+        "CHAOSRUN_PROJECT": str(ROOT),
+        "ANSIBLE_REMOTE_USER": "alice",
+        # not the job's awx_display: the inner ansible-runner would wrap it in itself
+        "ANSIBLE_STDOUT_CALLBACK": "default",
+    }
     assert artifacts(result) == {
         "chaosrun_run_id": "r-1",
         "chaosrun_status": "passed",
