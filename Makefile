@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST := $(BIN)/pytest
 
 .PHONY: demo test test-unverified setup check lint lint-python lint-ansible unit integration e2e molecule sanity \
-        lab-up lab-down lab-status clean bench-lab
+        lab-up lab-down lab-status clean bench-lab ee
 
 setup:
 	@scripts/setup.sh
@@ -51,6 +51,10 @@ molecule:
 ## sanity: ansible-test sanity on the collection, locally (no Docker)
 sanity:
 	@scripts/ansible-test-sanity.sh
+
+## ee: build the AWX execution environment from Debian packages (cached by hash; docs/awx.md)
+ee: setup
+	@scripts/ee.sh
 
 lab-up:
 	$(BIN)/chaosrun lab up

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chaosrun import cronexpr, paths
 from chaosrun.errors import InvalidInput
 from chaosrun.schedules import Schedule
@@ -39,7 +37,6 @@ class Target:
     ee_name: str | None = None
     ee_image: str | None = None  # set with ee_name: create the execution environment
     template: str = "chaosrun experiment"
-    max_hosts: int = 5
     notes: list[str] = field(default_factory=list)
 
 
@@ -132,60 +129,57 @@ def survey(experiments: Sequence[str]) -> dict[str, Any]:
                 help="How long the fault stays, e.g. 30s. Empty: the experiment's.",
             ),
             question(
-                "chaosrun_probability",
-                "Probability",
-                "float",
-                default=1.0,
+                "chaosrun_seed",
+                "Seed",
+                "integer",
+                default="",
                 min=0,
-                max=1,
-                help="Chance that this run happens at all (schedules set it).",
+                max=2**31 - 1,
+                help="Seed for the random choice of hosts, to repeat a run. Empty: random.",
             ),
             question(
-                "chaosrun_business_hours",
-                "Business hours only",
-                "multiplechoice",
-                choices=["false", "true"],
-                default="false",
-                help="Run only Mon-Fri 09:00-17:00 in the time zone below.",
+                "chaosrun_set",
+                "More overrides",
+                "textarea",
+                default="",
+                min=0,
+                max=4096,
+                help="One field=value per line, as `chaosrun run --set`.",
             ),
             question(
-                "chaosrun_timezone",
-                "Time zone",
+                "chaosrun_schedule",
+                "Schedule",
                 "text",
-                default="UTC",
-                min=1,
-                max=64,
+                default="",
+                min=0,
+                max=128,
+                help="Set by AWX schedules: the chaosrun schedule whose slot rules apply.",
             ),
         ],
     }
 
 
 def awx_schedule(sched: Schedule, t: Target, start: dt.date) -> dict[str, Any]:
-    """One AWX schedule for one chaosrun schedule (cron -> RRULE, rules -> extra_data)."""
-    extra = {
+    """One AWX schedule for one chaosrun schedule: cron -> RRULE; the slot's rules (jitter,
+    probability, business hours, minimum gap) stay chaosrun's, applied by `run --scheduled`."""
+    extra: dict[str, Any] = {
         "chaosrun_experiment": sched.experiment,
-        "chaosrun_probability": sched.probability,
-        "chaosrun_business_hours": "true" if sched.business_hours else "false",
-        "chaosrun_timezone": sched.timezone,
+        "chaosrun_schedule": sched.name,
     }
-    for key, value in sched.overrides.items():
-        if key in ("duration",):
-            extra[f"chaosrun_{key}"] = value
-    notes = []
-    if sched.jitter_s:
-        t.notes.append(f"{sched.name}: AWX schedules have no jitter; the slot runs on time")
-        notes.append("no jitter in AWX")
+    if sched.overrides:
+        extra["chaosrun_set"] = "\n".join(f"{k}={v}" for k, v in sorted(sched.overrides.items()))
     if sched.min_gap_s:
-        t.notes.append(f"{sched.name}: AWX schedules have no minimum gap; use cron/systemd for it")
-        notes.append("no minimum gap in AWX")
-    if sched.business_hours and sched.business_hours != type(sched.business_hours)():
-        t.notes.append(f"{sched.name}: custom business hours become Mon-Fri 09:00-17:00 in AWX")
-    description = f"chaosrun schedule {sched.name}: {sched.cron_text} {sched.timezone}"
-    if notes:
-        description += " (" + "; ".join(notes) + ")"
+        t.notes.append(
+            f"{sched.name}: the minimum gap is read from the audit log; give AWX jobs an "
+            "audit.path that outlives a job (see docs/awx.md)"
+        )
+    if sched.inventory:
+        t.notes.append(
+            f"{sched.name}: AWX runs it on the job template's inventory, not {sched.inventory}"
+        )
     return {
         "name": sched.name,
-        "description": description,
+        "description": f"chaosrun schedule {sched.name}: {sched.cron_text} {sched.timezone}",
         "rrule": cronexpr.rrule(sched.cron, sched.timezone, start),
         "enabled": sched.enabled,
         "extra_data": extra,
@@ -201,7 +195,6 @@ def awx_schedule(sched: Schedule, t: Target, start: dt.date) -> dict[str, Any]:
 def job_template(
     t: Target, experiments: Sequence[str], schedules: Sequence[Schedule], start: dt.date
 ) -> dict[str, Any]:
-    extra_vars = yaml.safe_dump({"chaosrun_max_hosts": t.max_hosts}, sort_keys=True)
     return {
         "name": t.template,
         "description": "Run a chaosrun experiment: steady state, inject, guardrails, rollback.",
@@ -213,7 +206,7 @@ def job_template(
         "forks": 0,
         "limit": "",
         "verbosity": 0,
-        "extra_vars": "---\n" + extra_vars,
+        "extra_vars": "---\n",
         "job_tags": "",
         "force_handlers": False,
         "skip_tags": "",

@@ -46,7 +46,6 @@ def export(
         typer.Option("--ee-image", help="Also create the execution environment from this image."),
     ] = None,
     template: Annotated[str, typer.Option(help="Job template name.")] = "chaosrun experiment",
-    max_hosts: Annotated[int, typer.Option("--max-hosts", help="Blast-radius cap.")] = 5,
     experiment: Annotated[
         list[str] | None,
         typer.Option("--experiment", help="Offer this experiment (repeatable; default all)."),
@@ -67,7 +66,6 @@ def export(
         ee_name=ee_name,
         ee_image=ee_image,
         template=template,
-        max_hosts=max_hosts,
     )
     found = schedules.load(file)
     offered = awx.experiment_files(experiment or [])

@@ -1,137 +1,97 @@
-"""playbooks/experiment.yml run through ansible-runner, as AWX runs a job template: a
-passing run, and a guardrail breach that aborts early and still rolls back. The fault is
-observed on the hosts themselves (the unit's state), not taken from the playbook."""
+"""The AWX job playbook (playbooks/experiment.yml) run through ansible-runner, as AWX runs a
+job template, on the lab.
+
+One engine: the same experiment file, inventory and seed through `chaosrun run` and
+through the job choose the same hosts (a percent of a pattern with a group excluded),
+the same thresholds and the same lease; the journals of both runs say so, and the job's
+journal is among its artifacts.
+An aborted experiment failing the job is shown inside the execution environment
+(tests/e2e/test_ee.py) and, for every exit code, in tests/unit/test_awx_playbook.py.
+"""
 
 from __future__ import annotations
 
-import ipaddress
-import os
-import sys
+import json
 from pathlib import Path
-from typing import Any
 
-import ansible_runner
 import pytest
-from labsched import PROJECT, Lab, UnitWatch, sched_lab
-
-from chaosrun.lab import wait
+from awxjob import job_journal, job_stats, run_job
+from safety_support import (  # noqa: F401  (fixtures)
+    Project,
+    project_fixture,
+    safety_lab_fixture,
+)
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
-__all__ = ["sched_lab"]
 
-UNIT = "order-service.service"
-
-
-def runner_env() -> dict[str, str]:
-    """The project's ansible.cfg, and this environment's ansible-playbook first on PATH."""
-    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
-    return {"ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), "PATH": path}
-
-
-def run_playbook(lab: Lab, tmp_path: Path, experiment: str, **extra: Any) -> Any:
-    """One job: the project checkout as project_dir, the lab inventory, survey-like vars."""
-    (tmp_path / "runner").mkdir(exist_ok=True)
-    return ansible_runner.run(
-        private_data_dir=str(tmp_path / "runner"),
-        project_dir=str(PROJECT),
-        playbook="playbooks/experiment.yml",
-        inventory=str(lab.inventory),
-        extravars={"chaosrun_experiment": experiment, **extra},
-        envvars=runner_env(),
-        quiet=True,
-        timeout=600,
-    )
-
-
-def task_results(result: Any, task: str) -> list[dict[str, Any]]:
-    return [
-        e["event_data"]
-        for e in result.events
-        if e.get("event") in ("runner_on_ok", "runner_on_failed")
-        and e.get("event_data", {}).get("task") == task
-    ]
+SEED = 7
+# 60% of order_service + db less the db_primary group (4 hosts) is 2 hosts (rounded down;
+# the old playbook engine rounded up and took group names in exclude for host names).
+SAME_CHOICE = """\
+title: One engine, two ways in
+targets:
+  hosts: order_service:db
+  exclude: [db_primary]
+  select: {percent: 60}
+blast_radius: {max_percent: 100}
+fault:
+  role: chaosrun.chaos.cpu_stress
+  vars: {cpu_stress_cores: 1, cpu_stress_load: 5}
+duration: 30s
+lease_ttl: 20s
+# Constant queries: this test compares what the two ways in decide, and must not depend
+# on how a busy machine's scrapes fare; the relative threshold still needs a baseline.
+steady_state:
+  - name: prometheus answers
+    prometheus: vector(1)
+    min: 1
+guardrails:
+  interval: 1s
+  probes:
+    - name: constant holds against its baseline
+      prometheus: vector(10)
+      max_decrease: 50%
+recovery: {within: 60s}
+"""
 
 
-def stats(result: Any) -> dict[str, Any]:
-    return next(e["event_data"] for e in result.events if e.get("event") == "playbook_on_stats")
-
-
-def main_pids(lab: Lab) -> dict[str, str]:
+def choices(journal: dict) -> dict:
+    """What must not depend on the way in: hosts, thresholds, lease, overrides."""
     return {
-        h: lab.on_host(h, f"systemctl show -p MainPID --value {UNIT}") for h in lab.order_hosts()
+        "targets": {k: journal["targets"].get(k) for k in ("pattern", "matched", "excluded")},
+        "selected": journal["targets"]["selected"],
+        "thresholds": {p["name"]: p["threshold"] for p in journal["probes"]},
+        "ttl_s": journal["fault"]["ttl_s"],
+        "overrides": journal["overrides"],
+        "status": journal["status"],
     }
 
 
-def test_kill_one_order_runs_and_rolls_back(sched_lab: Lab, tmp_path: Path) -> None:
-    """The shipped kill-one-instance experiment, as an AWX job would run it."""
-    wait.steady_traffic(sched_lab.config, 180)  # its steady state wants under 1% errors
-    before = main_pids(sched_lab)
-    result = run_playbook(sched_lab, tmp_path, "experiments/kill-one-order.yml")
-    assert result.status == "successful", result.stdout.read()[-3000:]
-    selected = {e["host"] for e in task_results(result, "Roll the fault back")}
-    assert len(selected) == 1
-    after = main_pids(sched_lab)
-    # the killed instance runs again under a new process; the others were not touched
-    changed = {h for h in before if before[h] != after[h]}
-    assert changed == selected, (before, after)
-    for host in sched_lab.order_hosts():
-        assert sched_lab.unit_state(host, UNIT) == "active"
-        assert sched_lab.active_faults(host) == []
-    run_stats = stats(result)
-    assert run_stats["failures"] == {} and run_stats["artifact_data"]["chaosrun_aborted"] == ""
-    verdicts = run_stats["artifact_data"]["chaosrun_recovery"]
-    assert {v["name"] for v in verdicts} == {"user error ratio under 1%", "traffic flowing"}
-    assert all(v["verdict"] == "PASS" for v in verdicts)
+def test_cli_and_awx_job_run_the_same_experiment(project: Project, tmp_path: Path) -> None:
+    exp = project.experiment("same-choice", SAME_CHOICE)
+    cli = project.chaosrun(
+        "run", str(exp), "-i", str(project.lab.inventory), "--seed", str(SEED),
+        "--set", "duration=2s", "--json", timeout=600,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    cli_journal = project.journal(json.loads(cli.stdout)["run_id"])
 
-
-def test_guardrail_breach_aborts_and_rolls_back(sched_lab: Lab, tmp_path: Path) -> None:
-    hosts = sched_lab.order_hosts()
-    with UnitWatch(sched_lab, hosts, UNIT) as watch:
-        result = run_playbook(
-            sched_lab, tmp_path, "tests/e2e/experiments/stop-one-order-breach.yml"
-        )
-    assert result.status == "failed"
-    stopped = task_results(result, "Stop the experiment on a guardrail")
-    assert stopped and "breached 2 time(s) in a row" in stopped[0]["res"]["msg"]
-    rolled = task_results(result, "Roll the fault back")
-    assert rolled and all(e["res"].get("failed") is not True for e in rolled)
-    assert len(watch.seen_down) == 1
-    # the fault was meant to last 60s; the breach ended it long before (timed from the
-    # unit seen down to seen up again, so a slow preflight on a busy machine does not count)
-    ((victim, down_for),) = watch.down_for.items()
-    assert down_for < 55, f"{victim} was down {down_for:.1f}s"
-    for host in hosts:
-        assert sched_lab.unit_state(host, UNIT) == "active"
-        assert sched_lab.active_faults(host) == []
-    artifact = stats(result)["artifact_data"]
-    assert "guardrail no order-service instance is down breached" in artifact["chaosrun_aborted"]
-
-
-def test_unreachable_target_refuses_before_injecting(sched_lab: Lab, tmp_path: Path) -> None:
-    """A target that does not answer stops the run before anything is injected."""
-    ghost = tmp_path / "ghost.yml"
-    nobody = ipaddress.ip_network(sched_lab.config.subnet)[250]  # no lab host holds it
-    ghost.write_text(
-        "all:\n  children:\n    lab:\n      children:\n        order_service:\n"
-        f"          hosts:\n            ghost-1: {{ansible_host: {nobody}}}\n"
+    job = run_job(
+        tmp_path / "job",
+        project.lab.inventory,
+        {"chaosrun_experiment": str(exp), "chaosrun_seed": SEED, "chaosrun_duration": "2s"},
+        env={"CHAOSRUN_CONFIG": str(project.config_file)},
     )
-    (tmp_path / "runner").mkdir(exist_ok=True)
-    result = ansible_runner.run(
-        private_data_dir=str(tmp_path / "runner"),
-        project_dir=str(PROJECT),
-        playbook="playbooks/experiment.yml",
-        inventory=[str(sched_lab.inventory), str(ghost)],
-        extravars={
-            "chaosrun_experiment": "tests/e2e/experiments/stop-one-order.yml",
-            "chaosrun_targets": "ghost-1,order-1",
-            "chaosrun_count": 2,
-        },
-        envvars={**runner_env(), "ANSIBLE_TIMEOUT": "3"},
-        quiet=True,
-        timeout=300,
-    )
-    assert result.status == "failed"
-    refused = task_results(result, "Refuse unless every target answers")
-    assert refused and "ghost-1" in refused[0]["res"]["msg"]
-    assert task_results(result, "Inject the fault") == []
-    assert sched_lab.unit_state("order-1", UNIT) == "active"
+    assert job.status == "successful", job.stdout.read()[-4000:]
+    job_run = job_journal(job)
+    stats = job_stats(job)
+    assert stats["chaosrun_status"] == "passed" and stats["chaosrun_run_id"] == job_run["run_id"]
+
+    want = choices(cli_journal)
+    # 60% of the 4 hosts left after excluding db_primary: 2 (never 3), db-1 never chosen
+    assert len(want["targets"]["matched"]) == 5 and want["targets"]["excluded"] == ["db-1"]
+    assert len(want["selected"]) == 2 and "db-1" not in want["selected"]
+    assert want["thresholds"]["constant holds against its baseline"] == {"max_decrease": "50%"}
+    assert want["ttl_s"] == 20 and want["overrides"] == {"duration": "2s"}
+    assert choices(job_run) == want
+    project.assert_no_active_fault()

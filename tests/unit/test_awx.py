@@ -242,12 +242,17 @@ def test_full_export_validates(project: Path) -> None:
         "DTSTART;TZID=Europe/Berlin:20261127T000000 RRULE:FREQ=DAILY;INTERVAL=1;"
         "BYDAY=MO,TU,WE,TH,FR;BYHOUR=10;BYMINUTE=0;BYSECOND=0"
     )
-    assert weekday["extra_data"]["chaosrun_probability"] == 0.3
-    assert weekday["extra_data"]["chaosrun_business_hours"] == "true"
+    # the slot's rules stay chaosrun's: the job runs `chaosrun run --scheduled NAME`
+    assert weekday["extra_data"] == {
+        "chaosrun_experiment": "experiments/a.yml",
+        "chaosrun_schedule": weekday["name"],
+    }
     # cron ORs day-of-month and weekday: two rules in one AWX schedule
     assert monthly["rrule"].count("RRULE:") == 2 and monthly["rrule"].startswith("DTSTART:")
-    assert monthly["extra_data"]["chaosrun_duration"] == "20s"
-    assert any("jitter" in n for n in target.notes) and any("gap" in n for n in target.notes)
+    assert monthly["extra_data"]["chaosrun_set"] == "duration=20s"
+    assert [n for n in target.notes if "gap" in n] and not [
+        n for n in target.notes if "jitter" in n
+    ]
 
 
 def test_awx_schedule_fires_when_cron_does(project: Path) -> None:
@@ -355,11 +360,15 @@ def test_execution_environment_builds_a_context(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     containerfile = (tmp_path / "ctx" / "Containerfile").read_text()
-    assert "pip install --no-cache-dir /tmp/chaosrun-src" in containerfile
+    # pip installs from the wheelhouse scripts/ee.sh fills, never from an index
+    assert "ENV PIP_NO_INDEX=1 PIP_FIND_LINKS=/opt/chaosrun-wheels" in containerfile
+    assert containerfile.index("PIP_NO_INDEX=1") < containerfile.index("pip install")
+    assert "pip install --no-cache-dir chaosrun" in containerfile
     assert "ansible-core>=2.19,<2.20" in containerfile
+    # a Debian base (scripts/ee.sh): apt as the package manager, pip owning the Python
+    assert 'PKGMGR="/usr/bin/apt-get"' in containerfile
+    assert 'PYCMD="/usr/bin/python3.11"' in containerfile
     build = tmp_path / "ctx" / "_build"
-    assert (build / "chaosrun-src" / "pyproject.toml").is_file()
-    assert (build / "chaosrun-src" / "chaosrun" / "cli.py").is_file()
     modules = build / "collection" / "plugins" / "modules"
     assert (modules / "prometheus_probe.py").is_file()
     assert (build / "collection" / "galaxy.yml").is_file()
