@@ -10,7 +10,9 @@ fault active there; all hosts at once over the fast path (chaosrun/hostshell.py)
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from chaosrun.config import Config
 from chaosrun.errors import InvalidInput
 from chaosrun.hostshell import HostShell, frozen_marker
 
-FROZEN_OK = "CHAOSRUN_FROZEN_OK"  # the freeze script's line once the marker is in place
+FROZEN_OK = "CHAOSRUN_FROZEN_OK"  # the freeze script's line once the marker is in place, and when
 FROZEN_LINE = "CHAOSRUN_FROZEN"  # preflight's line for a frozen host, before the freeze's line
 WAS_FROZEN = "CHAOSRUN_WAS_FROZEN"  # the unfreeze script's line, before the lifted marker
 TIMEOUT = 180.0  # a host's whole freeze: the marker, then its faults' revert scripts
@@ -33,6 +35,7 @@ class HostsOutcome:
     """What the hosts answered to a freeze or an unfreeze."""
 
     done: list[str] = field(default_factory=list)  # frozen (freeze) / lifted (unfreeze)
+    frozen_at: dict[str, float] = field(default_factory=dict)  # host -> marker written, its clock
     reverted: dict[str, list[str]] = field(default_factory=dict)  # host -> ["run/role"]
     revert_failed: dict[str, list[str]] = field(default_factory=dict)  # host -> ["run/role: why"]
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> why
@@ -41,6 +44,7 @@ class HostsOutcome:
     def as_dict(self) -> dict[str, Any]:
         return {
             "hosts": self.done,
+            "frozen_at": self.frozen_at,
             "reverted": self.reverted,
             "revert_failed": self.revert_failed,
             "unreachable": self.unreachable,
@@ -73,7 +77,7 @@ def parse_marker(text: str) -> killswitch.Freeze:
 
 def freeze_script(state_dir: str, marker: str) -> str:
     """Write the marker under the host's lock, then revert every active fault there.
-    Prints FROZEN_OK once the marker is in place, then `REVERTED run role` or
+    Prints FROZEN_OK and the host's time once the marker is in place, then `REVERTED run role` or
     `FAILED run role: why` per fault; exits 1 when a revert failed."""
     state = shlex.quote(state_dir.rstrip("/"))
     path = shlex.quote(frozen_marker(state_dir))
@@ -86,7 +90,7 @@ def freeze_script(state_dir: str, marker: str) -> str:
         "if command -v flock >/dev/null 2>&1 && ! flock -w 30 9; then "
         'echo "chaosrun: waited 30 s for $state/lock; freezing anyway" >&2; fi; '
         f'printf %s {shlex.quote(marker)} > "$m.tmp" && mv -f "$m.tmp" "$m" || exit 2; '
-        f"echo {FROZEN_OK}; exec 9>&-; rc=0; "
+        f'echo "{FROZEN_OK} $(date +%s.%N)"; exec 9>&-; rc=0; '
         'for f in "$state"/active/*/*/; do [ -f "$f/revert.sh" ] || continue; '
         "d=${f%/}; role=${d##*/}; run=${d%/*}; run=${run##*/}; "
         'if out=$(/bin/sh "$f/revert.sh" freeze 2>&1); then echo "REVERTED $run $role"; '
@@ -130,15 +134,19 @@ def freeze(
 ) -> tuple[killswitch.Freeze, HostsOutcome]:
     """Freeze the hosts matching `pattern` and revert their faults; audited and announced."""
     reason = killswitch.require_reason(reason)
+    shell = _shell(inventory, pattern)
     who = audit.who()
     state = killswitch.Freeze(reason, audit.now_iso(), who["user"], who["host"], _project(config))
-    answers = _run(inventory, pattern, lambda _h: freeze_script(state_dir, marker_text(state)))
+    answers = _run(shell, freeze_script(state_dir, marker_text(state)))
     outcome = HostsOutcome()
     for host, (rc, out) in answers.items():
-        if FROZEN_OK not in out.splitlines():
+        ok = [line.split()[1:] for line in out.splitlines() if line.startswith(FROZEN_OK)]
+        if not ok:
             outcome.unreachable[host] = _why(out)
             continue
         outcome.done.append(host)
+        with contextlib.suppress(ValueError, IndexError):
+            outcome.frozen_at[host] = float(ok[0][0])
         for line in out.splitlines():
             word, _, rest = line.partition(" ")
             run, _, role = rest.partition(" ")
@@ -160,7 +168,7 @@ def unfreeze(
 ) -> HostsOutcome:
     """Remove the marker from the hosts matching `pattern`; audited and announced."""
     reason = killswitch.require_reason(reason)
-    answers = _run(inventory, pattern, lambda _h: unfreeze_script(state_dir))
+    answers = _run(_shell(inventory, pattern), unfreeze_script(state_dir))
     outcome = HostsOutcome()
     for host, (rc, out) in answers.items():
         if rc != 0:
@@ -208,17 +216,25 @@ def _project(config: Config) -> str:
     return str(config.source.parent if config.source else project_root())
 
 
-def _run(inventory: Path, pattern: str, script_for: Any) -> dict[str, tuple[int, str]]:
-    """One script per host matching the pattern, all at once over the fast path."""
+def _shell(inventory: Path, pattern: str) -> HostShell:
+    """The fast path to the hosts matching the pattern, reached as Ansible reaches them."""
     from chaosrun.inventory import load_inventory
 
     inv = load_inventory(str(inventory.resolve()))
     names = inv.match(pattern)
     if not names:
         raise InvalidInput(f"--limit {pattern!r} matches no host of {inventory}")
-    shell = HostShell([inv.host_info(n) for n in names])
+    return HostShell([inv.host_info(n) for n in names], control=f"k{os.getpid()}")
+
+
+def _run(shell: HostShell, script: str) -> dict[str, tuple[int, str]]:
+    """The script on every host at once; host -> (exit code, output). A host that did not
+    run it (no connection, exit 2 or more) is asked once more: both scripts may run twice,
+    and a kill switch should not give up on a host that is merely slow to let us in."""
     try:
-        answers = shell.run_all({n: script_for(n) for n in names}, timeout=TIMEOUT)
+        answers = shell.run_all(dict.fromkeys(shell.hosts, script), timeout=TIMEOUT)
+        again = [n for n, a in answers.items() if a.rc not in (0, 1)]
+        answers.update(shell.run_all(dict.fromkeys(again, script), timeout=TIMEOUT))
     finally:
         shell.close()
     return {n: (a.rc, a.out) for n, a in answers.items()}

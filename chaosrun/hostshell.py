@@ -31,8 +31,18 @@ class Answer:
 
 
 class HostShell:
-    def __init__(self, hosts: list[HostInfo], persist: int = 600, connect_timeout: int = 15):
+    def __init__(
+        self,
+        hosts: list[HostInfo],
+        persist: int = 600,
+        connect_timeout: int = 15,
+        control: str = "e",
+    ):
         self.hosts = {h.name: h for h in hosts}
+        # The ControlMaster sockets' name prefix. Runs share "e"; a one-off command on the
+        # fleet (`freeze -i`) takes its own, so that its end never closes the connection of a
+        # run it is stopping, nor the end of a run its own.
+        self.control = control
         self.persist = persist
         self.connect_timeout = connect_timeout
         # One shell kept open per host: after the first command (preflight's lock check),
@@ -55,7 +65,7 @@ class HostShell:
             "-o", "LogLevel=ERROR",
             "-o", f"ConnectTimeout={self.connect_timeout}",
             "-o", "ControlMaster=auto",
-            "-o", f"ControlPath={CONTROL_DIR}/e-%C",
+            "-o", f"ControlPath={CONTROL_DIR}/{self.control}-%C",
             "-o", f"ControlPersist={self.persist}s",
             "-o", "ServerAliveInterval=5",
             "-o", "ServerAliveCountMax=2",

@@ -19,7 +19,7 @@ from chaosrun.hostshell import Answer
 class LocalShell:
     """HostShell's run_all, with `web-1` as this machine's /bin/sh and `web-2` down."""
 
-    def __init__(self, hosts: list) -> None:
+    def __init__(self, hosts: list, control: str = "e") -> None:
         self.hosts = {h.name: h for h in hosts}
 
     def run_all(self, scripts: dict[str, str], timeout: float = 30.0) -> dict[str, Answer]:
@@ -62,6 +62,7 @@ def test_freeze_on_the_hosts_names_the_unreachable_and_exits_nonzero(project: Pa
     assert done.exit_code == 1, done.output
     out = json.loads(done.output)
     assert out["hosts"] == ["web-1"] and out["reverted"] == {"web-1": ["run-1/service_stop"]}
+    assert list(out["frozen_at"]) == ["web-1"]
     assert out["unreachable"] == {"web-2": "ssh: connect to host web-2: No route to host"}
     assert out["frozen"]["reason"] == "INC-42" and out["frozen"]["project"] == str(project)
     assert not fault.exists() and (project / "state" / "frozen").is_file()
@@ -136,3 +137,22 @@ def test_status_reads_frozen_hosts_from_the_module_or_the_shell_listing(project,
     for frozen in (by_module, by_shell):
         assert frozen["reason"] == "INC-9" and frozen["user"] == "carol"
         assert frozen["line"] == "frozen since t by carol@ops-3: INC-9"
+
+
+def test_a_host_that_did_not_answer_is_asked_once_more(project, monkeypatch) -> None:
+    asked: list[str] = []
+
+    class SlowFirst(LocalShell):
+        def run_all(self, scripts, timeout=30.0):
+            asked.extend(scripts)
+            if asked.count("web-1") == 1:  # its first login timed out
+                return {
+                    n: Answer(255, "Connection timed out during banner exchange", 15.0)
+                    for n in scripts
+                }
+            return super().run_all(scripts, timeout)
+
+    monkeypatch.setattr(hostfreeze, "HostShell", SlowFirst)
+    done = cli(project, "freeze", "-i", str(project / "hosts"), "-l", "web-1", "-r", "INC-5")
+    assert done.exit_code == 0, done.output
+    assert asked == ["web-1", "web-1"] and (project / "state" / "frozen").is_file()
