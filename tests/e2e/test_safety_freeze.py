@@ -94,6 +94,13 @@ def _controller(project: Project, name: str) -> Project:
     return other
 
 
+def _status(project: Project, inventory: str) -> dict:
+    """`status -i` of the order service's hosts, as JSON."""
+    done = project.chaosrun("status", "-i", inventory, "--hosts", "order_service", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
 def _history(project: Project, host: str, run_id: str) -> list[dict]:
     """The host's revert records of a run."""
     out = project.lab.on_host(host, f"grep -F '\"{run_id}\"' {STATE_DIR}/history.jsonl")
@@ -173,12 +180,12 @@ def test_freeze_on_the_hosts_from_another_controller(project: Project):
         assert f"{host}: frozen since" in direct.stdout and "INC-77" in direct.stdout
         assert project.lab.unit_active(host, UNIT) and project.lab.active_dirs(host) == []
 
-        state = second.status()
+        state = _status(second, inv)
         assert state["frozen_hosts"][host]["reason"] == "INC-77 freeze"
     finally:
         lifted = second.chaosrun("unfreeze", "-i", inv, "-l", "order_service", "-r", "over")
     assert lifted.returncode == 0, lifted.stderr
-    assert second.status()["frozen_hosts"] == {}
+    assert _status(second, inv)["frozen_hosts"] == {}
     done = third.chaosrun("run", str(short), "-i", inv)
     assert done.returncode == 0, done.stderr
     assert [(e["action"], e["outcome"]) for e in second.audit()] == [

@@ -129,7 +129,7 @@ history:
 frozen:
   description: The host's freeze marker (C(chaosrun freeze -i)), null when the host is not
     frozen. While it is there the fault roles refuse every inject on the host. A marker that
-    cannot be parsed is returned with only O(frozen.line), the marker's first line.
+    cannot be parsed is returned with only RV(frozen.line), the marker's first line.
   returned: always
   type: dict
   sample:
