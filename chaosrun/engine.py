@@ -27,7 +27,7 @@ from chaosrun import audit, hostshell, reaper, runner, safety, zones
 from chaosrun.experiment import ProbeSpec
 from chaosrun.fleet import controller_id
 from chaosrun.journal import Journal, now_iso
-from chaosrun.lease import DISARMED, FAILED, GONE, RENEWED, LeaseRenewer
+from chaosrun.lease import DISARMED, FAILED, FROZEN, GONE, RENEWED, LeaseRenewer
 from chaosrun.observe import Observer
 from chaosrun.planning import Plan
 from chaosrun.probes import Prober
@@ -101,6 +101,9 @@ class Engine:
         # the run never armed anything: then the run was refused, not rolled back.
         self.inject_failure: str | None = None
         self.nothing_injected = False
+        # The hosts' freeze marker (`chaosrun freeze -i`) stopped the run: with nothing of
+        # it ever armed, that is a refusal, as the on-host lock step's own would be.
+        self.frozen_abort = False
         self.hosts = list(plan.selection.selected)
         self.shell = hostshell.HostShell([plan.inventory.host_info(h) for h in self.hosts])
         source = (
@@ -178,9 +181,10 @@ class Engine:
             rolled_back = False
         if not rolled_back:
             return self._finish("rollback_failed", "rollback failed")
-        if self.inject_failure and self.nothing_injected:
+        if self.nothing_injected and (self.inject_failure or self.frozen_abort):
             # The role refused (the on-host lock, its input) before arming anything.
-            return self._finish("refused", f"nothing injected: {self.inject_failure}")
+            why = self.inject_failure or (self.abort or {}).get("reason", "")
+            return self._finish("refused", f"nothing injected: {why}")
         recovered = self._recovery()
         if self.signalled:  # a signal during rollback or recovery ends the run as aborted
             self._set_abort(f"{self.stop_reason} during {self.signal_phase}")
@@ -505,7 +509,7 @@ class Engine:
 
         def renew() -> dict[str, str]:
             answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=timeout)
-            return {h: _lease_answer(a.rc) for h, a in answers.items()}
+            return {h: (_lease_answer(a.rc), a.out.strip()) for h, a in answers.items()}
 
         self.lease = LeaseRenewer(renew=renew, ttl=self.plan.ttl, every=self.plan.renew_every)
         return self.lease.start()
@@ -564,6 +568,12 @@ class Engine:
         reason = self.watch.abort_reason()
         if reason:
             return reason
+        frozen = self.lease.frozen_hosts() if self.lease else {}
+        if frozen:
+            self.frozen_abort = True
+            return "kill switch on the hosts: " + "; ".join(
+                f"{h}: {note or 'frozen'}" for h, note in frozen.items()
+            )
         lapsed = self.lease.lapsed() if self.lease else []
         disarmed = self.lease.disarmed_hosts() if self.lease else []
         if disarmed:
@@ -760,6 +770,8 @@ def _lease_answer(rc: int) -> str:
         return RENEWED
     if rc == hostshell.LEASE_DISARMED_RC:
         return DISARMED
+    if rc == hostshell.LEASE_FROZEN_RC:
+        return FROZEN
     return GONE if rc == hostshell.LEASE_GONE_RC else FAILED
 
 

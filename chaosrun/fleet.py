@@ -2,9 +2,10 @@
 
 The hosts are the source of truth: every active fault has a state directory on its
 host (run id, role, since, lease expiry, its ONE revert script). `status` reads them
-with the collection's read-only listing module, so it works from any controller;
-`recover` runs each orphaned fault's own revert script; `abort` asks a live run on this
-controller to roll back (an abort request in its run directory, then SIGTERM).
+with the collection's read-only listing module, so it works from any controller, with
+the hosts' freeze markers (`chaosrun freeze -i`) beside them; `recover` runs each
+orphaned fault's own revert script; `abort` asks a live run on this controller to roll
+back (an abort request in its run directory, then SIGTERM).
 """
 
 from __future__ import annotations
@@ -104,20 +105,40 @@ def _journal(run_dir: Path, run_id: str) -> dict[str, Any] | None:
         return None
 
 
+@dataclass
+class Survey:
+    """What the hosts hold: active faults, freeze markers, and who did not answer."""
+
+    faults: list[Fault]
+    problems: list[HostProblem]
+    frozen: dict[str, dict[str, Any]]  # host -> its freeze marker (reason, at, user, host, line)
+
+
 def list_faults(
     config: Config, inventory: Path, pattern: str = "all", state_dir: str = STATE_DIR
 ) -> tuple[list[Fault], list[HostProblem]]:
     """Every active fault on the hosts matching `pattern`, read from the hosts."""
+    found = survey(config, inventory, pattern, state_dir)
+    return found.faults, found.problems
+
+
+def survey(
+    config: Config, inventory: Path, pattern: str = "all", state_dir: str = STATE_DIR
+) -> Survey:
+    """The faults and freeze markers on the hosts matching `pattern`, read from the hosts."""
     if _module_installed():
         answers = _adhoc(inventory, pattern, LIST_MODULE, {"state_dir": state_dir})
     else:
         answers = _list_with_shell(inventory, pattern, state_dir)
     faults: list[Fault] = []
     problems: list[HostProblem] = []
+    frozen: dict[str, dict[str, Any]] = {}
     for host, (ok, res) in sorted(answers.items()):
         if not ok:
             problems.append(HostProblem(host, _message(res)))
             continue
+        if isinstance(res.get("frozen"), dict):
+            frozen[host] = res["frozen"]
         for item in res.get("faults") or []:
             run_id = str(item.get("run_id", "?"))
             controller = str(item.get("controller") or "")
@@ -134,7 +155,7 @@ def list_faults(
                     expired=item.get("expired") if isinstance(item.get("expired"), bool) else None,
                 )
             )
-    return faults, problems
+    return Survey(faults, problems, frozen)
 
 
 CRASHED_SHOWN_S = 86400  # status lists crashed runs this recent (or with faults left)
@@ -181,8 +202,13 @@ def _module_installed() -> bool:
     return found is not None and (found.path / "plugins" / "modules" / f"{module}.py").is_file()
 
 
-# Read-only: one line per fault, "<lease expiry>\t<meta.json on one line>".
-_LIST_SCRIPT = """d={state}/active
+# Read-only: one line per fault, "<lease expiry>\t<meta.json on one line>", and for a
+# frozen host "FROZEN\t<the marker's first line>" and "FROZEN_JSON\t<its JSON line>".
+_LIST_SCRIPT = """m={state}/frozen
+if [ -e "$m" ]; then
+  printf 'FROZEN\t%s\n' "$(head -n 1 "$m")"; printf 'FROZEN_JSON\t%s\n' "$(tail -n 1 "$m")"
+fi
+d={state}/active
 for f in "$d"/*/*/meta.json; do
   [ -f "$f" ] || continue
   run=$(basename "$(dirname "$(dirname "$f")")")
@@ -202,8 +228,16 @@ def _list_with_shell(
         if not ok:
             continue
         faults = []
+        frozen: dict[str, Any] | None = None
         for line in str(res.get("stdout", "")).splitlines():
             lease, _, meta = line.partition("\t")
+            if lease == "FROZEN":
+                frozen = {**(frozen or {}), "line": meta}
+                continue
+            if lease == "FROZEN_JSON":
+                with contextlib.suppress(ValueError, TypeError):
+                    frozen = {**dict(json.loads(meta)), **(frozen or {})}
+                continue
             try:
                 item = json.loads(meta)
             except ValueError:
@@ -211,7 +245,7 @@ def _list_with_shell(
             if lease.strip().isdigit():
                 item["lease_expires_at"] = int(lease)
             faults.append(item)
-        answers[host] = (True, {"faults": faults})
+        answers[host] = (True, {"faults": faults, "frozen": frozen})
     return answers
 
 

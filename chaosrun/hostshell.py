@@ -31,8 +31,18 @@ class Answer:
 
 
 class HostShell:
-    def __init__(self, hosts: list[HostInfo], persist: int = 600, connect_timeout: int = 15):
+    def __init__(
+        self,
+        hosts: list[HostInfo],
+        persist: int = 600,
+        connect_timeout: int = 15,
+        control: str = "e",
+    ):
         self.hosts = {h.name: h for h in hosts}
+        # The ControlMaster sockets' name prefix. Runs share "e"; a one-off command on the
+        # fleet (`freeze -i`) takes its own, so that its end never closes the connection of a
+        # run it is stopping, nor the end of a run its own.
+        self.control = control
         self.persist = persist
         self.connect_timeout = connect_timeout
         # One shell kept open per host: after the first command (preflight's lock check),
@@ -55,7 +65,7 @@ class HostShell:
             "-o", "LogLevel=ERROR",
             "-o", f"ConnectTimeout={self.connect_timeout}",
             "-o", "ControlMaster=auto",
-            "-o", f"ControlPath={CONTROL_DIR}/e-%C",
+            "-o", f"ControlPath={CONTROL_DIR}/{self.control}-%C",
             "-o", f"ControlPersist={self.persist}s",
             "-o", "ServerAliveInterval=5",
             "-o", "ServerAliveCountMax=2",
@@ -152,6 +162,13 @@ def revert_script(state_dir: str, run_id: str) -> str:
 
 LEASE_GONE_RC = 3  # the lease script's exit code when the host holds nothing of the run
 LEASE_DISARMED_RC = 5  # ... when it holds a fault of the run that nothing would revert
+LEASE_FROZEN_RC = 7  # ... when the host carries the freeze marker (`chaosrun freeze -i`)
+
+
+def frozen_marker(state_dir: str) -> str:
+    """The on-host freeze marker: its first line says who froze the host, when and why
+    (the on-host lock step prints it when it refuses), its last line is the same as JSON."""
+    return f"{state_dir.rstrip('/')}/frozen"
 
 
 def lease_script(state_dir: str, run_id: str, seconds: float) -> str:
@@ -160,10 +177,14 @@ def lease_script(state_dir: str, run_id: str, seconds: float) -> str:
     injected, or already reverted): the renewer tells the two apart. Exits
     LEASE_DISARMED_RC, naming the fault, when a fault's dead-man is no longer armed (the
     `armed` file the role wrote: this boot, its unit or process, its boot guard), as after a
-    reboot: the lease file alone would outlive the timer."""
+    reboot: the lease file alone would outlive the timer. Exits LEASE_FROZEN_RC, printing
+    the freeze's line, when the host is frozen: checked first, since the freeze reverts the
+    run's fault (which would otherwise answer as gone, as if its dead-man had fired)."""
     d = shlex.quote(active_dir(state_dir, run_id))
+    marker = shlex.quote(frozen_marker(state_dir))
     secs = int(seconds)
     return (
+        f"[ ! -e {marker} ] || {{ head -n 1 {marker}; exit {LEASE_FROZEN_RC}; }}; "
         f"[ -d {d} ] || exit {LEASE_GONE_RC}; "
         "boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null); "
         f'for a in {d}/*/armed; do [ -f "$a" ] || continue; '

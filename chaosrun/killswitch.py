@@ -25,6 +25,7 @@ class Freeze:
     at: str
     user: str
     host: str
+    project: str = ""  # the controller's project directory (a freeze on the hosts)
 
     def message(self) -> str:
         return f"chaos is frozen since {self.at} by {self.user}@{self.host}: {self.reason}"
@@ -41,7 +42,13 @@ def current(path: Path) -> Freeze | None:
         return Freeze(reason=f"freeze file unreadable: {exc}", at="?", user="?", host="?")
     try:
         data: dict[str, Any] = json.loads(text)
-        return Freeze(str(data["reason"]), str(data["at"]), str(data["user"]), str(data["host"]))
+        return Freeze(
+            str(data["reason"]),
+            str(data["at"]),
+            str(data["user"]),
+            str(data["host"]),
+            str(data.get("project") or ""),
+        )
     except (ValueError, KeyError, TypeError):
         return Freeze(reason="freeze file present (unparsable)", at="?", user="?", host="?")
 
@@ -55,7 +62,7 @@ def check(path: Path) -> None:
 
 def freeze(path: Path, reason: str, audit_path: Path, webhooks: Sequence[Any] = ()) -> Freeze:
     """Freeze chaos (idempotent: a second freeze replaces the reason)."""
-    reason = _reason(reason)
+    reason = require_reason(reason)
     who = audit.who()
     state = Freeze(reason=reason, at=audit.now_iso(), user=who["user"], host=who["host"])
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +78,7 @@ def unfreeze(
     path: Path, reason: str, audit_path: Path, webhooks: Sequence[Any] = ()
 ) -> Freeze | None:
     """Lift the freeze; returns the freeze that was lifted (None if there was none)."""
-    reason = _reason(reason)
+    reason = require_reason(reason)
     before = current(path)
     path.unlink(missing_ok=True)
     entry = audit.record(
@@ -85,7 +92,8 @@ def unfreeze(
     return before
 
 
-def _reason(reason: str | None) -> str:
+def require_reason(reason: str | None) -> str:
+    """The stripped reason; InvalidInput when there is none."""
     text = (reason or "").strip()
     if not text:
         raise InvalidInput("--reason is required: say why, for the audit log")

@@ -21,15 +21,20 @@ FAILED = "failed"  # no answer: the host may or may not have taken it
 # The host holds the run's fault but its dead-man is no longer armed (a reboot removed
 # the timer): nothing would revert it, so the run has lost control of it.
 DISARMED = "disarmed"
+# The host carries the freeze marker of `chaosrun freeze -i`: the freeze reverted (or is
+# reverting) every fault there, and the run must abort; the answer's note says who froze it.
+FROZEN = "frozen"
 
-# renew() -> {host: RENEWED | GONE | FAILED}; True and False mean RENEWED and FAILED.
-Renew = Callable[[], Mapping[str, str | bool]]
+# renew() -> {host: answer or (answer, note)}; True and False mean RENEWED and FAILED.
+Renew = Callable[[], Mapping[str, str | bool | tuple[str, str]]]
 
 
-def _answer(value: str | bool) -> str:
+def _answer(value: str | bool | tuple[str, str]) -> tuple[str, str]:
+    if isinstance(value, tuple):
+        return value
     if value is True:
-        return RENEWED
-    return FAILED if value is False else str(value)
+        return RENEWED, ""
+    return (FAILED if value is False else str(value)), ""
 
 
 @dataclass
@@ -51,6 +56,7 @@ class LeaseRenewer:
     held: set[str] = field(default_factory=set)
     gone: set[str] = field(default_factory=set)
     disarmed: set[str] = field(default_factory=set)
+    frozen: dict[str, str] = field(default_factory=dict)  # host -> the freeze's own line
     in_flight_since: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -80,10 +86,10 @@ class LeaseRenewer:
         try:
             answers = {h: _answer(a) for h, a in self.renew().items()}
         except Exception:  # a renewer crash must not kill the run; the hosts are safe anyway
-            answers = dict.fromkeys(self.last_ok, FAILED)
+            answers = dict.fromkeys(self.last_ok, (FAILED, ""))
         with self._lock:
             self.in_flight_since = None
-            for host, answer in answers.items():
+            for host, (answer, note) in answers.items():
                 if answer == FAILED:
                     self.failures[host] = self.failures.get(host, 0) + 1
                     continue
@@ -91,6 +97,8 @@ class LeaseRenewer:
                 self.last_ok[host] = max(sent, self.last_ok.get(host, sent))
                 if answer == RENEWED:
                     self.held.add(host)
+                elif answer == FROZEN:
+                    self.frozen[host] = note
                 elif answer == DISARMED:  # held, but not as the run armed it
                     self.disarmed.add(host)
                     self.gone.add(host)
@@ -101,6 +109,11 @@ class LeaseRenewer:
         """Hosts that hold the run's fault with its dead-man no longer armed."""
         with self._lock:
             return sorted(self.disarmed)
+
+    def frozen_hosts(self) -> dict[str, str]:
+        """Hosts that answered with the freeze marker, and the freeze's line from each."""
+        with self._lock:
+            return dict(sorted(self.frozen.items()))
 
     def lapsed(self) -> list[str]:
         """Hosts that lost the fault: the run's state is gone from them after they held it

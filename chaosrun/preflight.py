@@ -2,16 +2,17 @@
 
 Irreversible faults need an explicit flag; the project's safety rules (kill switch,
 blackout windows, blast radius, hosts held by live runs) must allow the run; Prometheus
-must be ready when probes use it; every selected host must answer over SSH and hold no
-active fault of another run (the on-host lock). The SSH connections opened here stay
-open for the fast rollback path.
+must be ready when probes use it; every selected host must answer over SSH, carry no
+freeze marker (`chaosrun freeze -i`) and hold no active fault of another run (the on-host
+lock; the role's lock step checks both again when it arms, which is the guarantee). The
+SSH connections opened here stay open for the fast rollback path.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chaosrun import safety
+from chaosrun import hostfreeze, safety
 from chaosrun.errors import Refused
 from chaosrun.hostshell import HostShell, holders_script
 
@@ -64,7 +65,8 @@ def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dic
     unfit = access_problems(shell)
     if unfit:
         raise Refusal("host access: " + "; ".join(f"{h}: {why}" for h, why in unfit.items()))
-    script = f"{PREREQUISITES}; {holders_script(plan.state_dir)}"
+    frozen_check = hostfreeze.check_script(plan.state_dir)
+    script = f"{PREREQUISITES}; {frozen_check}; {holders_script(plan.state_dir)}"
     answers = shell.run_all(dict.fromkeys(shell.hosts, script), 60)
     lacking = {h: a.out for h, a in answers.items() if a.rc == LACKING_RC}
     if lacking:
@@ -74,6 +76,10 @@ def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dic
     if unreachable:
         detail = "; ".join(f"{h}: {explain(out)}" for h, out in unreachable.items())
         raise Refusal(f"hosts unreachable over SSH: {detail}")
+    frozen = [(h, hostfreeze.frozen_in(a.out)) for h, a in answers.items()]
+    frozen = [(h, line) for h, line in frozen if line]
+    if frozen:
+        raise Refusal(hostfreeze.hosts_message(frozen))
     held = {h: a.out.split() for h, a in answers.items() if a.out.split()}
     others = {h: [r for r in runs if r != run_id] for h, runs in held.items()}
     others = {h: runs for h, runs in others.items() if runs}

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from chaosrun import config as project_config
-from chaosrun import fleet, killswitch
+from chaosrun import fleet, hostfreeze, killswitch
 from chaosrun.commands.options import (
     RunsDirOpt,
     VaultFileOpt,
@@ -36,6 +36,18 @@ ConfigOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 ReasonOpt = Annotated[
     str, typer.Option("--reason", "-r", help="Why (required; goes to the audit log).")
+]
+HostsInventoryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "-i",
+        "--inventory",
+        help="Freeze the hosts of this inventory (a marker on each host) instead of this "
+        "controller. Never taken from CHAOSRUN_INVENTORY: the hosts are frozen only when asked.",
+    ),
+]
+LimitOpt = Annotated[
+    str, typer.Option("--limit", "-l", help="With -i: only the hosts matching this pattern.")
 ]
 StateDirOpt = Annotated[
     str,
@@ -66,7 +78,8 @@ def status(
     use_vault(vault_id, vault_password_file)
     use_runs_dir(runs_dir)
     cfg = project_config.load(config)
-    faults, problems = fleet.list_faults(cfg, _inventory(inventory), pattern, state_dir)
+    found = fleet.survey(cfg, _inventory(inventory), pattern, state_dir)
+    faults, problems = found.faults, found.problems
     crashed = fleet.crashed_runs(cfg, faults)
     freeze = killswitch.current(cfg.freeze_file)
     if as_json:
@@ -75,14 +88,22 @@ def status(
                 "faults": [f.as_dict() for f in faults],
                 "unreachable": [{"host": p.host, "message": p.message} for p in problems],
                 "frozen": freeze.__dict__ if freeze else None,
+                "frozen_hosts": found.frozen,
                 "crashed": crashed,
             }
         )
     else:
+        _print_frozen_hosts(found.frozen)
         _print_status(faults, problems, freeze)
         _print_crashed(crashed)
     if problems:
         raise typer.Exit(1)
+
+
+def _print_frozen_hosts(frozen: dict[str, dict]) -> None:
+    for host, marker in frozen.items():
+        line = marker.get("line") or f"frozen by {marker.get('user')}: {marker.get('reason')}"
+        console.print(f"[bold red]FROZEN[/] {host}: {line}", soft_wrap=True)
 
 
 def _print_crashed(crashed: list[dict]) -> None:
@@ -194,18 +215,93 @@ def abort(
     console.print(f"abort requested: run {run_id} (pid {pid}) is rolling back")
 
 
-def freeze(reason: ReasonOpt = "", config: ConfigOpt = None) -> None:
-    """Pull the kill switch: no run starts, running ones abort and roll back."""
+def freeze(
+    reason: ReasonOpt = "",
+    inventory: HostsInventoryOpt = None,
+    limit: LimitOpt = "all",
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    state_dir: StateDirOpt = fleet.STATE_DIR,
+) -> None:
+    """Pull the kill switch: no run starts, running ones abort and roll back.
+
+    Without -i: this controller's project (its runs, cron entries and clones sharing the
+    freeze file). With -i: every host of the inventory (or --limit) carries a freeze marker
+    that refuses every inject, whichever controller asks, and its active faults are
+    reverted now."""
     cfg = project_config.load(config)
-    state = killswitch.freeze(cfg.freeze_file, reason, cfg.audit_path, cfg.webhooks)
-    console.print(f"[bold red]frozen[/]: {state.reason} ({cfg.freeze_file})")
+    if inventory is None:
+        state = killswitch.freeze(cfg.freeze_file, reason, cfg.audit_path, cfg.webhooks)
+        if as_json:
+            emit_json({"frozen": state.__dict__, "scope": "controller"})
+        else:
+            console.print(f"[bold red]frozen[/]: {state.reason} ({cfg.freeze_file})")
+        return
+    state, outcome = hostfreeze.freeze(cfg, inventory, limit, reason, state_dir)
+    if as_json:
+        emit_json({"frozen": state.__dict__, "scope": "hosts", **outcome.as_dict()})
+    else:
+        _print_host_freeze(state, outcome)
+    _exit_for(outcome)
 
 
-def unfreeze(reason: ReasonOpt = "", config: ConfigOpt = None) -> None:
-    """Release the kill switch."""
+def _print_host_freeze(state: killswitch.Freeze, outcome: hostfreeze.HostsOutcome) -> None:
+    if outcome.done:
+        console.print(
+            f"[bold red]frozen[/] {len(outcome.done)} host(s): {', '.join(outcome.done)}: "
+            f"{state.reason}",
+            soft_wrap=True,
+        )
+    for host, faults in outcome.reverted.items():
+        console.print(f"{host}: reverted {', '.join(faults)}", soft_wrap=True)
+    for host, faults in outcome.revert_failed.items():
+        console.print(
+            f"[bold white on red]REVERT FAILED[/] {host}: {'; '.join(faults)} (frozen; "
+            "a fault may still be active: `chaosrun status -i`, `chaosrun recover -i`)",
+            soft_wrap=True,
+        )
+    _print_unreachable(outcome, "NOT frozen")
+
+
+def _print_unreachable(outcome: hostfreeze.HostsOutcome, what: str) -> None:
+    for host, why in outcome.unreachable.items():
+        info(f"[yellow]{host}: no answer, {what}: {why}[/]")
+
+
+def _exit_for(outcome: hostfreeze.HostsOutcome) -> None:
+    if outcome.revert_failed:
+        raise typer.Exit(5)
+    if outcome.unreachable:
+        raise typer.Exit(1)
+
+
+def unfreeze(
+    reason: ReasonOpt = "",
+    inventory: HostsInventoryOpt = None,
+    limit: LimitOpt = "all",
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    state_dir: StateDirOpt = fleet.STATE_DIR,
+) -> None:
+    """Release the kill switch (with -i: remove the hosts' freeze markers)."""
     cfg = project_config.load(config)
-    before = killswitch.unfreeze(cfg.freeze_file, reason, cfg.audit_path, cfg.webhooks)
-    console.print("unfrozen" if before else "was not frozen")
+    if inventory is None:
+        before = killswitch.unfreeze(cfg.freeze_file, reason, cfg.audit_path, cfg.webhooks)
+        if as_json:
+            emit_json({"lifted": before.__dict__ if before else None, "scope": "controller"})
+        else:
+            console.print("unfrozen" if before else "was not frozen")
+        return
+    outcome = hostfreeze.unfreeze(cfg, inventory, limit, reason, state_dir)
+    if as_json:
+        emit_json({"scope": "hosts", **outcome.as_dict()})
+    else:
+        for host, was in outcome.lifted.items():
+            console.print(f"unfrozen {host} (was: {was.reason}, by {was.user}@{was.host})")
+        if not outcome.done and not outcome.unreachable:
+            console.print("no host was frozen")
+    _print_unreachable(outcome, "still frozen if it was")
+    _exit_for(outcome)
 
 
 def register(app: typer.Typer) -> None:

@@ -79,6 +79,7 @@ class Project:
 
     root: Path
     lab: Lab
+    workdir: Path = PROJECT  # where chaosrun runs; another controller's is its own directory
 
     @property
     def config_file(self) -> Path:
@@ -124,7 +125,7 @@ class Project:
             text=True,
             timeout=timeout,
             env=self.env(),
-            cwd=PROJECT,
+            cwd=self.workdir,
         )
 
     def start(self, *args: str) -> subprocess.Popen[str]:
@@ -135,7 +136,7 @@ class Project:
             stderr=subprocess.PIPE,
             text=True,
             env=self.env(),
-            cwd=PROJECT,
+            cwd=self.workdir,
             start_new_session=True,
         )
 

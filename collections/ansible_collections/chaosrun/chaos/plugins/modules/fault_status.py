@@ -15,7 +15,8 @@ version_added: "0.1.0"
 description:
   - Reads the host's chaosrun state directory and lists every fault found under
     C(<state_dir>/active/<run_id>/<role>/) with its run, role, start, lease expiry,
-    controller and whether its revert script exists.
+    controller and whether its revert script exists, and the host's freeze marker
+    (written by C(chaosrun freeze -i)) when there is one.
   - The hosts are the source of truth for active faults, so C(chaosrun status) and
     C(chaosrun recover) use this module from any controller. To recover a fault, run the
     reported C(revert_script) on the host (C(sh <revert_script> recover)).
@@ -125,6 +126,38 @@ history:
   returned: when O(history) is above 0
   type: list
   elements: dict
+frozen:
+  description: The host's freeze marker (C(chaosrun freeze -i)), null when the host is not
+    frozen. While it is there the fault roles refuse every inject on the host. A marker that
+    cannot be parsed is returned with only RV(frozen.line), the marker's first line.
+  returned: always
+  type: dict
+  sample:
+    reason: incident INC-42
+    at: "2026-11-27T21:05:01.123Z"
+    user: alice
+    host: ops-1
+    project: /srv/ops
+    line: "frozen since 2026-11-27T21:05:01.123Z by alice@ops-1: incident INC-42"
+  contains:
+    reason:
+      description: Why the host was frozen.
+      type: str
+    at:
+      description: When, as an ISO 8601 time of the controller's clock.
+      type: str
+    user:
+      description: Who froze it.
+      type: str
+    host:
+      description: The controller machine the freeze came from.
+      type: str
+    project:
+      description: The controller's project directory.
+      type: str
+    line:
+      description: The marker's first line, the one a refused inject prints.
+      type: str
 now:
   description: The host's clock, epoch seconds, to compare expiries with.
   returned: always
@@ -213,6 +246,26 @@ def read_history(state_dir, count):
     return records
 
 
+def read_frozen(state_dir):
+    """The freeze marker (first line: the refusal's text; last line: JSON), or None."""
+    path = os.path.join(state_dir, "frozen")
+    if not os.path.lexists(path):
+        return None
+    try:
+        with open(path) as handle:
+            lines = handle.read().strip().splitlines()
+    except (OSError, ValueError):
+        lines = []
+    line = lines[0] if lines else "frozen (marker unreadable)"
+    try:
+        data = json.loads(lines[-1])
+    except (ValueError, IndexError):
+        data = None
+    frozen = dict(data) if isinstance(data, dict) else {}
+    frozen["line"] = line
+    return frozen
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -228,6 +281,7 @@ def main():
         changed=False,
         now=now,
         faults=list_faults(state_dir, module.params["run_id"], now),
+        frozen=read_frozen(state_dir),
     )
     if module.params["history"] > 0:
         result["history"] = read_history(state_dir, module.params["history"])
