@@ -10,9 +10,10 @@ a second); the controller is a child subreaper, so an ssh ControlMaster that det
 below it. The pipe reaches end-of-file when the controller ends, however it ends; the
 guardian then ends every process it noted (the same pid and start time), every process
 whose environment carries the run's marker (`CHAOSRUN_RUN_MARK=<run id>`, inherited by
-whatever the run starts: a process started since the last look is found this way), and
-every ssh ControlMaster orphaned since its last look (a master's title overwrites its
-environment, so the marker cannot find it), SIGTERM first so ssh masters remove their
+whatever the run starts: a process started since the last look is found this way), and,
+when the controller died rather than said it stopped, every ssh ControlMaster orphaned
+since its last look (a master's title overwrites its environment, so the marker cannot
+find it), SIGTERM first so ssh masters remove their
 sockets, then SIGKILL, and exits.
 """
 
@@ -33,6 +34,7 @@ from chaosrun import liveness
 MARK = "CHAOSRUN_RUN_MARK"
 GRACE_S = 0.5  # between SIGTERM and SIGKILL
 SWEEP_S = 3.0  # a sweep stops looking after this long
+STOPPED = b"stopped\n"  # what the controller says to its guardian when the run ends
 LOOK_EVERY_S = 0.1  # how often the guardian notes the processes below the controller
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 
@@ -66,6 +68,12 @@ class Reaper:
     def stop(self) -> None:
         """End what is left of the run (ControlMaster connections, a stray worker)."""
         if self._guardian is not None and self._guardian.stdin is not None:
+            # Said before the end-of-file: the run ended on its own, so the guardian takes
+            # only what it noted and what carries the marker, never an orphaned master,
+            # which may then be another program's (lab up's, another run's, a user's).
+            with contextlib.suppress(OSError):
+                self._guardian.stdin.write(STOPPED)
+                self._guardian.stdin.flush()
             self._guardian.stdin.close()  # the guardian sweeps, sparing this process
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._guardian.wait(SWEEP_S + GRACE_S + 5)
@@ -137,6 +145,7 @@ def _guard(run_id: str, controller: int) -> None:
     """The guardian: note the controller's processes until its end (end-of-file on
     stdin), then sweep."""
     seen: dict[int, str] = {}
+    stopped = False
     # Only what started after the run did: a controller that runs the engine in-process
     # (a test, a scheduler) may have children of its own.
     born = int(liveness.process_start(os.getpid()) or 0)
@@ -144,7 +153,9 @@ def _guard(run_id: str, controller: int) -> None:
     with contextlib.suppress(OSError):
         while True:
             ready, _, _ = select.select([0], [], [], LOOK_EVERY_S)
-            if ready and not os.read(0, 4096):
+            said = os.read(0, 4096) if ready else b"-"
+            stopped = stopped or STOPPED in said
+            if not said:
                 break
             looked = _ticks_now()
             now = descendants(controller)
@@ -153,9 +164,12 @@ def _guard(run_id: str, controller: int) -> None:
     # controller died, and its title hides the run's marker: take the masters orphaned
     # since that last moment (their start no older than the look before the last). Twice:
     # an ssh client ended by the first sweep may have just detached its master.
+    # Only after a controller that died: one that stopped the run kept its masters below
+    # it (a subreaper) until the end, and a master orphaned now is somebody else's.
     since = max(born, looked - int(LOOK_EVERY_S * _TICKS_PER_S) - 1)
     for _ in range(2):
-        seen.update({p: t for p, t in orphaned_masters().items() if int(t) >= since})
+        if not stopped:
+            seen.update({p: t for p, t in orphaned_masters().items() if int(t) >= since})
         sweep(run_id, spare={os.getpid(), controller}, seen=seen)
 
 
