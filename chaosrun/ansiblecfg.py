@@ -1,10 +1,10 @@
 """The user's Ansible configuration, read the way Ansible reads it.
 
 chaosrun never replaces the ansible.cfg that Ansible itself would pick (ANSIBLE_CONFIG,
-./ansible.cfg, ~/.ansible.cfg, /etc/ansible/ansible.cfg): ansible-playbook runs in the
-same working directory and environment, so it picks the same file, and chaosrun's own
-readers (default inventory, collection paths, the fast SSH path) ask ansible-core's
-ConfigManager for that same file.
+./ansible.cfg, ~/.ansible.cfg, /etc/ansible/ansible.cfg): it finds that file as Ansible
+does from where chaosrun runs and hands the same path to ansible-playbook (which
+ansible-runner starts in another directory), and chaosrun's own readers (default
+inventory, collection paths, the fast SSH path) ask ansible-core's ConfigManager for it.
 """
 
 from __future__ import annotations

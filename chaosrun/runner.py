@@ -59,15 +59,24 @@ def fault_playbook() -> Path:
 
 def runner_env() -> dict[str, str]:
     """What ansible-playbook needs from the engine, added to the user's own setup: the
-    ansible.cfg stays the one Ansible picks (same working directory and environment),
-    the collection roots are the user's plus the bundled copy's, this venv's tools."""
+    collection roots are the user's plus the bundled copy's, this venv's tools. The
+    ansible.cfg is the one Ansible picks from where chaosrun runs (ansible-runner starts
+    ansible-playbook in the run's directory, where Ansible would find none), and host key
+    checking is the user's (ansible-runner would turn it off)."""
+    from chaosrun import ansiblecfg
+
     bin_dir = str(Path(sys.executable).parent)
     path = os.environ.get("PATH", "")
-    return {
+    env = {
         "ANSIBLE_COLLECTIONS_PATH": collection.ansible_paths(),
+        "ANSIBLE_HOST_KEY_CHECKING": str(bool(ansiblecfg.setting("HOST_KEY_CHECKING"))),
         "PATH": path if path.startswith(bin_dir) else f"{bin_dir}:{path}",
         "ANSIBLE_NOCOLOR": "1",
     }
+    cfg = ansiblecfg.config_file()
+    if cfg is not None:
+        env["ANSIBLE_CONFIG"] = str(cfg)
+    return env
 
 
 def playbook_args(*args: str) -> str:

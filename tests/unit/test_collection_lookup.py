@@ -59,7 +59,10 @@ def test_runner_keeps_the_users_ansible_cfg(elsewhere: Path, monkeypatch) -> Non
     monkeypatch.setenv("ANSIBLE_CONFIG", str(elsewhere / "team.cfg"))
     (elsewhere / "team.cfg").write_text("[defaults]\nforks = 7\n")
     env = runner.runner_env()
-    assert "ANSIBLE_CONFIG" not in env  # ansible-playbook inherits the user's own choice
+    # The file Ansible picks from here, though ansible-runner starts ansible-playbook
+    # elsewhere; host key checking as the user has it (ansible-runner would turn it off).
+    assert env["ANSIBLE_CONFIG"] == str(elsewhere / "team.cfg")
+    assert env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
     assert env["ANSIBLE_COLLECTIONS_PATH"].endswith(str(paths.collections_dir()))
     assert runner.forks_args(20) == []  # the user's forks hold
     monkeypatch.setenv("ANSIBLE_CONFIG", str(elsewhere / "none.cfg"))
