@@ -34,7 +34,9 @@ CONTROLLER = textwrap.dedent(
     print(plain.pid, flush=True)
     time.sleep(1.5)  # the guardian notes the daemon
     print("ready", flush=True)
-    if sys.argv[2] == "end":
+    if sys.argv[2] == "end-on-cue":
+        sys.stdin.readline()
+    if sys.argv[2].startswith("end"):
         r.stop()
         print("stopped", flush=True)
     time.sleep(300)
@@ -45,6 +47,7 @@ CONTROLLER = textwrap.dedent(
 def _start(run_id: str, how: str) -> tuple[subprocess.Popen[str], list[int]]:
     proc = subprocess.Popen(
         [sys.executable, "-c", CONTROLLER, run_id, how],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
@@ -82,3 +85,38 @@ def test_the_end_of_a_run_ends_its_processes_but_not_the_controller():
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
+
+
+def _stranger_master() -> int:
+    """Another program's ssh ControlMaster: detached, parent init, `[mux]` in its title."""
+    out = subprocess.run(
+        [
+            "bash",
+            "-c",
+            '(exec -a "ssh: /tmp/elsewhere/cp-1 [mux]" sleep 30 </dev/null >/dev/null 2>&1 &'
+            " echo $!)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
+    return int(out.stdout.split()[0])
+
+
+def test_a_run_that_ends_spares_another_programs_controlmaster():
+    proc, pids = _start(f"unit-cue-{os.getpid()}", "end-on-cue")
+    stranger = _stranger_master()
+    try:
+        # What the guardian would take after a dead controller: an orphan of init.
+        assert (liveness.stat(stranger) or [None, None])[1] == "1"
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "stopped"
+        assert _gone_within(pids, 5) == []
+        assert liveness.process_start(stranger) is not None, "the run took a stranger's master"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        os.kill(stranger, signal.SIGKILL)
