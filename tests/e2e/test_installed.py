@@ -162,7 +162,47 @@ def test_installed_wheel_runs_from_the_teams_repo(
     history = installed.run(sub, "history", "--format", "json")
     assert history.returncode == 0, history.stderr
     assert json.loads(history.stdout)["total"] == 1
+
+    doctor = installed.run(repo, "doctor", "-i", "inventory/hosts")
+    assert doctor.returncode == 0, doctor.stdout[-2000:] + doctor.stderr[-2000:]
+    _scheduled_slot_runs_as_cron_would(installed, repo, tmp_path)
     assert _checkout_state() == before
+
+
+def _scheduled_slot_runs_as_cron_would(installed: Installed, repo: Path, tmp_path: Path) -> None:
+    """`schedule install` for cron, then the entry's command run by hand the way cron runs
+    it: a bare environment, another working directory. The slot completes an experiment."""
+    (repo / "chaosrun-schedules.yml").write_text(
+        "schedules:\n"
+        "  - name: busy-core\n"
+        f"    experiment: {EXPERIMENT}\n"
+        "    inventory: inventory/hosts\n"
+        "    cron: '@daily'\n"
+    )
+    cron_file = tmp_path / "cron.d" / "chaosrun"
+    done = installed.run(
+        repo, "schedule", "install", "--backend", "cron", "--cron-file", str(cron_file)
+    )
+    assert done.returncode == 0, done.stderr
+    [line] = [x for x in cron_file.read_text().splitlines() if x.startswith("@daily root ")]
+    command = line.removeprefix("@daily root ").replace("\\%", "%")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    bare = [
+        "env",
+        "-i",
+        f"HOME={installed.home}",
+        "LOGNAME=root",
+        "SHELL=/bin/sh",
+        "PATH=/usr/bin:/bin",
+    ]
+    subprocess.run([*bare, "/bin/sh", "-c", command], cwd=elsewhere, timeout=600)
+    journals = sorted((repo / ".chaosrun" / "runs").glob("*/journal.json"))
+    assert len(journals) == 2, (repo / ".chaosrun" / "schedules" / "busy-core.log").read_text()
+    slot = max((json.loads(j.read_text()) for j in journals), key=lambda j: j["started_at"])
+    assert slot["status"] == "passed", slot.get("abort")
+    removed = installed.run(repo, "schedule", "uninstall")
+    assert removed.returncode == 0 and not cron_file.exists(), removed.stderr
 
 
 def test_the_teams_ansible_cfg_is_in_effect(installed: Installed, lab, tmp_path: Path) -> None:

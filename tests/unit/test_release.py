@@ -58,3 +58,11 @@ def test_dash_e_is_not_taken() -> None:
 
     taken = [opt.opts for opt in options(command) if "-e" in opt.opts]
     assert taken == []
+
+
+def test_the_changelog_names_every_role_and_module() -> None:
+    changelog = (COLLECTION / "CHANGELOG.md").read_text()
+    parts = [p.name for p in (COLLECTION / "roles").iterdir() if p.is_dir()]
+    parts += [p.stem for p in (COLLECTION / "plugins" / "modules").glob("*.py")]
+    missing = [name for name in parts if f"`{name}`" not in changelog]
+    assert not missing, f"CHANGELOG.md does not name: {', '.join(sorted(missing))}"
