@@ -14,7 +14,6 @@ BUNDLED = (
     "collections/ansible_collections/chaosrun/chaos",
     "playbooks/fault.yml",
     "playbooks/experiment.yml",
-    "playbooks/experiment",
 )
 # ansible-test's output and bytecode are not part of the collection.
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "output")
