@@ -20,11 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 
 from chaosrun import audit
 from chaosrun.errors import ChaosrunError
+
+try:  # click's own Exit, where a click is installed beside typer's vendored one
+    from click.exceptions import Exit as _ClickExit
+except ImportError:  # an installed chaosrun has typer alone
+    _ClickExit = typer.Exit
 
 EVENT = "slot_failed"
 FALLBACK_ENV = "CHAOSRUN_SLOT_FALLBACK"  # set by installed entries: their fallback script
@@ -51,7 +55,7 @@ def guard(name: str, experiment: str) -> Iterator[Slot]:
     token = _current.set(slot)
     try:
         yield slot
-    except (typer.Exit, click.exceptions.Exit) as exc:
+    except (typer.Exit, _ClickExit) as exc:
         finish(slot, exc.exit_code, slot.reason)
         raise
     except ChaosrunError as exc:
