@@ -143,11 +143,14 @@ def api_checks(inventory: Any | None) -> list[Check]:
     """Prometheus (and Alertmanager when one is known) with the project's access settings."""
     from chaosrun import config
     from chaosrun.apiaccess import ApiAccess
-    from chaosrun.planning import alertmanager_access
+    from chaosrun.planning import alertmanager_access, inventory_access
 
     cfg = config.load()
     url = prometheus_url(inventory) or cfg.prometheus_url
-    access = cfg.prometheus.with_url(url) if cfg.prometheus else ApiAccess(url)
+    # As a run reaches it: the inventory's access settings beside its own URL first.
+    access = (inventory_access(inventory, "prometheus", url) if inventory else None) or (
+        cfg.prometheus.with_url(url) if cfg.prometheus else ApiAccess(url)
+    )
     checks = [ready_check("prometheus", access, cfg.prometheus_timeout_s)]
     alertmanager = alertmanager_access(inventory, cfg) if inventory else cfg.alertmanager
     if alertmanager is not None:
