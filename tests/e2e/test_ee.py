@@ -72,7 +72,21 @@ def job_inventory(lab_inventory: Path, private: Path) -> str:
     lab_vars["ansible_ssh_common_args"] = lab_vars["ansible_ssh_common_args"].replace(
         str(key.parent / "known_hosts"), "/runner/known_hosts"
     )
+    for kind in ("prometheus", "alertmanager"):
+        access = lab_vars.get(f"lab_{kind}_access")
+        if access:
+            _files_into_job(access, private)
     return yaml.safe_dump(data, sort_keys=False)
+
+
+def _files_into_job(access: dict[str, Any], private: Path) -> None:
+    """The CA and password files the lab's Prometheus needs, inside the job (as an AWX
+    credential would inject them), the access block pointing there."""
+    for holder, key in ((access, "ca_file"), (access.get("basic_auth") or {}, "password_file")):
+        if key in holder:
+            src = Path(holder[key])
+            shutil.copy2(src, private / src.name)
+            holder[key] = f"/runner/{src.name}"
 
 
 def job_config(project: Project, private: Path) -> None:
