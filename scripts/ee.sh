@@ -46,8 +46,8 @@ fi
 ee_hash=$(
   {
     echo "$base_ref"
-    find execution-environment.yml pyproject.toml README.md chaosrun \
-      collections/ansible_collections/chaosrun/chaos \
+    find execution-environment.yml pyproject.toml setup.py MANIFEST.in README.md chaosrun \
+      collections/ansible_collections/chaosrun/chaos playbooks/fault.yml playbooks/experiment.yml \
       -type f -not -path '*/__pycache__/*' -not -path '*/tests/output/*' -print0 |
       sort -z | xargs -0 sha256sum
   } | sha256sum | cut -c1-12
