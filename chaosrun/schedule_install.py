@@ -112,6 +112,10 @@ class Where:
     def log(self, sched: Schedule) -> Path:
         return self.state_dir / f"{sched.name}.log"
 
+    def entry(self, sched: Schedule) -> Path:
+        """The entry script of a schedule whose cron line would be too long for cron."""
+        return self.state_dir / f"{sched.name}.sh"
+
     def absolute(self, relative: str) -> str:
         path = Path(os.path.expanduser(relative))
         return str(path if path.is_absolute() else self.project / path)
@@ -148,6 +152,10 @@ def log_path(sched: Schedule, where: Where | None = None) -> Path:
 # --- rendering ----------------------------------------------------------------------------
 
 
+# Debian's cron reads at most 1000 characters of a command; a margin for the fields.
+MAX_CRON_COMMAND = 900
+
+
 def missing_reason(where: Where) -> str:
     return f"chaosrun could not be started: {where.chaosrun[0]}"
 
@@ -168,13 +176,31 @@ def shell_command(sched: Schedule, where: Where | None = None) -> str:
     )
 
 
+def fits_cron(sched: Schedule, where: Where | None = None) -> bool:
+    """Whether the entry's shell line fits on a cron line (Debian's cron drops longer ones
+    without a word: deep project paths reach its limit)."""
+    return len(shell_command(sched, where)) <= MAX_CRON_COMMAND
+
+
+def entry_script(sched: Schedule, where: Where | None = None) -> str:
+    command = shell_command(sched, where)
+    return f"#!/bin/sh\n# chaosrun schedule {sched.name}: its cron line\n{command}\n"
+
+
 def cron_lines(sched: Schedule, user: str | None, where: Where | None = None) -> list[str]:
-    """The lines for one schedule; `user` is the cron.d user field (None in a crontab)."""
-    command = shell_command(sched, where).replace("%", "\\%")  # cron: a bare % is a newline
+    """The lines for one schedule; `user` is the cron.d user field (None in a crontab). A
+    command too long for cron runs from the schedule's entry script (written by install)."""
+    where = where or Where.here()
+    if fits_cron(sched, where):
+        command = shell_command(sched, where).replace("%", "\\%")  # cron: a bare % is a newline
+    else:
+        command = shlex.quote(str(where.entry(sched))).replace("%", "\\%")
+        command = f"/bin/sh {command}"
     who = f" {user}" if user else ""
     expr = " ".join(sched.cron_text.split())
     return [
-        f"# {sched.name}: {sched.experiment} ({sched.cron_text} {sched.timezone})",
+        f"# {sched.name}: chaosrun run --scheduled {sched.name} {sched.experiment} "
+        f"({sched.cron_text} {sched.timezone})",
         f"CRON_TZ={sched.timezone}",
         f"{expr}{who} {command}",
     ]
@@ -349,6 +375,10 @@ def install(
                     f"{sched.name}: CRON_TZ={sched.timezone} differs from this host's zone; "
                     "cronie honours CRON_TZ, Debian's cron does not (use --backend systemd)"
                 )
+    if backend in ("cron", "crontab"):
+        for sched in schedules:
+            if not fits_cron(sched, where):
+                _write(where.entry(sched), entry_script(sched, where), installed, 0o700)
     if backend == "cron":
         _write(cron_path, cron_file(schedules, where=where), installed)
     elif backend == "crontab":

@@ -237,6 +237,7 @@ def test_cron_and_systemd_rendering(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     from chaosrun import schedule_install as si
 
     monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
+    monkeypatch.setattr(si, "MAX_CRON_COMMAND", 10**6)  # the inline form
     sched = _sched(name="odd-one", env={"CHAOSRUN_CONFIG": "my conf.yml"}, set={"k": "a b"})
     text = si.cron_file([sched])
     entry = [line for line in text.splitlines() if line.startswith("* * * * * root ")]
@@ -273,6 +274,7 @@ def test_install_cron_file_and_uninstall_exactly(
     from chaosrun import schedule_install as si
 
     monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
+    monkeypatch.setattr(si, "MAX_CRON_COMMAND", 10**6)  # the inline form
     cron_file = tmp_path / "cron.d" / "chaosrun-test"
     neighbour = tmp_path / "cron.d" / "someone-else"
     neighbour.parent.mkdir()
@@ -316,6 +318,7 @@ def test_crontab_block_is_added_and_removed_alone(
     from chaosrun import schedule_install as si
 
     monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
+    monkeypatch.setattr(si, "MAX_CRON_COMMAND", 10**6)  # the inline form
     table = tmp_path / "table"
     table.write_text("MAILTO=ops\n0 3 * * * backup\n")
     fake = tmp_path / "bin" / "crontab"
@@ -414,3 +417,19 @@ def test_a_refused_run_does_not_count_toward_the_gap(tmp_path: Path) -> None:
     audit.record(log, "run", "scheduled", schedule="a", experiment="e.yml")
     audit.record(log, "run", "passed", experiment="e.yml", run_id="r2")
     assert schedules.last_run(log, "a") is not None
+
+
+def test_a_command_too_long_for_cron_runs_from_an_entry_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaosrun import schedule_install as si
+
+    monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
+    monkeypatch.setattr(si, "MAX_CRON_COMMAND", 10)
+    cron_file = tmp_path / "cron.d" / "chaosrun-test"
+    si.install([_sched()], "cron", cron_path=cron_file)
+    script = si.state_dir() / "s.sh"
+    [line] = [x for x in cron_file.read_text().splitlines() if x.startswith("* * * * * root ")]
+    assert line == f"* * * * * root /bin/sh {script}"
+    assert "run --scheduled s" in script.read_text() and oct(script.stat().st_mode)[-3:] == "700"
+    assert f"removed {script}" in si.uninstall() and not script.exists()
