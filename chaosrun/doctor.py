@@ -142,34 +142,15 @@ def collection_check() -> Check:
 def api_checks(inventory: Any | None) -> list[Check]:
     """Prometheus (and Alertmanager when one is known) with the project's access settings."""
     from chaosrun import config
-    from chaosrun.apiaccess import ApiAccess
-    from chaosrun.planning import alertmanager_access, inventory_access
+    from chaosrun.planning import alertmanager_access, project_prometheus_access
 
     cfg = config.load()
-    url = prometheus_url(inventory) or cfg.prometheus_url
-    # As a run reaches it: the inventory's access settings beside its own URL first.
-    access = (inventory_access(inventory, "prometheus", url) if inventory else None) or (
-        cfg.prometheus.with_url(url) if cfg.prometheus else ApiAccess(url)
-    )
+    access = project_prometheus_access(inventory, cfg)
     checks = [ready_check("prometheus", access, cfg.prometheus_timeout_s)]
     alertmanager = alertmanager_access(inventory, cfg) if inventory else cfg.alertmanager
     if alertmanager is not None:
         checks.append(ready_check("alertmanager", alertmanager, cfg.prometheus_timeout_s))
     return checks
-
-
-def prometheus_url(inventory: Any | None) -> str | None:
-    """The URL runs use when the experiment names none (chaosrun.planning.prometheus_url)."""
-    import os
-
-    env = os.environ.get("CHAOSRUN_PROMETHEUS_URL")
-    if env or inventory is None:
-        return env
-    for name in ("chaosrun_prometheus_url", "prometheus_url", "lab_prometheus_url"):
-        value = inventory.group_var(name)
-        if value:
-            return str(value)
-    return None
 
 
 def ready_check(name: str, access: Any, timeout: float) -> Check:

@@ -167,8 +167,11 @@ def defaults_from(cfg: project_config.Config) -> Defaults:
 
 def prometheus_url(experiment: Experiment, inventory: Inventory | None) -> str | None:
     """The experiment's, else CHAOSRUN_PROMETHEUS_URL, else the inventory's (lab_prometheus_url)."""
-    if experiment.prometheus.url:
-        return experiment.prometheus.url
+    return experiment.prometheus.url or default_prometheus_url(inventory)
+
+
+def default_prometheus_url(inventory: Inventory | None) -> str | None:
+    """CHAOSRUN_PROMETHEUS_URL, else the inventory's: the URL when no experiment names one."""
     env = os.environ.get("CHAOSRUN_PROMETHEUS_URL")
     if env:
         return env
@@ -192,6 +195,15 @@ def prometheus_access(
             ("prometheus",),
             experiment.file.resolve().parent,
         )
+    return project_prometheus_access(inventory, cfg, url)
+
+
+def project_prometheus_access(
+    inventory: Inventory | None, cfg: project_config.Config, url: str | None = None
+) -> ApiAccess:
+    """Prometheus as the project reaches it (no experiment's own settings): the inventory's
+    access beside its URL, else chaosrun.yml's (credentials only for that URL's server)."""
+    url = url or default_prometheus_url(inventory) or cfg.prometheus_url
     found = inventory_access(inventory, "prometheus", url) if inventory else None
     if found:
         return found
