@@ -105,7 +105,10 @@ class Engine:
         # it ever armed, that is a refusal, as the on-host lock step's own would be.
         self.frozen_abort = False
         self.hosts = list(plan.selection.selected)
-        self.shell = hostshell.HostShell([plan.inventory.host_info(h) for h in self.hosts])
+        self.shell = hostshell.HostShell(
+            [plan.inventory.host_info(h) for h in self.hosts],
+            control_dir=hostshell.run_control_dir(self.run_id),
+        )
         source = (
             PrometheusSource(plan.prometheus, self.exp.prometheus.timeout)
             if plan.prometheus
@@ -139,7 +142,7 @@ class Engine:
     # -- the whole run -------------------------------------------------------------------
     def run(self) -> Outcome:
         # Every process the run starts ends with it, even when this one is SIGKILLed.
-        run_reaper = reaper.Reaper(self.run_id).start()
+        run_reaper = reaper.Reaper(self.run_id, self.shell.control_dir).start()
         try:
             self._start_journal()
             self.hooks.start()

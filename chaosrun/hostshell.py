@@ -9,6 +9,7 @@ the on-host lease and read the on-host lock in preflight.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import shlex
 import subprocess
 import time
@@ -20,6 +21,13 @@ from chaosrun.inventory import HostInfo
 from chaosrun.shellsession import ShellSession
 
 CONTROL_DIR = Path("/tmp/chaosrun-cp")  # short: unix socket paths are limited to 108 bytes
+
+
+def run_control_dir(run_id: str) -> Path:
+    """Where one run keeps its ssh ControlMaster sockets, its own and Ansible's: a run never
+    joins a connection it did not open (one opened elsewhere skipped this run's host key
+    check, and ends with its owner), and its guardian finds its masters by this path."""
+    return CONTROL_DIR / ("r" + hashlib.sha1(run_id.encode()).hexdigest()[:12])
 
 
 @dataclass(frozen=True)
@@ -37,12 +45,14 @@ class HostShell:
         persist: int = 600,
         connect_timeout: int = 15,
         control: str = "e",
+        control_dir: Path = CONTROL_DIR,
     ):
         self.hosts = {h.name: h for h in hosts}
-        # The ControlMaster sockets' name prefix. Runs share "e"; a one-off command on the
-        # fleet (`freeze -i`) takes its own, so that its end never closes the connection of a
-        # run it is stopping, nor the end of a run its own.
+        # The ControlMaster sockets' directory and name prefix. A run has a directory of its
+        # own (run_control_dir); a one-off command on the fleet (`freeze -i`) takes its own
+        # prefix, so that its end never closes the connection of a run it is stopping.
         self.control = control
+        self.control_dir = control_dir
         self.persist = persist
         self.connect_timeout = connect_timeout
         # One shell kept open per host: after the first command (preflight's lock check),
@@ -51,6 +61,7 @@ class HostShell:
             n: ShellSession([*self.argv(n), "--", self.remote(n, "/bin/sh")]) for n in self.hosts
         }
         CONTROL_DIR.mkdir(mode=0o700, exist_ok=True)
+        control_dir.mkdir(mode=0o700, exist_ok=True)
 
     def argv(self, name: str, *extra: str) -> list[str]:
         """The ssh command line Ansible would use for the host (see chaosrun.hostaccess), behind
@@ -65,7 +76,7 @@ class HostShell:
             "-o", "LogLevel=ERROR",
             "-o", f"ConnectTimeout={self.connect_timeout}",
             "-o", "ControlMaster=auto",
-            "-o", f"ControlPath={CONTROL_DIR}/{self.control}-%C",
+            "-o", f"ControlPath={self.control_dir}/{self.control}-%C",
             "-o", f"ControlPersist={self.persist}s",
             "-o", "ServerAliveInterval=5",
             "-o", "ServerAliveCountMax=2",

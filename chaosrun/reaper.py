@@ -10,11 +10,12 @@ a second); the controller is a child subreaper, so an ssh ControlMaster that det
 below it. The pipe reaches end-of-file when the controller ends, however it ends; the
 guardian then ends every process it noted (the same pid and start time), every process
 whose environment carries the run's marker (`CHAOSRUN_RUN_MARK=<run id>`, inherited by
-whatever the run starts: a process started since the last look is found this way), and,
-when the controller died rather than said it stopped, every ssh ControlMaster orphaned
-since its last look (a master's title overwrites its environment, so the marker cannot
-find it), SIGTERM first so ssh masters remove their
-sockets, then SIGKILL, and exits.
+whatever the run starts: a process started since the last look is found this way), and
+every ssh ControlMaster in the run's own connection directory (a master's title overwrites
+its environment, so the marker cannot find it, but its title names its socket): SIGTERM
+first so ssh masters remove their sockets, then SIGKILL, and exits. The run points
+Ansible's ssh connections at that directory too (ANSIBLE_SSH_CONTROL_PATH_DIR), so no
+master of another program is ever taken, and no master of the run is missed.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from chaosrun import liveness
 
 MARK = "CHAOSRUN_RUN_MARK"
+CONTROL_PATH_DIR = "ANSIBLE_SSH_CONTROL_PATH_DIR"
 GRACE_S = 0.5  # between SIGTERM and SIGKILL
 SWEEP_S = 3.0  # a sweep stops looking after this long
-STOPPED = b"stopped\n"  # what the controller says to its guardian when the run ends
 LOOK_EVERY_S = 0.1  # how often the guardian notes the processes below the controller
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 
@@ -42,19 +44,23 @@ PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 class Reaper:
     """Marks the processes this controller starts for one run; ends them with the run."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, control_dir: Path | None = None) -> None:
         self.run_id = run_id
-        self._previous: str | None = None
+        self.control_dir = control_dir
+        self._previous: dict[str, str | None] = {}
         self._guardian: subprocess.Popen[bytes] | None = None
         self._subreaper = 0
 
     def start(self) -> Reaper:
-        self._previous = os.environ.get(MARK)
-        os.environ[MARK] = self.run_id
+        self._set_env(MARK, self.run_id)
+        if self.control_dir is not None:
+            self.control_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._set_env(CONTROL_PATH_DIR, str(self.control_dir))
         self._subreaper = _subreaper(1)
+        argv = [sys.executable, "-m", "chaosrun.reaper", self.run_id, str(os.getpid())]
         try:
             self._guardian = subprocess.Popen(
-                [sys.executable, "-m", "chaosrun.reaper", self.run_id, str(os.getpid())],
+                [*argv, str(self.control_dir or "")],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -65,25 +71,25 @@ class Reaper:
             self._guardian = None
         return self
 
+    def _set_env(self, name: str, value: str) -> None:
+        self._previous[name] = os.environ.get(name)
+        os.environ[name] = value
+
     def stop(self) -> None:
         """End what is left of the run (ControlMaster connections, a stray worker)."""
         if self._guardian is not None and self._guardian.stdin is not None:
-            # Said before the end-of-file: the run ended on its own, so the guardian takes
-            # only what it noted and what carries the marker, never an orphaned master,
-            # which may then be another program's (lab up's, another run's, a user's).
-            with contextlib.suppress(OSError):
-                self._guardian.stdin.write(STOPPED)
-                self._guardian.stdin.flush()
             self._guardian.stdin.close()  # the guardian sweeps, sparing this process
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._guardian.wait(SWEEP_S + GRACE_S + 5)
         else:
-            sweep(self.run_id, spare={os.getpid()})
+            sweep(self.run_id, spare={os.getpid()}, seen=_masters_in(self.control_dir))
+            _clear(self.control_dir)
         _subreaper(self._subreaper)
-        if self._previous is None:
-            os.environ.pop(MARK, None)
-        else:
-            os.environ[MARK] = self._previous
+        for name, value in self._previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def marked(run_id: str, spare: set[int]) -> list[int]:
@@ -141,58 +147,55 @@ def sweep(run_id: str, spare: set[int], seen: dict[int, str] | None = None) -> N
         sig = signal.SIGKILL
 
 
-def _guard(run_id: str, controller: int) -> None:
+def _guard(run_id: str, controller: int, control_dir: Path | None) -> None:
     """The guardian: note the controller's processes until its end (end-of-file on
-    stdin), then sweep."""
+    stdin), then sweep them with the masters in the run's connection directory."""
     seen: dict[int, str] = {}
-    stopped = False
     # Only what started after the run did: a controller that runs the engine in-process
     # (a test, a scheduler) may have children of its own.
     born = int(liveness.process_start(os.getpid()) or 0)
-    looked = born
     with contextlib.suppress(OSError):
         while True:
             ready, _, _ = select.select([0], [], [], LOOK_EVERY_S)
             said = os.read(0, 4096) if ready else b"-"
-            stopped = stopped or STOPPED in said
             if not said:
                 break
-            looked = _ticks_now()
             now = descendants(controller)
             seen.update({p: t for p, t in now.items() if int(t) >= born and p != os.getpid()})
-    # A ControlMaster that detached after the last look was reparented to init when the
-    # controller died, and its title hides the run's marker: take the masters orphaned
-    # since that last moment (their start no older than the look before the last). Twice:
-    # an ssh client ended by the first sweep may have just detached its master.
-    # Only after a controller that died: one that stopped the run kept its masters below
-    # it (a subreaper) until the end, and a master orphaned now is somebody else's.
-    since = max(born, looked - int(LOOK_EVERY_S * _TICKS_PER_S) - 1)
+    # Twice: an ssh client ended by the first sweep may have just detached its master.
     for _ in range(2):
-        if not stopped:
-            seen.update({p: t for p, t in orphaned_masters().items() if int(t) >= since})
+        seen.update(_masters_in(control_dir))
         sweep(run_id, spare={os.getpid(), controller}, seen=seen)
+    _clear(control_dir)
 
 
-_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-
-
-def _ticks_now() -> int:
-    """Now, in the clock ticks since boot that /proc/PID/stat's start times use."""
-    with open("/proc/uptime", encoding="ascii") as fh:
-        return int(float(fh.read().split()[0]) * _TICKS_PER_S)
-
-
-def orphaned_masters() -> dict[int, str]:
-    """pid -> start time of every ssh ControlMaster whose parent is init."""
+def _masters_in(control_dir: Path | None) -> dict[int, str]:
+    """pid -> start time of every ssh ControlMaster whose socket is in the directory: its
+    title is `ssh: <socket path> [mux]`."""
+    if control_dir is None:
+        return {}
+    needle = str(control_dir).encode() + b"/"
     found = {}
     for entry in os.scandir("/proc"):
-        fields = liveness.stat(int(entry.name)) if entry.name.isdigit() else None
-        if fields is None or fields[1] != "1":
+        if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError), open(f"/proc/{entry.name}/cmdline", "rb") as fh:
-            if b"[mux]" in fh.read():
-                found[int(entry.name)] = fields[19]
+            title = fh.read()
+            started = liveness.process_start(int(entry.name))
+            if b"[mux]" in title and needle in title and started is not None:
+                found[int(entry.name)] = started
     return found
+
+
+def _clear(control_dir: Path | None) -> None:
+    """Remove the run's connection directory (a master SIGKILLed leaves its socket)."""
+    if control_dir is None:
+        return
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(control_dir):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+        os.rmdir(control_dir)
 
 
 def _subreaper(value: int) -> int:
@@ -218,4 +221,8 @@ def reaping(run_id: str) -> Iterator[Reaper]:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the controller's
-    _guard(sys.argv[1], int(sys.argv[2]))
+    _guard(
+        sys.argv[1],
+        int(sys.argv[2]),
+        Path(sys.argv[3]) if sys.argv[3:4] not in ([], [""]) else None,
+    )

@@ -4,12 +4,15 @@ a normal end."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 from chaosrun import liveness
 
@@ -20,7 +23,9 @@ CONTROLLER = textwrap.dedent(
     """\
     import os, subprocess, sys, time
     from chaosrun import reaper
-    r = reaper.Reaper(sys.argv[1]).start()
+    from pathlib import Path
+    r = reaper.Reaper(sys.argv[1], Path(sys.argv[3])).start()
+    print(os.environ["ANSIBLE_SSH_CONTROL_PATH_DIR"], flush=True)
     daemon = (
         "import os, signal, sys, time\\n"
         "if os.fork(): sys.exit(0)\\n"
@@ -44,15 +49,20 @@ CONTROLLER = textwrap.dedent(
 )
 
 
-def _start(run_id: str, how: str) -> tuple[subprocess.Popen[str], list[int]]:
+def _start(
+    run_id: str, how: str, control_dir: Path | None = None
+) -> tuple[subprocess.Popen[str], list[int]]:
+    control_dir = control_dir or Path(tempfile.mkdtemp(prefix="chaosrun-cp-test-")) / "r"
     proc = subprocess.Popen(
-        [sys.executable, "-c", CONTROLLER, run_id, how],
+        [sys.executable, "-c", CONTROLLER, run_id, how, str(control_dir)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
     assert proc.stdout is not None
+    # Ansible's ssh connections of the run go to the run's own directory.
+    assert proc.stdout.readline().strip() == str(control_dir)
     pids = [int(proc.stdout.readline()), int(proc.stdout.readline())]
     assert proc.stdout.readline().strip() == "ready"
     assert all(liveness.process_start(p) for p in pids)
@@ -87,14 +97,14 @@ def test_the_end_of_a_run_ends_its_processes_but_not_the_controller():
         proc.wait(10)
 
 
-def _stranger_master() -> int:
-    """Another program's ssh ControlMaster: detached, parent init, `[mux]` in its title."""
+def _master(socket: str) -> int:
+    """An ssh ControlMaster as ps sees it: detached, parent init, its socket in its title."""
     out = subprocess.run(
         [
             "bash",
             "-c",
-            '(exec -a "ssh: /tmp/elsewhere/cp-1 [mux]" sleep 30 </dev/null >/dev/null 2>&1 &'
-            " echo $!)",
+            f'(exec -a "ssh: {socket} [mux]" sleep 30 </dev/null >/dev/null 2>&1 &) ; '
+            f"sleep 0.2; pgrep -f -n '{socket} \\[mux\\]'",
         ],
         capture_output=True,
         text=True,
@@ -104,19 +114,34 @@ def _stranger_master() -> int:
     return int(out.stdout.split()[0])
 
 
-def test_a_run_that_ends_spares_another_programs_controlmaster():
-    proc, pids = _start(f"unit-cue-{os.getpid()}", "end-on-cue")
-    stranger = _stranger_master()
-    try:
-        # What the guardian would take after a dead controller: an orphan of init.
-        assert (liveness.stat(stranger) or [None, None])[1] == "1"
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-        assert proc.stdout.readline().strip() == "stopped"
-        assert _gone_within(pids, 5) == []
-        assert liveness.process_start(stranger) is not None, "the run took a stranger's master"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        os.kill(stranger, signal.SIGKILL)
+def test_a_run_takes_the_masters_of_its_own_directory_and_no_other(tmp_path: Path):
+    """However the run ends, a master whose socket is in the run's directory ends with it,
+    even one the guardian never saw below the controller; another program's master, an
+    orphan of init as well, is spared."""
+    for how in ("end-on-cue", "kill"):
+        control_dir = tmp_path / how
+        proc, pids = _start(f"unit-masters-{how}-{os.getpid()}", how, control_dir)
+        own = _master(f"{control_dir}/e-0123abcd")
+        stranger = _master(f"{tmp_path}/elsewhere/cp-1")
+        try:
+            assert (liveness.stat(stranger) or [None, None])[1] == "1"
+            assert proc.stdin is not None and proc.stdout is not None
+            if how == "kill":
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+                assert proc.stdout.readline().strip() == "stopped"
+            assert _gone_within([*pids, own], 5) == [], how
+            assert liveness.process_start(stranger) is not None, f"{how}: took a stranger's"
+            deadline = time.monotonic() + 5  # the guardian removes it after its last sweep
+            while control_dir.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not control_dir.exists(), how
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            for pid in (own, stranger):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
