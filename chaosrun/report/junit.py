@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
 
-from chaosrun.report import impact, impact_text, verdicts
+from chaosrun.report import alerts, impact, impact_text, verdicts
 from chaosrun.report.journal import Journal, experiment_title, seconds_between
 
 # Characters XML 1.0 cannot carry at all, even escaped; they are dropped.
@@ -65,6 +65,23 @@ def _probe_cases(suite: ET.Element, journal: Journal) -> None:
             ET.SubElement(case, "system-out").text = _clean(result.message)
 
 
+def _alert_cases(suite: ET.Element, journal: Journal) -> None:
+    """A case per expected alert (failed when it never fired: the monitoring did not see
+    the fault); the alerts nobody expected are listed on the suite, as they paged."""
+    if not journal.get("alerts"):
+        return
+    expected, unexpected, notes = alerts.rows(journal)
+    for name, labels, state in expected:
+        case = _case(suite, "alert.expected", name + (f" ({labels})" if labels else ""))
+        if state.startswith("fired"):
+            ET.SubElement(case, "system-out").text = _clean(state)
+        else:
+            _fail(case, "not fired", f"{name}: expected, {state}")
+    lines = [f"Unexpected alert {n} ({labels}): {state}" for n, labels, state in unexpected]
+    if lines or notes:
+        ET.SubElement(suite, "system-out").text = _clean("\n".join([*lines, *notes]))
+
+
 def _verdict_case(suite: ET.Element, journal: Journal) -> None:
     status = str(journal.get("status"))
     took = seconds_between(journal.get("started_at"), journal.get("ended_at"))
@@ -107,6 +124,7 @@ def _suite(parent: ET.Element, journal: Journal) -> ET.Element:
     _impact_properties(props, journal)
     _phase_cases(suite, journal)
     _probe_cases(suite, journal)
+    _alert_cases(suite, journal)
     _verdict_case(suite, journal)
     cases = suite.findall("testcase")
     suite.set("tests", str(len(cases)))

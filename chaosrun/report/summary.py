@@ -54,6 +54,27 @@ def summarize(journal: Journal) -> dict[str, Any]:
         "recovered": recovery.get("recovered"),
         "time_to_recover_s": recovery.get("time_to_recover_s"),
         "impact": _impact(journal),
+        "alerts": _alerts(journal),
+    }
+
+
+def _alerts(journal: Journal) -> dict[str, Any] | None:
+    """Which expected alerts fired, which alerts nobody expected fired, and whether every
+    silence the run made is gone; null when the experiment expected no alerts."""
+    alerts = journal.get("alerts")
+    if not alerts:
+        return None
+    return {
+        "expected": [
+            {k: a.get(k) for k in ("name", "labels", "fired", "hosts", "first_seen")}
+            for a in alerts.get("expected") or []
+        ],
+        "unexpected": [
+            {k: u.get(k) for k in ("name", "labels", "first_seen")}
+            for u in alerts.get("unexpected") or []
+        ],
+        "silences_expired": all(s.get("expired") for s in alerts.get("silences") or []),
+        "errors": [str(x) for x in alerts.get("errors") or []],
     }
 
 

@@ -130,3 +130,34 @@ def test_captured_lab_journals_read_back(tmp_path, path):
     for p in journal["phases"]:
         failed = bool(failures(by_key[("phase", p["name"])]))
         assert failed == (p["outcome"] not in ("ok", "running")), p
+
+
+ALERTS = {
+    "expected": [
+        {"name": "InstanceDown", "labels": {"job": "node"}, "fired": True,
+         "hosts": ["order-1"], "first_seen": "2026-01-01T00:00:05Z"},
+        {"name": "OrderErrors", "labels": {}, "fired": False},
+    ],
+    "unexpected": [
+        {"name": "DiskFull", "labels": {"instance": "db-1"}, "first_seen": "2026-01-01T00:00:07Z"}
+    ],
+    "silences": [{"id": "s1", "alert": "InstanceDown", "expired": True}],
+    "errors": [],
+}  # fmt: skip
+
+
+def test_expected_alerts_are_cases_and_unexpected_ones_are_listed(tmp_path):
+    journal = {**rj.journal("passed"), "alerts": ALERTS}
+    suite = next(iter(read(tmp_path, journal)))
+    found = cases(suite)
+    fired = found[("alert.expected", "InstanceDown (job=node)")]
+    assert failures(fired) == [] and "fired on order-1" in fired.system_out
+    missing = failures(found[("alert.expected", "OrderErrors")])
+    assert len(missing) == 1 and "did not fire" in missing[0].message
+    said = suite._elem.findtext("system-out") or ""
+    assert "Unexpected alert DiskFull (instance=db-1)" in said
+
+
+def test_a_run_without_expected_alerts_has_no_alert_cases(tmp_path):
+    suite = next(iter(read(tmp_path, rj.journal("passed"))))
+    assert not [c for c in suite if c.classname.startswith("alert")]
