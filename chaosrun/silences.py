@@ -99,6 +99,9 @@ class AlertWatch:
     errors: list[str] = field(default_factory=list)
     created_at: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Extending and expiring one at a time: an extension in flight while the run expires
+    # would otherwise land after the expiry, and Alertmanager makes a new silence of it.
+    _writes: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _session: requests.Session | None = None
@@ -167,7 +170,12 @@ class AlertWatch:
             self.poll()
 
     def extend(self) -> None:
-        """Every live silence ends one lease from now."""
+        """Every live silence ends one lease from now; nothing once expiry began."""
+        with self._writes:
+            if not self._stop.is_set():
+                self._extend()
+
+    def _extend(self) -> None:
         for silence in self.silences:
             if silence["expired"]:
                 continue
@@ -230,7 +238,12 @@ class AlertWatch:
                 time.sleep(1.0)
 
     def expire(self) -> None:
-        """Expire every silence still live; idempotent."""
+        """Expire every silence still live, after any extension in flight; idempotent."""
+        self._stop.set()
+        with self._writes:
+            self._expire()
+
+    def _expire(self) -> None:
         for silence in self.silences:
             if silence["expired"]:
                 continue

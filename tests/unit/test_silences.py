@@ -206,3 +206,45 @@ def test_a_silence_that_cannot_be_made_refuses_and_leaves_none() -> None:
     with pytest.raises(SilenceError, match="cannot silence expected alert ReplicationLag"):
         w.create()
     assert fake.silences["s0"].get("expired") is True
+
+
+class SlowAlertmanager(FakeAlertmanager):
+    """Holds extensions until told; like Alertmanager, an update of an expired silence
+    makes a new one."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        import threading
+
+        self.hold = threading.Event()
+        self.posting = threading.Event()
+
+    def request(self, method: str, url: str, timeout: float, **kw: Any) -> Any:
+        sid = (kw.get("json") or {}).get("id")
+        if method == "POST" and sid:
+            self.posting.set()
+            self.hold.wait(5)
+            if self.silences[sid].get("expired"):
+                kw["json"] = {k: v for k, v in kw["json"].items() if k != "id"}
+        return super().request(method, url, timeout, **kw)
+
+
+def test_an_extension_in_flight_never_outlives_the_expiry() -> None:
+    import threading
+
+    fake = SlowAlertmanager()
+    w = watch(fake, DOWN)
+    w.create()
+    extending = threading.Thread(target=w.extend)
+    extending.start()
+    assert fake.posting.wait(5)
+    expiring = threading.Thread(target=w.expire)
+    expiring.start()
+    expiring.join(0.3)
+    assert expiring.is_alive(), "the expiry waits for the extension in flight"
+    fake.hold.set()
+    extending.join(5)
+    expiring.join(5)
+    assert all(s.get("expired") for s in fake.silences.values()), fake.silences
+    w.extend()  # the watch's loop after the expiry: no new silence
+    assert all(s.get("expired") for s in fake.silences.values()), fake.silences
