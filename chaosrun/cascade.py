@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from chaosrun.phases import FAULT_ON, Phase
+
 ROLES = ("observe", "guardrail")
-# "runbook": a drill runs its runbook's steps where a run observes (chaosrun.runbook.drill).
-FAULT_PHASES = ("inject", "verify_active", "observe", "runbook", "rollback")
 
 
 def _epoch(text: Any) -> float | None:
@@ -26,7 +26,7 @@ def _epoch(text: Any) -> float | None:
 
 def _inject_start(journal: dict[str, Any]) -> float | None:
     for phase in journal.get("phases") or []:
-        if phase.get("name") == "inject":
+        if phase.get("name") == Phase.INJECT:
             return _epoch(phase.get("started_at"))
     return None
 
@@ -47,7 +47,7 @@ def first_signals(journal: dict[str, Any]) -> list[dict[str, Any]]:
             at = _epoch(sample.get("at"))
             if sample.get("verdict") != "BREACH" or at is None:
                 continue
-            if sample.get("phase") not in FAULT_PHASES:
+            if sample.get("phase") not in FAULT_ON:
                 continue
             entries.append(
                 {

@@ -1,4 +1,4 @@
-"""The phase machine of one run (DESIGN.md section 4).
+"""The phase machine of one run.
 
 preflight -> steady state before -> baseline -> inject -> verify active -> observe ->
 rollback (ALWAYS once inject started: end of duration, breach, UNKNOWN
@@ -10,6 +10,11 @@ in parallel (fast: no ansible-playbook start on the abort path), then confirms i
 ansible-runner run: the role's verify(inactive) entry point, preceded by its rollback
 entry point when a revert script did not answer success on some host or inject was cut
 short (its last step may land after the revert script).
+
+Modes reuse the engine through named seams, never by subclassing it: an `Activity` is
+what runs while the fault is on (the default waits out the duration; a drill runs its
+runbook's steps) and `journal_extras` are a mode's own journal entries (a drill's
+`runbook`, a ramp's `ramp`).
 """
 
 from __future__ import annotations
@@ -19,16 +24,19 @@ import secrets as pyrandom
 import signal
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chaosrun import audit, hostshell, reaper, runner, safety, zones
+from chaosrun.exitcodes import ExitCode
 from chaosrun.experiment import ProbeSpec
 from chaosrun.fleet import controller_id
 from chaosrun.journal import Journal, now_iso
 from chaosrun.lease import DISARMED, FAILED, FROZEN, GONE, RENEWED, LeaseRenewer
 from chaosrun.observe import Observer
+from chaosrun.phases import Phase
 from chaosrun.planning import Plan
 from chaosrun.probes import Prober
 from chaosrun.probes.prometheus import PrometheusSource
@@ -44,7 +52,6 @@ SECOND_LOOK_PAUSE_S = 2.0
 # How long the end of a run waits for the alerts its silences hold to resolve before
 # expiring them (an alert still active then pages: the run no longer explains it).
 SETTLE_S = 60.0
-EXIT_CODES = {"passed": 0, "failed": 1, "aborted": 3, "refused": 4, "rollback_failed": 5}
 
 
 class Refusal(Exception):
@@ -61,6 +68,40 @@ class Outcome:
     failed_hosts: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class FaultWindow:
+    """What an activity gets while the fault is on: the run's stop flag (a guardrail, a
+    signal, a kill switch or a lapsed lease sets it), why it was set, where to write."""
+
+    stop: threading.Event
+    stop_reason: Callable[[], str]
+    journal: Journal
+    progress: Progress
+    run_dir: Path
+
+
+@dataclass
+class ActivityEnd:
+    """How an activity ended. `abort`: why it stopped the run early. `failed`: the
+    activity itself failed (a drill's step), so the run fails rather than aborts."""
+
+    abort: str | None = None
+    failed: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    # Time to recover counts from the activity's start: the recovery's own time plus this.
+    recover_after_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What the run does while the fault is on, once verify saw it."""
+
+    phase: Phase
+    detail: str
+    run: Callable[[FaultWindow], ActivityEnd]
+    abort_outcome: str = "aborted"  # the phase's outcome in the journal when it stopped early
+
+
 def make_run_id(stem: str) -> str:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     slug = "".join(c if c.isalnum() else "-" for c in stem.lower()).strip("-")[:40] or "run"
@@ -75,6 +116,8 @@ class Engine:
         progress: Progress,
         run_id: str | None = None,
         kind: str = "run",
+        activity: Activity | None = None,
+        journal_extras: Mapping[str, Any] | None = None,
     ):
         self.plan = plan
         self.exp = plan.experiment
@@ -83,15 +126,21 @@ class Engine:
         self.run_dir = run_root / self.run_id
         # The one journal of the run: the observer and the report hooks write to it too.
         self.journal = Journal(self.run_dir, self.run_id, plan.redactor, kind=kind)
+        self.journal_extras = dict(journal_extras or {})
+        g = self.exp.guardrails
+        self.activity = activity or Activity(
+            Phase.OBSERVE, f"{self.exp.duration:g}s, guardrails every {g.interval:g}s", self._wait
+        )
+        self.activity_end: ActivityEnd | None = None
         self.stop = threading.Event()
         self.stop_reason = ""
         self.signalled = False  # a signal (not a guardrail) stopped the run
         self.signal_event = threading.Event()
         self.signal_name = ""
-        self.signal_phase = ""  # the phase the first signal arrived in
+        self.signal_phase: Phase | None = None  # the phase the first signal arrived in
         # A second signal: stop waiting for anything but a revert script in flight.
         self.hurry = threading.Event()
-        self.current_phase = "validate"
+        self.current_phase = Phase.VALIDATE
         self._abort_lock = threading.Lock()
         self.in_rollback = False
         # Set once inject returned on every host; until then a canceled inject may still
@@ -204,7 +253,7 @@ class Engine:
 
     def _start_journal(self) -> None:
         p, exp = self.plan, self.exp
-        self.journal.data.update(
+        self.journal.set(
             experiment={
                 "title": exp.title,
                 "file": str(exp.file),
@@ -227,16 +276,22 @@ class Engine:
                 "vars": p.public_vars(),
                 "ttl_s": p.ttl,
             },
+            **self.journal_extras,
         )
         for role, probe in exp.all_probes():
             self.journal.probe(
                 probe.name, probe.kind, role, dict(probe.thresholds), _describe(probe)
             )
-        phase = self.journal.phase_start("validate")
+        phase = self.journal.phase_start(Phase.VALIDATE)
         self.journal.phase_end(phase, "ok", "experiment, role vars and targets checked")
 
     def _finish(self, status: str, detail: str) -> Outcome:
-        code = EXIT_CODES[status]
+        end = self.activity_end
+        if status == "aborted" and end is not None and end.failed:
+            status = "failed"  # the activity (a drill's step), not a guardrail, failed
+        if status == "passed":
+            self._time_to_recover()
+        code = ExitCode.of(status)
         self._stop_sampling()
         self.observer.finish()
         self._record_impact()
@@ -255,14 +310,24 @@ class Engine:
         if status == "rollback_failed":
             failed = [
                 h
-                for h, s in (self.journal.data["rollback"] or {}).get("hosts", {}).items()
+                for h, s in (self.journal.get("rollback") or {}).get("hosts", {}).items()
                 if s != "ok"
             ] or list(self.hosts)
         self.progress.message(
             f"{status} (exit {code})" + (f": {detail}" if detail else ""),
             "bold green" if code == 0 else "bold red",
         )
-        return Outcome(status, code, self.journal.path, self.run_id, detail or None, failed)
+        return Outcome(status, int(code), self.journal.path, self.run_id, detail or None, failed)
+
+    def _time_to_recover(self) -> None:
+        """An activity that counts time to recover from its own start (a drill's runbook)
+        adds its length to the recovery's time, unless one of its steps measured it."""
+        end = self.activity_end
+        if end is None or end.recover_after_s is None or "time_to_recover_s" in self.timings:
+            return
+        recovered_in = (self.journal.get("recovery") or {}).get("time_to_recover_s")
+        if recovered_in is not None:
+            self.timings["time_to_recover_s"] = round(end.recover_after_s + recovered_in, 3)
 
     def _stop_sampling(self) -> None:
         self.sampling_over.set()
@@ -271,9 +336,10 @@ class Engine:
 
     def _record_impact(self) -> None:
         """Worst values, time beyond the limits and the two recovery figures."""
-        found = impact.summarize(self.journal.data, self.exp.guardrails.interval)
+        journal = self.journal.snapshot()
+        found = impact.summarize(journal, self.exp.guardrails.interval)
         if found is not None:
-            found["summary"] = impact_text.sentence(self.journal.data, found)
+            found["summary"] = impact_text.sentence(journal, found)
             self.journal.set(impact=found)
 
     def _audit(self, status: str, detail: str) -> None:
@@ -317,7 +383,7 @@ class Engine:
             return
         self.signalled = True
         self.signal_name = name
-        self.signal_phase = "rollback" if self.in_rollback else self.current_phase
+        self.signal_phase = Phase.ROLLBACK if self.in_rollback else self.current_phase
         self.stop_reason = f"{name} received"
         self.signal_event.set()
         self.stop.set()
@@ -330,7 +396,7 @@ class Engine:
             self.progress.message(f"{name} received: aborting and rolling back", "bold yellow")
 
     # -- before the fault ----------------------------------------------------------------
-    def _phase(self, name: str, detail: str = "") -> dict[str, Any]:
+    def _phase(self, name: Phase, detail: str = "") -> dict[str, Any]:
         self.current_phase = name
         self.progress.phase(name, detail)
         return self.journal.phase_start(name)
@@ -338,7 +404,7 @@ class Engine:
     def _preflight(self) -> None:
         from chaosrun import preflight
 
-        phase = self._phase("preflight", f"{len(self.hosts)} host(s): {', '.join(self.hosts)}")
+        phase = self._phase(Phase.PREFLIGHT, f"{len(self.hosts)} host(s): {', '.join(self.hosts)}")
         try:
             hosts = preflight.run_checks(self.plan, self.shell, self.prober, self.run_id)
         except Refusal as exc:
@@ -347,7 +413,7 @@ class Engine:
         self.journal.phase_end(phase, "ok", "", hosts)
 
     def _sample(
-        self, role: str, probe: ProbeSpec, phase: str, result: ProbeResult, at: str | None = None
+        self, role: str, probe: ProbeSpec, phase: Phase, result: ProbeResult, at: str | None = None
     ) -> None:
         self.journal.sample(
             role, probe.name, phase, result.verdict, result.value, result.evidence, at=at
@@ -355,12 +421,12 @@ class Engine:
         self.progress.probe(role, probe.name, result)
 
     def _steady_state_before(self) -> None:
-        phase = self._phase("steady_state_before")
+        phase = self._phase(Phase.STEADY_STATE_BEFORE)
         probes = list(self.exp.steady_state)
         results = self.prober.evaluate_all(probes)
         bad = []
         for probe, result in zip(probes, results, strict=True):
-            self._sample("steady_state", probe, "steady_state_before", result)
+            self._sample("steady_state", probe, Phase.STEADY_STATE_BEFORE, result)
             if result.verdict is not Verdict.PASS:
                 bad.append(f"{probe.name!r} is {result.verdict} ({result.evidence})")
         if bad:
@@ -370,12 +436,10 @@ class Engine:
         self.journal.phase_end(phase, "ok", f"{len(probes)} probe(s) pass")
 
     def _baseline(self) -> None:
-        phase = self._phase("baseline")
+        phase = self._phase(Phase.BASELINE)
         probes = [p for _, p in self.exp.all_probes()]
         results = self.prober.take_baselines(probes, self.exp.baseline_window)
-        for entry in self.journal.data["probes"]:  # reports draw relative limits from it
-            if entry["name"] in results and results[entry["name"]].value is not None:
-                entry["baseline"] = results[entry["name"]].value
+        self.journal.set_baselines({n: r.value for n, r in results.items() if r.value is not None})
         bad = [f"{n!r}: {r.evidence}" for n, r in results.items() if r.value is None]
         detail = "; ".join(f"{n} = {r.value:g}" for n, r in results.items() if r.value is not None)
         if bad:
@@ -444,7 +508,7 @@ class Engine:
 
     def _play(
         self,
-        phase_name: str,
+        phase_name: Phase,
         entry_points: list[str],
         expect: str | None,
         cancel: bool | threading.Event,
@@ -475,12 +539,12 @@ class Engine:
         lease = self._start_lease()
         # Guardrails watch from the start of inject too: a fault that hurts users while
         # it is being applied is rolled back without waiting for the observe phase.
-        self.current_phase = "inject"  # the monitor's first samples belong to it
+        self.current_phase = Phase.INJECT  # the monitor's first samples belong to it
         self.monitor = threading.Thread(target=self._monitor, name="guardrails", daemon=True)
         self.monitor.start()
         self.observer.start()
         try:
-            result = self._play("inject", ["inject"], None, cancel=True)
+            result = self._play(Phase.INJECT, ["inject"], None, cancel=True)
             if self.stop.is_set():
                 self._set_abort(f"{self._stop_reason()} during inject")
                 return
@@ -491,13 +555,13 @@ class Engine:
                 self._set_abort(f"inject failed on {self.inject_failure}")
                 return
             self.inject_complete = True
-            verify = self._play("verify_active", ["verify"], "active", cancel=True)
+            verify = self._play(Phase.VERIFY_ACTIVE, ["verify"], "active", cancel=True)
             if self.stop.is_set():
                 self._set_abort(f"{self._stop_reason()} during verify")
             elif not verify.ok:
                 self._set_abort(f"fault not observable on {', '.join(verify.failed_hosts())}")
             else:
-                self._observe()
+                self._hold()
         finally:
             self.fault_over.set()
             # stop() waits for a renewal in flight; the rollback must not wait for it.
@@ -526,15 +590,25 @@ class Engine:
             self.hooks.abort()
             self.progress.message(f"abort: {reason}", "bold red")
 
-    def _observe(self) -> None:
-        """Wait out the duration; the guardrail monitor or a signal may end it early."""
-        g = self.exp.guardrails
-        phase = self._phase("observe", f"{self.exp.duration:g}s, guardrails every {g.interval:g}s")
-        self.stop.wait(self.exp.duration)
-        if self.stop.is_set():
-            self._set_abort(self._stop_reason())
-        outcome = "aborted" if self.abort else "ok"
+    def _hold(self) -> None:
+        """The activity while the fault is on; the guardrail monitor or a signal may end it
+        early (it sees `stop` set)."""
+        activity = self.activity
+        phase = self._phase(activity.phase, activity.detail)
+        window = FaultWindow(
+            self.stop, self._stop_reason, self.journal, self.progress, self.run_dir
+        )
+        end = self.activity_end = activity.run(window)
+        self.timings.update(end.timings)
+        if end.abort:
+            self._set_abort(end.abort)
+        outcome = activity.abort_outcome if self.abort else "ok"
         self.journal.phase_end(phase, outcome, (self.abort or {}).get("reason", ""))
+
+    def _wait(self, window: FaultWindow) -> ActivityEnd:
+        """The default activity: wait out the experiment's duration."""
+        window.stop.wait(self.exp.duration)
+        return ActivityEnd(abort=window.stop_reason() if window.stop.is_set() else None)
 
     def _monitor(self) -> None:
         """Guardrails and safety rules every interval, from inject until rollback starts;
@@ -615,7 +689,7 @@ class Engine:
     def _rollback(self) -> bool:
         """Revert scripts over SSH at once, then confirm with the role (rollback + verify)."""
         self.in_rollback = True
-        phase = self._phase("rollback", "revert scripts over SSH, then the role's rollback")
+        phase = self._phase(Phase.ROLLBACK, "revert scripts over SSH, then the role's rollback")
         started = time.monotonic()
         script = hostshell.revert_script(self.plan.state_dir, self.run_id)
         answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=180)
@@ -645,7 +719,7 @@ class Engine:
         # A second signal may cut the confirmation only when it is a read-only verify:
         # the role's rollback entry point is a revert and always finishes.
         hurry = self.hurry if verify_alone else False
-        confirm = self._play("verify_inactive", entry_points, "inactive", cancel=hurry)
+        confirm = self._play(Phase.VERIFY_INACTIVE, entry_points, "inactive", cancel=hurry)
         if confirm.status != "canceled" and not confirm.ok:
             confirm = self._second_look(confirm, record)
         self.rollback_end = time.monotonic()
@@ -695,7 +769,11 @@ class Engine:
         )
         time.sleep(SECOND_LOOK_PAUSE_S)
         again = self._play(
-            "verify_inactive_again", ["rollback", "verify"], "inactive", cancel=False, hosts=failed
+            Phase.VERIFY_INACTIVE_AGAIN,
+            ["rollback", "verify"],
+            "inactive",
+            cancel=False,
+            hosts=failed,
         )
         hosts = {**first.hosts, **again.hosts}
         messages = {h: m for h, m in first.messages.items() if h not in again.hosts}
@@ -709,7 +787,7 @@ class Engine:
             record["detail"] = "skipped: the run was stopped by a signal"
             self.journal.set(recovery=record)
             return False
-        phase = self._phase("recovery", f"steady state within {within:g}s")
+        phase = self._phase(Phase.RECOVERY, f"steady state within {within:g}s")
         self._stop_sampling()
         probes = list(self.exp.steady_state)
         start = self.rollback_end or time.monotonic()
@@ -717,7 +795,7 @@ class Engine:
             at = now_iso()  # when the sample was taken, as the monitor's are stamped
             results = self.prober.evaluate_all(probes) if probes else []
             for probe, result in zip(probes, results, strict=True):
-                self._sample("steady_state", probe, "recovery", result, at)
+                self._sample("steady_state", probe, Phase.RECOVERY, result, at)
             if all(r.verdict is Verdict.PASS for r in results):
                 record.update(recovered=True, time_to_recover_s=round(time.monotonic() - start, 3))
                 break

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from chaosrun.exitcodes import ExitCode
+
 
 class ChaosrunError(Exception):
     """An error reported to the user as one line, exiting with `exit_code`."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.FAILED
 
     def __init__(self, message: str, exit_code: int | None = None) -> None:
         super().__init__(message)
@@ -17,10 +19,10 @@ class ChaosrunError(Exception):
 class InvalidInput(ChaosrunError):
     """Bad experiment, runbook, config or option (exit 2)."""
 
-    exit_code = 2
+    exit_code = ExitCode.INVALID_INPUT
 
 
 class Refused(ChaosrunError):
     """A safety check refused to start (exit 4)."""
 
-    exit_code = 4
+    exit_code = ExitCode.REFUSED

@@ -5,6 +5,7 @@ Every write goes through the run's Redactor, so secrets never reach the file.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import getpass
 import json
@@ -67,6 +68,37 @@ class Journal:
             self.data.update(fields)
         self.save()
 
+    def update(self, key: str, **fields: Any) -> None:
+        """Merge `fields` into the mapping under `key` (a mode's own block, as `runbook`)."""
+        with self._lock:
+            self.data[key] = {**(self.data.get(key) or {}), **fields}
+        self.save()
+
+    def get(self, key: str) -> Any:
+        """A copy of one top-level entry, safe from the writers on other threads."""
+        with self._lock:
+            return copy.deepcopy(self.data.get(key))
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the whole journal as it stands, for what computes from it (the
+        cascade, the impact) while sampling threads may still append."""
+        with self._lock:
+            return copy.deepcopy(self.data)
+
+    def add_step(self, entry: dict[str, Any]) -> None:
+        """One step of a drill's runbook, in the order they ran."""
+        with self._lock:
+            self.data["steps"].append(dict(entry))
+        self.save()
+
+    def set_baselines(self, values: dict[str, float]) -> None:
+        """Each probe's baseline by name: reports draw relative limits from it."""
+        with self._lock:
+            for entry in self.data["probes"]:
+                if values.get(entry["name"]) is not None:
+                    entry["baseline"] = values[entry["name"]]
+        self.save()
+
     def phase_start(self, name: str) -> dict[str, Any]:
         entry = {
             "name": name,
@@ -89,6 +121,7 @@ class Journal:
         self.save()
 
     def probe(self, name: str, kind: str, role: str, threshold: dict, query: str) -> None:
+        """Declare a probe and its role, once; its samples follow with `sample`."""
         with self._lock:
             if (role, name) in self._probes:
                 return
@@ -139,3 +172,22 @@ class Journal:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
+
+
+def amend(path: Path, **fields: Any) -> bool:
+    """Add top-level entries to a finished run's journal file, atomically (a ramp names
+    the largest step absorbed in every step's journal once the last step ended). False
+    when the file is missing or not a journal."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    data.update(fields)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.amend")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        filemodes.group_file(fh.fileno())
+        fh.write(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+    return True

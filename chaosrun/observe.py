@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from chaosrun import cascade
 from chaosrun.experiment import ProbeSpec
 from chaosrun.journal import Journal, now_iso
+from chaosrun.phases import Phase
 from chaosrun.probes import Prober
 
 ROLE = "observe"
@@ -32,7 +33,7 @@ class Observer:
         prober: Prober,
         journal: Journal,
         interval: float,
-        phase: Callable[[], str],
+        phase: Callable[[], Phase],
     ) -> None:
         self.probes = list(probes)
         self.prober = prober
@@ -70,5 +71,6 @@ class Observer:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=0.1)
-        if self.probes or self.journal.data.get("probes"):
-            self.journal.set(cascade=cascade.first_signals(self.journal.data))
+        journal = self.journal.snapshot()
+        if self.probes or journal.get("probes"):
+            self.journal.set(cascade=cascade.first_signals(journal))

@@ -11,9 +11,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from chaosrun.errors import InvalidInput
+
+if TYPE_CHECKING:  # the engine imports the model, which imports parse_steps from here
+    from chaosrun.engine import Outcome
+    from chaosrun.planning import Plan
+    from chaosrun.progress import Progress
 
 
 def parse_steps(raw: Any, where: str) -> list[int | str]:
@@ -125,15 +131,14 @@ def run(
     return result
 
 
-def run_plan(plan: Any, run_root: Any, progress: Any, ramp_id: str | None = None) -> Any:
+def run_plan(plan: Plan, run_root: Path, progress: Progress, ramp_id: str | None = None) -> Outcome:
     """Run a planned experiment as a ramp: one engine run per step, each on a selection
-    that grows, until a step does not pass. Every step's journal gets a `ramp` entry; the
-    last one also names the largest step absorbed. Returns the last step's outcome."""
+    that grows, until a step does not pass. Every step's journal gets a `ramp` entry; once
+    the ramp ended, each also names the largest step absorbed. Returns the last step's
+    outcome."""
     import dataclasses
-    import json
-    import os
 
-    from chaosrun import blast_radius
+    from chaosrun import blast_radius, journal
     from chaosrun.engine import Engine, make_run_id
     from chaosrun.targets import Selection, choose
 
@@ -144,7 +149,7 @@ def run_plan(plan: Any, run_root: Any, progress: Any, ramp_id: str | None = None
     for count in counts:  # the whole ramp is refused up front if any step is over the cap
         blast_radius.check(selection.pattern, len(selection.matched), count, plan.caps)
     ramp_id = ramp_id or make_run_id(plan.experiment.file.stem)
-    outcomes: dict[int, Any] = {}
+    outcomes: dict[int, Outcome] = {}
 
     def pick(rest: list[str], count: int) -> list[str]:
         return choose(rest, "count", count, spec.seed) if count > 0 else []
@@ -157,24 +162,22 @@ def run_plan(plan: Any, run_root: Any, progress: Any, ramp_id: str | None = None
         progress.message(
             f"ramp step {index}/{len(counts)}: {len(hosts)} host(s): {', '.join(hosts)}"
         )
-        outcome = Engine(step_plan, run_root, progress, run_id=f"{ramp_id}-step{index}").run()
-        outcomes[index] = outcome
+        ramp = {"id": ramp_id, "step": index, "of": len(counts)}
+        engine = Engine(
+            step_plan,
+            run_root,
+            progress,
+            run_id=f"{ramp_id}-step{index}",
+            journal_extras={"ramp": ramp},
+        )
+        outcome = outcomes[index] = engine.run()
         return outcome.status, outcome.exit_code, outcome.abort_reason or ""
 
     result = run(counts, candidates, cycle, pick)
     summary = result.as_dict()
     for step in result.steps:
-        step_summary = {"id": ramp_id, "step": step.index, "of": len(counts), **summary}
-        outcome = outcomes[step.index]
-        path = outcome.journal
-        try:
-            journal = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        journal["ramp"] = step_summary
-        tmp = path.with_name(f".{path.name}.ramp")
-        tmp.write_text(json.dumps(journal, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        ramp = {"id": ramp_id, "step": step.index, "of": len(counts), **summary}
+        journal.amend(outcomes[step.index].journal, ramp=ramp)
     best = result.largest_absorbed
     progress.message(
         "ramp: largest blast radius absorbed: "

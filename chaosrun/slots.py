@@ -24,6 +24,7 @@ import typer
 
 from chaosrun import audit
 from chaosrun.errors import ChaosrunError
+from chaosrun.exitcodes import ExitCode
 
 try:  # click's own Exit, where a click is installed beside typer's vendored one
     from click.exceptions import Exit as _ClickExit
@@ -62,14 +63,14 @@ def guard(name: str, experiment: str) -> Iterator[Slot]:
         finish(slot, exc.exit_code, str(exc))
         raise
     except KeyboardInterrupt:
-        finish(slot, 130, "interrupted")
+        finish(slot, ExitCode.INTERRUPTED, "interrupted")
         raise
     except Exception as exc:
-        finish(slot, 1, f"chaosrun crashed: {type(exc).__name__}: {exc}")
+        finish(slot, ExitCode.FAILED, f"chaosrun crashed: {type(exc).__name__}: {exc}")
         raise
     else:
         if not slot.skipped:
-            finish(slot, 0, None)
+            finish(slot, ExitCode.PASSED, None)
     finally:
         _current.reset(token)
 
@@ -82,7 +83,7 @@ def note(outcome: Any, redactor: Any) -> None:
     if slot is None:
         return
     slot.run_id = outcome.run_id
-    if outcome.exit_code == 5:
+    if outcome.exit_code == ExitCode.ROLLBACK_FAILED:
         slot.reason = rollback_failed_line(outcome)
     elif outcome.exit_code:
         slot.reason = f"{outcome.status}: {redactor.text(outcome.abort_reason or '')}"
@@ -92,7 +93,8 @@ def finish(slot: Slot, exit_code: int, reason: str | None) -> None:
     """One audit line for the slot, and the slot_failed webhooks when it failed."""
     from chaosrun import config
 
-    failed = exit_code != 0
+    exit_code = int(exit_code)  # the audit line holds a plain number
+    failed = exit_code != ExitCode.PASSED
     reason = reason or (f"exit {exit_code}" if failed else None)
     try:
         cfg = config.load()

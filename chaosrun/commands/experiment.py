@@ -19,6 +19,7 @@ from chaosrun.commands.options import (
 from chaosrun.commands.outcome import exit_with, outcome_json
 from chaosrun.errors import ChaosrunError, InvalidInput, Refused
 from chaosrun.output import console, emit_json, err_console, error, info, warn
+from chaosrun.phases import RUN_ORDER
 
 InventoryOpt = Annotated[
     Path | None,
@@ -154,17 +155,7 @@ def plan(
         "blast_radius": p.report.blast_radius.as_dict() if p.report.blast_radius else None,
         "ramp": list(exp.targets.ramp),
         "overrides": p.public_overrides(),
-        "phases": [
-            "preflight",
-            "steady_state_before",
-            "baseline",
-            "inject",
-            "verify_active",
-            "observe",
-            "rollback",
-            "verify_inactive",
-            "recovery",
-        ],
+        "phases": [p.value for p in RUN_ORDER],
     }
     if as_json:
         emit_json(p.redactor.data(doc))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chaosrun.phases import Phase
 from chaosrun.report import verdicts
 from chaosrun.report.journal import Journal, parse_time
 
@@ -155,7 +156,7 @@ def _recovery_figures(
 def summarize(journal: Journal, interval: float | None = None) -> dict[str, Any] | None:
     """The run's impact, or None when nothing was injected or the steady state was not
     sampled while the fault was on."""
-    inject = _phase_start(journal, "inject")
+    inject = _phase_start(journal, Phase.INJECT)
     probes = [
         p
         for p in journal.get("probes") or []
@@ -166,7 +167,7 @@ def summarize(journal: Journal, interval: float | None = None) -> dict[str, Any]
         return None  # nothing injected, or a journal from before the fault was sampled
     step = interval or _interval(series)
     entries = [_probe_entry(p, s, step) for p, s in zip(probes, series, strict=True)]
-    rollback = _phase_start(journal, "rollback")
+    rollback = _phase_start(journal, Phase.ROLLBACK)
     return {
         "interval_s": step,
         "from": _iso(inject),

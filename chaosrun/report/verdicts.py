@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chaosrun import phases
+from chaosrun.phases import Phase
 from chaosrun.report.journal import Journal, parse_time
 
 PHASE_OK = frozenset({"ok", "passed", "pass", "success", "changed"})
@@ -18,11 +20,11 @@ PHASE_SKIPPED = frozenset({"skipped", "skip", "not_run"})
 PHASE_PENDING = frozenset({"running", "pending", ""})
 # Phases whose steady-state samples come after the fault is gone: breaches there are
 # the system recovering, judged by the last sample and by time to recover.
-AFTER_FAULT = frozenset({"verify_inactive", "verify_inactive_again", "recovery", "report"})
+AFTER_FAULT = phases.AFTER_FAULT
 # Phases while the fault is on (a drill runs its runbook instead of observing): the
 # steady state is sampled there to measure the impact (chaosrun.report.impact), not judged;
 # the guardrails judge the fault.
-FAULT_PHASES = frozenset({"inject", "verify_active", "observe", "runbook", "rollback"})
+FAULT_PHASES = phases.FAULT_ON
 
 STATUS_HEADLINES = {
     "passed": "PASSED: the steady state held",
@@ -195,17 +197,17 @@ def run_end(journal: Journal) -> datetime | None:
 
 def fault_window(journal: Journal) -> tuple[datetime, datetime] | None:
     """From the start of inject to the end of rollback (or the end of the run)."""
-    inject = phase(journal, "inject")
+    inject = phase(journal, Phase.INJECT)
     start = parse_time(inject.get("started_at")) if inject else None
     if start is None:
         return None
-    rollback = phase(journal, "rollback")
+    rollback = phase(journal, Phase.ROLLBACK)
     end = parse_time(rollback.get("ended_at")) if rollback else None
     return start, end or run_end(journal) or start
 
 
 def rollback_window(journal: Journal) -> tuple[datetime, datetime] | None:
-    rollback = phase(journal, "rollback")
+    rollback = phase(journal, Phase.ROLLBACK)
     if not rollback:
         return None
     start = parse_time(rollback.get("started_at"))
@@ -224,7 +226,7 @@ def recovered_time(journal: Journal) -> datetime | None:
     # The engine counts verify_inactive as part of rolling back: recovery starts after it.
     ends = [
         parse_time((phase(journal, n) or {}).get("ended_at"))
-        for n in ("rollback", "verify_inactive", "verify_inactive_again")
+        for n in (Phase.ROLLBACK, Phase.VERIFY_INACTIVE, Phase.VERIFY_INACTIVE_AGAIN)
     ]
     ends = [t for t in ends if t]
     if not is_number(ttr) or not ends:
@@ -239,8 +241,8 @@ def host_results(journal: Journal) -> tuple[list[str], list[str], dict[tuple[str
     cells: dict[tuple[str, str], str] = {}
     records = [(p.get("name", "?"), p.get("hosts") or {}) for p in journal.get("phases") or []]
     rollback_hosts = (journal.get("rollback") or {}).get("hosts") or {}
-    if rollback_hosts and not any(n == "rollback" and h for n, h in records):
-        records.append(("rollback", rollback_hosts))
+    if rollback_hosts and not any(n == Phase.ROLLBACK and h for n, h in records):
+        records.append((Phase.ROLLBACK.value, rollback_hosts))
     for name, by_host in records:
         if not isinstance(by_host, dict) or not by_host:
             continue

@@ -1,10 +1,11 @@
 """`chaosrun drill`: inject the runbook's fault, run the runbook instead of waiting, time it.
 
-DrillEngine is the run engine (chaosrun.engine.Engine: preflight, steady state, baseline,
-inject + verify, lease, guardrails, rollback, recovery) with the observe phase replaced
-by the runbook's steps, one ansible-runner run per executable step. A step that fails
-(or a signal, guardrail or kill switch) aborts: the engine's rollback then reverts the
-fault and the drill is reported as failed at that step. After a runbook that succeeded
+DrillEngine runs the run engine (chaosrun.engine.Engine: preflight, steady state, baseline,
+inject + verify, lease, guardrails, rollback, recovery) with the runbook's steps as its
+activity while the fault is on, in place of the observe phase's wait: one ansible-runner
+run per executable step. A step that fails (or a signal, guardrail or kill switch) aborts:
+the engine's rollback then reverts the fault and the drill is reported as failed at that
+step. After a runbook that succeeded
 the fault's rollback still runs (it is idempotent and clears the on-host state and the
 dead-man timer), and the steady state must hold again within `recovery.within`.
 """
@@ -20,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from chaosrun import runner
-from chaosrun.engine import Engine, make_run_id
+from chaosrun.engine import Activity, ActivityEnd, Engine, FaultWindow, Outcome, make_run_id
 from chaosrun.journal import now_iso
+from chaosrun.phases import Phase
 from chaosrun.planning import Plan
 from chaosrun.progress import Progress
 from chaosrun.runbook import compile as compiler
@@ -90,7 +92,10 @@ def run_step(book: Runbook, step: Step, inventory: Path, work_dir: Path) -> Step
     return StepResult(ok, "; ".join(messages), hosts)
 
 
-class DrillEngine(Engine):
+class DrillEngine:
+    """A drill: the run engine with the runbook's steps as what runs while the fault is on
+    (the engine's `Activity` seam), and the runbook's own block in the run's journal."""
+
     def __init__(
         self,
         plan: Plan,
@@ -101,47 +106,58 @@ class DrillEngine(Engine):
         step_runner: StepRunner = run_step,
         run_id: str | None = None,
     ) -> None:
-        run_id = run_id or make_run_id(f"drill-{book.file.stem}")
-        super().__init__(plan, run_root, progress, run_id, kind="drill")
-        self.book, self.ack, self.step_runner = book, ack, step_runner
+        self.plan, self.book, self.ack, self.step_runner = plan, book, ack, step_runner
         self.failed_step: Step | None = None
-        self.fault_active_at: float | None = None
-
-    def _start_journal(self) -> None:
-        super()._start_journal()
-        self.journal.set(
-            runbook={
-                "title": self.book.title,
-                "file": str(self.book.file),
-                "steps": len(self.book.steps),
-                "failed_step": None,
-            }
+        activity = Activity(
+            Phase.RUNBOOK,
+            f"{book.title}: {len(book.steps)} step(s)",
+            self._run_book,
+            abort_outcome="failed",
         )
+        runbook = {"title": book.title, "file": str(book.file), "steps": len(book.steps)}
+        self.engine = Engine(
+            plan,
+            run_root,
+            progress,
+            run_id or make_run_id(f"drill-{book.file.stem}"),
+            kind="drill",
+            activity=activity,
+            journal_extras={"runbook": {**runbook, "failed_step": None}},
+        )
+        self.journal = self.engine.journal
 
-    def _observe(self) -> None:
-        """The runbook, step by step, instead of waiting out a duration."""
-        phase = self._phase("runbook", f"{self.book.title}: {len(self.book.steps)} step(s)")
-        self.fault_active_at = time.monotonic()
+    def run(self) -> Outcome:
+        return self.engine.run()
+
+    def _run_book(self, window: FaultWindow) -> ActivityEnd:
+        """The runbook, step by step, until one fails or the run is stopped."""
+        started = time.monotonic()
+        end = ActivityEnd()
         for step in self.book.steps:
-            if self.stop.is_set():
-                self._set_abort(f"{self._stop_reason()} before step {step.number}")
+            if window.stop.is_set():
+                end.abort = f"{window.stop_reason()} before step {step.number}"
                 break
-            entry = self._step(step)
+            entry = self._step(step, window, started, end.timings)
             if entry["outcome"] == "failed":
                 self.failed_step = step
-                self.journal.data["runbook"]["failed_step"] = step.number
-                self._set_abort(
+                window.journal.update("runbook", failed_step=step.number)
+                end.failed = True
+                end.abort = (
                     f"runbook failed at step {step.number} ({step.title}), "
                     f"{self.book.file}:{step.line}: {entry['detail']}"
                 )
                 break
-        self.timings["runbook_s"] = round(time.monotonic() - self.fault_active_at, 3)
-        outcome = "failed" if self.abort else "ok"
-        self.journal.phase_end(phase, outcome, (self.abort or {}).get("reason", ""))
+        runbook_s = round(time.monotonic() - started, 3)
+        end.timings["runbook_s"] = runbook_s
+        end.recover_after_s = runbook_s  # a drill's time to recover counts from the fault
+        return end
 
-    def _step(self, step: Step) -> dict[str, Any]:
+    def _step(
+        self, step: Step, window: FaultWindow, fault_at: float, timings: dict[str, float]
+    ) -> dict[str, Any]:
+        """Run (or ask for) one step, journal it; a step that marks a measure times it."""
         name = compiler.play_name(step)
-        self.progress.phase("runbook", name)
+        window.progress.phase(Phase.RUNBOOK, name)
         entry: dict[str, Any] = {
             "number": step.number,
             "name": step.title,
@@ -154,38 +170,25 @@ class DrillEngine(Engine):
             done, detail = self.ack(step)
             outcome = "acknowledged" if done else "failed"
         else:
-            result = self.step_runner(
-                self.book, step, self.plan.inventory.path, self.run_dir / "ansible" / "runbook"
-            )
+            work_dir = window.run_dir / "ansible" / "runbook"
+            result = self.step_runner(self.book, step, self.plan.inventory.path, work_dir)
             outcome, detail = ("ok" if result.ok else "failed"), result.detail
             entry["hosts"] = result.hosts
         ended = time.monotonic()
         entry.update(
             ended_at=now_iso(),
             duration_s=round(ended - started, 3),
-            since_fault_s=round(ended - (self.fault_active_at or started), 3),
+            since_fault_s=round(ended - fault_at, 3),
             outcome=outcome,
             detail=self.plan.redactor.text(detail),
         )
         measure = _measure(step)
-        if measure and outcome == "ok" and f"time_to_{measure}_s" not in self.timings:
+        if measure and outcome == "ok" and f"time_to_{measure}_s" not in timings:
             entry["measure"] = measure
-            self.timings[f"time_to_{measure}_s"] = entry["since_fault_s"]
-        with self.journal._lock:
-            self.journal.data["steps"].append(entry)
-        self.journal.save()
-        self.progress.message(f"{name}: {outcome} in {entry['duration_s']:.1f}s")
+            timings[f"time_to_{measure}_s"] = entry["since_fault_s"]
+        window.journal.add_step(entry)
+        window.progress.message(f"{name}: {outcome} in {entry['duration_s']:.1f}s")
         return entry
-
-    def _finish(self, status: str, detail: str):
-        if status == "aborted" and self.failed_step is not None:
-            status = "failed"  # the runbook, not a guardrail, is what failed
-        if status == "passed" and "time_to_recover_s" not in self.timings:
-            rec = self.journal.data.get("recovery") or {}
-            if self.fault_active_at is not None and rec.get("time_to_recover_s") is not None:
-                runbook = self.timings.get("runbook_s", 0.0)
-                self.timings["time_to_recover_s"] = round(runbook + rec["time_to_recover_s"], 3)
-        return super()._finish(status, detail)
 
 
 def _measure(step: Step) -> str | None:

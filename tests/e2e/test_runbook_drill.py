@@ -8,7 +8,10 @@ Alertmanager, PostgreSQL).
     playbook restores the original topology (db-2 a streaming replica of db-1 again);
 (c) "order instance down" compiled with `chaosrun runbook compile` runs with plain
     ansible-playbook against the lab after the instance was stopped by hand: every
-    step's play runs and the instance serves again.
+    step's play runs and the instance serves again;
+(d) a drill that watches: its observe-only probe's samples are in the journal (the
+    observer's thread lives), and a guardrail a runbook step breaches aborts the drill and
+    is in the cascade, after the observed signal the fault itself moved.
 """
 
 from __future__ import annotations
@@ -30,7 +33,11 @@ from safety_support import (  # noqa: F401  (fixtures)
 )
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
-WRONG_UNIT = PROJECT / "tests" / "unit" / "fixtures" / "runbooks" / "order-down-wrong-unit.md"
+RUNBOOKS = PROJECT / "tests" / "unit" / "fixtures" / "runbooks"
+WRONG_UNIT = RUNBOOKS / "order-down-wrong-unit.md"
+WATCHED = RUNBOOKS / "order-down-watched.md"
+MARKER = "/var/lib/prometheus/node-exporter/chaosrun_drill_marker.prom"
+ORDER_HOSTS = ("order-1", "order-2", "order-3")
 DB_DOWN = PROJECT / "runbooks" / "database-primary-down.md"
 ORDER_DOWN = PROJECT / "runbooks" / "order-instance-down.md"
 IN_RECOVERY = "cd /tmp && runuser -u postgres -- psql -tAc 'SELECT pg_is_in_recovery()'"
@@ -115,3 +122,26 @@ def test_c_compiled_runbook_runs_with_plain_ansible_playbook(
         assert any(step in line for line in plays), (step, plays)
     assert not re.search(r"(failed|unreachable)=[1-9]", played.stdout), played.stdout[-3000:]
     assert restarted, "the runbook's restart step did not start the instance"
+
+
+def test_d_watched_drill_samples_and_shows_a_step_breach_in_the_cascade(project: Project) -> None:
+    try:
+        done, _result, journal = drill(project, WATCHED)
+    finally:
+        for host in ORDER_HOSTS:  # the marker is the step's, not the fault's: no rollback
+            project.lab.on_host(host, f"rm -f {MARKER}")
+    explain = (journal.get("abort"), journal.get("cascade"), done.stderr[-3000:])
+    assert "Exception in thread" not in done.stderr, done.stderr[-3000:]
+    assert done.returncode == 3 and journal["status"] == "aborted", explain
+    assert "no drill marker" in journal["abort"]["reason"], explain
+    assert journal["runbook"]["failed_step"] is None
+    observed = next(p for p in journal["observations"] if p["name"] == "order instances up")
+    assert len(observed["samples"]) >= 2, "the observer's samples were lost"
+    assert [e["signal"] for e in journal["cascade"]] == ["order instances up", "no drill marker"]
+    guard = next(p for p in journal["probes"] if p["name"] == "no drill marker")
+    first = next(s for s in guard["samples"] if s["verdict"] == "BREACH")
+    assert first["phase"] == "runbook" and first["at"] == journal["cascade"][1]["first_at"]
+    assert journal["rollback"]["ok"] is True
+    (victim,) = journal["targets"]["selected"]
+    assert project.lab.unit_active(victim, "order-service.service")
+    project.assert_no_active_fault()

@@ -105,8 +105,9 @@ def test_run_plan_runs_one_engine_per_step_and_writes_the_ramp_into_the_journals
     runs = []
 
     class FakeEngine:
-        def __init__(self, plan, root, progress, run_id):
+        def __init__(self, plan, root, progress, run_id, journal_extras):
             self.plan, self.root, self.run_id = plan, root, run_id
+            self.extras = journal_extras
 
         def run(self):
             hosts = self.plan.selection.selected
@@ -114,7 +115,7 @@ def test_run_plan_runs_one_engine_per_step_and_writes_the_ramp_into_the_journals
             status, code = ("passed", 0) if len(hosts) < 3 else ("aborted", 3)
             path = self.root / self.run_id / "journal.json"
             path.parent.mkdir(parents=True)
-            path.write_text(json.dumps({"run_id": self.run_id, "status": status}))
+            path.write_text(json.dumps({"run_id": self.run_id, "status": status, **self.extras}))
             return SimpleNamespace(
                 status=status,
                 exit_code=code,
@@ -146,6 +147,9 @@ def test_run_plan_runs_one_engine_per_step_and_writes_the_ramp_into_the_journals
     assert last["ramp"]["largest_absorbed"]["hosts"] == 2
     assert last["ramp"]["stopped_at"] == {"step": 3, "hosts": 3, "status": "aborted"}
     assert "largest blast radius absorbed: 2 of 3" in messages[-1]
+    first = json.loads((tmp_path / "r1-step1" / "journal.json").read_text())
+    assert (first["ramp"]["id"], first["ramp"]["step"], first["ramp"]["of"]) == ("r1", 1, 3)
+    assert first["ramp"]["largest_absorbed"]["hosts"] == 2  # named once the ramp ended
     # Over the cap anywhere in the ramp: refused before the first step.
     plan.caps = Caps()
     runs.clear()
