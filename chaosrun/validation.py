@@ -7,7 +7,6 @@ rate() windows shorter than four scrape intervals are flagged.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -17,6 +16,7 @@ from chaosrun.durations import parse_duration
 from chaosrun.errors import InvalidInput
 from chaosrun.experiment import Experiment, ProbeSpec
 from chaosrun.inventory import Inventory
+from chaosrun.percent import hosts_for_percent
 from chaosrun.rolespec import RoleSpec, check_vars, load_role
 from chaosrun.schema import field_name
 from chaosrun.secrets import decrypt
@@ -119,7 +119,7 @@ def _blast_radius(exp: Experiment, inventory: Inventory, where) -> Decision:
     elif spec.mode == "all":
         count = candidates
     elif spec.mode == "percent":
-        count = max(1, math.floor(candidates * spec.amount / 100.0 + 1e-9))
+        count = hosts_for_percent(candidates, spec.amount)
     else:
         count = int(spec.amount)
     if spec.ramp:
