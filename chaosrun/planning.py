@@ -17,6 +17,7 @@ from chaosrun.apiaccess import ApiAccess
 from chaosrun.blast_radius import Caps
 from chaosrun.errors import InvalidInput
 from chaosrun.experiment import Defaults, Experiment, load_experiment
+from chaosrun.hostlayout import STATE_DIR
 from chaosrun.inventory import Inventory, default_inventory, load_inventory
 from chaosrun.rolespec import RoleSpec
 from chaosrun.secrets import MASK, Redactor, decrypt, mask_fields
@@ -24,8 +25,6 @@ from chaosrun.targets import Selection, select_hosts
 from chaosrun.validation import Report, check
 from chaosrun.windows import parse_windows
 from chaosrun.yamlpos import VaultValue
-
-STATE_DIR = "/var/lib/chaosrun"
 
 
 @dataclass
