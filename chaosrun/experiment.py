@@ -169,6 +169,14 @@ def load_experiment(
         raise InvalidInput(f"{path}: not a text file (not UTF-8)") from None
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot read: {exc}") from None
+    return parse_experiment(text, path, overrides, defaults)
+
+
+def parse_experiment(
+    text: str, path: Path, overrides: list[str] | None = None, defaults: Defaults | None = None
+) -> Experiment:
+    """Check an experiment given as text; messages name `path` and the text's lines (a
+    runbook's front matter keeps the runbook's own line numbers)."""
     try:
         data, positions = load_yaml(text)
     except YamlProblem as exc:
