@@ -41,6 +41,7 @@ class Report:
     blast_radius: Decision | None = None
     caps: Caps = field(default_factory=Caps)  # the project's, with the experiment's on top
     windows: list[Window] = field(default_factory=list)  # the experiment's own blackout windows
+    deprecations: list[str] = field(default_factory=list)  # old keys, also among warnings
 
 
 def check(exp: Experiment, inventory: Inventory | None, caps: Caps | None = None) -> Report:
@@ -86,10 +87,11 @@ def check(exp: Experiment, inventory: Inventory | None, caps: Caps | None = None
         report.blast_radius = _blast_radius(exp, inventory, report.caps)
     report.detection, report.warnings = detection_times(exp)
     report.warnings += [f"{where(path)} {NOT_EVALUATED}" for path in _jinja_paths(exp)]
-    report.warnings += [
+    report.deprecations = [
         f"{where(path)}: deprecated, write lease_ttl (the lease's length, not a margin)"
         for path in exp.deprecated
     ]
+    report.warnings += report.deprecations
     return report
 
 

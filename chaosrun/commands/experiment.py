@@ -273,6 +273,8 @@ def run(
             reason=str(exc),
         )
         raise
+    for text in p.report.deprecations:  # so scheduled runs' logs say it too
+        warn(text)
     p.allow_irreversible = allow_irreversible
     target = err_console if as_json else console
     progress = make_progress(target, p.redactor, live=not as_json)

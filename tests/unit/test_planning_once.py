@@ -109,3 +109,25 @@ def test_drill_messages_name_the_runbook_line(counted, tmp_path: Path) -> None:
     path.write_text(RUNBOOK.replace("max_percent: 100", "max_percent: 500"))
     with pytest.raises(InvalidInput, match=r"demo\.md:6: blast_radius\.max_percent"):
         runbook_plan.drill_plan(path, INVENTORY)
+
+
+def test_a_run_warns_about_the_old_lease_key(
+    counted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ttl_margin` still works, and `run` (not only validate and plan) names file:line."""
+    from typer.testing import CliRunner
+
+    from chaosrun import cli
+
+    config = tmp_path / "chaosrun.yml"
+    config.write_text(f"audit: {{path: {tmp_path / 'audit.jsonl'}}}\n")
+    monkeypatch.setenv("CHAOSRUN_CONFIG", str(config))  # the refusal is audited there
+    old = tmp_path / "old.yml"
+    old.write_text(GOOD.read_text().replace("\nduration:", "\nttl_margin: 20s\nduration:", 1))
+    line = old.read_text().splitlines().index("ttl_margin: 20s") + 1
+    always = "blackout_windows=[{name: always, cron: '* * * * *', length: 1h}]"
+    args = ["run", str(old), "-i", str(INVENTORY), "--runs-dir", str(tmp_path), "--set", always]
+    done = CliRunner().invoke(cli.app, args)
+    assert done.exit_code == 4, done.output  # refused by the window before any host is touched
+    assert f"{old}:{line}: ttl_margin: deprecated, write lease_ttl" in done.stderr
+    assert '"refused"' in (tmp_path / "audit.jsonl").read_text()
