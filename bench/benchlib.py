@@ -16,10 +16,10 @@ import yaml
 
 from chaosrun import runner
 from chaosrun.fleet import controller_id
+from chaosrun.hostlayout import STATE_DIR
 from chaosrun.lab.topology import LabConfig
 
 PROJECT = Path(__file__).resolve().parents[1]
-STATE_DIR = "/var/lib/chaosrun"
 # The unit the benchmarks hit, and its Prometheus job. node_exporter runs on every lab host
 # from boot, before the lab system is deployed: CHAOSRUN_BENCH_UNIT=
 # prometheus-node-exporter.service CHAOSRUN_BENCH_JOB=node.

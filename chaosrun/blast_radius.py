@@ -12,12 +12,12 @@ hosts span. Zones are never trimmed to fit: a zone over a host cap is refused wh
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from chaosrun.errors import InvalidInput, Refused
+from chaosrun.percent import hosts_for_percent
 
 Locate = Callable[[tuple[Any, ...]], str]
 KEYS = ("max_hosts", "max_percent", "allow_whole_group", "max_zones", "allow_all_zones")
@@ -133,7 +133,7 @@ def limit_for(matched: int, caps: Caps) -> tuple[int, tuple[str, ...]]:
             f"max_hosts {caps.max_hosts} -> {caps.max_hosts} ({caps.source_of('max_hosts')})"
         )
     if caps.max_percent is not None:
-        by_percent = math.floor(matched * caps.max_percent / 100.0 + 1e-9)
+        by_percent = hosts_for_percent(matched, caps.max_percent, at_least=0)
         limit = min(limit, by_percent)
         reasons.append(
             f"max_percent {caps.max_percent:g}% of {matched} -> {by_percent} "

@@ -241,8 +241,8 @@ def read_answer(host: str, rc: int, out: str, state_dir: str) -> list[Check]:
 
 def host_checks(inventory: Any, pattern: str = "all", timeout: float = 60.0) -> list[Check]:
     """Every host matching `pattern`, in parallel over the fast path."""
+    from chaosrun.hostlayout import STATE_DIR
     from chaosrun.hostshell import HostShell
-    from chaosrun.planning import STATE_DIR
     from chaosrun.preflight import access_problems
 
     names = inventory.match(pattern)

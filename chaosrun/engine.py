@@ -33,6 +33,7 @@ from chaosrun import audit, hostshell, reaper, runner, safety, zones
 from chaosrun.exitcodes import ExitCode
 from chaosrun.experiment import ProbeSpec
 from chaosrun.fleet import controller_id
+from chaosrun.hostlayout import run_dir as host_run_dir
 from chaosrun.journal import Journal, now_iso
 from chaosrun.lease import DISARMED, FAILED, FROZEN, GONE, RENEWED, LeaseRenewer
 from chaosrun.observe import Observer
@@ -747,7 +748,7 @@ class Engine:
             self.progress.message(
                 f"ROLLBACK FAILED on {', '.join(confirm.failed_hosts())}: a fault may still be "
                 f"active there ({why}). Run `chaosrun recover` or look in "
-                f"{self.plan.state_dir}/active/{self.run_id}/ on those hosts",
+                f"{host_run_dir(self.plan.state_dir, self.run_id)}/ on those hosts",
                 "bold white on red",
             )
         self.in_rollback = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,12 @@ from chaosrun.durations import parse_duration
 from chaosrun.errors import InvalidInput
 from chaosrun.ramp import parse_steps as parse_ramp
 from chaosrun.schema import Checker
+from chaosrun.thresholds import KEYS as THRESHOLDS
+from chaosrun.thresholds import Threshold, parse_amount
 from chaosrun.yamlpos import Positions, VaultValue, YamlProblem, load_yaml
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 PROBE_KINDS = ("prometheus", "http", "command", "alert", "tcp")
-THRESHOLDS = ("max", "min", "max_increase", "max_decrease")
 SEVERITIES = ("low", "medium", "high")
 
 
@@ -36,6 +38,11 @@ class ProbeSpec:
     thresholds: dict[str, float | str]
     path: tuple[str | int, ...]
     timeout: float | None = None
+
+    @cached_property
+    def threshold(self) -> Threshold:
+        """The thresholds, parsed (the loader has checked them)."""
+        return Threshold.parse(self.thresholds, strict=False)
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,14 @@ def load_experiment(
         raise InvalidInput(f"{path}: not a text file (not UTF-8)") from None
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot read: {exc}") from None
+    return parse_experiment(text, path, overrides, defaults)
+
+
+def parse_experiment(
+    text: str, path: Path, overrides: list[str] | None = None, defaults: Defaults | None = None
+) -> Experiment:
+    """Check an experiment given as text; messages name `path` and the text's lines (a
+    runbook's front matter keeps the runbook's own line numbers)."""
     try:
         data, positions = load_yaml(text)
     except YamlProblem as exc:
@@ -548,11 +563,9 @@ def _probe(c: Checker, value: Any, p: tuple) -> ProbeSpec | None:
 def _threshold(c: Checker, value: Any, path: tuple, relative: bool) -> float | str | None:
     if relative and isinstance(value, str) and value.strip().endswith("%"):
         try:
-            number = float(value.strip()[:-1])
-        except ValueError:
-            number = -1.0
-        if not number >= 0 or number == float("inf"):
-            c.err(path, f"expected a number or a percentage like 50%, got {value!r}")
+            parse_amount(value)
+        except ValueError as exc:
+            c.err(path, str(exc))
             return None
         return value.strip()
     return c.number(value, path)

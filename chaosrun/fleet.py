@@ -26,9 +26,9 @@ from typing import Any
 from chaosrun import audit, liveness, safety
 from chaosrun.config import Config
 from chaosrun.errors import ChaosrunError, InvalidInput, Refused
+from chaosrun.hostlayout import LEASE, META, STATE_DIR, active_root, frozen_marker
 
 LIST_MODULE = "chaosrun.chaos.fault_status"
-STATE_DIR = "/var/lib/chaosrun"
 
 
 @dataclass
@@ -204,15 +204,15 @@ def _module_installed() -> bool:
 
 # Read-only: one line per fault, "<lease expiry>\t<meta.json on one line>", and for a
 # frozen host "FROZEN\t<the marker's first line>" and "FROZEN_JSON\t<its JSON line>".
-_LIST_SCRIPT = """m={state}/frozen
+_LIST_SCRIPT = """m={marker}
 if [ -e "$m" ]; then
   printf 'FROZEN\t%s\n' "$(head -n 1 "$m")"; printf 'FROZEN_JSON\t%s\n' "$(tail -n 1 "$m")"
 fi
-d={state}/active
-for f in "$d"/*/*/meta.json; do
+d={active}
+for f in "$d"/*/*/{meta}; do
   [ -f "$f" ] || continue
   run=$(basename "$(dirname "$(dirname "$f")")")
-  printf '%s\t' "$(cat "$d/$run/lease" 2>/dev/null)"
+  printf '%s\t' "$(cat "$d/$run/{lease}" 2>/dev/null)"
   tr -d '\n' < "$f"; echo
 done"""
 
@@ -222,7 +222,12 @@ def _list_with_shell(
 ) -> dict[str, tuple[bool, dict[str, Any]]]:
     """The same answer as the listing module, read with a read-only shell script (for a
     collection without the module)."""
-    script = _LIST_SCRIPT.format(state=shlex.quote(state_dir))
+    script = _LIST_SCRIPT.format(
+        marker=shlex.quote(frozen_marker(state_dir)),
+        active=shlex.quote(active_root(state_dir)),
+        meta=META,
+        lease=LEASE,
+    )
     answers = _adhoc(inventory, pattern, "ansible.builtin.shell", {"cmd": script})
     for host, (ok, res) in list(answers.items()):
         if not ok:

@@ -22,7 +22,8 @@ from typing import Any
 from chaosrun import audit, killswitch
 from chaosrun.config import Config
 from chaosrun.errors import InvalidInput
-from chaosrun.hostshell import HostShell, frozen_marker
+from chaosrun.hostlayout import REVERT, active_root, frozen_marker, lock_file
+from chaosrun.hostshell import HostShell
 
 FROZEN_OK = "CHAOSRUN_FROZEN_OK"  # the freeze script's line once the marker is in place, and when
 FROZEN_LINE = "CHAOSRUN_FROZEN"  # preflight's line for a frozen host, before the freeze's line
@@ -81,19 +82,21 @@ def freeze_script(state_dir: str, marker: str) -> str:
     `FAILED run role: why` per fault; exits 1 when a revert failed."""
     state = shlex.quote(state_dir.rstrip("/"))
     path = shlex.quote(frozen_marker(state_dir))
+    lock = shlex.quote(lock_file(state_dir))
+    active = shlex.quote(active_root(state_dir))
     return (
-        f"state={state}; m={path}; "
+        f"state={state}; m={path}; lock={lock}; active={active}; "
         'mkdir -p "$state" && chmod 0700 "$state" || exit 2; '
         # Under the arm step's lock: an inject arming now finishes first (its fault is then
         # reverted below), one after this sees the marker and refuses.
-        'exec 9>>"$state/lock"; '
+        'exec 9>>"$lock"; '
         "if command -v flock >/dev/null 2>&1 && ! flock -w 30 9; then "
-        'echo "chaosrun: waited 30 s for $state/lock; freezing anyway" >&2; fi; '
+        'echo "chaosrun: waited 30 s for $lock; freezing anyway" >&2; fi; '
         f'printf %s {shlex.quote(marker)} > "$m.tmp" && mv -f "$m.tmp" "$m" || exit 2; '
         f'echo "{FROZEN_OK} $(date +%s.%N)"; exec 9>&-; rc=0; '
-        'for f in "$state"/active/*/*/; do [ -f "$f/revert.sh" ] || continue; '
+        f'for f in "$active"/*/*/; do [ -f "$f/{REVERT}" ] || continue; '
         "d=${f%/}; role=${d##*/}; run=${d%/*}; run=${run##*/}; "
-        'if out=$(/bin/sh "$f/revert.sh" freeze 2>&1); then echo "REVERTED $run $role"; '
+        f'if out=$(/bin/sh "$f/{REVERT}" freeze 2>&1); then echo "REVERTED $run $role"; '
         'else echo "FAILED $run $role: $(printf %s "$out" | tail -n 1)"; rc=1; fi; done; '
         "exit $rc"
     )
@@ -101,12 +104,12 @@ def freeze_script(state_dir: str, marker: str) -> str:
 
 def unfreeze_script(state_dir: str) -> str:
     """Remove the marker under the host's lock; prints WAS_FROZEN and the marker first."""
-    state = shlex.quote(state_dir.rstrip("/"))
     path = shlex.quote(frozen_marker(state_dir))
+    lock = shlex.quote(lock_file(state_dir))
     return (
-        f"state={state}; m={path}; "
+        f"m={path}; "
         '[ -e "$m" ] || exit 0; '
-        'exec 9>>"$state/lock"; command -v flock >/dev/null 2>&1 && flock -w 30 9; '
+        f"exec 9>>{lock}; command -v flock >/dev/null 2>&1 && flock -w 30 9; "
         f'echo {WAS_FROZEN}; tail -n 1 "$m"; echo; rm -f "$m"'
     )
 

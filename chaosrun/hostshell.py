@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaosrun import hostlayout as layout
 from chaosrun.inventory import HostInfo
 from chaosrun.shellsession import ShellSession
 
@@ -144,10 +145,6 @@ class HostShell:
                 list(pool.map(stop, self.hosts))
 
 
-def active_dir(state_dir: str, run_id: str) -> str:
-    return f"{state_dir.rstrip('/')}/active/{run_id}"
-
-
 REVERT_INCOMPLETE_RC = 4  # the revert script's answer when a fault directory has no script
 NOTHING_INJECTED = "CHAOSRUN_NOTHING_INJECTED"  # the revert script's line: never armed here
 
@@ -159,12 +156,12 @@ def revert_script(state_dir: str, run_id: str) -> str:
     clears it, after the inject's last task on the host can no longer be running.
     Prints NOTHING_INJECTED when the host holds nothing of the run and its history records
     no revert of it: the run never armed a fault there."""
-    d = shlex.quote(active_dir(state_dir, run_id))
-    history = shlex.quote(f"{state_dir.rstrip('/')}/history.jsonl")
+    d = shlex.quote(layout.run_dir(state_dir, run_id))
+    history = shlex.quote(layout.history_file(state_dir))
     mark = shlex.quote(f'"run_id": "{run_id}"')
     return (
         f'rc=0; for f in {d}/*/; do [ -d "$f" ] || continue; '
-        'if [ -f "$f/revert.sh" ]; then /bin/sh "$f/revert.sh" rollback || rc=1; '
+        f'if [ -f "$f/{layout.REVERT}" ]; then /bin/sh "$f/{layout.REVERT}" rollback || rc=1; '
         f"elif [ $rc -eq 0 ]; then rc={REVERT_INCOMPLETE_RC}; fi; done; "
         f"[ -d {d} ] || grep -qF {mark} {history} 2>/dev/null || echo {NOTHING_INJECTED}; "
         "exit $rc"
@@ -176,12 +173,6 @@ LEASE_DISARMED_RC = 5  # ... when it holds a fault of the run that nothing would
 LEASE_FROZEN_RC = 7  # ... when the host carries the freeze marker (`chaosrun freeze -i`)
 
 
-def frozen_marker(state_dir: str) -> str:
-    """The on-host freeze marker: its first line says who froze the host, when and why
-    (the on-host lock step prints it when it refuses), its last line is the same as JSON."""
-    return f"{state_dir.rstrip('/')}/frozen"
-
-
 def lease_script(state_dir: str, run_id: str, seconds: float) -> str:
     """Push the run's lease expiry to now + seconds (atomic rename, as the dead-man reads it).
     Exits LEASE_GONE_RC, creating nothing, when the run holds no fault on the host (not yet
@@ -191,8 +182,10 @@ def lease_script(state_dir: str, run_id: str, seconds: float) -> str:
     reboot: the lease file alone would outlive the timer. Exits LEASE_FROZEN_RC, printing
     the freeze's line, when the host is frozen: checked first, since the freeze reverts the
     run's fault (which would otherwise answer as gone, as if its dead-man had fired)."""
-    d = shlex.quote(active_dir(state_dir, run_id))
-    marker = shlex.quote(frozen_marker(state_dir))
+    d = shlex.quote(layout.run_dir(state_dir, run_id))
+    marker = shlex.quote(layout.frozen_marker(state_dir))
+    tmp = shlex.quote(layout.lease_tmp_file(state_dir, run_id))
+    lease = shlex.quote(layout.lease_file(state_dir, run_id))
     secs = int(seconds)
     return (
         f"[ ! -e {marker} ] || {{ head -n 1 {marker}; exit {LEASE_FROZEN_RC}; }}; "
@@ -210,11 +203,11 @@ def lease_script(state_dir: str, run_id: str, seconds: float) -> str:
         'process) [ -d "/proc/$what" ] || '
         f'{{ echo "dead-man process $what of $f is gone"; exit {LEASE_DISARMED_RC}; }} ;; '
         "esac; done; "
-        f"echo $(( $(date +%s) + {secs} )) > {d}/.lease.tmp && mv -f {d}/.lease.tmp {d}/lease"
+        f"echo $(( $(date +%s) + {secs} )) > {tmp} && mv -f {tmp} {lease}"
     )
 
 
 def holders_script(state_dir: str) -> str:
     """Print the run ids holding active faults on a host (the on-host lock)."""
-    d = shlex.quote(f"{state_dir.rstrip('/')}/active")
+    d = shlex.quote(layout.active_root(state_dir))
     return f"[ -d {d} ] && ls -1 {d} 2>/dev/null; exit 0"

@@ -17,15 +17,13 @@ from chaosrun.apiaccess import ApiAccess
 from chaosrun.blast_radius import Caps
 from chaosrun.errors import InvalidInput
 from chaosrun.experiment import Defaults, Experiment, load_experiment
+from chaosrun.hostlayout import STATE_DIR
 from chaosrun.inventory import Inventory, default_inventory, load_inventory
 from chaosrun.rolespec import RoleSpec
 from chaosrun.secrets import MASK, Redactor, decrypt, mask_fields
 from chaosrun.targets import Selection, select_hosts
 from chaosrun.validation import Report, check
-from chaosrun.windows import parse_windows
 from chaosrun.yamlpos import VaultValue
-
-STATE_DIR = "/var/lib/chaosrun"
 
 
 @dataclass
@@ -85,38 +83,39 @@ def resolve_inventory(path: Path | None) -> Path:
     return found.resolve()
 
 
-def make_plan(
+def load_plan(
     file: Path, inventory_path: Path | None, overrides: list[str], seed: int | None = None
 ) -> Plan:
+    """The plan of an experiment file: the project config loaded once, the experiment read
+    with its defaults (and `--set` overrides), then make_plan."""
     cfg = project_config.load()
     experiment = load_experiment(file, overrides, defaults_from(cfg))
+    return make_plan(experiment, inventory_path, cfg, seed)
+
+
+def make_plan(
+    experiment: Experiment,
+    inventory_path: Path | None,
+    cfg: project_config.Config,
+    seed: int | None = None,
+) -> Plan:
+    """The plan of a loaded experiment (read with `defaults_from(cfg)`) against `cfg`."""
     if experiment.fault.role.startswith(f"{collection.FQCN}."):
         collection.require()  # an installed copy older than the engine is refused here
     inventory = load_inventory(str(resolve_inventory(inventory_path)))
-    report = check(experiment, inventory)
+    report = check(experiment, inventory, cfg.caps)
     assert report.role is not None
-    caps = cfg.caps.override(
-        experiment.blast_radius,
-        lambda at: f"{experiment.locate(at)}: {'.'.join(str(p) for p in at)}",
-        ("blast_radius",),
-        source=str(file),
-    )
-    if experiment.blackout_windows:
+    if report.windows:
         # The experiment's own windows join the project's, so preflight and the per-tick
         # watch see both.
-        extra = parse_windows(
-            experiment.blackout_windows,
-            lambda at: f"{experiment.locate(at)}: {'.'.join(str(p) for p in at)}",
-            ("blackout_windows",),
-        )
-        cfg = dataclasses.replace(cfg, windows=[*cfg.windows, *extra])
+        cfg = dataclasses.replace(cfg, windows=[*cfg.windows, *report.windows])
     selection = select_hosts(experiment.targets, inventory, seed)
     redactor = Redactor()
     secret_vars = set(experiment.fault.secret_vars) | report.role.secret_options()
     for name, value in experiment.fault.vars.items():
         if isinstance(value, VaultValue):
             secret_vars.add(name)
-            redactor.add(decrypt(value, f"{file}: fault.vars.{name}"))
+            redactor.add(decrypt(value, f"{experiment.file}: fault.vars.{name}"))
         elif name in secret_vars:
             redactor.add(value)
     for value in report.secret_values:
@@ -149,7 +148,7 @@ def make_plan(
         secret_vars=secret_vars,
         headers=_headers(experiment),
         config=cfg,
-        caps=caps,
+        caps=report.caps,
     )
 
 

@@ -8,13 +8,13 @@ system absorbed, the number a team wants to know.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaosrun.errors import InvalidInput
+from chaosrun.percent import hosts_for_percent
 
 if TYPE_CHECKING:  # the engine imports the model, which imports parse_steps from here
     from chaosrun.engine import Outcome
@@ -55,10 +55,7 @@ def host_counts(steps: Sequence[int | str], matched: int) -> list[int]:
     steps past the matched hosts dropped (a percentage rounds down, at least 1)."""
     counts: list[int] = []
     for step in steps:
-        if isinstance(step, str):
-            count = max(1, math.floor(matched * float(step[:-1]) / 100.0 + 1e-9))
-        else:
-            count = step
+        count = hosts_for_percent(matched, float(step[:-1])) if isinstance(step, str) else step
         count = min(count, matched)
         if not counts or count > counts[-1]:
             counts.append(count)

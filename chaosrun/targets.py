@@ -6,7 +6,6 @@ Hosts are picked one by one (count, percent, all), or whole zones at a time
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 
@@ -14,6 +13,7 @@ from chaosrun import zones as zoning
 from chaosrun.errors import Refused
 from chaosrun.experiment import TargetSpec
 from chaosrun.inventory import Inventory
+from chaosrun.percent import hosts_for_percent
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,7 @@ def select_hosts(spec: TargetSpec, inventory: Inventory, seed: int | None = None
 def choose(candidates: list[str], mode: str, amount: float, seed: int | None) -> list[str]:
     if mode == "all":
         return list(candidates)
-    if mode == "percent":
-        count = max(1, math.floor(len(candidates) * amount / 100.0 + 1e-9))
-    else:
-        count = int(amount)
+    count = hosts_for_percent(len(candidates), amount) if mode == "percent" else int(amount)
     if count > len(candidates):
         raise Refused(
             f"targets: asked for {count} hosts but only {len(candidates)} match "

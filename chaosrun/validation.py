@@ -7,7 +7,6 @@ rate() windows shorter than four scrape intervals are flagged.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -17,11 +16,12 @@ from chaosrun.durations import parse_duration
 from chaosrun.errors import InvalidInput
 from chaosrun.experiment import Experiment, ProbeSpec
 from chaosrun.inventory import Inventory
+from chaosrun.percent import hosts_for_percent
 from chaosrun.rolespec import RoleSpec, check_vars, load_role
 from chaosrun.schema import field_name
 from chaosrun.secrets import decrypt
 from chaosrun.usertext import NOT_EVALUATED, jinja_markers
-from chaosrun.windows import parse_windows
+from chaosrun.windows import Window, parse_windows
 from chaosrun.yamlpos import VaultValue
 from chaosrun.zones import choose_zones, hosts_in, largest_hosts, zone_map
 
@@ -39,10 +39,15 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     secret_values: list[str] = field(default_factory=list)
     blast_radius: Decision | None = None
+    caps: Caps = field(default_factory=Caps)  # the project's, with the experiment's on top
+    windows: list[Window] = field(default_factory=list)  # the experiment's own blackout windows
+    deprecations: list[str] = field(default_factory=list)  # old keys, also among warnings
 
 
-def check(exp: Experiment, inventory: Inventory | None) -> Report:
-    """Raise InvalidInput naming file, line and field for every problem; else a Report."""
+def check(exp: Experiment, inventory: Inventory | None, caps: Caps | None = None) -> Report:
+    """Raise InvalidInput naming file, line and field for every problem; else a Report.
+    `caps` are the project's (chaosrun.yml's blast_radius; the built-in ones when None):
+    the report carries them with the experiment's own on top, parsed here once."""
     report = Report()
     problems: list[str] = []
 
@@ -60,16 +65,18 @@ def check(exp: Experiment, inventory: Inventory | None) -> Report:
         for name in exp.fault.secret_vars:
             if name not in exp.fault.vars:
                 problems.append(f"{where(('fault', 'secret_vars'))}: {name!r} is not in fault.vars")
-    if exp.blast_radius is not None:
-        try:
-            Caps().override(exp.blast_radius, lambda at: where(at), ("blast_radius",), "")
-        except InvalidInput as exc:
-            problems.append(str(exc))
-    if exp.blackout_windows is not None:
-        try:
-            parse_windows(exp.blackout_windows, lambda at: where(at), ("blackout_windows",))
-        except InvalidInput as exc:
-            problems.append(str(exc))
+    try:
+        report.caps = (caps or Caps()).override(
+            exp.blast_radius, lambda at: where(at), ("blast_radius",), str(exp.file)
+        )
+    except InvalidInput as exc:
+        problems.append(str(exc))
+    try:
+        report.windows = parse_windows(
+            exp.blackout_windows, lambda at: where(at), ("blackout_windows",)
+        )
+    except InvalidInput as exc:
+        problems.append(str(exc))
     if inventory is not None:
         report.matched = _check_patterns(exp, inventory, problems, where)
     for _, probe in exp.all_probes():
@@ -77,13 +84,14 @@ def check(exp: Experiment, inventory: Inventory | None) -> Report:
     if problems:
         raise InvalidInput("\n".join(problems))
     if inventory is not None:
-        report.blast_radius = _blast_radius(exp, inventory, where)
+        report.blast_radius = _blast_radius(exp, inventory, report.caps)
     report.detection, report.warnings = detection_times(exp)
     report.warnings += [f"{where(path)} {NOT_EVALUATED}" for path in _jinja_paths(exp)]
-    report.warnings += [
+    report.deprecations = [
         f"{where(path)}: deprecated, write lease_ttl (the lease's length, not a margin)"
         for path in exp.deprecated
     ]
+    report.warnings += report.deprecations
     return report
 
 
@@ -96,10 +104,9 @@ def _jinja_paths(exp: Experiment) -> list[tuple]:
     return paths
 
 
-def _blast_radius(exp: Experiment, inventory: Inventory, where) -> Decision:
+def _blast_radius(exp: Experiment, inventory: Inventory, caps: Caps) -> Decision:
     """The cap decision for the largest selection the experiment makes (its last ramp
     step, if it ramps); Refused (exit 4) with the numbers when it is over the cap."""
-    from chaosrun import config as project_config
     from chaosrun.ramp import host_counts
 
     spec = exp.targets
@@ -119,14 +126,11 @@ def _blast_radius(exp: Experiment, inventory: Inventory, where) -> Decision:
     elif spec.mode == "all":
         count = candidates
     elif spec.mode == "percent":
-        count = max(1, math.floor(candidates * spec.amount / 100.0 + 1e-9))
+        count = hosts_for_percent(candidates, spec.amount)
     else:
         count = int(spec.amount)
     if spec.ramp:
         count = max([count, *host_counts(list(spec.ramp), candidates)])
-    caps = project_config.load().caps.override(
-        exp.blast_radius, lambda at: where(at), ("blast_radius",), str(exp.file)
-    )
     return blast_radius.check(spec.hosts, len(matched), min(count, candidates), caps, zone_counts)
 
 

@@ -63,7 +63,8 @@ def validate(
     from chaosrun.planning import defaults_from
     from chaosrun.validation import check
 
-    defaults = defaults_from(project_config.load())
+    cfg = project_config.load()
+    defaults = defaults_from(cfg)
     inv = None
     inv_path = inventory or default_inventory()
     if inv_path is not None:
@@ -72,7 +73,7 @@ def validate(
     for path in (project_file(p, "experiments") for p in experiments):
         try:
             exp = load_experiment(path, overrides or [], defaults)
-            report = check(exp, inv)
+            report = check(exp, inv, cfg.caps)
         except InvalidInput as exc:
             failed += 1
             for line in str(exc).splitlines():
@@ -120,9 +121,9 @@ def plan(
 ) -> None:
     """Show what a run would do to which hosts; touches nothing."""
     use_vault(vault_id, vault_password_file)
-    from chaosrun.planning import make_plan
+    from chaosrun.planning import load_plan
 
-    p = make_plan(project_file(experiment, "experiments"), inventory, overrides or [], seed)
+    p = load_plan(project_file(experiment, "experiments"), inventory, overrides or [], seed)
     exp = p.experiment
     doc = {
         "experiment": {"title": exp.title, "file": str(exp.file), "severity": exp.severity},
@@ -247,11 +248,11 @@ def run(
     root = use_runs_dir(runs_dir)
     experiment = project_file(experiment, "experiments")
     from chaosrun.engine import Engine
-    from chaosrun.planning import make_plan
+    from chaosrun.planning import load_plan
     from chaosrun.progress import make_progress
 
     try:
-        p = make_plan(experiment, inventory, overrides or [], seed)
+        p = load_plan(experiment, inventory, overrides or [], seed)
     except Refused as exc:  # refused before any run directory exists: audit it here
         from chaosrun import audit, config
 
@@ -263,6 +264,8 @@ def run(
             reason=str(exc),
         )
         raise
+    for text in p.report.deprecations:  # so scheduled runs' logs say it too
+        warn(text)
     p.allow_irreversible = allow_irreversible
     target = err_console if as_json else console
     progress = make_progress(target, p.redactor, live=not as_json)

@@ -89,11 +89,7 @@ class Prober:
 
     def take_baselines(self, probes: Sequence[ProbeSpec], window: float) -> dict[str, ProbeResult]:
         """Baselines for probes with relative thresholds, from Prometheus history."""
-        wanted = [
-            p
-            for p in probes
-            if p.kind == "prometheus" and ({"max_increase", "max_decrease"} & p.thresholds.keys())
-        ]
+        wanted = [p for p in probes if p.kind == "prometheus" and p.threshold.relative]
         if not wanted:
             return {}
         if self.source is None:

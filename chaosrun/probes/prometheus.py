@@ -79,37 +79,13 @@ def evaluate(probe: ProbeSpec, source: PrometheusSource, baseline: float | None)
     values, evidence = sample(source, query, probe.timeout)
     if values is None:
         return ProbeResult.unknown(evidence)
-    needs_baseline = any(k in probe.thresholds for k in ("max_increase", "max_decrease"))
-    if needs_baseline and baseline is None:
+    if probe.threshold.relative and baseline is None:
         return ProbeResult.unknown(f"{evidence} (no baseline)")
     for _, value in values:
-        failed = breached(probe.thresholds, value, baseline)
+        failed = probe.threshold.breached(value, baseline)
         if failed:
             return ProbeResult(Verdict.BREACH, value, f"{evidence} [{failed}]")
     return ProbeResult(Verdict.PASS, values[0][1], evidence)
-
-
-def breached(thresholds: dict[str, float | str], value: float, base: float | None) -> str:
-    """Which threshold `value` breaks, as text; empty when it holds."""
-    if "max" in thresholds and value > float(thresholds["max"]):
-        return f"above max {thresholds['max']}"
-    if "min" in thresholds and value < float(thresholds["min"]):
-        return f"below min {thresholds['min']}"
-    if base is not None and "max_increase" in thresholds:
-        limit = _relative(base, thresholds["max_increase"], +1)
-        if value > limit:
-            return f"increase over baseline {base:g} beyond {thresholds['max_increase']}"
-    if base is not None and "max_decrease" in thresholds:
-        limit = _relative(base, thresholds["max_decrease"], -1)
-        if value < limit:
-            return f"decrease from baseline {base:g} beyond {thresholds['max_decrease']}"
-    return ""
-
-
-def _relative(base: float, amount: float | str, sign: int) -> float:
-    if isinstance(amount, str) and amount.endswith("%"):
-        return base + sign * abs(base) * float(amount[:-1]) / 100.0
-    return base + sign * float(amount)
 
 
 def baseline(probe: ProbeSpec, source: PrometheusSource, window: float) -> ProbeResult:

@@ -14,6 +14,8 @@ from typing import Any
 from chaosrun import phases
 from chaosrun.phases import Phase
 from chaosrun.report.journal import Journal, parse_time
+from chaosrun.thresholds import KEYS as THRESHOLD_KEYS
+from chaosrun.thresholds import Threshold
 
 PHASE_OK = frozenset({"ok", "passed", "pass", "success", "changed"})
 PHASE_SKIPPED = frozenset({"skipped", "skip", "not_run"})
@@ -69,39 +71,17 @@ class ProbeResult:
     worst: float | None
 
 
-THRESHOLD_KEYS = ("max", "min", "max_increase", "max_decrease")
-
-
 def threshold_text(threshold: dict[str, Any] | None) -> str:
     parts = [f"{k} {v}" for k, v in (threshold or {}).items() if k in THRESHOLD_KEYS]
     return ", ".join(parts) or "no threshold"
 
 
-def _relative(base: float, amount: Any, sign: int) -> float | None:
-    """A baseline-relative limit: `amount` is a number or a percentage like "50%"."""
-    try:
-        if isinstance(amount, str) and amount.strip().endswith("%"):
-            return base + sign * abs(base) * float(amount.strip()[:-1]) / 100.0
-        return base + sign * float(amount)
-    except (TypeError, ValueError):
-        return None
-
-
 def limits(probe: dict[str, Any]) -> dict[str, float]:
     """The probe's absolute limits: `max`/`min` as given, and the tighter of those and the
     baseline-relative ones when the journal recorded the probe's `baseline`."""
-    threshold = probe.get("threshold") or {}
-    found = {k: float(threshold[k]) for k in ("max", "min") if is_number(threshold.get(k))}
+    threshold = Threshold.parse(probe.get("threshold") or {}, strict=False)
     base = probe.get("baseline")
-    if is_number(base):
-        for key, bound, sign, pick in (
-            ("max_increase", "max", +1, min),
-            ("max_decrease", "min", -1, max),
-        ):
-            limit = _relative(base, threshold.get(key), sign) if key in threshold else None
-            if limit is not None:
-                found[bound] = pick(found[bound], limit) if bound in found else limit
-    return found
+    return threshold.limit(float(base) if is_number(base) else None).as_dict()
 
 
 def worst(samples: list[dict[str, Any]], threshold: dict[str, Any]) -> float | None:

@@ -1,42 +1,32 @@
 """From a runbook to the engine's Plan: its front matter checked as the drilled experiment.
 
-The front matter goes through planning.make_plan unchanged (role argument specs, the
-inventory pattern, blast radius, windows, secrets), via a temporary experiment file
-that keeps the runbook's line numbers, so every message still names runbook:line.
+The front matter is parsed as an experiment with the runbook's own line numbers, then goes
+through planning.make_plan unchanged (role argument specs, the inventory pattern, blast
+radius, windows, secrets), so every message names runbook:line.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import yaml
 
+from chaosrun import config as project_config
 from chaosrun.errors import InvalidInput
+from chaosrun.experiment import parse_experiment
 from chaosrun.planning import Plan, defaults_from, make_plan
 from chaosrun.runbook.check import RUNBOOK_KEYS, check
 from chaosrun.runbook.parse import Runbook, load
 
 
 def drill_plan(path: Path, inventory: Path | None, seed: int | None = None) -> tuple[Runbook, Plan]:
-    from chaosrun import config as project_config
-
+    cfg = project_config.load()
+    defaults = defaults_from(cfg)
     book = load(path)
-    if check(book, defaults_from(project_config.load())) is None:
+    if check(book, defaults) is None:
         raise InvalidInput(f"{path}:1: the front matter names no fault: nothing to drill")
-    fd, tmp = tempfile.mkstemp(prefix="chaosrun-drill-", suffix=".yml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(experiment_text(book))
-        try:
-            plan = make_plan(Path(tmp), inventory, [], seed)
-        except InvalidInput as exc:
-            raise InvalidInput(str(exc).replace(tmp, str(path))) from None
-    finally:
-        os.unlink(tmp)
-    plan.experiment.file = path
-    return book, plan
+    experiment = parse_experiment(experiment_text(book), path, [], defaults)
+    return book, make_plan(experiment, inventory, cfg, seed)
 
 
 def experiment_text(book: Runbook) -> str:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from chaosrun.hostlayout import STATE_DIR
 from chaosrun.lab.topology import LabConfig
 
 PROJECT = Path(__file__).resolve().parents[2]
-STATE_DIR = "/var/lib/chaosrun"
 
 
 @dataclass

@@ -22,13 +22,13 @@ import pytest
 import yaml
 
 from chaosrun.apiaccess import ApiAccess
+from chaosrun.hostlayout import STATE_DIR
 from chaosrun.lab import api
 from chaosrun.lab.topology import LabConfig
 
 PROJECT = Path(__file__).resolve().parents[2]
 CHAOSRUN = [sys.executable, "-m", "chaosrun"]
 LEASE_TTL = 15  # seconds; short so the dead-man tests finish fast
-STATE_DIR = "/var/lib/chaosrun"
 
 
 @dataclass

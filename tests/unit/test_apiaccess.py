@@ -137,7 +137,7 @@ def test_plan_warns_about_skipped_verification_and_redacts_secrets(
     from engine_fixtures import COLLECTIONS, INVENTORY
 
     from chaosrun import rolespec
-    from chaosrun.planning import make_plan
+    from chaosrun.planning import load_plan
 
     monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
     rolespec.load_role.cache_clear()
@@ -153,7 +153,7 @@ def test_plan_warns_about_skipped_verification_and_redacts_secrets(
     )
     monkeypatch.setenv("CHAOSRUN_CONFIG", str(path))
     monkeypatch.setenv("CHAOSRUN_PROMETHEUS_URL", "https://prom.example.com")
-    plan = make_plan(GOOD, INVENTORY, [])
+    plan = load_plan(GOOD, INVENTORY, [])
     assert any("insecure_skip_verify" in w for w in plan.report.warnings)
     assert plan.prometheus.password == "hunter2-secret"
     assert "hunter2-secret" not in plan.redactor.text("query failed with hunter2-secret")

@@ -19,7 +19,7 @@ from engine_fixtures import COLLECTIONS, GOOD, INVENTORY, FakePrometheus
 from chaosrun import hostshell, rolespec, runner
 from chaosrun.engine import Engine
 from chaosrun.experiment import load_experiment
-from chaosrun.planning import make_plan
+from chaosrun.planning import load_plan
 from chaosrun.progress import Progress
 from chaosrun.runner import PlayResult
 from chaosrun.secrets import Redactor
@@ -88,7 +88,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def run(env, *overrides: str):
     tmp_path, _, prom = env
-    plan = make_plan(GOOD, INVENTORY, [f"prometheus.url={prom.url}", "duration=0.6s", *overrides])
+    plan = load_plan(GOOD, INVENTORY, [f"prometheus.url={prom.url}", "duration=0.6s", *overrides])
     engine = Engine(plan, tmp_path / "runs", Progress(_quiet(), plan.redactor))
     outcome = engine.run()
     journal = json.loads(outcome.journal.read_text())
