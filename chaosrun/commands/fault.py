@@ -31,7 +31,8 @@ def new_fault(
     for path in made.files:
         console.print(f"created {path.relative_to(root)}", soft_wrap=True)
     console.print(
-        f"next: edit {made.role_dir.relative_to(root)}/templates/apply.sh.j2 and revert.sh.j2, "
+        f"next: edit {made.role_dir.relative_to(root)}/templates/ (apply-fault.sh.j2, "
+        "revert.sh.j2, read.sh.j2) and vars/main.yml, "
         f"then run scripts/molecule.sh {name}",
         soft_wrap=True,
     )

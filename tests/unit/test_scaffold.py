@@ -46,7 +46,8 @@ def test_leaves_no_placeholder_and_every_yaml_file_parses(project: Path) -> None
             yaml.safe_load(text)
     inject = (made.role_dir / "tasks/inject.yml").read_text()
     assert "tasks_from: begin" in inject and "tasks_from: arm" in inject
-    assert "__disk_flag_revert" in inject  # internal variables carry the role's prefix
+    assert "__disk_flag_pre" in inject  # internal variables carry the role's prefix
+    assert "set_fact" not in inject  # derived values are role vars (vars/main.yml)
 
 
 @pytest.mark.parametrize("name", ["Bad", "1abc", "has-dash", "x", "fault", "a" * 41, ""])
