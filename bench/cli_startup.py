@@ -2,11 +2,12 @@
 on the lab, wall time of the whole process, median of N runs each.
 
 With `--baseline DIR` (a checkout of another commit, e.g. made by `git worktree add` or
-`git archive`), the same commands run from that checkout too (PYTHONPATH put first),
-alternating run by run, so a change of the machine's load hits both alike, and the
-ratio of the medians is printed. Targets (issue 22): `--help` under 0.3 s, `status` on
-the default lab (8 hosts) under 1.5 s. Where the start-up time goes:
-`python -X importtime -m chaosrun --help`.
+`git archive`), the same commands run from that checkout too (its directory first on
+sys.path, the venv's editable-install finder, which would win, left out: both sides
+start through the same launcher), alternating run by run, so that a change of the
+machine's load hits both alike, and the ratio of the medians is printed. Targets (issue
+22): `--help` under 0.3 s, `status` on the default lab (8 hosts) under 1.5 s. Where the
+start-up time goes: `python -X importtime -m chaosrun --help`.
 
 Usage: CHAOSRUN_LAB_NAME=... .venv/bin/python bench/cli_startup.py [--runs 10]
 [--baseline DIR] [--hosts PATTERN]
@@ -40,14 +41,20 @@ def commands(inv: Path, pattern: str) -> dict[str, list[str]]:
     }
 
 
-def timed(args: list[str], pythonpath: str | None) -> float:
-    env = dict(os.environ)
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
+# `chaosrun ARGS` from the checkout named first: its package, not the editable install's.
+LAUNCH = """import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f)]
+sys.path.insert(0, sys.argv.pop(1))
+from chaosrun.cli import main
+sys.argv[0] = "chaosrun"
+main()
+"""
+
+
+def timed(args: list[str], root: str) -> float:
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "chaosrun", *args],
-        env=env,
+        [sys.executable, "-c", LAUNCH, root, *args],
         cwd=benchlib.PROJECT,
         capture_output=True,
         text=True,
@@ -66,7 +73,7 @@ def main() -> int:
     parser.add_argument("--hosts", default=DEFAULT_HOSTS, help="host pattern for status")
     args = parser.parse_args()
     inv = benchlib.inventory(benchlib.lab())
-    sides = {"this": None}
+    sides = {"this": str(benchlib.PROJECT)}
     if args.baseline:
         sides["baseline"] = str(args.baseline.resolve())
     ok = True
