@@ -67,7 +67,7 @@ bench-lab:
 	$(BIN)/python bench/lab_up.py
 
 # Speed benchmarks on the lab named by CHAOSRUN_LAB_* (see docs/performance.md).
-.PHONY: bench-fanout bench-overhead bench-abort bench-idle
+.PHONY: bench-fanout bench-overhead bench-abort bench-idle bench-latency bench-cli
 bench-fanout:
 	$(BIN)/python bench/fanout.py
 bench-overhead:
@@ -76,3 +76,7 @@ bench-abort:
 	$(BIN)/python bench/abort_latency.py
 bench-idle:
 	$(BIN)/python bench/lab_idle.py
+bench-latency:
+	$(BIN)/python bench/latency.py
+bench-cli:
+	$(BIN)/python bench/cli_startup.py

@@ -126,7 +126,8 @@ def guardrail_ticks(journal: dict, start: float, end: float) -> str:
     return " ".join(inside) or "none"
 
 
-def one_round(hosts: list[str], work: Path, env: dict[str, str]) -> dict[str, float] | None:
+def one_round(hosts: list[str], work: Path, env: dict[str, str]) -> dict[str, float] | str:
+    """The round's split of breach -> reverted, or why it has none (reported, not dropped)."""
     config = benchlib.lab()
     exp = work / f"abort-{len(hosts)}.yml"
     exp.write_text(experiment(hosts))
@@ -142,11 +143,9 @@ def one_round(hosts: list[str], work: Path, env: dict[str, str]) -> dict[str, fl
         result = json.loads(done.stdout)
         journal = json.loads(Path(result["journal"]).read_text())
     except (ValueError, KeyError, OSError):
-        print(f"  no result (rc {done.returncode}): {done.stderr[-500:]}")
-        return None
+        return f"no result (rc {done.returncode}): {done.stderr.strip()[-300:]}"
     if done.returncode != 3 or not journal.get("rollback"):
-        print(f"  unexpected: rc {done.returncode} {result.get('reason')}")
-        return None
+        return f"not aborted: rc {done.returncode} {result.get('reason')}"
     rollback = next(p for p in journal["phases"] if p["name"] == "rollback")
     aborted = parse_time(journal["abort"]["at"])
     started = parse_time(rollback["started_at"])
@@ -155,10 +154,12 @@ def one_round(hosts: list[str], work: Path, env: dict[str, str]) -> dict[str, fl
     # round counts with detect <= 0 (onset taken from the watcher's first breach after the
     # abort, or the abort itself when the watcher saw none), never dropped.
     onset = timeline.onset(aborted)
+    early = onset is None
     if onset is None:
         onset = min(timeline.first_after(aborted) or aborted, reverted)
         print("  the engine decided before its watcher saw the breach (detect <= 0)")
     split = {
+        "early": float(early),
         "total": reverted - onset,
         "detect": aborted - onset,
         "stop_play": started - aborted,
@@ -193,6 +194,7 @@ def main() -> int:
     config = benchlib.lab()
     hosts = benchlib.order_hosts(config, sizes[-1])
     results: dict[int, list[dict[str, float]]] = {n: [] for n in sizes}
+    failed: dict[int, list[str]] = {n: [] for n in sizes}
     with tempfile.TemporaryDirectory(prefix="chaosrun-abort-") as tmp:
         work = Path(tmp)
         env = {
@@ -204,24 +206,32 @@ def main() -> int:
             print(f"round {r + 1}/{args.rounds}")
             for n in sizes:
                 split = one_round(hosts[:n], work, env)
-                if split is not None:
+                if isinstance(split, str):
+                    print(f"  {n:3d} targets: round {r + 1} has no figure: {split}", flush=True)
+                    failed[n].append(f"round {r + 1}: {split}")
+                else:
                     results[n].append(split)
     ok = True
     for n in sizes:
         runs = results[n]
         totals = [s["total"] for s in runs]
+        for line in failed[n]:
+            print(f"{n:3d} targets: {line}")
         if not runs:
-            print(f"{n:3d} targets: no successful run")
+            print(f"{n:3d} targets: no round of {args.rounds} gave a figure")
             ok = False
             continue
+        early = sum(1 for s in runs if s["early"])
         worst, goal = max(totals), target(n)
-        ok = ok and worst <= goal
+        ok = ok and worst <= goal and not failed[n]
         medians = "  ".join(
             f"{k} {statistics.median(s[k] for s in runs):.2f}"
             for k in ("detect", "stop_play", "revert")
         )
         print(
-            f"{n:3d} targets ({len(runs)} of {args.rounds} rounds): breach visible -> reverted "
+            f"{n:3d} targets ({len(runs)} of {args.rounds} rounds, {early} of them decided "
+            f"before the watcher saw the breach, {len(failed[n])} without a figure): "
+            f"breach visible -> reverted "
             f"{benchlib.spread(totals)} s; "
             f"target <= {goal:.1f}s: {'met' if worst <= goal else 'MISSED'} "
             f"(worst/target {worst / goal:.2f}); medians: {medians}"

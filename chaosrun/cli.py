@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Annotated
 
 import typer
 
@@ -15,6 +13,7 @@ from chaosrun.commands import fleet as fleet_commands
 from chaosrun.commands import report as report_commands
 from chaosrun.commands import runbook as runbook_commands
 from chaosrun.commands import schedule as schedule_commands
+from chaosrun.commands.options import ProjectOpt
 from chaosrun.errors import ChaosrunError
 from chaosrun.output import error
 
@@ -35,17 +34,6 @@ app.add_typer(awx_commands.app, name="awx")
 runbook_commands.register(app)
 doctor.register(app)
 init.register(app)
-
-
-ProjectOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--project",
-        envvar="CHAOSRUN_PROJECT",
-        help="The project directory (default: the nearest one upward with a chaosrun.yml, "
-        "else the working directory).",
-    ),
-]
 
 
 def _version(value: bool) -> None:

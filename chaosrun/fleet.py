@@ -2,10 +2,12 @@
 
 The hosts are the source of truth: every active fault has a state directory on its
 host (run id, role, since, lease expiry, its ONE revert script). `status` reads them
-with the collection's read-only listing module, so it works from any controller, with
-the hosts' freeze markers (`chaosrun freeze -i`) beside them; `recover` runs each
-orphaned fault's own revert script; `abort` asks a live run on this controller to roll
-back (an abort request in its run directory, then SIGTERM).
+with a read-only script (what the collection's `fault_status` module reports, for
+playbooks), so it works from any controller, with the hosts' freeze markers (`chaosrun
+freeze -i`) beside them; `recover` runs each orphaned fault's own revert script. Both
+reach every host at once over one SSH connection each (chaosrun.hostshell, as Ansible
+reaches the host): no ansible-playbook start. `abort` asks a live run on this controller
+to roll back (an abort request in its run directory, then SIGTERM).
 """
 
 from __future__ import annotations
@@ -17,18 +19,30 @@ import os
 import shlex
 import signal
 import socket
-import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from chaosrun import audit, liveness, safety
 from chaosrun.config import Config
-from chaosrun.errors import ChaosrunError, InvalidInput, Refused
-from chaosrun.hostlayout import LEASE, META, STATE_DIR, active_root, frozen_marker
+from chaosrun.errors import InvalidInput, Refused
+from chaosrun.hostlayout import (
+    LEASE,
+    META,
+    REVERT,
+    STATE_DIR,
+    active_root,
+    fault_dir,
+    frozen_marker,
+)
+from chaosrun.hostshell import HostShell
+from chaosrun.inventory import load_inventory
 
-LIST_MODULE = "chaosrun.chaos.fault_status"
+LIST_TIMEOUT_S = 30.0
+REVERT_TIMEOUT_S = 120.0  # a revert script may restart services
+CONNECTION_PERSIST_S = 60
 
 
 @dataclass
@@ -126,10 +140,12 @@ def survey(
     config: Config, inventory: Path, pattern: str = "all", state_dir: str = STATE_DIR
 ) -> Survey:
     """The faults and freeze markers on the hosts matching `pattern`, read from the hosts."""
-    if _module_installed():
-        answers = _adhoc(inventory, pattern, LIST_MODULE, {"state_dir": state_dir})
-    else:
-        answers = _list_with_shell(inventory, pattern, state_dir)
+    with _fleet(inventory, pattern) as shell:
+        return _survey(config, shell, state_dir)
+
+
+def _survey(config: Config, shell: HostShell, state_dir: str) -> Survey:
+    answers = _listings(shell, state_dir)
     faults: list[Fault] = []
     problems: list[HostProblem] = []
     frozen: dict[str, dict[str, Any]] = {}
@@ -194,64 +210,110 @@ def _started(journal: dict[str, Any]) -> float | None:
         return None
 
 
-def _module_installed() -> bool:
-    from chaosrun import collection
+@contextlib.contextmanager
+def _fleet(inventory: Path, pattern: str) -> Iterator[HostShell]:
+    """One SSH connection to each host matching the pattern. As Ansible's ControlPersist
+    does, the connections outlive the command for a minute, so that the next `status` (an
+    operator polls it during an incident) costs no handshake; their sockets are status's
+    and recover's own, never a run's."""
+    if not inventory.exists():
+        raise InvalidInput(f"{inventory}: inventory not found")
+    inv = load_inventory(str(inventory.resolve()))
+    names = inv.match(pattern)
+    shell = HostShell([inv.host_info(n) for n in names], persist=CONNECTION_PERSIST_S, control="s")
+    try:
+        yield shell
+    finally:
+        shell.close(keep_connections=True)
 
-    found = collection.find()
-    module = LIST_MODULE.split(".")[-1]
-    return found is not None and (found.path / "plugins" / "modules" / f"{module}.py").is_file()
+
+def _run_all(shell: HostShell, scripts: dict[str, str], timeout: float) -> dict[str, Any]:
+    """One script per host, all at once; a host that did not answer (no connection: exit
+    255 or none) is asked once more. Only for scripts that may run twice."""
+    answers = shell.run_all(scripts, timeout)
+    again = {n: scripts[n] for n, a in answers.items() if a.rc == 255 or a.rc < 0}
+    answers.update(shell.run_all(again, timeout))
+    return answers
 
 
-# Read-only: one line per fault, "<lease expiry>\t<meta.json on one line>", and for a
-# frozen host "FROZEN\t<the marker's first line>" and "FROZEN_JSON\t<its JSON line>".
+# Read-only, what the collection's fault_status module reports: the host's clock, the
+# freeze marker ("FROZEN\t<its first line>", "FROZEN_JSON\t<its last line>") and per fault
+# "FAULT\t<run>\t<role>\t<lease expiry>\t<meta.json on one line>".
 _LIST_SCRIPT = """m={marker}
+printf 'NOW\t%s\n' "$(date +%s)"
 if [ -e "$m" ]; then
   printf 'FROZEN\t%s\n' "$(head -n 1 "$m")"; printf 'FROZEN_JSON\t%s\n' "$(tail -n 1 "$m")"
 fi
 d={active}
-for f in "$d"/*/*/{meta}; do
-  [ -f "$f" ] || continue
-  run=$(basename "$(dirname "$(dirname "$f")")")
-  printf '%s\t' "$(cat "$d/$run/{lease}" 2>/dev/null)"
-  tr -d '\n' < "$f"; echo
-done"""
+for f in "$d"/*/*/; do
+  [ -d "$f" ] || continue
+  f=${{f%/}}; role=${{f##*/}}; run=${{f%/*}}; run=${{run##*/}}
+  printf 'FAULT\t%s\t%s\t%s\t' "$run" "$role" "$(cat "$d/$run/{lease}" 2>/dev/null)"
+  tr -d '\n' < "$f/{meta}" 2>/dev/null; echo
+done
+exit 0"""
 
 
-def _list_with_shell(
-    inventory: Path, pattern: str, state_dir: str
-) -> dict[str, tuple[bool, dict[str, Any]]]:
-    """The same answer as the listing module, read with a read-only shell script (for a
-    collection without the module)."""
-    script = _LIST_SCRIPT.format(
-        marker=shlex.quote(frozen_marker(state_dir)),
-        active=shlex.quote(active_root(state_dir)),
-        meta=META,
+def list_script(state_dir: str) -> str:
+    """The read-only listing a host runs for `status` and `recover`."""
+    root = state_dir.rstrip("/") or "/"
+    return _LIST_SCRIPT.format(
+        marker=shlex.quote(frozen_marker(root)),
+        active=shlex.quote(active_root(root)),
         lease=LEASE,
+        meta=META,
     )
-    answers = _adhoc(inventory, pattern, "ansible.builtin.shell", {"cmd": script})
-    for host, (ok, res) in list(answers.items()):
-        if not ok:
-            continue
-        faults = []
-        frozen: dict[str, Any] | None = None
-        for line in str(res.get("stdout", "")).splitlines():
-            lease, _, meta = line.partition("\t")
-            if lease == "FROZEN":
-                frozen = {**(frozen or {}), "line": meta}
-                continue
-            if lease == "FROZEN_JSON":
-                with contextlib.suppress(ValueError, TypeError):
-                    frozen = {**dict(json.loads(meta)), **(frozen or {})}
-                continue
-            try:
-                item = json.loads(meta)
-            except ValueError:
-                continue
-            if lease.strip().isdigit():
-                item["lease_expires_at"] = int(lease)
-            faults.append(item)
-        answers[host] = (True, {"faults": faults, "frozen": frozen})
-    return answers
+
+
+def _listings(shell: HostShell, state_dir: str) -> dict[str, tuple[bool, dict[str, Any]]]:
+    script = list_script(state_dir)
+    answers = _run_all(shell, dict.fromkeys(shell.hosts, script), LIST_TIMEOUT_S)
+    return {
+        host: (True, parse_listing(a.out, state_dir))
+        if a.rc == 0
+        else (False, {"msg": a.out or f"exit {a.rc}"})
+        for host, a in answers.items()
+    }
+
+
+def parse_listing(out: str, state_dir: str) -> dict[str, Any]:
+    """A host's listing as the fault_status module answers it: faults and freeze marker."""
+    now: int | None = None
+    frozen: dict[str, Any] | None = None
+    faults = []
+    for line in out.splitlines():
+        kind, _, rest = line.partition("\t")
+        if kind == "NOW" and rest.strip().isdigit():
+            now = int(rest)
+        elif kind == "FROZEN":
+            frozen = {**(frozen or {}), "line": rest}
+        elif kind == "FROZEN_JSON":
+            with contextlib.suppress(ValueError, TypeError):
+                frozen = {**dict(json.loads(rest)), **(frozen or {})}
+        elif kind == "FAULT" and rest.count("\t") >= 3:
+            faults.append(_listed_fault(rest.split("\t", 3), now, state_dir))
+    return {"faults": faults, "frozen": frozen}
+
+
+def _listed_fault(fields: list[str], now: int | None, state_dir: str) -> dict[str, Any]:
+    run, role, lease, meta_text = fields
+    try:
+        meta = json.loads(meta_text)
+    except ValueError:
+        meta = {}
+    meta = meta if isinstance(meta, dict) else {}
+    expires = int(lease) if lease.strip().isdigit() else _number(meta.get("expires_at"))
+    return {
+        "run_id": run,
+        "role": role,
+        "since": meta.get("since"),
+        "expires_at": expires,
+        "expired": None if now is None or expires is None else now >= expires,
+        "controller": meta.get("controller"),
+        # Whether it exists is the recover script's question (none: a failed inject's
+        # directory, removed as the role's rollback does).
+        "revert_script": f"{fault_dir(state_dir, run, role)}/{REVERT}",
+    }
 
 
 def recover(
@@ -265,42 +327,55 @@ def recover(
     Returns the faults acted on, host/role -> outcome, and hosts that did not answer."""
     if bool(run_id) == everything:
         raise InvalidInput("recover: give exactly one of --run ID or --all")
-    faults, problems = list_faults(config, inventory, state_dir=state_dir)
-    chosen = [f for f in faults if everything or f.run_id == run_id]
+    with _fleet(inventory, "all") as shell:
+        found = _survey(config, shell, state_dir)
+        chosen, outcomes, live = _recover_on(shell, found, run_id, everything)
+    failed = sum(1 for v in outcomes.values() if v != "reverted")
+    targets = sorted({f.host for f in chosen})
+    entry = audit.record(
+        config.audit_path,
+        "recover",
+        "failed" if failed else ("recovered" if outcomes else "nothing_to_recover"),
+        run_id=run_id,
+        targets=targets,
+        faults=outcomes,
+        skipped_live_runs=live,
+    )
+    if outcomes:
+        audit.announce(config.webhooks, "recover", entry)
+    return chosen, outcomes, found.problems
+
+
+def _recover_on(
+    shell: HostShell, found: Survey, run_id: str | None, everything: bool
+) -> tuple[list[Fault], dict[str, str], list[str]]:
+    """Revert the chosen orphaned faults, every host at once: the faults acted on, their
+    outcomes, and the live runs left alone."""
+    chosen = [f for f in found.faults if everything or f.run_id == run_id]
     live = sorted({f.run_id for f in chosen if not f.orphaned})
     if run_id and live:
         raise Refused(
             f"run {run_id} is alive and renews its faults; stop it with `chaosrun abort {run_id}`"
         )
     chosen = [f for f in chosen if f.orphaned]
-    outcomes: dict[str, str] = {}
     by_host: dict[str, list[Fault]] = {}
     for fault in chosen:
         by_host.setdefault(fault.host, []).append(fault)
-    if by_host:
-        script = {
-            host: " ; ".join(_recover_script(f) for f in items) for host, items in by_host.items()
-        }
-        answers = _adhoc_scripts(inventory, script)
-        for host, items in by_host.items():
-            _ok, res = answers.get(host, (False, {"msg": "no answer"}))
-            out = str(res.get("stdout", ""))
-            for fault in items:
-                done = f"REVERTED:{fault.role}" in out
-                outcomes[f"{host}/{fault.role}"] = "reverted" if done else _message(res)
-    failed = sum(1 for v in outcomes.values() if v != "reverted")
-    entry = audit.record(
-        config.audit_path,
-        "recover",
-        "failed" if failed else ("recovered" if outcomes else "nothing_to_recover"),
-        run_id=run_id,
-        targets=sorted(by_host),
-        faults=outcomes,
-        skipped_live_runs=live,
-    )
-    if outcomes:
-        audit.announce(config.webhooks, "recover", entry)
-    return chosen, outcomes, problems
+    scripts = {h: " ; ".join(_recover_script(f) for f in items) for h, items in by_host.items()}
+    # Not asked twice: a revert script that ran once is not run again behind the user's back.
+    answers = shell.run_all(scripts, REVERT_TIMEOUT_S)
+    outcomes: dict[str, str] = {}
+    for host, items in by_host.items():
+        answer = answers[host]
+        for fault in items:
+            done = f"REVERTED:{fault.role}" in answer.out
+            outcomes[f"{host}/{fault.role}"] = "reverted" if done else _last_line(answer)
+    return chosen, outcomes, live
+
+
+def _last_line(answer: Any) -> str:
+    text = str(answer.out).strip()
+    return text.splitlines()[-1][:300] if text else f"failed (exit {answer.rc})"
 
 
 def _recover_script(fault: Fault) -> str:
@@ -350,67 +425,6 @@ def abort(config: Config, run_id: str, reason: str) -> int:
         pid=int(pid),
     )
     return int(pid)
-
-
-def _adhoc(
-    inventory: Path, pattern: str, module: str, args: dict[str, Any]
-) -> dict[str, tuple[bool, dict[str, Any]]]:
-    """Run one module on a host pattern in parallel: host -> (ok, result)."""
-    import ansible_runner
-
-    from chaosrun.runner import forks_args, playbook_args, runner_env
-
-    answers: dict[str, tuple[bool, dict[str, Any]]] = {}
-
-    def handle(event: dict[str, Any]) -> bool:
-        data = event.get("event_data") or {}
-        host, res = data.get("host"), data.get("res") or {}
-        kind = event.get("event")
-        if host and kind == "runner_on_ok":
-            answers[host] = (True, res)
-        elif host and kind in ("runner_on_failed", "runner_on_unreachable"):
-            answers[host] = (False, res)
-        return True
-
-    if not inventory.exists():
-        raise InvalidInput(f"{inventory}: inventory not found")
-    with tempfile.TemporaryDirectory(prefix="chaosrun-fleet-") as work:
-        run = ansible_runner.run(
-            private_data_dir=work,
-            host_pattern=pattern,
-            module=module,
-            module_args=json.dumps(args) if args else "",
-            inventory=str(inventory.resolve()),
-            envvars=runner_env(),
-            event_handler=handle,
-            quiet=True,
-            suppress_env_files=True,
-            cmdline=playbook_args(*forks_args(50)),
-        )
-        if not answers and run.rc not in (0, None):
-            tail = run.stdout.read()[-500:] if run.stdout else ""
-            raise ChaosrunError(f"could not run {module} on '{pattern}': {tail.strip()}")
-    return answers
-
-
-def _adhoc_scripts(
-    inventory: Path, scripts: dict[str, str]
-) -> dict[str, tuple[bool, dict[str, Any]]]:
-    """Run a per-host shell script (one ansible run, hosts in parallel)."""
-    # One script for all hosts keyed by inventory_hostname keeps it one parallel run.
-    cases = " ".join(f"{shlex.quote(h)}) {s} ;;" for h, s in scripts.items())
-    command = f'case "$CHAOSRUN_HOST" in {cases} esac'
-    args = {"cmd": command}
-    pattern = ":".join(scripts)
-    return _adhoc_env(inventory, pattern, args)
-
-
-def _adhoc_env(
-    inventory: Path, pattern: str, args: dict[str, Any]
-) -> dict[str, tuple[bool, dict[str, Any]]]:
-    wrapped = dict(args)
-    wrapped["cmd"] = "CHAOSRUN_HOST={{ inventory_hostname | quote }}; " + args["cmd"]
-    return _adhoc(inventory, pattern, "ansible.builtin.shell", wrapped)
 
 
 def _message(res: dict[str, Any]) -> str:

@@ -129,10 +129,13 @@ class HostShell:
             futures = {n: pool.submit(self.run, n, s, timeout) for n, s in scripts.items()}
             return {n: f.result() for n, f in futures.items()}
 
-    def close(self) -> None:
-        """Close the shells and the master connections (best effort: they expire anyway)."""
+    def close(self, keep_connections: bool = False) -> None:
+        """Close the shells and the master connections (best effort: they expire anyway);
+        `keep_connections`: leave the masters to their ControlPersist, for the next command."""
         for session in self.sessions.values():
             session.close()
+        if keep_connections:
+            return
 
         def stop(name: str) -> None:
             with contextlib.suppress(subprocess.TimeoutExpired, OSError):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from chaosrun import awx, schedules
+from chaosrun.commands.options import ScheduleFileOpt
 from chaosrun.output import info, warn
 
 app = typer.Typer(help="Run chaosrun from AWX: export job templates and schedules.")
@@ -50,12 +50,11 @@ def export(
         list[str] | None,
         typer.Option("--experiment", help="Offer this experiment (repeatable; default all)."),
     ] = None,
-    file: Annotated[
-        Path | None,
-        typer.Option("--file", envvar=schedules.ENV_VAR, help="Schedule file to export."),
-    ] = None,
+    file: ScheduleFileOpt = None,
 ) -> None:
     """Write AWX objects as JSON for `awx import` (awxkit/AWX 24.6.1)."""
+    from chaosrun import awx, schedules
+
     target = awx.Target(
         organization=organization,
         project=project,

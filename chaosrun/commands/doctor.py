@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from chaosrun.commands.options import JsonOpt
 from chaosrun.output import console, emit_json, error, info
 
 
@@ -28,7 +29,7 @@ def doctor(
         str,
         typer.Option("-l", "--limit", help="Only hosts matching this Ansible host pattern."),
     ] = "all",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check what chaosrun needs: Ansible, the collection, ssh, Prometheus and, with -i,
     each host (sudo, python3, systemd, systemd-run, iptables/nft, tc, the state directory).

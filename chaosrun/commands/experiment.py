@@ -7,9 +7,12 @@ from typing import Annotated
 
 import typer
 
-from chaosrun import zones
 from chaosrun.commands.options import (
+    InventoryOpt,
+    JsonOpt,
     RunsDirOpt,
+    SeedOpt,
+    SetOpt,
     VaultFileOpt,
     VaultIdOpt,
     project_file,
@@ -20,24 +23,6 @@ from chaosrun.commands.outcome import exit_with, outcome_json
 from chaosrun.errors import ChaosrunError, InvalidInput, Refused
 from chaosrun.output import console, emit_json, err_console, error, info, warn
 from chaosrun.phases import RUN_ORDER
-
-InventoryOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "-i",
-        "--inventory",
-        help="Ansible inventory (default: the project's ansible.cfg one).",
-        envvar="CHAOSRUN_INVENTORY",
-    ),
-]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a field, e.g. --set duration=5s (repeatable)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")]
-SeedOpt = Annotated[
-    int | None, typer.Option("--seed", help="Seed for random target choice (reproducible).")
-]
 
 
 def register(app: typer.Typer) -> None:
@@ -121,6 +106,7 @@ def plan(
 ) -> None:
     """Show what a run would do to which hosts; touches nothing."""
     use_vault(vault_id, vault_password_file)
+    from chaosrun import zones
     from chaosrun.planning import load_plan
 
     p = load_plan(project_file(experiment, "experiments"), inventory, overrides or [], seed)

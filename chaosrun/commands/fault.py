@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from chaosrun import scaffold
 from chaosrun.output import console
-from chaosrun.paths import project_root
 
 app = typer.Typer(help="Scaffold new project parts.", no_args_is_help=True)
 
@@ -26,6 +24,9 @@ def new_fault(
 ) -> None:
     """Scaffold chaosrun.chaos.NAME (inject/verify/rollback, specs, revert script, dead-man,
     README) and its molecule scenario; both pass lint and molecule as generated."""
+    from chaosrun import scaffold
+    from chaosrun.paths import project_root
+
     root = (project or project_root()).resolve()
     made = scaffold.new_fault(root, name)
     for path in made.files:

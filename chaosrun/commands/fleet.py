@@ -4,36 +4,29 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chaosrun import config as project_config
-from chaosrun import fleet, hostfreeze, killswitch
 from chaosrun.commands.options import (
+    ConfigOpt,
+    InventoryOpt,
+    JsonOpt,
     RunsDirOpt,
+    StateDirOpt,
     VaultFileOpt,
     VaultIdOpt,
+    state_dir_or_default,
     use_runs_dir,
     use_vault,
 )
 from chaosrun.errors import InvalidInput
 from chaosrun.output import console, emit_json, info
 
-InventoryOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "-i",
-        "--inventory",
-        envvar="CHAOSRUN_INVENTORY",
-        help="Ansible inventory of the fleet (default: the project's ansible.cfg inventory).",
-    ),
-]
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", envvar="CHAOSRUN_CONFIG", help="Project config (chaosrun.yml)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+if TYPE_CHECKING:
+    from chaosrun.hostfreeze import HostsOutcome
+    from chaosrun.killswitch import Freeze
+
 ReasonOpt = Annotated[
     str, typer.Option("--reason", "-r", help="Why (required; goes to the audit log).")
 ]
@@ -48,10 +41,6 @@ HostsInventoryOpt = Annotated[
 ]
 LimitOpt = Annotated[
     str, typer.Option("--limit", "-l", help="With -i: only the hosts matching this pattern.")
-]
-StateDirOpt = Annotated[
-    str,
-    typer.Option("--state-dir", help="chaos_state_dir on the hosts.", show_default=True),
 ]
 
 
@@ -69,16 +58,20 @@ def status(
     pattern: Annotated[str, typer.Option("--hosts", help="Host pattern to look at.")] = "all",
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
-    state_dir: StateDirOpt = fleet.STATE_DIR,
+    state_dir: StateDirOpt = None,
     runs_dir: RunsDirOpt = None,
     vault_id: VaultIdOpt = None,
     vault_password_file: VaultFileOpt = None,
 ) -> None:
     """Show the faults active on the fleet, read from the hosts themselves."""
+    from chaosrun import config as project_config
+    from chaosrun import fleet, killswitch
+
     use_vault(vault_id, vault_password_file)
     use_runs_dir(runs_dir)
     cfg = project_config.load(config)
-    found = fleet.survey(cfg, _inventory(inventory), pattern, state_dir)
+    hosts_dir = state_dir_or_default(state_dir)
+    found = fleet.survey(cfg, _inventory(inventory), pattern, hosts_dir)
     faults, problems = found.faults, found.problems
     crashed = fleet.crashed_runs(cfg, faults)
     freeze = killswitch.current(cfg.freeze_file)
@@ -166,17 +159,20 @@ def recover(
     ] = False,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
-    state_dir: StateDirOpt = fleet.STATE_DIR,
+    state_dir: StateDirOpt = None,
     runs_dir: RunsDirOpt = None,
     vault_id: VaultIdOpt = None,
     vault_password_file: VaultFileOpt = None,
 ) -> None:
     """Undo orphaned faults (their controller is gone) with their own revert scripts."""
+    from chaosrun import config as project_config
+    from chaosrun import fleet
+
     use_vault(vault_id, vault_password_file)
     use_runs_dir(runs_dir)
     cfg = project_config.load(config)
     chosen, outcomes, problems = fleet.recover(
-        cfg, _inventory(inventory), run, everything, state_dir
+        cfg, _inventory(inventory), run, everything, state_dir_or_default(state_dir)
     )
     failed = [k for k, v in outcomes.items() if v != "reverted"]
     if as_json:
@@ -209,6 +205,9 @@ def abort(
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """Make a running experiment roll back now; it exits 3."""
+    from chaosrun import config as project_config
+    from chaosrun import fleet
+
     use_runs_dir(runs_dir)
     cfg = project_config.load(config)
     pid = fleet.abort(cfg, run_id, reason)
@@ -221,7 +220,7 @@ def freeze(
     limit: LimitOpt = "all",
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
-    state_dir: StateDirOpt = fleet.STATE_DIR,
+    state_dir: StateDirOpt = None,
 ) -> None:
     """Pull the kill switch: no run starts, running ones abort and roll back.
 
@@ -229,6 +228,9 @@ def freeze(
     freeze file). With -i: every host of the inventory (or --limit) carries a freeze marker
     that refuses every inject, whichever controller asks, and its active faults are
     reverted now."""
+    from chaosrun import config as project_config
+    from chaosrun import hostfreeze, killswitch
+
     cfg = project_config.load(config)
     if inventory is None:
         state = killswitch.freeze(cfg.freeze_file, reason, cfg.audit_path, cfg.webhooks)
@@ -237,7 +239,8 @@ def freeze(
         else:
             console.print(f"[bold red]frozen[/]: {state.reason} ({cfg.freeze_file})")
         return
-    state, outcome = hostfreeze.freeze(cfg, inventory, limit, reason, state_dir)
+    hosts_dir = state_dir_or_default(state_dir)
+    state, outcome = hostfreeze.freeze(cfg, inventory, limit, reason, hosts_dir)
     if as_json:
         emit_json({"frozen": state.__dict__, "scope": "hosts", **outcome.as_dict()})
     else:
@@ -245,7 +248,7 @@ def freeze(
     _exit_for(outcome)
 
 
-def _print_host_freeze(state: killswitch.Freeze, outcome: hostfreeze.HostsOutcome) -> None:
+def _print_host_freeze(state: Freeze, outcome: HostsOutcome) -> None:
     if outcome.done:
         console.print(
             f"[bold red]frozen[/] {len(outcome.done)} host(s): {', '.join(outcome.done)}: "
@@ -263,12 +266,12 @@ def _print_host_freeze(state: killswitch.Freeze, outcome: hostfreeze.HostsOutcom
     _print_unreachable(outcome, "NOT frozen")
 
 
-def _print_unreachable(outcome: hostfreeze.HostsOutcome, what: str) -> None:
+def _print_unreachable(outcome: HostsOutcome, what: str) -> None:
     for host, why in outcome.unreachable.items():
         info(f"[yellow]{host}: no answer, {what}: {why}[/]")
 
 
-def _exit_for(outcome: hostfreeze.HostsOutcome) -> None:
+def _exit_for(outcome: HostsOutcome) -> None:
     if outcome.revert_failed:
         raise typer.Exit(5)
     if outcome.unreachable:
@@ -281,9 +284,12 @@ def unfreeze(
     limit: LimitOpt = "all",
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
-    state_dir: StateDirOpt = fleet.STATE_DIR,
+    state_dir: StateDirOpt = None,
 ) -> None:
     """Release the kill switch (with -i: remove the hosts' freeze markers)."""
+    from chaosrun import config as project_config
+    from chaosrun import hostfreeze, killswitch
+
     cfg = project_config.load(config)
     if inventory is None:
         before = killswitch.unfreeze(cfg.freeze_file, reason, cfg.audit_path, cfg.webhooks)
@@ -292,7 +298,8 @@ def unfreeze(
         else:
             console.print("unfrozen" if before else "was not frozen")
         return
-    outcome = hostfreeze.unfreeze(cfg, inventory, limit, reason, state_dir)
+    hosts_dir = state_dir_or_default(state_dir)
+    outcome = hostfreeze.unfreeze(cfg, inventory, limit, reason, hosts_dir)
     if as_json:
         emit_json({"scope": "hosts", **outcome.as_dict()})
     else:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from chaosrun.commands.options import JsonOpt
 from chaosrun.errors import ChaosrunError
 from chaosrun.lab.topology import LabConfig
 from chaosrun.output import emit_json, info
@@ -116,7 +117,7 @@ def status(
     name: NameOpt = None,
     subnet: SubnetOpt = None,
     port_base: PortBaseOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show hosts, controller processes, Prometheus targets and health; exit 1 if unhealthy."""
     from chaosrun.lab import status as lab_status

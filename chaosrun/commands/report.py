@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from chaosrun.commands.options import RunsDirOpt, use_runs_dir
 from chaosrun.errors import InvalidInput
 from chaosrun.output import console, emit_json, info, warn
-from chaosrun.report.history import History, build_history, parse_since
-from chaosrun.report.history_html import render_history
-from chaosrun.report.journal import load_journal, resolve_journal
-from chaosrun.report.writer import FORMATS, render, write_atomic
+
+if TYPE_CHECKING:
+    from chaosrun.report.history import History
+
+# chaosrun.report.writer.FORMATS (a unit test checks they agree): the renderers are
+# imported only when a report is rendered.
+REPORT_FORMATS = ("html", "junit", "md", "json")
 
 Output = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
@@ -24,6 +26,8 @@ Output = Annotated[
 
 
 def _deliver(text: str, output: Path | None) -> None:
+    from chaosrun.report.writer import write_atomic
+
     if output is None:
         sys.stdout.write(text)
         return
@@ -34,14 +38,17 @@ def _deliver(text: str, output: Path | None) -> None:
 def report(
     run: Annotated[str, typer.Argument(help="A run id, a run directory or a journal.json.")],
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
+        str, typer.Option("--format", "-f", help=f"One of: {', '.join(REPORT_FORMATS)}.")
     ] = "html",
     output: Output = None,
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """Render the report of one run from its journal."""
-    if fmt not in FORMATS:
-        raise InvalidInput(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if fmt not in REPORT_FORMATS:
+        raise InvalidInput(f"--format {fmt!r}: expected one of {', '.join(REPORT_FORMATS)}")
+    from chaosrun.report.journal import load_journal, resolve_journal
+    from chaosrun.report.writer import render
+
     journal = load_journal(resolve_journal(run, use_runs_dir(runs_dir)))
     _deliver(render(journal, fmt), output)
 
@@ -63,6 +70,8 @@ def _print_history(h: History) -> None:
         )
     console.print(f"success rate {_pct(h.success_rate)}, mean time to recover {ttr}")
     console.print(f"resilience score {h.score_text}")
+    from rich.table import Table
+
     table = Table("experiment", "severity", "runs", "passed", "mean TTR", "trend", "outcomes")
     for x in h.experiments:
         mttr = "n/a" if x.mean_time_to_recover_s is None else f"{x.mean_time_to_recover_s:.1f} s"
@@ -91,6 +100,9 @@ def history(
     """Counts, success rate, time to recover, resilience score and trends across runs."""
     if fmt not in ("text", "json", "html"):
         raise InvalidInput(f"--format {fmt!r}: expected one of text, json, html")
+    from chaosrun.report.history import build_history, parse_since
+    from chaosrun.report.history_html import render_history
+
     directory = use_runs_dir(runs_dir)
     if not directory.is_dir():
         warn(f"{directory}: no such run directory (no run yet?)")

@@ -9,7 +9,10 @@ from typing import Annotated
 import typer
 
 from chaosrun.commands.options import (
+    InventoryOpt,
+    JsonOpt,
     RunsDirOpt,
+    SeedOpt,
     VaultFileOpt,
     VaultIdOpt,
     project_file,
@@ -79,16 +82,13 @@ def compile_(
 
 def drill(
     runbook: RunbookArg,
-    inventory: Annotated[
-        Path | None,
-        typer.Option("-i", "--inventory", help="Ansible inventory.", envvar="CHAOSRUN_INVENTORY"),
-    ] = None,
+    inventory: InventoryOpt = None,
     auto_ack: Annotated[
         bool, typer.Option("--auto-ack", help="Acknowledge manual steps without a prompt.")
     ] = False,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed for target choice.")] = None,
+    seed: SeedOpt = None,
     runs_dir: RunsDirOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOpt = False,
     vault_id: VaultIdOpt = None,
     vault_password_file: VaultFileOpt = None,
 ) -> None:

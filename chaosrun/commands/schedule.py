@@ -7,25 +7,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from chaosrun import config, cronexpr, schedule_install, schedules, slots
+from chaosrun.commands.options import JsonOpt, ScheduleFileOpt
 from chaosrun.errors import InvalidInput
 from chaosrun.output import console, emit_json, info, warn
 
 app = typer.Typer(
     help="Run experiments on a timetable from cron or systemd timers.", no_args_is_help=True
 )
-
-FileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--file",
-        envvar=schedules.ENV_VAR,
-        help=f"Schedule file [default: {schedules.FILE_NAME} at the project root].",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
 @app.command("add")
@@ -50,9 +39,11 @@ def add(
         bool, typer.Option("--business-hours", help="Run only Mon-Fri 09:00-17:00 local.")
     ] = False,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a same-named one.")] = False,
-    file: FileOpt = None,
+    file: ScheduleFileOpt = None,
 ) -> None:
     """Add a schedule to the schedule file (then `chaosrun schedule install`)."""
+    from chaosrun import schedules
+
     raw: dict[str, Any] = {"name": name, "experiment": experiment, "cron": cron}
     if inventory:
         raw["inventory"] = inventory
@@ -72,9 +63,11 @@ def add(
 @app.command("remove")
 def remove(
     name: Annotated[str, typer.Argument(help="Schedule name.")],
-    file: FileOpt = None,
+    file: ScheduleFileOpt = None,
 ) -> None:
     """Remove a schedule from the file (then `chaosrun schedule install` again)."""
+    from chaosrun import schedule_install, schedules
+
     current = schedules.load(file)
     if not any(s.name == name for s in current):
         raise InvalidInput(f"{schedules.schedules_path(file)}: no schedule named {name!r}")
@@ -86,8 +79,10 @@ def remove(
 
 
 @app.command("list")
-def list_(file: FileOpt = None, as_json: JsonOpt = False) -> None:
+def list_(file: ScheduleFileOpt = None, as_json: JsonOpt = False) -> None:
     """Show schedules, their next slots, when each last ran and how its last slot ended."""
+    from chaosrun import config, cronexpr, schedule_install, schedules, slots
+
     found = schedules.load(file)
     audit_path = config.load().audit_path
     manifest = schedule_install.read_manifest(file) or {}
@@ -118,6 +113,8 @@ def list_(file: FileOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(rows)
         return
+    from rich.table import Table
+
     table = Table(
         "name", "experiment", "cron", "rules", "next slots", "last run", "last slot", "installed"
     )
@@ -150,8 +147,11 @@ def install(
         str, typer.Option("--backend", help="cron (a cron.d file), crontab or systemd.")
     ] = "cron",
     cron_file: Annotated[
-        Path, typer.Option("--cron-file", help="The cron.d file to write.")
-    ] = schedule_install.DEFAULT_CRON_FILE,
+        Path | None,
+        typer.Option(
+            "--cron-file", help="The cron.d file to write [default: /etc/cron.d/chaosrun]."
+        ),
+    ] = None,
     unit_dir: Annotated[
         Path | None,
         typer.Option("--unit-dir", help="Where systemd units go [default: /etc/systemd/system]."),
@@ -160,14 +160,16 @@ def install(
     enable: Annotated[
         bool, typer.Option("--enable/--no-enable", help="systemd: enable and start timers.")
     ] = True,
-    file: FileOpt = None,
+    file: ScheduleFileOpt = None,
 ) -> None:
     """Write every schedule into cron or systemd, replacing an earlier install."""
+    from chaosrun import schedule_install, schedules
+
     found = schedules.load(file)
     done = schedule_install.install(
         found,
         backend,
-        cron_path=cron_file,
+        cron_path=cron_file or schedule_install.DEFAULT_CRON_FILE,
         unit_dir=unit_dir,
         user=user,
         enable=enable,
@@ -188,8 +190,10 @@ def install(
 
 
 @app.command("uninstall")
-def uninstall(file: FileOpt = None) -> None:
+def uninstall(file: ScheduleFileOpt = None) -> None:
     """Remove exactly what `chaosrun schedule install` wrote."""
+    from chaosrun import schedule_install
+
     done = schedule_install.uninstall(file)
     if not done:
         info("nothing installed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from chaosrun import audit, config, fleet
 from chaosrun.errors import InvalidInput, Refused
+from chaosrun.hostshell import Answer
 
 
 def cfg(tmp_path):
@@ -101,66 +103,89 @@ def test_abort_of_an_unknown_run(tmp_path):
         fleet.abort(cfg(tmp_path), "zzz", "x")
 
 
-def test_list_faults_reads_meta_and_lease_from_the_hosts(tmp_path, monkeypatch):
-    """The listing as the hosts answer it: meta.json plus the lease file's expiry."""
-    c = cfg(tmp_path)
-    me = fleet.controller_id()
-    meta = json.dumps(
-        {
-            "run_id": "r1",
-            "role": "service_stop",
-            "since": 100,
-            "expires_at": 130,
-            "controller": me,
-            "revert_script": "/var/lib/chaosrun/active/r1/service_stop/revert.sh",
-        }
-    )
-    seen = {}
+class LocalShell:
+    """The fleet's hosts as local /bin/sh runs (each host's state directory is the one the
+    script names); hosts in `down` answer as an unreachable ssh does, the first `flaky` calls."""
 
-    def fake_adhoc(inventory, pattern, module, args):
-        seen["module"] = module
-        return {
-            "order-1": (True, {"stdout": f"4102444800\t{meta}\nnot json\n"}),
-            "order-2": (True, {"stdout": ""}),
-            "db-1": (False, {"msg": "Failed to connect to the host via ssh"}),
-        }
+    def __init__(self, hosts, down=(), flaky=()):
+        self.hosts = dict.fromkeys(hosts)
+        self.down, self.flaky, self.calls = set(down), set(flaky), []
 
-    monkeypatch.setattr(fleet, "_adhoc", fake_adhoc)
-    monkeypatch.setattr(fleet, "_module_installed", lambda: False)
-    faults, problems = fleet.list_faults(c, tmp_path / "hosts")
-    assert seen["module"] == "ansible.builtin.shell"
-    (f,) = faults
-    assert (f.host, f.run_id, f.role, f.armed_until) == (
-        "order-1",
-        "r1",
-        "service_stop",
-        4102444800,
+    def run_all(self, scripts, timeout=30.0):
+        answers = {}
+        for host, script in scripts.items():
+            self.calls.append(host)
+            if host in self.down or (host in self.flaky and self.calls.count(host) == 1):
+                answers[host] = Answer(255, "ssh: connect to host: Connection refused", 0.0)
+                continue
+            done = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True)
+            answers[host] = Answer(done.returncode, (done.stdout + done.stderr).strip(), 0.0)
+        return answers
+
+
+def use_shell(monkeypatch, shell):
+    monkeypatch.setattr(fleet, "_fleet", lambda inventory, pattern: contextlib.nullcontext(shell))
+
+
+def state_with_faults(tmp_path, controller):
+    """r1: an armed service_stop with its lease; r2: a failed inject (no revert script)."""
+    state = tmp_path / "state"
+    armed = state / "active" / "r1" / "service_stop"
+    armed.mkdir(parents=True)
+    meta = {"run_id": "r1", "role": "service_stop", "since": 100, "expires_at": 130}
+    (armed / "meta.json").write_text(json.dumps({**meta, "controller": controller}, indent=1))
+    (armed / "revert.sh").write_text(f"echo undone > {tmp_path / 'undone'}\n")
+    (state / "active" / "r1" / "lease").write_text("4102444800\n")
+    half = state / "active" / "r2" / "process_kill"
+    half.mkdir(parents=True)
+    (half / "meta.json").write_text(json.dumps({"since": 200, "expires_at": 230}))
+    return state
+
+
+def test_status_reads_every_host_once_over_its_connection(tmp_path, monkeypatch):
+    """The listing script run by a shell on a real state directory: meta.json, the lease,
+    the host's own clock; a host that does not answer is asked once more, then reported."""
+    state = state_with_faults(tmp_path, fleet.controller_id())
+    shell = LocalShell(["order-1", "db-1", "web-1"], down={"db-1"}, flaky={"web-1"})
+    use_shell(monkeypatch, shell)
+    faults, problems = fleet.list_faults(cfg(tmp_path), tmp_path / "hosts", "all", str(state))
+    assert sorted(shell.calls) == ["db-1", "db-1", "order-1", "web-1", "web-1"]
+    on_order = sorted((f for f in faults if f.host == "order-1"), key=lambda f: f.run_id)
+    armed, half = on_order
+    assert (armed.run_id, armed.role, armed.armed_until) == ("r1", "service_stop", 4102444800)
+    assert armed.controller_alive is True and not armed.orphaned
+    assert armed.as_dict()["armed_until"] == "2100-01-01T00:00:00Z"
+    assert armed.revert_script == f"{state}/active/r1/service_stop/revert.sh"
+    # No lease file: meta.json's expiry, long past by the host's clock.
+    assert (half.run_id, half.role, half.armed_until, half.expired) == (
+        "r2",
+        "process_kill",
+        230,
+        True,
     )
-    assert f.controller_alive is True and not f.orphaned
-    assert f.as_dict()["armed_until"] == "2100-01-01T00:00:00Z"
+    assert half.orphaned
     assert [(p.host, p.message) for p in problems] == [
-        ("db-1", "Failed to connect to the host via ssh")
+        ("db-1", "ssh: connect to host: Connection refused")
     ]
 
 
-def test_list_faults_with_the_collections_module_trusts_the_hosts_clock(tmp_path, monkeypatch):
-    c = cfg(tmp_path)
-    answer = {
-        "faults": [
-            {
-                "run_id": "r2",
-                "role": "network_partition",
-                "since": 1,
-                "expires_at": 4102444800,
-                "expired": True,
-                "controller": "10.0.0.1",
-                "revert_script": "/x/active/r2/network_partition/revert.sh",
-            }
-        ]
-    }
-    monkeypatch.setattr(fleet, "_adhoc", lambda inv, pattern, module, args: {"h": (True, answer)})
-    assert fleet._module_installed(), "the collection ships chaosrun.chaos.fault_status"
-    (f,) = fleet.list_faults(c, tmp_path / "hosts")[0]
+def test_recover_runs_revert_scripts_and_clears_a_failed_injects_directory(tmp_path, monkeypatch):
+    state = state_with_faults(tmp_path, "ops@elsewhere-controller:1")
+    (state / "active" / "r1" / "lease").write_text("1\n")  # ran out: orphaned
+    use_shell(monkeypatch, LocalShell(["order-1"]))
+    _, outcomes, problems = fleet.recover(cfg(tmp_path), tmp_path / "hosts", None, True, str(state))
+    assert outcomes == {"order-1/service_stop": "reverted", "order-1/process_kill": "reverted"}
+    assert (tmp_path / "undone").read_text().strip() == "undone"
+    assert not (state / "active" / "r2").exists() and not problems
+    (entry,) = list(audit.read(cfg(tmp_path).audit_path))
+    assert entry["outcome"] == "recovered" and entry["targets"] == ["order-1"]
+
+
+def test_listing_parser_trusts_the_hosts_clock():
+    out = 'NOW\t1000\nFAULT\tr2\tnetwork_partition\t999\t{"controller": "10.0.0.1"}\n'
+    (item,) = fleet.parse_listing(out, "/x")["faults"]
+    assert item["expired"] is True and item["controller"] == "10.0.0.1"
+    f = fault(controller="10.0.0.1", expired=True, revert_script=item["revert_script"])
     # The controller is an SSH address: unknown; the host says the lease ran out.
     assert f.controller_alive is None and f.orphaned
     assert "rm -rf /x/active/r2/network_partition" in fleet._recover_script(f)

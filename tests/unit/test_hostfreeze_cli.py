@@ -19,7 +19,7 @@ from chaosrun.hostshell import Answer
 class LocalShell:
     """HostShell's run_all, with `web-1` as this machine's /bin/sh and `web-2` down."""
 
-    def __init__(self, hosts: list, control: str = "e") -> None:
+    def __init__(self, hosts: list, control: str = "e", persist: int = 600) -> None:
         self.hosts = {h.name: h for h in hosts}
 
     def run_all(self, scripts: dict[str, str], timeout: float = 30.0) -> dict[str, Answer]:
@@ -32,7 +32,7 @@ class LocalShell:
             answers[name] = Answer(done.returncode, done.stdout + done.stderr, 0.01)
         return answers
 
-    def close(self) -> None:
+    def close(self, keep_connections: bool = False) -> None:
         pass
 
 
@@ -110,31 +110,23 @@ def test_a_limit_matching_nothing_is_refused_touching_nothing(project: Path) -> 
     assert not (project / "state").exists() and not (project / "audit.jsonl").exists()
 
 
-def test_status_reads_frozen_hosts_from_the_module_or_the_shell_listing(project, monkeypatch):
+def test_status_reads_frozen_hosts_as_the_listing_module_does(project, monkeypatch):
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "collections"))
     from ansible_collections.chaosrun.chaos.plugins.modules import fault_status
 
-    from chaosrun import config
-
+    monkeypatch.setattr(fleet, "HostShell", LocalShell)
+    done = cli(project, "status", "--json")
+    assert done.exit_code == 1, done.output  # web-2 did not answer
+    assert json.loads(done.output)["frozen_hosts"] == {}
     state = project / "state"
     marker = hostfreeze.marker_text(hostfreeze.killswitch.Freeze("INC-9", "t", "carol", "ops-3"))
     subprocess.run(["/bin/sh", "-c", hostfreeze.freeze_script(str(state), marker)], check=True)
-
-    def adhoc(_inventory, _pattern, module, args):
-        if module == fleet.LIST_MODULE:  # what the module answers on the host
-            frozen = fault_status.read_frozen(args["state_dir"])
-            return {"web-1": (True, {"faults": [], "frozen": frozen})}
-        done = subprocess.run(["/bin/sh", "-c", args["cmd"]], capture_output=True, text=True)
-        return {"web-1": (True, {"stdout": done.stdout})}
-
-    monkeypatch.setattr(fleet, "_adhoc", adhoc)
-    cfg = config.load(project / "chaosrun.yml")
-    assert fleet.survey(cfg, project / "hosts", "all", str(project / "none")).frozen == {}
-    by_module = fleet.survey(cfg, project / "hosts", "all", str(state)).frozen["web-1"]
-    by_shell = fleet._list_with_shell(project / "hosts", "all", str(state))["web-1"][1]["frozen"]
-    for frozen in (by_module, by_shell):
+    out = json.loads(cli(project, "status", "--json").output)
+    assert [u["host"] for u in out["unreachable"]] == ["web-2"]
+    by_module = fault_status.read_frozen(str(state))
+    for frozen in (by_module, out["frozen_hosts"]["web-1"]):
         assert frozen["reason"] == "INC-9" and frozen["user"] == "carol"
         assert frozen["line"] == "frozen since t by carol@ops-3: INC-9"
 

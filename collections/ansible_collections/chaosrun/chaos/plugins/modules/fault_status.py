@@ -17,9 +17,10 @@ description:
     C(<state_dir>/active/<run_id>/<role>/) with its run, role, start, lease expiry,
     controller and whether its revert script exists, and the host's freeze marker
     (written by C(chaosrun freeze -i)) when there is one.
-  - The hosts are the source of truth for active faults, so C(chaosrun status) and
-    C(chaosrun recover) use this module from any controller. To recover a fault, run the
-    reported C(revert_script) on the host (C(sh <revert_script> recover)).
+  - The hosts are the source of truth for active faults; this module lists them for
+    playbooks (AWX, a recovery play), as C(chaosrun status) and C(chaosrun recover) read
+    them from any controller. To recover a fault, run the reported C(revert_script) on
+    the host (C(sh <revert_script> recover)).
   - The module only reads; it never reports a change and supports check mode. It needs
     only the Python standard library on the host.
 author:
