@@ -80,7 +80,9 @@ def test_help_lists_every_command_without_loading_ansible_or_the_engine(tmp_path
     assert loaded(modules, NEVER_FOR_HELP) == []
     chaosrun_modules = {m for m in modules if m.startswith("chaosrun.")}
     heavy = {m for m in chaosrun_modules if not m.startswith(("chaosrun.commands", "chaosrun.lab"))}
-    assert heavy <= {"chaosrun.cli", "chaosrun.errors", "chaosrun.output", "chaosrun.project"}
+    light = {"chaosrun.cli", "chaosrun.errors", "chaosrun.output", "chaosrun.project"}
+    leaves = {"chaosrun.exitcodes", "chaosrun.phases"}  # tables with no imports of their own
+    assert heavy <= light | leaves
 
 
 def test_validate_loads_neither_ansible_runner_nor_reports(tmp_path):
