@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from chaosrun.exitcodes import ExitCode
 from chaosrun.output import error
 
 
@@ -35,7 +36,7 @@ def exit_with(outcome: Any, redactor: Any, progress_on_stderr: bool) -> None:
     """End the command with the run's exit code. A run that did not pass says why in one
     line on stderr, where scripts and cron logs look for it (unless the progress already
     printed it there, as with --json); a failed rollback is shouted in every mode."""
-    if outcome.exit_code == 5:
+    if outcome.exit_code == ExitCode.ROLLBACK_FAILED:
         error(rollback_failed_line(outcome))
     elif outcome.exit_code and not progress_on_stderr:
         error(f"{outcome.status}: {redactor.text(outcome.abort_reason or '')}")

@@ -119,7 +119,7 @@ def drill(
         failed_step = engine.failed_step.number if engine.failed_step else None
         emit_json(outcome_json(outcome, plan.redactor, failed_step=failed_step))
     else:
-        for step in engine.journal.data["steps"]:
+        for step in engine.journal.get("steps") or []:
             console.print(
                 f"  {step['number']}. {step['name']}: {step['outcome']} "
                 f"in {step['duration_s']:.1f}s"

@@ -57,7 +57,7 @@ def test_drill_and_run_shout_rollback_failed_the_same_way(
         failed_step = None
 
         def __init__(self, *_args: object) -> None:
-            self.journal = SimpleNamespace(data={"steps": []})
+            self.journal = SimpleNamespace(get={"steps": []}.get)
 
         def run(self) -> Outcome:
             return outcome
