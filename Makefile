@@ -6,6 +6,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/etc/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST := $(BIN)/pytest
+# The collection's own module tests (also run by `ansible-test units` in the collection).
+COLLECTION_UNIT := collections/ansible_collections/chaosrun/chaos/tests/unit
 
 .PHONY: demo test test-unverified setup check lint lint-python lint-ansible unit integration e2e molecule sanity \
         lab-up lab-down lab-status clean bench-lab ee
@@ -34,7 +36,7 @@ test-unverified: setup
 check:
 	$(BIN)/ruff format --check chaosrun tests bench
 	$(BIN)/ruff check chaosrun tests bench
-	CHAOSRUN_FUZZ_SCALE=0.25 $(PYTEST) tests/unit -q -n 2
+	CHAOSRUN_FUZZ_SCALE=0.25 $(PYTEST) tests/unit $(COLLECTION_UNIT) -q -n 2
 
 lint: lint-python lint-ansible sanity
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+# The collection's modules and their test helpers, as ansible_collections.chaosrun.chaos.
+COLLECTIONS = str(Path(__file__).resolve().parents[2] / "collections")
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)
 
 # `--project` and `--runs-dir` set these for the whole process (and the processes it
 # starts); a command invoked in-process must not leave them to the next test.

@@ -170,7 +170,9 @@ def test_probe_module_trusts_the_given_ca(prom: tlsprom.TlsPrometheus, tmp_path:
     """The collection's prometheus_probe (compiled runbooks, playbooks) verifies TLS too."""
     import base64
 
-    from test_probe_modules import run_module
+    from ansible_collections.chaosrun.chaos.tests.unit.plugins.modules.test_probe_modules import (
+        run_module,
+    )
 
     token = base64.b64encode(f"{tlsprom.USER}:{tlsprom.PASSWORD}".encode()).decode()
     args = {"url": prom.url, "query": "vector(1)", "min": 1, "fail_on": []}
@@ -188,7 +190,9 @@ def test_probe_module_reads_access_like_chaosrun_yml(
 ) -> None:
     """`access` takes the keys of chaosrun.yml: the password comes from a file or the
     environment on the controller, never from the task's arguments."""
-    from test_probe_modules import run_module
+    from ansible_collections.chaosrun.chaos.tests.unit.plugins.modules.test_probe_modules import (
+        run_module,
+    )
 
     secret = tmp_path / "password"
     secret.write_text(tlsprom.PASSWORD + "\n")

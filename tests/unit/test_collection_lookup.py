@@ -3,12 +3,18 @@ first, the bundled copy last, an old copy refused; ansible.cfg never swapped."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from chaosrun import ansiblecfg, collection, paths, runner
 from chaosrun.errors import InvalidInput
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def user_copy(root: Path, version: str) -> Path:
@@ -67,3 +73,19 @@ def test_runner_keeps_the_users_ansible_cfg(elsewhere: Path, monkeypatch) -> Non
     assert runner.forks_args(20) == []  # the user's forks hold
     monkeypatch.setenv("ANSIBLE_CONFIG", str(elsewhere / "none.cfg"))
     assert runner.forks_args(20) == ["--forks", "20"]
+
+
+def test_module_runs_under_ansible_by_fqcn() -> None:
+    """The project's ansible.cfg finds the collection's modules by name, as AWX and runbooks
+    will (the module's own behaviour is tested in the collection's tests/unit)."""
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible"), "localhost", "-i", "localhost,",
+         "-c", "local", "-m", "chaosrun.chaos.prometheus_probe",
+         "-e", f"ansible_python_interpreter={sys.executable}",
+         # Nothing listens on the discard port: the probe answers UNKNOWN, which fails it.
+         "-a", json.dumps({"url": "http://127.0.0.1:9", "query": "x", "max": 0.1})],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "UNKNOWN" in proc.stdout

@@ -21,18 +21,6 @@ VALIDATION_KEYS = ("type", "required", "default", "choices", "elements", "no_log
 # The engine's options every fault role's inject validates (the engine passes them all).
 INJECT_REQUIRES = {"chaos_run_id", "chaos_ttl", "chaos_state_dir", "chaos_controller"}
 # Roles whose meta platforms another branch of the same change narrows.
-PLATFORMS_PENDING = {
-    "backup_restore_drill",
-    "db_row_corrupt",
-    "dns_failure",
-    "host_outage",
-    "netfault",
-    "network_bandwidth",
-    "network_latency",
-    "network_loss",
-    "network_partition",
-    "pg_replication_pause",
-}
 
 
 def _specs(role_dir: Path) -> dict[str, Any]:
@@ -94,8 +82,6 @@ def test_every_fault_roles_inject_declares_the_engines_options(scaffolded: Path)
 def test_meta_platforms_claim_only_the_hosts_molecule_runs(scaffolded: Path) -> None:
     claimed = {}
     for name, path in _all_roles(scaffolded).items():
-        if name in PLATFORMS_PENDING:
-            continue
         meta = yaml.safe_load((path / "meta/main.yml").read_text())
         claimed[name] = meta["galaxy_info"]["platforms"]
     wrong = {
