@@ -7,8 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakehttp import FakeHTTP, vector
-from test_probe_modules import run_module
+from ansible_collections.chaosrun.chaos.tests.unit.plugins.modules.fakehttp import (
+    FakeHTTP,
+    vector,
+)
+from ansible_collections.chaosrun.chaos.tests.unit.plugins.modules.test_probe_modules import (
+    run_module,
+)
 
 from chaosrun.thresholds import Amount, Limit, Threshold, parse_amount
 
