@@ -3,6 +3,7 @@ throwaway chaosrun configuration, and the engine's own phases run through ansibl
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import statistics
 import subprocess
@@ -197,3 +198,24 @@ def playbook_phases(
         )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"ansible-playbook {entry_points} failed: {done.stdout[-1500:]}")
+
+
+def _epoch(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def journal_phases(journal: dict[str, Any], total: float, started: float | None = None) -> str:
+    """Seconds per phase from a run's journal, and the rest of `total` (start-up, journal,
+    reports, exit); with `started` (the launch, epoch seconds) also the time before the
+    first phase."""
+    parts, inside = [], 0.0
+    for phase in journal.get("phases", []):
+        if phase.get("ended_at"):
+            seconds = _epoch(phase["ended_at"]) - _epoch(phase["started_at"])
+            inside += seconds
+            parts.append(f"{phase['name']} {seconds:.2f}")
+    if started is not None:
+        starts = [_epoch(p["started_at"]) for p in journal.get("phases", [])]
+        parts.append(f"before the first phase {min(starts, default=started) - started:.2f}")
+    parts.append(f"outside every phase {total - inside:.2f}")
+    return ", ".join(parts)

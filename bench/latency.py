@@ -180,25 +180,11 @@ def floor_round(config: LabConfig, hosts: list[str]) -> tuple[float, float] | st
 
 def phases(stdout: str, started: float, wall: float) -> str:
     """Seconds per phase from the run's journal, and outside them (start-up, exit)."""
-    import datetime as dt
-
-    def at(text: str) -> float:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
     try:
         journal = json.loads(Path(json.loads(stdout)["journal"]).read_text())
     except (ValueError, KeyError, OSError):
         return "no journal"
-    parts, inside = [], 0.0
-    for phase in journal.get("phases", []):
-        if phase.get("ended_at"):
-            seconds = at(phase["ended_at"]) - at(phase["started_at"])
-            inside += seconds
-            parts.append(f"{phase['name']} {seconds:.2f}")
-    first = min((at(p["started_at"]) for p in journal.get("phases", [])), default=started)
-    parts.append(f"before the first phase {first - started:.2f}")
-    parts.append(f"outside every phase {wall - inside:.2f}")
-    return "phases (s): " + ", ".join(parts)
+    return "phases (s): " + benchlib.journal_phases(journal, wall, started)
 
 
 def _reason(stdout: str) -> str:

@@ -70,24 +70,6 @@ def chaosrun(exp: Path, inv: Path, env: dict[str, str]) -> tuple[float, dict]:
     return seconds, journal
 
 
-def breakdown(journal: dict, total: float) -> str:
-    """Seconds per phase from the journal, and what is outside every phase."""
-    parts, inside = [], 0.0
-    for phase in journal.get("phases", []):
-        if phase.get("ended_at"):
-            s = _iso(phase["ended_at"]) - _iso(phase["started_at"])
-            inside += s
-            parts.append(f"{phase['name']} {s:.2f}")
-    parts.append(f"outside phases (start-up, journal, reports, exit) {total - inside:.2f}")
-    return "; ".join(parts)
-
-
-def _iso(text: str) -> float:
-    import datetime as dt
-
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=5, help="hosts the fault hits")
@@ -128,7 +110,7 @@ def main() -> int:
     verdict = "met" if ratio <= TARGET else "MISSED"
     print(f"ansible-playbook x3: {benchlib.spread(theirs)} s")
     print(f"chaosrun run:        {benchlib.spread(ours)} s")
-    print(f"last chaosrun run by phase (s): {breakdown(journal, ours[-1])}")
+    print(f"last chaosrun run by phase (s): {benchlib.journal_phases(journal, ours[-1])}")
     cpu_ratio = statistics.median(cpu["chaosrun"]) / statistics.median(cpu["plain"])
     print(
         f"CPU (every process, controller side) ansible-playbook x3 "
