@@ -37,7 +37,7 @@ from chaosrun.hostlayout import (
     fault_dir,
     frozen_marker,
 )
-from chaosrun.hostshell import HostShell
+from chaosrun.hostshell import Answer, HostShell, run_all_twice
 from chaosrun.inventory import load_inventory
 
 LIST_TIMEOUT_S = 30.0
@@ -227,13 +227,9 @@ def _fleet(inventory: Path, pattern: str) -> Iterator[HostShell]:
         shell.close(keep_connections=True)
 
 
-def _run_all(shell: HostShell, scripts: dict[str, str], timeout: float) -> dict[str, Any]:
-    """One script per host, all at once; a host that did not answer (no connection: exit
-    255 or none) is asked once more. Only for scripts that may run twice."""
-    answers = shell.run_all(scripts, timeout)
-    again = {n: scripts[n] for n, a in answers.items() if a.rc == 255 or a.rc < 0}
-    answers.update(shell.run_all(again, timeout))
-    return answers
+def _connected(answer: Answer) -> bool:
+    """Whether the script ran on the host (not: no connection, exit 255 or no answer)."""
+    return answer.rc != 255 and answer.rc >= 0
 
 
 # Read-only, what the collection's fault_status module reports: the host's clock, the
@@ -267,7 +263,7 @@ def list_script(state_dir: str) -> str:
 
 def _listings(shell: HostShell, state_dir: str) -> dict[str, tuple[bool, dict[str, Any]]]:
     script = list_script(state_dir)
-    answers = _run_all(shell, dict.fromkeys(shell.hosts, script), LIST_TIMEOUT_S)
+    answers = run_all_twice(shell, dict.fromkeys(shell.hosts, script), LIST_TIMEOUT_S, _connected)
     return {
         host: (True, parse_listing(a.out, state_dir))
         if a.rc == 0

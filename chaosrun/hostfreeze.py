@@ -23,7 +23,7 @@ from chaosrun import audit, killswitch
 from chaosrun.config import Config
 from chaosrun.errors import InvalidInput
 from chaosrun.hostlayout import REVERT, active_root, frozen_marker, lock_file
-from chaosrun.hostshell import HostShell
+from chaosrun.hostshell import HostShell, run_all_twice
 
 FROZEN_OK = "CHAOSRUN_FROZEN_OK"  # the freeze script's line once the marker is in place, and when
 FROZEN_LINE = "CHAOSRUN_FROZEN"  # preflight's line for a frozen host, before the freeze's line
@@ -235,9 +235,8 @@ def _run(shell: HostShell, script: str) -> dict[str, tuple[int, str]]:
     run it (no connection, exit 2 or more) is asked once more: both scripts may run twice,
     and a kill switch should not give up on a host that is merely slow to let us in."""
     try:
-        answers = shell.run_all(dict.fromkeys(shell.hosts, script), timeout=TIMEOUT)
-        again = [n for n, a in answers.items() if a.rc not in (0, 1)]
-        answers.update(shell.run_all(dict.fromkeys(again, script), timeout=TIMEOUT))
+        scripts = dict.fromkeys(shell.hosts, script)
+        answers = run_all_twice(shell, scripts, TIMEOUT, lambda a: a.rc in (0, 1))
     finally:
         shell.close()
     return {n: (a.rc, a.out) for n, a in answers.items()}

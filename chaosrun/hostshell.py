@@ -13,6 +13,7 @@ import hashlib
 import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,17 @@ class HostShell:
 
 REVERT_INCOMPLETE_RC = 4  # the revert script's answer when a fault directory has no script
 NOTHING_INJECTED = "CHAOSRUN_NOTHING_INJECTED"  # the revert script's line: never armed here
+
+
+def run_all_twice(
+    shell: HostShell, scripts: dict[str, str], timeout: float, ran: Callable[[Answer], bool]
+) -> dict[str, Answer]:
+    """shell.run_all, then the hosts whose answer says the script did not run there asked
+    once more (a host merely slow to let us in). Only for scripts that may run twice."""
+    answers = shell.run_all(scripts, timeout)
+    again = {n: scripts[n] for n, a in answers.items() if not ran(a)}
+    answers.update(shell.run_all(again, timeout))
+    return answers
 
 
 def revert_script(state_dir: str, run_id: str) -> str:

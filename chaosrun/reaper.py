@@ -53,8 +53,7 @@ class Reaper:
 
     def start(self) -> Reaper:
         self._set_env(MARK, self.run_id)
-        if self.control_dir is not None:
-            self.control_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.control_dir is not None:  # made by the run's HostShell, and by Ansible
             self._set_env(CONTROL_PATH_DIR, str(self.control_dir))
         self._subreaper = _subreaper(1)
         argv = [sys.executable, "-m", "chaosrun.reaper", self.run_id, str(os.getpid())]

@@ -24,6 +24,7 @@ CONTROLLER = textwrap.dedent(
     import os, subprocess, sys, time
     from chaosrun import reaper
     from pathlib import Path
+    Path(sys.argv[3]).mkdir(parents=True)  # as the run's HostShell makes it
     r = reaper.Reaper(sys.argv[1], Path(sys.argv[3])).start()
     print(os.environ["ANSIBLE_SSH_CONTROL_PATH_DIR"], flush=True)
     daemon = (
