@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrun import audit, hostshell, reaper, runner, safety, zones
+from chaosrun import audit, hostshell, prestart, reaper, runner, safety, zones
 from chaosrun.exitcodes import ExitCode
 from chaosrun.experiment import ProbeSpec
 from chaosrun.fleet import controller_id
@@ -185,6 +185,8 @@ class Engine:
             observe.probes, self.prober, self.journal, observe.interval, lambda: self.current_phase
         )
         self.alerts = self._alert_watch()
+        # Phase -> its ansible-playbook, started ahead and waiting for the phase to begin.
+        self.pending: dict[Phase, prestart.Pending] = {}
         # Webhooks at start/abort/end and report.html + junit.xml in the run dir.
         self.hooks = RunHooks(self.journal.path, plan.config.webhooks, self.progress.message)
 
@@ -199,6 +201,7 @@ class Engine:
             try:
                 return self._run()
             finally:
+                self._abandon_pending()
                 self._restore_signals(previous)
                 self.prober.close()
                 if self.alerts is not None:  # whatever went wrong, no silence outlives us
@@ -208,6 +211,10 @@ class Engine:
             run_reaper.stop()
 
     def _run(self) -> Outcome:
+        # Inject's and verify's playbooks start while preflight and the steady state run.
+        waits = 600 + self.exp.baseline_window + self.plan.ttl
+        self._prestart(Phase.INJECT, None, waits)
+        self._prestart(Phase.VERIFY_ACTIVE, "active", waits)
         try:
             self._preflight()
             self._steady_state_before()
@@ -289,6 +296,7 @@ class Engine:
         end = self.activity_end
         if status == "aborted" and end is not None and end.failed:
             status = "failed"  # the activity (a drill's step), not a guardrail, failed
+        self._abandon_pending()
         if status == "passed":
             self._time_to_recover()
         code = ExitCode.of(status)
@@ -516,22 +524,54 @@ class Engine:
     ):
         phase = self._phase(phase_name, ", ".join(entry_points))
         started = time.monotonic()
-        result = runner.run_entry_points(
-            role=self.exp.fault.role,
-            entry_points=entry_points,
-            hosts=hosts or self.hosts,
-            variables=self._role_vars(expect),
-            inventory=self.plan.inventory.path,
-            work_dir=self.run_dir / "ansible" / phase_name,
-            on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
-            cancel=self.stop if cancel is True else (cancel or None),
-        )
+        stop = self.stop if cancel is True else (cancel or None)
+        pending = self.pending.pop(phase_name, None)
+        result = None
+        if pending is not None:
+            canceled = stop.is_set if stop is not None else None
+            result = pending.release(hosts or self.hosts, entry_points, canceled)
+        started_ahead = result is not None
+        if result is None:
+            result = runner.run_entry_points(
+                role=self.exp.fault.role,
+                entry_points=entry_points,
+                hosts=hosts or self.hosts,
+                variables=self._role_vars(expect),
+                inventory=self.plan.inventory.path,
+                work_dir=self.run_dir / "ansible" / phase_name,
+                on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
+                cancel=stop,
+            )
         self.timings[f"{phase_name}_s"] = round(time.monotonic() - started, 3)
         self.progress.hosts_done(phase_name, result.hosts)
         detail = "; ".join(f"{h}: {m}" for h, m in result.messages.items())
         outcome = "ok" if result.ok else ("canceled" if result.status == "canceled" else "failed")
+        # Whether its playbook was started ahead (chaosrun.prestart), for a slow phase's
+        # post-mortem; written before phase_end, which saves the entry.
+        phase["started_ahead"] = started_ahead
         self.journal.phase_end(phase, outcome, detail or result.status, result.hosts)
         return result
+
+    def _prestart(self, phase_name: Phase, expect: str | None, wait_s: float) -> None:
+        """Start `phase_name`'s playbook now, to be released when the phase begins."""
+        if phase_name in self.pending:
+            return
+        pending = prestart.start(
+            role=self.exp.fault.role,
+            variables=self._role_vars(expect),
+            hosts=len(self.hosts),
+            inventory=self.plan.inventory.path,
+            work_dir=self.run_dir / "ansible" / phase_name,
+            wait_s=wait_s,
+            on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
+        )
+        if pending is not None:
+            self.pending[phase_name] = pending
+
+    def _abandon_pending(self) -> None:
+        """End the playbooks started for phases the run will not reach: none touches a host."""
+        while self.pending:
+            self.pending.popitem()[1].abandon()
 
     def _inject_and_observe(self) -> None:
         # Renew from the start of inject: the lease is written by the role's arm step, and
@@ -561,6 +601,9 @@ class Engine:
             elif not verify.ok:
                 self._set_abort(f"fault not observable on {', '.join(verify.failed_hosts())}")
             else:
+                # Rollback's confirmation starts while the fault is on: an abort's
+                # confirmation then waits for no ansible-playbook start either.
+                self._prestart(Phase.VERIFY_INACTIVE, "inactive", self.exp.duration + 600)
                 self._hold()
         finally:
             self.fault_over.set()

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from chaosrun import prestart
+
 # `--project` and `--runs-dir` set these for the whole process (and the processes it
 # starts); a command invoked in-process must not leave them to the next test.
 PROCESS_WIDE = ("CHAOSRUN_PROJECT", "CHAOSRUN_RUNS_DIR")
@@ -20,3 +22,10 @@ def _restore_process_wide_env():
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def _no_prestarted_plays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's unit tests fake the plays (runner.run_entry_points): no real
+    ansible-playbook is started ahead for them (tests/unit/test_prestart.py tests that)."""
+    monkeypatch.setattr(prestart, "start", lambda **_kw: None)
