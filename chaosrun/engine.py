@@ -11,6 +11,10 @@ ansible-runner run: the role's verify(inactive) entry point, preceded by its rol
 entry point when a revert script did not answer success on some host or inject was cut
 short (its last step may land after the revert script).
 
+No phase waits for an ansible-playbook start when it can help it (chaosrun.prestart):
+inject's and verify's playbooks start beside preflight, rollback's confirmation once the
+fault is verified, each released when its phase begins; the rest are abandoned unused.
+
 Modes reuse the engine through named seams, never by subclassing it: an `Activity` is
 what runs while the fault is on (the default waits out the duration; a drill runs its
 runbook's steps) and `journal_extras` are a mode's own journal entries (a drill's

@@ -5,7 +5,8 @@ entry points (inject + verify, or rollback + verify) run in sequence inside that
 ansible-playbook process. Vault values stay ciphertext in the vars file Ansible reads; that
 file and Ansible's local temporary files live in the run's own directory (0600/0700, never
 the system temp dir, so a killed controller leaves nothing there), the vars file is removed
-after the run. chaosrun.reaper ends the processes with the run.
+after the run. chaosrun.reaper ends the processes with the run. `run_fault_play` is the
+run itself, shared with chaosrun.prestart (a play started ahead of its phase).
 """
 
 from __future__ import annotations
