@@ -90,7 +90,7 @@ def test_a_play_whose_wait_ran_out_is_not_used(marker_role: Path, tmp_path: Path
 
 def _readers(fifo: Path) -> bool:
     """Whether the playbook's reader of `fifo` runs (blocked in its open: no fd yet)."""
-    wanted = b"cat\x00" + str(fifo).encode() + b"\x00"
+    wanted = b"cat\x00--\x00" + str(fifo).encode() + b"\x00"
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             if cmdline.read_bytes() == wanted:
