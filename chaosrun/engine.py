@@ -215,11 +215,11 @@ class Engine:
             run_reaper.stop()
 
     def _run(self) -> Outcome:
-        # Inject's and verify's playbooks start while preflight and the steady state run.
-        waits = 600 + self.exp.baseline_window + self.plan.ttl
-        self._prestart(Phase.INJECT, None, waits)
-        self._prestart(Phase.VERIFY_ACTIVE, "active", waits)
         try:
+            # Inject's and verify's playbooks start while preflight and the steady state run.
+            waits = 600 + self.exp.baseline_window + self.plan.ttl
+            self._prestart(Phase.INJECT, None, waits)
+            self._prestart(Phase.VERIFY_ACTIVE, "active", waits)
             self._preflight()
             self._steady_state_before()
             self._baseline()
