@@ -11,6 +11,10 @@ ansible-runner run: the role's verify(inactive) entry point, preceded by its rol
 entry point when a revert script did not answer success on some host or inject was cut
 short (its last step may land after the revert script).
 
+No phase waits for an ansible-playbook start when it can help it (chaosrun.prestart):
+inject's and verify's playbooks start beside preflight, rollback's confirmation once the
+fault is verified, each released when its phase begins; the rest are abandoned unused.
+
 Modes reuse the engine through named seams, never by subclassing it: an `Activity` is
 what runs while the fault is on (the default waits out the duration; a drill runs its
 runbook's steps) and `journal_extras` are a mode's own journal entries (a drill's
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrun import audit, hostshell, reaper, runner, safety, zones
+from chaosrun import audit, hostshell, prestart, reaper, runner, safety, zones
 from chaosrun.exitcodes import ExitCode
 from chaosrun.experiment import ProbeSpec
 from chaosrun.fleet import controller_id
@@ -186,6 +190,8 @@ class Engine:
             observe.probes, self.prober, self.journal, observe.interval, lambda: self.current_phase
         )
         self.alerts = self._alert_watch()
+        # Phase -> its ansible-playbook, started ahead and waiting for the phase to begin.
+        self.pending: dict[Phase, prestart.Pending] = {}
         # Webhooks at start/abort/end and report.html + junit.xml in the run dir.
         self.hooks = RunHooks(self.journal.path, plan.config.webhooks, self.progress.message)
 
@@ -200,6 +206,7 @@ class Engine:
             try:
                 return self._run()
             finally:
+                self._abandon_pending()
                 self._restore_signals(previous)
                 self.prober.close()
                 if self.alerts is not None:  # whatever went wrong, no silence outlives us
@@ -210,6 +217,10 @@ class Engine:
 
     def _run(self) -> Outcome:
         try:
+            # Inject's and verify's playbooks start while preflight and the steady state run.
+            waits = 600 + self.exp.baseline_window + self.plan.ttl
+            self._prestart(Phase.INJECT, None, waits)
+            self._prestart(Phase.VERIFY_ACTIVE, "active", waits)
             self._preflight()
             self._steady_state_before()
             self._baseline()
@@ -290,6 +301,7 @@ class Engine:
         end = self.activity_end
         if status == "aborted" and end is not None and end.failed:
             status = "failed"  # the activity (a drill's step), not a guardrail, failed
+        self._abandon_pending()
         if status == "passed":
             self._time_to_recover()
         code = ExitCode.of(status)
@@ -517,22 +529,54 @@ class Engine:
     ):
         phase = self._phase(phase_name, ", ".join(entry_points))
         started = time.monotonic()
-        result = runner.run_entry_points(
-            role=self.exp.fault.role,
-            entry_points=entry_points,
-            hosts=hosts or self.hosts,
-            variables=self._role_vars(expect),
-            inventory=self.plan.inventory.path,
-            work_dir=self.run_dir / "ansible" / phase_name,
-            on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
-            cancel=self.stop if cancel is True else (cancel or None),
-        )
+        stop = self.stop if cancel is True else (cancel or None)
+        pending = self.pending.pop(phase_name, None)
+        result = None
+        if pending is not None:
+            canceled = stop.is_set if stop is not None else None
+            result = pending.release(hosts or self.hosts, entry_points, canceled)
+        started_ahead = result is not None
+        if result is None:
+            result = runner.run_entry_points(
+                role=self.exp.fault.role,
+                entry_points=entry_points,
+                hosts=hosts or self.hosts,
+                variables=self._role_vars(expect),
+                inventory=self.plan.inventory.path,
+                work_dir=self.run_dir / "ansible" / phase_name,
+                on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
+                cancel=stop,
+            )
         self.timings[f"{phase_name}_s"] = round(time.monotonic() - started, 3)
         self.progress.hosts_done(phase_name, result.hosts)
         detail = "; ".join(f"{h}: {m}" for h, m in result.messages.items())
         outcome = "ok" if result.ok else ("canceled" if result.status == "canceled" else "failed")
+        # Whether its playbook was started ahead (chaosrun.prestart), for a slow phase's
+        # post-mortem; written before phase_end, which saves the entry.
+        phase["started_ahead"] = started_ahead
         self.journal.phase_end(phase, outcome, detail or result.status, result.hosts)
         return result
+
+    def _prestart(self, phase_name: Phase, expect: str | None, wait_s: float) -> None:
+        """Start `phase_name`'s playbook now, to be released when the phase begins."""
+        if phase_name in self.pending:
+            return
+        pending = prestart.start(
+            role=self.exp.fault.role,
+            variables=self._role_vars(expect),
+            hosts=len(self.hosts),
+            inventory=self.plan.inventory.path,
+            work_dir=self.run_dir / "ansible" / phase_name,
+            wait_s=wait_s,
+            on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
+        )
+        if pending is not None:
+            self.pending[phase_name] = pending
+
+    def _abandon_pending(self) -> None:
+        """End the playbooks started for phases the run will not reach: none touches a host."""
+        while self.pending:
+            self.pending.popitem()[1].abandon()
 
     def _inject_and_observe(self) -> None:
         # Renew from the start of inject: the lease is written by the role's arm step, and
@@ -562,6 +606,9 @@ class Engine:
             elif not verify.ok:
                 self._set_abort(f"fault not observable on {', '.join(verify.failed_hosts())}")
             else:
+                # Rollback's confirmation starts while the fault is on: an abort's
+                # confirmation then waits for no ansible-playbook start either.
+                self._prestart(Phase.VERIFY_INACTIVE, "inactive", self.exp.duration + 600)
                 self._hold()
         finally:
             self.fault_over.set()

@@ -5,7 +5,8 @@ entry points (inject + verify, or rollback + verify) run in sequence inside that
 ansible-playbook process. Vault values stay ciphertext in the vars file Ansible reads; that
 file and Ansible's local temporary files live in the run's own directory (0600/0700, never
 the system temp dir, so a killed controller leaves nothing there), the vars file is removed
-after the run. chaosrun.reaper ends the processes with the run.
+after the run. chaosrun.reaper ends the processes with the run. `run_fault_play` is the
+run itself, shared with chaosrun.prestart (a play started ahead of its phase).
 """
 
 from __future__ import annotations
@@ -117,9 +118,6 @@ def run_entry_points(
     cancel: threading.Event | None = None,
 ) -> PlayResult:
     """Run `entry_points` of `role` on `hosts` in one ansible-playbook process."""
-    import ansible_runner
-
-    filemodes.group_dirs(work_dir)
     result = PlayResult(status="unknown", rc=-1, hosts=dict.fromkeys(hosts, "not run"))
     extra = {
         **variables,
@@ -127,6 +125,32 @@ def run_entry_points(
         "chaos_hosts": ",".join(hosts),
         "chaos_entry_points": entry_points,
     }
+    return run_fault_play(
+        extra=extra,
+        result=result,
+        forks=len(hosts),
+        inventory=inventory,
+        work_dir=work_dir,
+        on_event=on_event,
+        canceled=cancel.is_set if cancel is not None else None,
+    )
+
+
+def run_fault_play(
+    *,
+    extra: dict[str, Any],
+    result: PlayResult,
+    forks: int,
+    inventory: Path,
+    work_dir: Path,
+    on_event: EventSink | None = None,
+    canceled: Callable[[], bool] | None = None,
+) -> PlayResult:
+    """Run playbooks/fault.yml with `extra` vars; events of the hosts in `result.hosts`
+    (read at each event: chaosrun.prestart fills them in when it releases the play)."""
+    import ansible_runner
+
+    filemodes.group_dirs(work_dir)
     local_tmp = work_dir / "tmp"
     local_tmp.mkdir(mode=0o700, exist_ok=True)
     fd, vars_path = tempfile.mkstemp(prefix="chaosrun-vars-", suffix=".yml", dir=work_dir)
@@ -143,10 +167,10 @@ def run_entry_points(
             private_data_dir=str(work_dir),
             playbook=str(fault_playbook()),
             inventory=str(inventory),
-            cmdline=playbook_args("-e", f"@{vars_path}", *forks_args(len(hosts))),
+            cmdline=playbook_args("-e", f"@{vars_path}", *forks_args(forks)),
             envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(local_tmp)},
             event_handler=handle,
-            cancel_callback=(lambda: _canceled(cancel, vars_path)) if cancel is not None else None,
+            cancel_callback=(lambda: _canceled(canceled, vars_path)) if canceled else None,
             quiet=True,
             suppress_env_files=True,
             omit_event_data=False,
@@ -172,11 +196,11 @@ def _fast_cancel(work_dir: Path) -> None:
     (env / "settings").write_text(yaml.safe_dump({"pexpect_timeout": CANCEL_POLL_S}))
 
 
-def _canceled(cancel: threading.Event, marker: str) -> bool:
+def _canceled(canceled: Callable[[], bool], marker: str) -> bool:
     """ansible-runner kills the process group of ansible-playbook on cancel, but Ansible's
     workers each start a session of their own: they would go on with their task (an
     inject half-applied after the revert ran) and linger. Kill them first."""
-    if not cancel.is_set():
+    if not canceled():
         return False
     for main in _children(os.getpid(), marker):
         for worker in _children(main):

@@ -110,6 +110,9 @@ def test_a_kill_one_order_instance_passes(project: Project) -> None:
     assert all(after[h] == before[h] for h in hosts if h != victim), "another instance was hit"
     assert journal["recovery"]["recovered"] is True
     assert journal["overrides"] == {"duration": "10s"}
+    # Every ansible-playbook phase ran in a playbook started ahead (chaosrun.prestart).
+    ahead = {p["name"]: p.get("started_ahead") for p in journal["phases"] if "started_ahead" in p}
+    assert ahead == {"inject": True, "verify_active": True, "verify_inactive": True}
     assert_clean(project, hosts)
 
 

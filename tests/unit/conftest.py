@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from chaosrun import prestart
+
 # The collection's modules and their test helpers, as ansible_collections.chaosrun.chaos.
 COLLECTIONS = str(Path(__file__).resolve().parents[2] / "collections")
 if COLLECTIONS not in sys.path:
@@ -27,3 +29,10 @@ def _restore_process_wide_env():
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def _no_prestarted_plays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's unit tests fake the plays (runner.run_entry_points): no real
+    ansible-playbook is started ahead for them (tests/unit/test_prestart.py tests that)."""
+    monkeypatch.setattr(prestart, "start", lambda **_kw: None)

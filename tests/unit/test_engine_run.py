@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY, FakePrometheus
 
-from chaosrun import hostshell, rolespec, runner
+from chaosrun import hostshell, prestart, rolespec, runner
 from chaosrun.engine import Engine
 from chaosrun.experiment import load_experiment
 from chaosrun.planning import load_plan
@@ -369,3 +369,68 @@ def test_the_steady_state_is_sampled_through_the_fault_and_its_impact_recorded(e
     assert entry["worst"] == 0.03 and entry["beyond_s"] > 0
     assert 0 < found["self_healing_s"] < 5 and found["after_rollback_s"] == 0.0
     assert "healed by itself in" in found["summary"]
+
+
+class FakePending:
+    """A started-ahead play (chaosrun.prestart.Pending) that runs the fake hosts' play when
+    released; `waiting` False: its wait ran out, so the engine must start a fresh one."""
+
+    def __init__(self, fleet: Hosts, log: list[tuple[str, ...]], waiting: bool, **kw) -> None:
+        self.fleet, self.log, self.waiting = fleet, log, waiting
+        self.phase = kw["work_dir"].name
+        self.variables = kw["variables"]
+
+    def release(self, hosts, entry_points, cancel=None):
+        self.log.append(("release", self.phase, *entry_points))
+        if not self.waiting:
+            return None
+        return self.fleet.play(entry_points=entry_points, hosts=hosts, variables=self.variables)
+
+    def abandon(self) -> None:
+        self.log.append(("abandon", self.phase))
+
+
+def _prestart(monkeypatch, hosts: Hosts, waiting: bool = True) -> list[tuple[str, ...]]:
+    log: list[tuple[str, ...]] = []
+
+    def start(**kw):
+        log.append(("start", kw["work_dir"].name))
+        return FakePending(hosts, log, waiting, **kw)
+
+    monkeypatch.setattr(prestart, "start", start)
+    return log
+
+
+def test_each_play_is_started_ahead_and_released_when_its_phase_begins(env, monkeypatch) -> None:
+    _, hosts, _ = env
+    log = _prestart(monkeypatch, hosts)
+    outcome, journal = run(env)
+    assert outcome.exit_code == 0
+    assert log == [
+        ("start", "inject"), ("start", "verify_active"), ("release", "inject", "inject"),
+        ("release", "verify_active", "verify"), ("start", "verify_inactive"),
+        ("release", "verify_inactive", "verify"),
+    ]  # fmt: skip
+    assert hosts.plays == [("inject",), ("verify",), ("verify",)]
+    ahead = {p["name"]: p["started_ahead"] for p in journal["phases"] if "started_ahead" in p}
+    assert ahead == {"inject": True, "verify_active": True, "verify_inactive": True}
+
+
+def test_a_refused_run_abandons_its_started_plays(env, monkeypatch) -> None:
+    _, hosts, prom = env
+    log = _prestart(monkeypatch, hosts)
+    prom.answers[STEADY] = [0.5]
+    outcome, _ = run(env)
+    assert outcome.exit_code == 4 and hosts.plays == []
+    # Never released: each ends touching no host.
+    assert log[:2] == [("start", "inject"), ("start", "verify_active")]
+    assert sorted(log[2:]) == [("abandon", "inject"), ("abandon", "verify_active")]
+
+
+def test_a_play_no_longer_waiting_is_replaced_by_a_fresh_one(env, monkeypatch) -> None:
+    _, hosts, _ = env
+    _prestart(monkeypatch, hosts, waiting=False)
+    outcome, journal = run(env)
+    assert outcome.exit_code == 0
+    assert hosts.plays == [("inject",), ("verify",), ("verify",)]  # each by a fresh play
+    assert not any(p.get("started_ahead") for p in journal["phases"])

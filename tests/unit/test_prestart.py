@@ -1,0 +1,100 @@
+"""A phase's playbook started ahead (chaosrun.prestart) waits without touching a host, runs
+what the release names once released, and ends touching nothing when abandoned."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chaosrun import prestart
+
+
+@pytest.fixture
+def marker_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A role whose entry points each leave a file named after themselves in the test's
+    directory (`first`, `second`), and an inventory of localhost."""
+    tasks = tmp_path / "roles" / "marker" / "tasks"
+    tasks.mkdir(parents=True)
+    for name in ("first", "second"):
+        (tasks / f"{name}.yml").write_text(
+            f"- name: Leave the {name} marker\n"
+            f"  ansible.builtin.copy:\n    content: x\n    dest: {tmp_path}/{name}\n"
+        )
+    monkeypatch.setenv("ANSIBLE_ROLES_PATH", str(tmp_path / "roles"))
+    inventory = tmp_path / "hosts"
+    inventory.write_text(
+        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    return inventory
+
+
+def _pending(inventory: Path, tmp_path: Path, wait_s: float = 120) -> prestart.Pending:
+    return prestart.Pending(
+        role="marker",
+        variables={},
+        hosts=1,
+        inventory=inventory,
+        work_dir=tmp_path / "work",
+        wait_s=wait_s,
+    )
+
+
+def _waiting(pending: prestart.Pending) -> None:
+    """Until the playbook waits for its release (it has started)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if _readers(pending.fifo):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the playbook never reached its release")
+
+
+def test_a_released_play_runs_the_entry_points_the_release_names(
+    marker_role: Path, tmp_path: Path
+) -> None:
+    pending = _pending(marker_role, tmp_path)
+    _waiting(pending)
+    time.sleep(1)
+    assert not (tmp_path / "first").exists()  # waiting touches no host
+    result = pending.release(["localhost"], ["second"])
+    assert result is not None and result.ok, result
+    assert result.hosts == {"localhost": "ok"}
+    assert (tmp_path / "second").exists() and not (tmp_path / "first").exists()
+
+
+def test_an_abandoned_play_ends_touching_nothing(marker_role: Path, tmp_path: Path) -> None:
+    pending = _pending(marker_role, tmp_path)
+    _waiting(pending)
+    pending.abandon()
+    assert not pending._thread.is_alive()
+    assert pending.result.status == "successful"  # released for no host: a clean end
+    assert not (tmp_path / "first").exists() and not (tmp_path / "second").exists()
+
+
+def test_a_play_abandoned_while_starting_is_stopped(marker_role: Path, tmp_path: Path) -> None:
+    pending = _pending(marker_role, tmp_path)
+    pending.abandon()  # at once: its playbook is not reading the FIFO yet
+    assert not pending._thread.is_alive()
+    assert not (tmp_path / "first").exists() and not (tmp_path / "second").exists()
+
+
+def test_a_play_whose_wait_ran_out_is_not_used(marker_role: Path, tmp_path: Path) -> None:
+    pending = _pending(marker_role, tmp_path, wait_s=1)
+    pending._thread.join(120)  # the wait runs out and the playbook ends
+    assert pending.release(["localhost"], ["first"]) is None
+    assert not (tmp_path / "first").exists()
+
+
+def _readers(fifo: Path) -> bool:
+    """Whether the playbook's reader of `fifo` runs (blocked in its open: no fd yet)."""
+    wanted = b"cat\x00--\x00" + str(fifo).encode() + b"\x00"
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes() == wanted:
+                return True
+        except OSError:
+            continue
+    return False
