@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaosrun.hostlayout import STATE_DIR
 from chaosrun.lab.topology import LabConfig
 
-DEFAULT_STATE_ROOT = "/var/lib/chaosrun/labs"
+# The lab machine is also a chaosrun host: its labs live beside its own state.
+DEFAULT_STATE_ROOT = f"{STATE_DIR}/labs"
 
 # Every process the lab starts carries this variable, so `lab down` finds strays whose
 # pid file was lost (a crash between start and write, a hand-deleted state dir).
