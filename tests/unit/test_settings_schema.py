@@ -8,9 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from chaosrun import apiaccess, blast_radius, config, scaffold_project, schedules
 from chaosrun.blast_radius import Caps
+from chaosrun.cli import app
 from chaosrun.errors import InvalidInput
 from chaosrun.schema import field_name
 from chaosrun.windows import parse_windows
@@ -238,3 +240,19 @@ def test_access_settings_report_every_problem(tmp_path: Path) -> None:
         "exp.yml:3: p.basic_auth.password_env: $S20_NOT_SET_ANYWHERE is not set",
         "exp.yml:2: p.headers: must map header names to strings",
     ]
+
+
+def test_validate_prints_every_problem_of_the_config(
+    settings_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (settings_env / "chaosrun.yml").write_text(BAD_CONFIG)
+    monkeypatch.chdir(settings_env)
+    result = CliRunner().invoke(app, ["validate", "experiments/none.yml"])
+    assert result.exit_code == 2, result.output
+    shown = [line for line in result.output.splitlines() if "chaosrun.yml:" in line]
+    assert len(shown) == 12 and all(line.startswith("chaosrun: error: ") for line in shown)
+    assert ":7: guardrails.breaches_in_a_row" in result.output
+    assert ":22: notifications.webhooks[0].url" in result.output
+    as_json = CliRunner().invoke(app, ["validate", "--json", "experiments/none.yml"])
+    assert as_json.exit_code == 2
+    assert '"ok": false' in as_json.stdout and "blast_radius.max_percent" in as_json.stdout
