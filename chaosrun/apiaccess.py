@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chaosrun.errors import InvalidInput
+from chaosrun.schema import Checker, LocateChecker
 
 # Keys of an access block (chaosrun.yml `prometheus:`/`alertmanager:`, an experiment's
 # `prometheus:`), besides the URL.
@@ -79,26 +79,39 @@ Locate = Callable[[tuple[Any, ...]], str]
 def parse(
     url: str, block: Mapping[str, Any], locate: Locate, at: tuple[Any, ...], base: Path
 ) -> ApiAccess:
-    """An ApiAccess from an access block; every problem is one InvalidInput naming the key.
-    Relative files are relative to `base`; secrets are read now (env or file)."""
-    unknown = [k for k in block if k not in KEYS]
-    if unknown:
-        raise InvalidInput(f"{locate((*at, unknown[0]))}: unknown key (known: {', '.join(KEYS)})")
-    files = {k: _file(block.get(k), locate, (*at, k), base) for k in KEYS[:3]}
-    if files["key_file"] and not files["cert_file"]:
-        raise InvalidInput(f"{locate((*at, 'key_file'))}: key_file needs cert_file")
+    """An ApiAccess from an access block; every problem in one InvalidInput, each named
+    by `locate`. Relative files are relative to `base`; secrets are read now."""
+    c = LocateChecker(locate)
+    access = c.collect(lambda: check(c, url, block, at, base))
+    assert access is not None  # no problem reported, so the settings were made
+    return access
+
+
+def check(
+    c: Checker, url: str, block: Mapping[str, Any], at: tuple[Any, ...], base: Path
+) -> ApiAccess | None:
+    """An ApiAccess from an access block, or None after reporting its problems to `c`."""
+    errors = len(c.errors)
+    for key in block:
+        if key not in KEYS:
+            c.err((*at, key), f"unknown key (known: {', '.join(KEYS)})")
+    files = {k: _file(c, block.get(k), (*at, k), base) for k in KEYS[:3]}
+    if block.get("key_file") is not None and block.get("cert_file") is None:
+        c.err((*at, "key_file"), "key_file needs cert_file")
     skip = block.get("insecure_skip_verify", False)
     if not isinstance(skip, bool):
-        raise InvalidInput(f"{locate((*at, 'insecure_skip_verify'))}: must be true or false")
-    username, password = _basic_auth(block.get("basic_auth"), locate, (*at, "basic_auth"), base)
-    token = _secret(block, "bearer_token", locate, at, base)
+        c.err((*at, "insecure_skip_verify"), "must be true or false")
+    username, password = _basic_auth(c, block.get("basic_auth"), (*at, "basic_auth"), base)
+    token = _secret(c, block, "bearer_token", at, base)
     headers = block.get("headers") or {}
     if not isinstance(headers, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
     ):
-        raise InvalidInput(f"{locate((*at, 'headers'))}: must map header names to strings")
+        c.err((*at, "headers"), "must map header names to strings")
     if token and username is not None:
-        raise InvalidInput(f"{locate(at)}: use basic_auth or a bearer token, not both")
+        c.err(at, "use basic_auth or a bearer token, not both")
+    if len(c.errors) > errors:
+        return None
     return ApiAccess(
         url=url.rstrip("/"),
         insecure_skip_verify=skip,
@@ -110,50 +123,56 @@ def parse(
     )
 
 
-def _file(value: Any, locate: Locate, at: tuple[Any, ...], base: Path) -> Path | None:
+def _file(c: Checker, value: Any, at: tuple[Any, ...], base: Path) -> Path | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{locate(at)}: must be a file path")
+        c.err(at, "must be a file path")
+        return None
     path = Path(os.path.expanduser(value.strip()))
     path = path if path.is_absolute() else base / path
     if not path.is_file():
-        raise InvalidInput(f"{locate(at)}: {path} is not a readable file")
+        c.err(at, f"{path} is not a readable file")
+        return None
     return path
 
 
 def _basic_auth(
-    value: Any, locate: Locate, at: tuple[Any, ...], base: Path
+    c: Checker, value: Any, at: tuple[Any, ...], base: Path
 ) -> tuple[str | None, str | None]:
     if value is None:
         return None, None
     if not isinstance(value, dict) or "username" not in value:
-        raise InvalidInput(f"{locate(at)}: needs username and password_env or password_file")
-    unknown = [k for k in value if k not in BASIC_AUTH_KEYS]
-    if unknown:
-        known = ", ".join(BASIC_AUTH_KEYS)
-        raise InvalidInput(f"{locate((*at, unknown[0]))}: unknown key (known: {known})")
+        c.err(at, "needs username and password_env or password_file")
+        return None, None
+    for key in value:
+        if key not in BASIC_AUTH_KEYS:
+            c.err((*at, key), f"unknown key (known: {', '.join(BASIC_AUTH_KEYS)})")
     username = value["username"]
     if not isinstance(username, str) or not username:
-        raise InvalidInput(f"{locate((*at, 'username'))}: must be a non-empty string")
-    password = _secret(value, "password", locate, at, base)
-    if password is None:
-        raise InvalidInput(f"{locate(at)}: needs password_env or password_file")
+        c.err((*at, "username"), "must be a non-empty string")
+    errors = len(c.errors)
+    password = _secret(c, value, "password", at, base)
+    if password is None and len(c.errors) == errors:
+        c.err(at, "needs password_env or password_file")
     return username, password
 
 
 def _secret(
-    block: Mapping[str, Any], name: str, locate: Locate, at: tuple[Any, ...], base: Path
+    c: Checker, block: Mapping[str, Any], name: str, at: tuple[Any, ...], base: Path
 ) -> str | None:
     """`<name>_env` (an environment variable's name) or `<name>_file` (a file's path)."""
     env, file = block.get(f"{name}_env"), block.get(f"{name}_file")
     if env is not None and file is not None:
-        raise InvalidInput(f"{locate((*at, f'{name}_env'))}: give {name}_env or {name}_file")
+        c.err((*at, f"{name}_env"), f"give {name}_env or {name}_file")
+        return None
     if env is not None:
         if not isinstance(env, str) or not env:
-            raise InvalidInput(f"{locate((*at, f'{name}_env'))}: must name a variable")
+            c.err((*at, f"{name}_env"), "must name a variable")
+            return None
         if env not in os.environ:
-            raise InvalidInput(f"{locate((*at, f'{name}_env'))}: ${env} is not set")
+            c.err((*at, f"{name}_env"), f"${env} is not set")
+            return None
         return os.environ[env]
-    path = _file(file, locate, (*at, f"{name}_file"), base)
+    path = _file(c, file, (*at, f"{name}_file"), base)
     return path.read_text(encoding="utf-8").strip() if path else None

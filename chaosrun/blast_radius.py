@@ -12,12 +12,14 @@ hosts span. Zones are never trimmed to fit: a zone over a host cap is refused wh
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chaosrun.errors import InvalidInput, Refused
+from chaosrun.errors import Refused
 from chaosrun.percent import hosts_for_percent
+from chaosrun.schema import Checker, LocateChecker
 
 Locate = Callable[[tuple[Any, ...]], str]
 KEYS = ("max_hosts", "max_percent", "allow_whole_group", "max_zones", "allow_all_zones")
@@ -41,34 +43,56 @@ class Caps:
         return cls().override(raw, locate, at, source)
 
     def override(self, raw: Any, locate: Locate, at: tuple[Any, ...], source: str) -> Caps:
-        """These caps with the keys of `raw` (an experiment's `blast_radius`) replaced."""
+        """These caps with the keys of `raw` (an experiment's `blast_radius`) replaced;
+        every problem in one InvalidInput, each named by `locate`."""
+        c = LocateChecker(locate)
+        return c.collect(lambda: self.checked(c, raw, at, source))
+
+    def checked(self, c: Checker, raw: Any, at: tuple[Any, ...], source: str) -> Caps:
+        """These caps with the valid keys of `raw` replaced; problems go to `c`."""
         if raw is None:
             return self
         if not isinstance(raw, dict):
-            raise InvalidInput(f"{locate(at)}: blast_radius must be a mapping")
+            c.err(at, "blast_radius must be a mapping")
+            return self
         changes: dict[str, Any] = {}
         for key, value in raw.items():
-            here = locate((*at, key))
             if key not in KEYS:
-                raise InvalidInput(f"{here}: unknown key (known: {', '.join(KEYS)})")
-            if key in FLAGS:
-                if not isinstance(value, bool):
-                    raise InvalidInput(f"{here}: must be true or false")
-            elif value is not None:
-                bad = isinstance(value, bool) or not isinstance(value, int | float)
-                whole = key in ("max_hosts", "max_zones")
-                if whole and (bad or value != int(value) or value < 1):
-                    raise InvalidInput(f"{here}: must be a whole number >= 1 (or null)")
-                if key == "max_percent" and (bad or not 0 < value <= 100):
-                    raise InvalidInput(f"{here}: must be a percentage in (0, 100] (or null)")
-                value = int(value) if whole else float(value)
-            changes[key] = value
+                c.err((*at, key), f"unknown key (known: {', '.join(KEYS)})")
+                continue
+            checked = _cap(c, key, value, (*at, key))
+            if checked is not _BAD:
+                changes[key] = checked
         sources = {k: v for k, v in self.sources if k not in changes}
         sources.update({k: source for k in changes})
         return replace(self, **changes, sources=tuple(sorted(sources.items())))
 
     def source_of(self, key: str) -> str:
         return dict(self.sources).get(key, "default")
+
+
+_BAD = object()
+
+
+def _cap(c: Checker, key: str, value: Any, at: tuple[Any, ...]) -> Any:
+    """One cap's value (None: no cap of this kind), or _BAD after telling `c` why."""
+    if key in FLAGS:
+        if not isinstance(value, bool):
+            c.err(at, "must be true or false")
+            return _BAD
+        return value
+    if value is None:
+        return None
+    bad = isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+    if key in ("max_hosts", "max_zones"):
+        if bad or value != int(value) or value < 1:
+            c.err(at, "must be a whole number >= 1 (or null)")
+            return _BAD
+        return int(value)
+    if bad or not 0 < value <= 100:
+        c.err(at, "must be a percentage in (0, 100] (or null)")
+        return _BAD
+    return float(value)
 
 
 @dataclass(frozen=True)

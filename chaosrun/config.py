@@ -1,8 +1,9 @@
 """The project configuration, `chaosrun.yml` at the project root.
 
 Every key has a default, so a project without the file works. Unknown keys and wrong
-types are errors naming the file, the line and the key. Relative paths in the file are
-relative to the directory holding it (the project root, chaosrun.project).
+values are errors naming the file, the line and the key, all reported at once by one
+schema.Checker pass (windows, caps and access settings included). Relative paths in the
+file are relative to the directory holding it (the project root, chaosrun.project).
 `CHAOSRUN_CONFIG` points at another file. See docs/config.md for every key.
 """
 
@@ -21,7 +22,9 @@ from chaosrun.apiaccess import ApiAccess
 from chaosrun.blast_radius import Caps
 from chaosrun.errors import InvalidInput
 from chaosrun.report.formats import FORMATS, PAGERDUTY_URL
-from chaosrun.windows import Window, parse_duration, parse_windows
+from chaosrun.schema import Checker
+from chaosrun.windows import Window, check_windows, parse_duration
+from chaosrun.yamlpos import Positions
 
 FILE_NAME = "chaosrun.yml"
 ENV_VAR = "CHAOSRUN_CONFIG"
@@ -132,6 +135,10 @@ class Located:
             for i, item in enumerate(node.value):
                 self._index(item, (*at, i))
 
+    def positions(self) -> Positions:
+        """The lines in the form schema.Checker reads them."""
+        return Positions(dict(self.lines))
+
     def locate(self, at: tuple[Any, ...]) -> str:
         """`file:line: a.b.c` for a key path (the nearest known line for a missing key)."""
         probe = tuple(at)
@@ -183,167 +190,221 @@ def _read(path: Path) -> str:
 
 
 def parse(data: Any, doc: Located, base: Path, source: Path | None) -> Config:
-    """A Config from loaded YAML data; `doc` locates keys for messages."""
+    """A Config from loaded YAML data; every problem in one InvalidInput naming file,
+    line and field (`doc` knows the lines)."""
+    c = Checker(Path(doc.path), doc.positions())
+    cfg = check(c, data, base, source)
+    c.raise_if_errors()
+    assert cfg is not None  # no problem reported, so the config was made
+    return cfg
+
+
+def check(c: Checker, data: Any, base: Path, source: Path | None) -> Config | None:
+    """The Config, or None after reporting every problem of the file to `c`: its keys,
+    its windows, caps, access settings and webhooks, all in one pass."""
     if not isinstance(data, dict):
-        raise InvalidInput(f"{doc.locate(())}: the config must be a mapping of keys")
-    merged = _merge(DEFAULTS, data, (), doc)
+        c.err((), "the config must be a mapping of keys")
+        return None
+    errors = len(c.errors)
+    merged = _merge(c, DEFAULTS, data, ())
     prom, guard = merged["prometheus"], merged["guardrails"]
-    lease = merged["lease"]
-    ttl = _seconds(lease["ttl"], ("lease", "ttl"), doc)
-    renew = _seconds(lease["renew_every"], ("lease", "renew_every"), doc)
-    max_ttl = _seconds(lease["max_ttl"], ("lease", "max_ttl"), doc)
-    if ttl < 5:
-        raise InvalidInput(f"{doc.locate(('lease', 'ttl'))}: a lease shorter than 5s is unsafe")
-    if max_ttl < 5:
-        raise InvalidInput(f"{doc.locate(('lease', 'max_ttl'))}: must be at least 5s")
-    if ttl > max_ttl:
-        raise InvalidInput(
-            f"{doc.locate(('lease', 'ttl'))}: {ttl:g}s is longer than lease.max_ttl "
-            f"({max_ttl:g}s): a dead controller's fault would outlive it by that long"
-        )
-    if renew * 2 > ttl:
-        raise InvalidInput(
-            f"{doc.locate(('lease', 'renew_every'))}: renew at most every half lease "
-            f"({ttl / 2:g}s), so one lost renewal does not revert the fault"
-        )
-    if not isinstance(guard["probes"], list):
-        raise InvalidInput(f"{doc.locate(('guardrails', 'probes'))}: must be a list of probes")
-    return Config(
-        source=source,
-        prometheus_url=_text(prom["url"], ("prometheus", "url"), doc).rstrip("/"),
-        prometheus_timeout_s=_seconds(prom["timeout"], ("prometheus", "timeout"), doc),
-        guardrail_interval_s=_seconds(guard["interval"], ("guardrails", "interval"), doc),
-        guardrail_breaches_in_a_row=_int(
-            guard["breaches_in_a_row"], ("guardrails", "breaches_in_a_row"), doc, low=1
+    values = {
+        **_lease(c, merged["lease"]),
+        "prometheus_url": _url(c, prom["url"], ("prometheus", "url")),
+        "prometheus_timeout_s": _seconds(c, prom["timeout"], ("prometheus", "timeout")),
+        "guardrail_interval_s": _seconds(c, guard["interval"], ("guardrails", "interval")),
+        "guardrail_breaches_in_a_row": _int(
+            c, guard["breaches_in_a_row"], ("guardrails", "breaches_in_a_row"), low=1
         ),
-        guardrail_unknown_budget=_int(
-            guard["unknown_budget"], ("guardrails", "unknown_budget"), doc, low=0
+        "guardrail_unknown_budget": _int(
+            c, guard["unknown_budget"], ("guardrails", "unknown_budget"), low=0
         ),
-        guardrail_probes=guard["probes"],
-        windows=parse_windows(merged["blackout_windows"], doc.locate, ("blackout_windows",)),
+        "guardrail_probes": _probes(c, guard["probes"]),
+        "windows": check_windows(c, merged["blackout_windows"], ("blackout_windows",)),
         # Only the keys the file sets are attributed to it; the rest say "default".
-        caps=Caps.parse(data.get("blast_radius"), doc.locate, ("blast_radius",), doc.path),
-        lease_ttl_s=ttl,
-        lease_renew_every_s=renew,
-        lease_max_ttl_s=max_ttl,
-        audit_path=_path(merged["audit"]["path"], ("audit", "path"), doc, base),
-        run_dir=_path(merged["run_dir"], ("run_dir",), doc, base),
-        freeze_file=_path(merged["freeze_file"], ("freeze_file",), doc, base),
-        inventory=_optional_path(merged["inventory"], ("inventory",), doc, base),
-        experiments_dir=_path(merged["experiments"], ("experiments",), doc, base),
-        runbooks_dir=_path(merged["runbooks"], ("runbooks",), doc, base),
-        schedules_file=_path(merged["schedules"], ("schedules",), doc, base),
-        webhooks=_webhooks(merged["notifications"]["webhooks"], doc),
-        prometheus=_access(prom, ("prometheus",), doc, base),
-        alertmanager=_access(merged["alertmanager"], ("alertmanager",), doc, base),
-    )
+        "caps": Caps().checked(c, data.get("blast_radius"), ("blast_radius",), str(c.file)),
+        "audit_path": _path(c, merged["audit"]["path"], ("audit", "path"), base),
+        "inventory": _optional_path(c, merged["inventory"], ("inventory",), base),
+        "webhooks": _webhooks(c, merged["notifications"]["webhooks"]),
+        "prometheus": _access(c, prom, ("prometheus",), base),
+        "alertmanager": _access(c, merged["alertmanager"], ("alertmanager",), base),
+    }
+    for name, key in PATHS.items():
+        values[name] = _path(c, merged[key], (key,), base)
+    if len(c.errors) > errors:
+        return None
+    return Config(source=source, **values)
 
 
-def _access(block: dict[str, Any], at: tuple[Any, ...], doc: Located, base: Path):
+# Config fields that are paths of the project, and their keys.
+PATHS = {
+    "run_dir": "run_dir",
+    "freeze_file": "freeze_file",
+    "experiments_dir": "experiments",
+    "runbooks_dir": "runbooks",
+    "schedules_file": "schedules",
+}
+
+
+def _lease(c: Checker, lease: dict[str, Any]) -> dict[str, float | None]:
+    """The lease's durations; their rules against each other when each is valid."""
+    ttl = _seconds(c, lease["ttl"], ("lease", "ttl"))
+    renew = _seconds(c, lease["renew_every"], ("lease", "renew_every"))
+    max_ttl = _seconds(c, lease["max_ttl"], ("lease", "max_ttl"))
+    if ttl is not None and ttl < 5:
+        c.err(("lease", "ttl"), "a lease shorter than 5s is unsafe")
+    if max_ttl is not None and max_ttl < 5:
+        c.err(("lease", "max_ttl"), "must be at least 5s")
+    if ttl is not None and max_ttl is not None and ttl > max_ttl:
+        c.err(
+            ("lease", "ttl"),
+            f"{ttl:g}s is longer than lease.max_ttl ({max_ttl:g}s): a dead controller's "
+            "fault would outlive it by that long",
+        )
+    if ttl is not None and renew is not None and renew * 2 > ttl:
+        c.err(
+            ("lease", "renew_every"),
+            f"renew at most every half lease ({ttl / 2:g}s), so one lost renewal does not "
+            "revert the fault",
+        )
+    return {"lease_ttl_s": ttl, "lease_renew_every_s": renew, "lease_max_ttl_s": max_ttl}
+
+
+def _probes(c: Checker, value: Any) -> list[dict[str, Any]]:
+    """The project's guardrail probes, checked with the experiment that uses them."""
+    if not isinstance(value, list):
+        c.err(("guardrails", "probes"), "must be a list of probes")
+        return []
+    return value
+
+
+def _access(c: Checker, block: dict[str, Any], at: tuple[Any, ...], base: Path):
     """The access settings of a `prometheus:`/`alertmanager:` block (None without a URL)."""
     if block["url"] is None:
         return None
-    url = _text(block["url"], (*at, "url"), doc).rstrip("/")
+    url = _text(c, block["url"], (*at, "url"))
+    if url is None:
+        return None
     if not url.startswith(("http://", "https://")):
-        raise InvalidInput(f"{doc.locate((*at, 'url'))}: must be an http(s) URL")
+        c.err((*at, "url"), "must be an http(s) URL")
     settings = {k: v for k, v in block.items() if k in apiaccess.KEYS and v is not None}
-    return apiaccess.parse(url, settings, doc.locate, at, base)
+    return apiaccess.check(c, url.rstrip("/"), settings, at, base)
 
 
-def _merge(defaults: dict[str, Any], data: dict[str, Any], at: tuple[Any, ...], doc: Located):
+def _merge(c: Checker, defaults: dict[str, Any], data: dict[str, Any], at: tuple[Any, ...]):
+    """The defaults with the file's values on top; unknown keys and non-mappings where a
+    mapping belongs are reported (and keep the defaults)."""
     merged = dict(defaults)
     for key, value in data.items():
+        if (*at, key) == ("blast_radius",):
+            continue  # its keys are Caps's to check (config and experiments alike)
         if key not in defaults:
-            known = ", ".join(sorted(defaults))
-            raise InvalidInput(f"{doc.locate((*at, key))}: unknown key (known: {known})")
-        if isinstance(defaults[key], dict):
+            c.err((*at, key), f"unknown key (known: {', '.join(sorted(defaults))})")
+        elif isinstance(defaults[key], dict):
             if value is None:
                 continue
             if not isinstance(value, dict):
-                raise InvalidInput(f"{doc.locate((*at, key))}: must be a mapping")
-            merged[key] = _merge(defaults[key], value, (*at, key), doc)
+                c.err((*at, key), "must be a mapping")
+                continue
+            merged[key] = _merge(c, defaults[key], value, (*at, key))
         else:
             merged[key] = value
     return merged
 
 
-def _seconds(value: Any, at: tuple[Any, ...], doc: Located) -> float:
+def _seconds(c: Checker, value: Any, at: tuple[Any, ...]) -> float | None:
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
-        raise InvalidInput(f"{doc.locate(at)}: {exc}") from None
+        c.err(at, str(exc))
+        return None
     if seconds <= 0:
-        raise InvalidInput(f"{doc.locate(at)}: must be longer than zero")
+        c.err(at, "must be longer than zero")
+        return None
     return seconds
 
 
-def _int(value: Any, at: tuple[Any, ...], doc: Located, low: int) -> int:
+def _url(c: Checker, value: Any, at: tuple[Any, ...]) -> str | None:
+    text = _text(c, value, at)
+    return None if text is None else text.rstrip("/")
+
+
+def _int(c: Checker, value: Any, at: tuple[Any, ...], low: int) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidInput(f"{doc.locate(at)}: must be a whole number >= {low}, got {value!r}")
+        c.err(at, f"must be a whole number >= {low}, got {value!r}")
+        return None
     return value
 
 
-def _text(value: Any, at: tuple[Any, ...], doc: Located) -> str:
+def _text(c: Checker, value: Any, at: tuple[Any, ...]) -> str | None:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{doc.locate(at)}: must be a non-empty string")
+        c.err(at, "must be a non-empty string")
+        return None
     return value.strip()
 
 
-def _path(value: Any, at: tuple[Any, ...], doc: Located, base: Path) -> Path:
-    path = Path(os.path.expanduser(_text(value, at, doc)))
+def _path(c: Checker, value: Any, at: tuple[Any, ...], base: Path) -> Path | None:
+    text = _text(c, value, at)
+    if text is None:
+        return None
+    path = Path(os.path.expanduser(text))
     return path if path.is_absolute() else (base / path)
 
 
-def _optional_path(value: Any, at: tuple[Any, ...], doc: Located, base: Path) -> Path | None:
-    return None if value is None else _path(value, at, doc, base)
+def _optional_path(c: Checker, value: Any, at: tuple[Any, ...], base: Path) -> Path | None:
+    return None if value is None else _path(c, value, at, base)
 
 
-def _webhooks(raw: Any, doc: Located) -> list[Webhook]:
+def _webhooks(c: Checker, raw: Any) -> list[Webhook]:
     at = ("notifications", "webhooks")
     if not isinstance(raw, list):
-        raise InvalidInput(f"{doc.locate(at)}: must be a list")
-    hooks = []
-    for i, item in enumerate(raw):
-        here = (*at, i)
-        if not isinstance(item, dict):
-            raise InvalidInput(f"{doc.locate(here)}: a webhook must be a mapping")
-        for key in item:
-            if key not in WEBHOOK_KEYS:
-                raise InvalidInput(
-                    f"{doc.locate((*here, key))}: unknown key "
-                    f"(known: {', '.join(sorted(WEBHOOK_KEYS))})"
-                )
-        fmt = item.get("format", "generic")
-        if fmt not in FORMATS:
-            raise InvalidInput(f"{doc.locate((*here, 'format'))}: one of {', '.join(FORMATS)}")
-        default_url = PAGERDUTY_URL if fmt == "pagerduty" else None
-        url = _text(item.get("url", default_url), (*here, "url"), doc)
-        if not url.startswith(("http://", "https://")):
-            raise InvalidInput(f"{doc.locate((*here, 'url'))}: must be an http(s) URL")
-        events = item.get("events", list(EVENTS))
-        if not isinstance(events, list) or any(e not in EVENTS for e in events):
-            raise InvalidInput(
-                f"{doc.locate((*here, 'events'))}: events must be a list of {', '.join(EVENTS)}"
-            )
-        name = str(item.get("name", f"webhook-{i + 1}"))
-        key = _routing_key(item, here, doc) if fmt == "pagerduty" else None
-        hooks.append(Webhook(name, url, tuple(events), fmt, key))
-    return hooks
+        c.err(at, "must be a list")
+        return []
+    hooks = [_webhook(c, item, (*at, i), i) for i, item in enumerate(raw)]
+    return [hook for hook in hooks if hook is not None]
 
 
-def _routing_key(item: dict[str, Any], at: tuple[Any, ...], doc: Located) -> str:
+def _webhook(c: Checker, item: Any, here: tuple[Any, ...], i: int) -> Webhook | None:
+    if not isinstance(item, dict):
+        c.err(here, "a webhook must be a mapping")
+        return None
+    errors = len(c.errors)
+    for key in item:
+        if key not in WEBHOOK_KEYS:
+            c.err((*here, key), f"unknown key (known: {', '.join(sorted(WEBHOOK_KEYS))})")
+    fmt = item.get("format", "generic")
+    if fmt not in FORMATS:
+        c.err((*here, "format"), f"one of {', '.join(FORMATS)}")
+    default_url = PAGERDUTY_URL if fmt == "pagerduty" else None
+    url = _text(c, item.get("url", default_url), (*here, "url"))
+    if url is not None and not url.startswith(("http://", "https://")):
+        c.err((*here, "url"), "must be an http(s) URL")
+    events = item.get("events", list(EVENTS))
+    if not isinstance(events, list) or any(e not in EVENTS for e in events):
+        c.err((*here, "events"), f"events must be a list of {', '.join(EVENTS)}")
+    name = str(item.get("name", f"webhook-{i + 1}"))
+    key = _routing_key(c, item, here) if fmt == "pagerduty" else None
+    if len(c.errors) > errors or url is None:
+        return None
+    return Webhook(name, url, tuple(events), fmt, key)
+
+
+def _routing_key(c: Checker, item: dict[str, Any], at: tuple[Any, ...]) -> str | None:
     """PagerDuty's integration key, from `routing_key_env` or `routing_key_file`."""
     env, file = item.get("routing_key_env"), item.get("routing_key_file")
     if bool(env) == bool(file):
-        raise InvalidInput(
-            f"{doc.locate(at)}: a pagerduty webhook needs routing_key_env or routing_key_file"
-        )
+        c.err(at, "a pagerduty webhook needs routing_key_env or routing_key_file")
+        return None
     if env:
         if env not in os.environ:
-            raise InvalidInput(f"{doc.locate((*at, 'routing_key_env'))}: ${env} is not set")
+            c.err((*at, "routing_key_env"), f"${env} is not set")
+            return None
         return os.environ[env]
-    path = _path(file, (*at, "routing_key_file"), doc, Path(doc.path).resolve().parent)
+    path = _path(c, file, (*at, "routing_key_file"), c.file.resolve().parent)
+    if path is None:
+        return None
     try:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise InvalidInput(f"{doc.locate((*at, 'routing_key_file'))}: {exc.strerror}") from None
+        c.err((*at, "routing_key_file"), str(exc.strerror))
+        return None

@@ -29,6 +29,7 @@ import yaml
 from chaosrun import audit, cronexpr, paths
 from chaosrun.config import Located
 from chaosrun.errors import InvalidInput
+from chaosrun.schema import Checker, LocateChecker
 from chaosrun.windows import Cron, parse_duration
 
 FILE_NAME = "chaosrun-schedules.yml"
@@ -108,24 +109,36 @@ def schedules_path(explicit: str | Path | None = None) -> Path:
 
 
 def load(explicit: str | Path | None = None) -> list[Schedule]:
-    """Every schedule in the file ([] when there is no file)."""
+    """Every schedule in the file ([] when there is no file); every problem in the file
+    in one InvalidInput naming its line and field."""
     path = schedules_path(explicit)
     if not path.is_file():
         return []
     doc = Located(path, path.read_text(encoding="utf-8"))
-    data = doc.data or {}
+    c = Checker(path, doc.positions())
+    found = check(c, doc.data or {})
+    c.raise_if_errors()
+    return found
+
+
+def check(c: Checker, data: Any) -> list[Schedule]:
+    """The valid schedules of a loaded file; every problem goes to `c`."""
     if not isinstance(data, dict) or set(data) - {"schedules"}:
-        raise InvalidInput(f"{doc.locate(())}: the file must be a mapping with one key, schedules")
+        c.err((), "the file must be a mapping with one key, schedules")
+        return []
     raw = data.get("schedules") or []
     if not isinstance(raw, list):
-        raise InvalidInput(f"{doc.locate(('schedules',))}: must be a list of schedules")
-    found = [parse_one(item, doc.locate, ("schedules", i)) for i, item in enumerate(raw)]
+        c.err(("schedules",), "must be a list of schedules")
+        return []
+    found = [check_one(c, item, ("schedules", i)) for i, item in enumerate(raw)]
     seen: set[str] = set()
-    for i, sched in enumerate(found):
-        if sched.name in seen:
-            raise InvalidInput(f"{doc.locate(('schedules', i, 'name'))}: duplicate name")
-        seen.add(sched.name)
-    return found
+    for i, item in enumerate(raw):
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str) and name.strip() in seen:
+            c.err(("schedules", i, "name"), "duplicate name")
+        elif isinstance(name, str):
+            seen.add(name.strip())
+    return [sched for sched in found if sched is not None]
 
 
 def get(name: str, explicit: str | Path | None = None) -> Schedule:
@@ -147,106 +160,142 @@ def save(schedules: list[Schedule], explicit: str | Path | None = None) -> Path:
 
 
 def parse_one(item: Any, locate: Callable[[tuple[Any, ...]], str], at: tuple[Any, ...]) -> Schedule:
-    """One schedule from YAML; errors name the file, line and key."""
+    """One schedule from YAML or options; every problem in one InvalidInput, each named
+    by `locate`."""
+    c = LocateChecker(locate)
+    sched = c.collect(lambda: check_one(c, item, at))
+    assert sched is not None  # no problem reported, so the schedule was made
+    return sched
+
+
+def check_one(c: Checker, item: Any, at: tuple[Any, ...]) -> Schedule | None:
+    """One schedule, or None after reporting its problems to `c`."""
     if not isinstance(item, dict):
-        raise InvalidInput(f"{locate(at)}: a schedule must be a mapping")
+        c.err(at, "a schedule must be a mapping")
+        return None
+    errors = len(c.errors)
     for key in item:
         if key not in KEYS:
-            raise InvalidInput(f"{locate((*at, key))}: unknown key (known: {', '.join(KEYS)})")
-    for key in ("name", "experiment", "cron"):
-        if not isinstance(item.get(key), str) or not item[key].strip():
-            raise InvalidInput(f"{locate((*at, key))}: {key} is required ({KEYS[key]})")
-
-    def where(key: str) -> str:
-        return locate((*at, key))
-
+            c.err((*at, key), f"unknown key (known: {', '.join(KEYS)})")
+    missing = [k for k in ("name", "experiment", "cron") if not _text(item.get(k))]
+    for key in missing:
+        c.err((*at, key), f"{key} is required ({KEYS[key]})")
+    if missing:
+        return None
+    fields = {
+        "cron": _cron(c, item["cron"], (*at, "cron")),
+        "timezone": _timezone(c, str(item.get("timezone") or "UTC"), (*at, "timezone")),
+        "inventory": _optional_text(c, item.get("inventory"), (*at, "inventory")),
+        "jitter_s": _duration(c, item.get("jitter", 0), (*at, "jitter")),
+        "probability": _probability(c, item.get("probability", 1.0), (*at, "probability")),
+        "min_gap_s": _duration(c, item.get("min_gap", 0), (*at, "min_gap")),
+        "business_hours": _business_hours(
+            c, item.get("business_hours", False), (*at, "business_hours")
+        ),
+        "enabled": c.flag(item.get("enabled", True), (*at, "enabled")),
+        "overrides": _str_map(c, item.get("set"), (*at, "set")),
+        "env": _str_map(c, item.get("env"), (*at, "env")),
+    }
     name = item["name"].strip()
     if not NAME_RE.match(name):
-        raise InvalidInput(f"{where('name')}: {name!r} must be lowercase letters, digits, dashes")
-    try:
-        cron = cronexpr.parse(item["cron"])
-    except ValueError as exc:
-        raise InvalidInput(f"{where('cron')}: {exc}") from None
-    timezone = str(item.get("timezone") or "UTC")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"{where('timezone')}: unknown time zone {timezone!r}") from None
-    probability = item.get("probability", 1.0)
-    if isinstance(probability, bool) or not isinstance(probability, int | float):
-        raise InvalidInput(f"{where('probability')}: must be a number from 0 to 1")
-    if not 0 <= probability <= 1:
-        raise InvalidInput(f"{where('probability')}: must be from 0 to 1, got {probability}")
-    enabled = item.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise InvalidInput(f"{where('enabled')}: must be true or false")
+        c.err((*at, "name"), f"{name!r} must be lowercase letters, digits, dashes")
+    if len(c.errors) > errors:
+        return None
     return Schedule(
         name=name,
         experiment=item["experiment"].strip(),
         cron_text=item["cron"].strip(),
-        cron=cron,
-        timezone=timezone,
-        inventory=_optional_text(item.get("inventory"), where("inventory")),
-        jitter_s=_duration(item.get("jitter", 0), where("jitter")),
-        probability=float(probability),
-        min_gap_s=_duration(item.get("min_gap", 0), where("min_gap")),
-        business_hours=_business_hours(item.get("business_hours", False), where("business_hours")),
-        enabled=enabled,
-        overrides=_str_map(item.get("set"), where("set")),
-        env=_str_map(item.get("env"), where("env")),
         raw=dict(item),
+        **fields,
     )
 
 
-def _optional_text(value: Any, where: str) -> str | None:
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _cron(c: Checker, text: str, at: tuple[Any, ...]) -> Cron | None:
+    try:
+        return cronexpr.parse(text)
+    except ValueError as exc:
+        c.err(at, str(exc))
+        return None
+
+
+def _timezone(c: Checker, name: str, at: tuple[Any, ...]) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.err(at, f"unknown time zone {name!r}")
+    return name
+
+
+def _probability(c: Checker, value: Any, at: tuple[Any, ...]) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        c.err(at, "must be a number from 0 to 1")
+        return None
+    if not 0 <= value <= 1:
+        c.err(at, f"must be from 0 to 1, got {value}")
+        return None
+    return float(value)
+
+
+def _optional_text(c: Checker, value: Any, at: tuple[Any, ...]) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{where}: must be a non-empty string")
+        c.err(at, "must be a non-empty string")
+        return None
     return value.strip()
 
 
-def _duration(value: Any, where: str) -> float:
+def _duration(c: Checker, value: Any, at: tuple[Any, ...]) -> float | None:
     try:
         return parse_duration(value)
     except ValueError as exc:
-        raise InvalidInput(f"{where}: {exc}") from None
+        c.err(at, str(exc))
+        return None
 
 
-def _str_map(value: Any, where: str) -> dict[str, str]:
+def _str_map(c: Checker, value: Any, at: tuple[Any, ...]) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidInput(f"{where}: must be a mapping")
+        c.err(at, "must be a mapping")
+        return {}
     out = {}
     for key, val in value.items():
         if not isinstance(key, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", key):
-            raise InvalidInput(f"{where}: bad key {key!r}")
-        if isinstance(val, dict | list) or val is None:
-            raise InvalidInput(f"{where}.{key}: must be a plain value")
-        if "\n" in str(val) or "%" in str(val):
+            c.err(at, f"bad key {key!r}")
+        elif isinstance(val, dict | list) or val is None:
+            c.err((*at, key), "must be a plain value")
+        elif "\n" in str(val) or "%" in str(val):
             # cron treats % as a newline and a newline ends the entry
-            raise InvalidInput(f"{where}.{key}: must not contain a newline or %")
-        out[key] = str(val).lower() if isinstance(val, bool) else str(val)
+            c.err((*at, key), "must not contain a newline or %")
+        else:
+            out[key] = str(val).lower() if isinstance(val, bool) else str(val)
     return out
 
 
-def _business_hours(value: Any, where: str) -> BusinessHours | None:
+def _business_hours(c: Checker, value: Any, at: tuple[Any, ...]) -> BusinessHours | None:
     if value is False or value is None:
         return None
     if value is True:
         return BusinessHours()
     if not isinstance(value, dict) or set(value) - {"days", "start", "end"}:
-        raise InvalidInput(f"{where}: true, false or a mapping with days, start, end")
+        c.err(at, "true, false or a mapping with days, start, end")
+        return None
     default = BusinessHours()
     try:
         days = _days(str(value.get("days", "mon-fri")))
         start = _clock(value.get("start", "09:00"))
         end = _clock(value.get("end", "17:00"))
     except ValueError as exc:
-        raise InvalidInput(f"{where}: {exc}") from None
+        c.err(at, str(exc))
+        return None
     if end <= start:
-        raise InvalidInput(f"{where}: end must be after start")
+        c.err(at, "end must be after start")
+        return None
     return BusinessHours(days=days or default.days, start=start, end=end)
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chaosrun.durations import parse_duration
 from chaosrun.errors import InvalidInput
 from chaosrun.yamlpos import Positions, VaultValue
 
 MAX_SHOWN = 20
+T = TypeVar("T")
 
 
 def field_name(path: Iterable[str | int]) -> str:
@@ -41,6 +42,17 @@ class Checker:
     def err(self, path: tuple, message: str) -> None:
         self.errors.append(f"{self.where(path)}: {field_name(path)}: {message}")
 
+    def locate(self, path: tuple) -> str:
+        """`file:line: a.b.0` for a field: where a loaded value says it came from."""
+        dotted = ".".join(str(p) for p in path)
+        return f"{self.where(path)}: {dotted}" if dotted else self.where(path)
+
+    def flag(self, value: Any, path: tuple) -> bool | None:
+        if not isinstance(value, bool):
+            self.err(path, f"must be true or false, got {self.kind(value)}")
+            return None
+        return value
+
     def raise_if_errors(self) -> None:
         if self.errors:
             shown = self.errors[:MAX_SHOWN]
@@ -57,6 +69,12 @@ class Checker:
         return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
             type(value), "a number" if isinstance(value, int | float) else type(value).__name__
         )
+
+    def collect(self, check: Callable[[], T]) -> T:
+        """The result of `check()`, raising InvalidInput with every problem it found."""
+        result = check()
+        self.raise_if_errors()
+        return result
 
     def mapping(
         self,
@@ -157,3 +175,21 @@ class Checker:
             self.err(path, f"not a valid regular expression: {exc}")
             return None
         return text
+
+
+class LocateChecker(Checker):
+    """A Checker for a caller that names places itself: `locate(path)` gives the
+    "where: field" text (an experiment's field, a command-line option)."""
+
+    def __init__(self, locate: Callable[[tuple], str]):
+        super().__init__(Path(), Positions())
+        self._locate = locate
+
+    def where(self, path: tuple) -> str:
+        return self._locate(path)
+
+    def locate(self, path: tuple) -> str:
+        return self._locate(path)
+
+    def err(self, path: tuple, message: str) -> None:
+        self.errors.append(f"{self._locate(path)}: {message}")

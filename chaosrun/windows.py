@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chaosrun.errors import InvalidInput
+from chaosrun.schema import Checker, LocateChecker
 
 Locate = Callable[[tuple[Any, ...]], str]
 
@@ -229,125 +229,165 @@ def active(windows: Sequence[Window], now: dt.datetime) -> OpenWindow | None:
 
 
 def parse_windows(raw: Any, locate: Locate, path: tuple[Any, ...] = ()) -> list[Window]:
-    """Windows from a YAML list (config `blackout_windows` or an experiment's).
-    `locate(path)` names the file and line of a key for error messages."""
+    """Windows from a YAML list (config `blackout_windows` or an experiment's), every
+    problem in one InvalidInput; `locate(path)` names the file and line of a key."""
+    c = LocateChecker(locate)
+    return c.collect(lambda: check_windows(c, raw, path))
+
+
+def parse_window(raw: Any, locate: Locate, path: tuple[Any, ...]) -> Window:
+    c = LocateChecker(locate)
+    window = c.collect(lambda: check_window(c, raw, path))
+    assert window is not None  # no problem reported, so a window was made
+    return window
+
+
+def check_windows(c: Checker, raw: Any, path: tuple[Any, ...]) -> list[Window]:
+    """The valid windows of a YAML list; every problem goes to `c`."""
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise InvalidInput(f"{locate(path)}: blackout_windows must be a list")
-    return [parse_window(item, locate, (*path, i)) for i, item in enumerate(raw)]
+        c.err(path, "blackout_windows must be a list")
+        return []
+    found = [check_window(c, item, (*path, i)) for i, item in enumerate(raw)]
+    return [w for w in found if w is not None]
 
 
 _KEYS = {"name", "timezone", "weekly", "cron", "length", "dates", "reason"}
 
 
-def parse_window(raw: Any, locate: Locate, path: tuple[Any, ...]) -> Window:
-    where = _where(locate, path)
+def check_window(c: Checker, raw: Any, path: tuple[Any, ...]) -> Window | None:
+    """One window, or None after reporting its problems to `c`."""
     if not isinstance(raw, dict):
-        raise InvalidInput(f"{where(())}: a blackout window must be a mapping")
+        c.err(path, "a blackout window must be a mapping")
+        return None
+    errors = len(c.errors)
     for key in raw:
         if key not in _KEYS:
-            raise InvalidInput(
-                f"{where((key,))}: unknown key '{key}' in blackout window "
-                f"(known: {', '.join(sorted(_KEYS))})"
-            )
+            known = ", ".join(sorted(_KEYS))
+            c.err((*path, key), f"unknown key {key!r} in blackout window (known: {known})")
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise InvalidInput(f"{where(('name',))}: blackout window needs a 'name'")
-    tz = _zone(raw.get("timezone", "UTC"), where(("timezone",)))
+        c.err((*path, "name"), "blackout window needs a 'name'")
+    tz = _zone(c, raw.get("timezone", "UTC"), (*path, "timezone"))
     kinds = [k for k in ("weekly", "cron", "dates") if k in raw]
     if len(kinds) != 1:
-        raise InvalidInput(
-            f"{where(())}: blackout window '{name}' needs exactly one of weekly, cron, dates"
-        )
-    reason = str(raw.get("reason", ""))
-    common = {"name": name, "tz": tz, "source": where(()), "reason": reason}
+        c.err(path, f"blackout window {name!r} needs exactly one of weekly, cron, dates")
+        return None
     kind = kinds[0]
     if kind != "cron" and "length" in raw:
-        raise InvalidInput(f"{where(('length',))}: 'length' belongs to cron windows only")
+        c.err((*path, "length"), "'length' belongs to cron windows only")
     if kind == "weekly":
-        return Window(weekly=_weekly(raw["weekly"], where), **common)
-    if kind == "cron":
-        try:
-            cron = Cron.parse(raw["cron"])
-        except ValueError as exc:
-            raise InvalidInput(f"{where(('cron',))}: {exc}") from None
-        if "length" not in raw:
-            raise InvalidInput(f"{where(('cron',))}: cron window '{name}' needs a 'length'")
-        try:
-            length = parse_duration(raw["length"])
-        except ValueError as exc:
-            raise InvalidInput(f"{where(('length',))}: {exc}") from None
-        if length <= 0:
-            raise InvalidInput(f"{where(('length',))}: length must be positive")
-        return Window(cron=cron, length_s=length, **common)
-    return Window(dates=_dates(raw["dates"], tz, where), **common)
+        spec: dict[str, Any] = {"weekly": _weekly(c, raw["weekly"], (*path, "weekly"))}
+    elif kind == "cron":
+        spec = _cron_spec(c, raw, path, name)
+    else:
+        spec = {"dates": _dates(c, raw["dates"], tz, (*path, "dates"))}
+    if len(c.errors) > errors or tz is None:
+        return None
+    reason = str(raw.get("reason", ""))
+    return Window(name=name, tz=tz, source=c.locate(path), reason=reason, **spec)
 
 
-def _where(locate: Locate, base: tuple[Any, ...]) -> Callable[[tuple[Any, ...]], str]:
-    return lambda sub: locate((*base, *sub))
+def _cron_spec(c: Checker, raw: dict[str, Any], path: tuple[Any, ...], name: Any) -> dict:
+    spec: dict[str, Any] = {}
+    try:
+        spec["cron"] = Cron.parse(raw["cron"])
+    except ValueError as exc:
+        c.err((*path, "cron"), str(exc))
+    if "length" not in raw:
+        c.err((*path, "cron"), f"cron window {name!r} needs a 'length'")
+        return spec
+    try:
+        spec["length_s"] = parse_duration(raw["length"])
+    except ValueError as exc:
+        c.err((*path, "length"), str(exc))
+        return spec
+    if spec["length_s"] <= 0:
+        c.err((*path, "length"), "length must be positive")
+    return spec
 
 
-def _zone(name: Any, where: str) -> ZoneInfo:
+def _zone(c: Checker, name: Any, path: tuple[Any, ...]) -> ZoneInfo | None:
     try:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"{where}: unknown time zone {name!r} (use an IANA name)") from None
+        c.err(path, f"unknown time zone {name!r} (use an IANA name)")
+        return None
 
 
-def _weekly(raw: Any, where: Callable[[tuple[Any, ...]], str]) -> tuple[int, int]:
+def _weekly(c: Checker, raw: Any, path: tuple[Any, ...]) -> tuple[int, int] | None:
     if not isinstance(raw, dict) or set(raw) != {"start", "end"}:
-        raise InvalidInput(
-            f"{where(('weekly',))}: weekly needs exactly 'start' and 'end', e.g. "
-            "{start: 'Fri 18:00', end: 'Mon 08:00'}"
+        c.err(
+            path,
+            "weekly needs exactly 'start' and 'end', e.g. {start: 'Fri 18:00', end: 'Mon 08:00'}",
         )
-    values = []
-    for key in ("start", "end"):
-        match = _WEEKLY.match(str(raw[key]))
-        day = match.group(1).lower() if match else ""
-        if not match or day not in DAYS:
-            raise InvalidInput(
-                f"{where(('weekly', key))}: {raw[key]!r} is not 'Day HH:MM' (e.g. 'Fri 18:00')"
-            )
-        hour, minute = int(match.group(2)), int(match.group(3))
-        if hour > 23 or minute > 59:
-            raise InvalidInput(f"{where(('weekly', key))}: {raw[key]!r} is not a time of day")
-        values.append(DAYS.index(day) * 1440 + hour * 60 + minute)
+        return None
+    values = [_week_minute(c, raw[key], (*path, key)) for key in ("start", "end")]
+    if values[0] is None or values[1] is None:
+        return None
     if values[0] == values[1]:
-        raise InvalidInput(f"{where(('weekly',))}: start and end are the same time")
+        c.err(path, "start and end are the same time")
+        return None
     return values[0], values[1]
 
 
+def _week_minute(c: Checker, value: Any, path: tuple[Any, ...]) -> int | None:
+    match = _WEEKLY.match(str(value))
+    day = match.group(1).lower() if match else ""
+    if not match or day not in DAYS:
+        c.err(path, f"{value!r} is not 'Day HH:MM' (e.g. 'Fri 18:00')")
+        return None
+    hour, minute = int(match.group(2)), int(match.group(3))
+    if hour > 23 or minute > 59:
+        c.err(path, f"{value!r} is not a time of day")
+        return None
+    return DAYS.index(day) * 1440 + hour * 60 + minute
+
+
 def _dates(
-    raw: Any, tz: ZoneInfo, where: Callable[[tuple[Any, ...]], str]
-) -> tuple[dt.datetime, dt.datetime]:
+    c: Checker, raw: Any, tz: ZoneInfo | None, path: tuple[Any, ...]
+) -> tuple[dt.datetime, dt.datetime] | None:
     if not isinstance(raw, dict) or set(raw) != {"start", "end"}:
-        raise InvalidInput(
-            f"{where(('dates',))}: dates needs exactly 'start' and 'end', e.g. "
-            "{start: 2026-12-20, end: 2027-01-04}"
+        c.err(
+            path,
+            "dates needs exactly 'start' and 'end', e.g. {start: 2026-12-20, end: 2027-01-04}",
         )
-    start = _moment(raw["start"], tz, end=False, where=where(("dates", "start")))
-    end = _moment(raw["end"], tz, end=True, where=where(("dates", "end")))
+        return None
+    zone = tz or dt.UTC  # a bad zone is reported already; the dates are still checked
+    start = _moment(c, raw["start"], zone, False, (*path, "start"))
+    end = _moment(c, raw["end"], zone, True, (*path, "end"))
+    if start is None or end is None:
+        return None
     if end <= start:
-        raise InvalidInput(f"{where(('dates',))}: end is not after start")
+        c.err(path, "end is not after start")
+        return None
     return start, end
 
 
-def _moment(value: Any, tz: ZoneInfo, end: bool, where: str) -> dt.datetime:
+def _moment(
+    c: Checker, value: Any, tz: dt.tzinfo, end: bool, path: tuple[Any, ...]
+) -> dt.datetime | None:
+    try:
+        return _instant(value, tz, end)
+    except ValueError:
+        c.err(
+            path,
+            f"{value!r} is not a date (YYYY-MM-DD) or date and time (YYYY-MM-DD HH:MM)",
+        )
+        return None
+
+
+def _instant(value: Any, tz: dt.tzinfo, end: bool) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=tz) if value.tzinfo is None else value
     if isinstance(value, dt.date):
         moment = dt.datetime(value.year, value.month, value.day, tzinfo=tz)
         return moment + dt.timedelta(days=1) if end else moment
     text = str(value).strip()
-    try:
-        if len(text) == 10:
-            return _moment(dt.date.fromisoformat(text), tz, end, where)
-        return _moment(dt.datetime.fromisoformat(text), tz, end, where)
-    except ValueError:
-        raise InvalidInput(
-            f"{where}: {value!r} is not a date (YYYY-MM-DD) or date and time (YYYY-MM-DD HH:MM)"
-        ) from None
+    if len(text) == 10:
+        return _instant(dt.date.fromisoformat(text), tz, end)
+    return _instant(dt.datetime.fromisoformat(text), tz, end)
 
 
 def _week_text(minute: int) -> str:

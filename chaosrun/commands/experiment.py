@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -48,7 +48,10 @@ def validate(
     from chaosrun.planning import defaults_from
     from chaosrun.validation import check
 
-    cfg = project_config.load()
+    try:
+        cfg = project_config.load()
+    except InvalidInput as exc:  # every problem of chaosrun.yml, one line each
+        _config_problems(str(exc).splitlines(), as_json)
     defaults = defaults_from(cfg)
     inv = None
     inv_path = inventory or default_inventory()
@@ -72,6 +75,15 @@ def validate(
         emit_json({"ok": failed == 0, "files": results})
     if failed:
         raise typer.Exit(InvalidInput.exit_code)
+
+
+def _config_problems(problems: list[str], as_json: bool) -> NoReturn:
+    """Print the project configuration's problems the way an experiment's are shown."""
+    for line in problems:
+        error(line)
+    if as_json:
+        emit_json({"ok": False, "config": {"ok": False, "errors": problems}, "files": []})
+    raise typer.Exit(InvalidInput.exit_code)
 
 
 def _validate_entry(path: Path, report) -> dict:

@@ -80,11 +80,11 @@ def test_values_and_relative_paths(tmp_path):
         ("guardrails:\n  breaches_in_a_row: 0\n", "chaosrun.yml:2: guardrails.breaches_in_a_row"),
         (
             "blackout_windows:\n  - name: x\n    cron: '0 2 * *'\n    length: 1h\n",
-            "chaosrun.yml:3: blackout_windows.0.cron",
+            "chaosrun.yml:3: blackout_windows[0].cron",
         ),
         (
             "notifications:\n  webhooks:\n    - url: ftp://x\n",
-            "chaosrun.yml:3: notifications.webhooks.0.url",
+            "chaosrun.yml:3: notifications.webhooks[0].url",
         ),
         ("prometheus: [1]\n", "chaosrun.yml:1: prometheus: must be a mapping"),
         ("a: [\n", "chaosrun.yml:2: not valid YAML"),

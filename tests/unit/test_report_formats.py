@@ -105,7 +105,7 @@ def test_fleet_actions_in_every_format(tmp_path: Path, pager: str, monkeypatch) 
 def test_pagerduty_needs_a_routing_key(tmp_path: Path) -> None:
     path = tmp_path / "chaosrun.yml"
     path.write_text("notifications:\n  webhooks:\n    - {url: 'http://x/', format: pagerduty}\n")
-    with pytest.raises(InvalidInput, match=r"chaosrun.yml:3: notifications.webhooks.0"):
+    with pytest.raises(InvalidInput, match=r"chaosrun.yml:3: notifications.webhooks\[0\]:"):
         config.load(path)
     path.write_text("notifications:\n  webhooks:\n    - {url: 'http://x/', format: teams}\n")
     with pytest.raises(InvalidInput, match="format: one of generic, slack, pagerduty"):

@@ -79,7 +79,7 @@ def test_bad_values_name_file_line_and_key(
 
 def test_unknown_key_and_duplicate_name(tmp_path: Path) -> None:
     path = write(tmp_path, BASIC.replace("    jitter: 2m", "    jiter: 2m"))
-    with pytest.raises(InvalidInput, match=r":6: schedules.0.jiter: unknown key"):
+    with pytest.raises(InvalidInput, match=r":6: schedules\[0\].jiter: unknown key"):
         schedules.load(path)
     twice = BASIC + BASIC.split("schedules:\n", 1)[1]
     with pytest.raises(InvalidInput, match="duplicate name"):
