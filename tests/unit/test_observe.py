@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -114,11 +116,30 @@ class ScriptedProber:
     def __init__(self, script: dict[str, list[ProbeResult]], delay: float) -> None:
         self.script = script
         self.delay = delay
+        self.answered: dict[str, list[float]] = {}  # epoch seconds of each answer
 
     def evaluate(self, probe: ProbeSpec) -> ProbeResult:
         time.sleep(self.delay)
         answers = self.script[probe.name]
+        self.answered.setdefault(probe.name, []).append(time.time())
         return answers.pop(0) if len(answers) > 1 else answers[0]
+
+
+def sampled(journal: Journal, name: str, phase: str, verdict: str | None = None) -> bool:
+    """Whether observation `name` has a sample taken in `phase` (with `verdict`)."""
+    series = {s["name"]: s for s in journal.get("observations") or []}
+    return any(
+        s["phase"] == phase and verdict in (None, s["verdict"])
+        for s in series.get(name, {}).get("samples", [])
+    )
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll until `predicate` holds: the observer's threads run at the machine's pace."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the observer took no such sample in time"
+        time.sleep(0.02)
 
 
 def prom(name: str) -> ProbeSpec:
@@ -136,16 +157,18 @@ def test_observer_stamps_samples_when_taken_and_records_the_cascade(tmp_path: Pa
     phase = {"now": "inject"}
     observer = Observer([prom("slow"), prom("later")], prober, journal, 0.05, lambda: phase["now"])
     observer.start()
-    time.sleep(0.8)
+    wait_for(lambda: sampled(journal, "later", "inject", "BREACH"))
     phase["now"] = "recovery"
-    time.sleep(0.3)
+    wait_for(lambda: sampled(journal, "later", "recovery"))
     observer.finish()
     assert "probes" in journal.data and journal.data["probes"] == []
     slow, later = journal.data["observations"]
     assert slow["role"] == "observe" and slow["samples"][0]["verdict"] == "BREACH"
     assert {s["phase"] for s in later["samples"]} == {"inject", "recovery"}
-    # Stamped when taken: the first sample started before its 150 ms answer came back.
-    assert cascade.first_signals(journal.data)[0]["after_inject_s"] < 0.1
+    # Stamped when taken: the first sample's time is a full answer (150 ms) before the
+    # answer came back, however slowly the machine ran the thread.
+    taken = dt.datetime.fromisoformat(slow["samples"][0]["at"]).timestamp()
+    assert taken <= prober.answered["slow"][0] - 0.14
     signals = journal.data["cascade"]
     assert [s["signal"] for s in signals] == ["slow", "later"]
     assert signals[0]["after_inject_s"] < signals[1]["after_inject_s"]

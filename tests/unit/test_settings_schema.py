@@ -24,7 +24,7 @@ SETTINGS = Path(__file__).resolve().parent / "fixtures" / "settings"
 def _shown(value: object, *roots: Path) -> str:
     text = repr(value)
     for root in roots:
-        text = text.replace(str(root), f"<{root.name if root == PROJECT else 'tmp'}>")
+        text = text.replace(str(root), "<project>" if root == PROJECT else "<tmp>")
     return text
 
 
@@ -49,8 +49,8 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
     for name in ("CHAOSRUN_CONFIG", "CHAOSRUN_RUNS_DIR", "CHAOSRUN_RUN_DIR"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("S20_PROM_PASSWORD", "prom-secret")
-    monkeypatch.setenv("S20_PD_KEY", "pd-secret")
+    monkeypatch.setenv("TEST_PROM_PASSWORD", "prom-secret")
+    monkeypatch.setenv("TEST_PD_KEY", "pd-secret")
     return tmp_path
 
 
@@ -225,7 +225,7 @@ def test_access_settings_report_every_problem(tmp_path: Path) -> None:
         "ca_file": "missing.pem",
         "key_file": "k.pem",
         "headers": {"X-Tenant": 1},
-        "basic_auth": {"username": "", "password_env": "S20_NOT_SET_ANYWHERE"},
+        "basic_auth": {"username": "", "password_env": "CHAOSRUN_TEST_NOT_SET_ANYWHERE"},
         "tls": {},
     }
     with pytest.raises(InvalidInput) as exc:
@@ -237,7 +237,7 @@ def test_access_settings_report_every_problem(tmp_path: Path) -> None:
         f"exp.yml:2: p.key_file: {tmp_path / 'k.pem'} is not a readable file",
         "exp.yml:2: p.key_file: key_file needs cert_file",
         "exp.yml:3: p.basic_auth.username: must be a non-empty string",
-        "exp.yml:3: p.basic_auth.password_env: $S20_NOT_SET_ANYWHERE is not set",
+        "exp.yml:3: p.basic_auth.password_env: $CHAOSRUN_TEST_NOT_SET_ANYWHERE is not set",
         "exp.yml:2: p.headers: must map header names to strings",
     ]
 
