@@ -14,8 +14,9 @@ whatever the run starts: a process started since the last look is found this way
 every ssh ControlMaster in the run's own connection directory (a master's title overwrites
 its environment, so the marker cannot find it, but its title names its socket): SIGTERM
 first so ssh masters remove their sockets, then SIGKILL, and exits. The run points
-Ansible's ssh connections at that directory too (ANSIBLE_SSH_CONTROL_PATH_DIR), so no
-master of another program is ever taken, and no master of the run is missed.
+Ansible's ssh connections at that directory too (ANSIBLE_SSH_CONTROL_PATH_DIR, and
+ANSIBLE_SSH_CONTROL_PATH naming the run's own masters' sockets, so the playbooks share
+them), so no master of another program is ever taken, and no master of the run is missed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from chaosrun import liveness
 
 MARK = "CHAOSRUN_RUN_MARK"
 CONTROL_PATH_DIR = "ANSIBLE_SSH_CONTROL_PATH_DIR"
+CONTROL_PATH = "ANSIBLE_SSH_CONTROL_PATH"
 GRACE_S = 0.5  # between SIGTERM and SIGKILL
 SWEEP_S = 3.0  # a sweep stops looking after this long
 LOOK_EVERY_S = 0.1  # how often the guardian notes the processes below the controller
@@ -44,9 +46,12 @@ PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 class Reaper:
     """Marks the processes this controller starts for one run; ends them with the run."""
 
-    def __init__(self, run_id: str, control_dir: Path | None = None) -> None:
+    def __init__(
+        self, run_id: str, control_dir: Path | None = None, control_path: str | None = None
+    ) -> None:
         self.run_id = run_id
         self.control_dir = control_dir
+        self.control_path = control_path  # Ansible's socket name there (hostshell)
         self._previous: dict[str, str | None] = {}
         self._guardian: subprocess.Popen[bytes] | None = None
         self._subreaper = 0
@@ -55,6 +60,8 @@ class Reaper:
         self._set_env(MARK, self.run_id)
         if self.control_dir is not None:  # made by the run's HostShell, and by Ansible
             self._set_env(CONTROL_PATH_DIR, str(self.control_dir))
+            if self.control_path is not None:
+                self._set_env(CONTROL_PATH, self.control_path)
         self._subreaper = _subreaper(1)
         argv = [sys.executable, "-m", "chaosrun.reaper", self.run_id, str(os.getpid())]
         try:
