@@ -128,17 +128,19 @@ def descendants(pid: int) -> dict[int, str]:
     return found
 
 
-def sweep(run_id: str, spare: set[int], seen: dict[int, str] | None = None) -> None:
+def sweep(run_id: str, spare: set[int], seen: dict[int, str] | None = None) -> bool:
     """SIGTERM every marked or seen process, then SIGKILL those left; again until none is
-    left (a process may fork while it is being looked for)."""
+    left (a process may fork while it is being looked for). Whether there was any."""
     deadline = time.monotonic() + SWEEP_S
     sig = signal.SIGTERM
+    found = False
     while time.monotonic() < deadline:
         pids = set(marked(run_id, spare))
         pids |= {p for p, t in (seen or {}).items() if liveness.process_start(p) == t}
         pids -= spare
         if not pids:
-            return
+            return found
+        found = True
         for pid in pids:
             with contextlib.suppress(OSError):
                 os.kill(pid, sig)
@@ -151,6 +153,7 @@ def sweep(run_id: str, spare: set[int], seen: dict[int, str] | None = None) -> N
         else:
             time.sleep(0.05)
         sig = signal.SIGKILL
+    return found
 
 
 def _guard(run_id: str, controller: int, control_dir: Path | None) -> None:
@@ -168,10 +171,12 @@ def _guard(run_id: str, controller: int, control_dir: Path | None) -> None:
                 break
             now = descendants(controller)
             seen.update({p: t for p, t in now.items() if int(t) >= born and p != os.getpid()})
-    # Twice: an ssh client ended by the first sweep may have just detached its master.
+    # Twice: an ssh client ended by the first sweep may have just detached its master (when
+    # it ended none, nothing can have; the controller waits for this, a run's last step).
     for _ in range(2):
         seen.update(_masters_in(control_dir))
-        sweep(run_id, spare={os.getpid(), controller}, seen=seen)
+        if not sweep(run_id, spare={os.getpid(), controller}, seen=seen):
+            break
     _clear(control_dir)
 
 
@@ -185,11 +190,14 @@ def _masters_in(control_dir: Path | None) -> dict[int, str]:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
+        title = b""
         with contextlib.suppress(OSError), open(f"/proc/{entry.name}/cmdline", "rb") as fh:
             title = fh.read()
-            started = liveness.process_start(int(entry.name))
-            if b"[mux]" in title and needle in title and started is not None:
-                found[int(entry.name)] = started
+        if b"[mux]" not in title or needle not in title:
+            continue
+        started = liveness.process_start(int(entry.name))
+        if started is not None:
+            found[int(entry.name)] = started
     return found
 
 
