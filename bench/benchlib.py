@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import statistics
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -27,6 +28,22 @@ PROJECT = Path(__file__).resolve().parents[1]
 UNIT = os.environ.get("CHAOSRUN_BENCH_UNIT", "order-service.service")
 JOB = os.environ.get("CHAOSRUN_BENCH_JOB", "order_service")
 KILL_VARS = {"process_kill_unit": UNIT, "process_kill_signal": "KILL"}
+
+
+# `chaosrun ARGS` from the checkout named first: its package, not the editable install's.
+LAUNCH = """import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f)]
+sys.path.insert(0, sys.argv.pop(1))
+from chaosrun.cli import main
+sys.argv[0] = "chaosrun"
+main()
+"""
+
+
+def chaosrun_from(root: str | Path) -> list[str]:
+    """The command line that starts `chaosrun` from the checkout at `root` (this one or a
+    baseline's), both through the same launcher, so the two sides start alike."""
+    return [sys.executable, "-c", LAUNCH, str(root)]
 
 
 def lab() -> LabConfig:

@@ -41,20 +41,10 @@ def commands(inv: Path, pattern: str) -> dict[str, list[str]]:
     }
 
 
-# `chaosrun ARGS` from the checkout named first: its package, not the editable install's.
-LAUNCH = """import sys
-sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f)]
-sys.path.insert(0, sys.argv.pop(1))
-from chaosrun.cli import main
-sys.argv[0] = "chaosrun"
-main()
-"""
-
-
 def timed(args: list[str], root: str) -> float:
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-c", LAUNCH, root, *args],
+        [*benchlib.chaosrun_from(root), *args],
         cwd=benchlib.PROJECT,
         capture_output=True,
         text=True,

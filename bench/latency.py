@@ -24,9 +24,13 @@ then per size the medians and their ratios to the floor. Targets (issue 22): lau
 fault at most 3x the floor at 1 target and 4x at 5; a 5 s run ends at most 3 s after its
 duration.
 
+With `--baseline DIR` (a checkout of another commit, as for bench/cli_startup.py), each
+round also runs that checkout's `chaosrun run`, sides alternating, and the ratio of the
+medians this/baseline is printed: a change measured against its parent on the same load.
+
 Usage: CHAOSRUN_LAB_NAME=... .venv/bin/python bench/latency.py [--targets 1,5]
-[--rounds 5] [--duration 5] (the lab must be up with max(targets) order hosts:
-CHAOSRUN_LAB_HOSTS=5 chaosrun lab up).
+[--rounds 5] [--duration 5] [--baseline DIR] (the lab must be up with max(targets) order
+hosts: CHAOSRUN_LAB_HOSTS=5 chaosrun lab up).
 """
 
 from __future__ import annotations
@@ -140,13 +144,19 @@ def _within(value: float, probe: dict) -> bool:
 
 
 def chaosrun_round(
-    config: LabConfig, hosts: list[str], exp: Path, env: dict[str, str], duration: float
+    config: LabConfig,
+    hosts: list[str],
+    exp: Path,
+    env: dict[str, str],
+    duration: float,
+    root: Path = benchlib.PROJECT,
 ) -> tuple[float, float | None] | str:
-    """(launch -> fault on every target, seconds beyond the duration), or why not. A run
-    that did not pass (a guardrail aborted it: the lab's load) still tells when its fault
-    landed; it has no time beyond its duration (None)."""
+    """(launch -> fault on every target, seconds beyond the duration) of the `chaosrun run`
+    of the checkout at `root`, or why not. A run that did not pass (a guardrail aborted it:
+    the lab's load) still tells when its fault landed; it has no time beyond its duration
+    (None)."""
     command = [
-        str(Path(sys.executable).parent / "chaosrun"), "run", str(exp),
+        *benchlib.chaosrun_from(root), "run", str(exp),
         "-i", str(benchlib.inventory(config)), "--set", f"duration={duration:g}s", "--json",
     ]  # fmt: skip
     started = time.time()
@@ -194,6 +204,28 @@ def _reason(stdout: str) -> str:
         return ""
 
 
+def versus(
+    n: int, ours: list[tuple[float, float | None]], base: list[tuple[float, float | None]]
+) -> None:
+    """This checkout against the baseline's, ratios of the medians."""
+    if not ours or not base:
+        print(f"{n} target(s): no baseline comparison (a side has no round)")
+        return
+    ratio = statistics.median(x[0] for x in ours) / statistics.median(x[0] for x in base)
+    line = (
+        f"{n} target(s) against the baseline: launch -> fault "
+        f"{benchlib.spread([x[0] for x in base])} s, this/baseline {ratio:.2f}x"
+    )
+    passed = [x[1] for x in ours if x[1] is not None]
+    was = [x[1] for x in base if x[1] is not None]
+    if passed and was:
+        line += (
+            f"; beyond the duration {benchlib.spread(was)} s, "
+            f"this/baseline {statistics.median(passed) / statistics.median(was):.2f}x"
+        )
+    print(line)
+
+
 def summary(
     n: int, ours: list[tuple[float, float | None]], floor: list[tuple[float, float]]
 ) -> bool:
@@ -230,12 +262,14 @@ def main() -> int:
     parser.add_argument("--targets", default="1,5", help="comma-separated target counts")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=5.0, help="the run's duration, s")
+    parser.add_argument("--baseline", type=Path, help="checkout to compare with")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.targets.split(","))
     config = benchlib.lab()
     hosts = benchlib.order_hosts(config, sizes[-1])
     ours: dict[int, list[tuple[float, float | None]]] = {n: [] for n in sizes}
     floor: dict[int, list[tuple[float, float]]] = {n: [] for n in sizes}
+    base: dict[int, list[tuple[float, float | None]]] = {n: [] for n in sizes}
     with tempfile.TemporaryDirectory(prefix="chaosrun-latency-") as tmp:
         work = Path(tmp)
         env = {
@@ -250,9 +284,14 @@ def main() -> int:
             for n in sizes:
                 exp = experiment(hosts[:n], work)
                 sides = [("chaosrun run", ours), ("one ssh", floor)]
+                if args.baseline:
+                    sides.append(("baseline", base))
                 for name, results in sides if r % 2 == 0 else sides[::-1]:
                     if name == "one ssh":
                         got = floor_round(config, hosts[:n])
+                    elif name == "baseline":
+                        root = args.baseline.resolve()
+                        got = chaosrun_round(config, hosts[:n], exp, env, args.duration, root)
                     else:
                         got = chaosrun_round(config, hosts[:n], exp, env, args.duration)
                     if isinstance(got, str):
@@ -268,6 +307,9 @@ def main() -> int:
                         )
                     settle(config, hosts[:n])
     ok = all([summary(n, ours[n], floor[n]) for n in sizes])
+    if args.baseline:
+        for n in sizes:
+            versus(n, ours[n], base[n])
     return 0 if ok else 1
 
 

@@ -198,7 +198,11 @@ class Engine:
     # -- the whole run -------------------------------------------------------------------
     def run(self) -> Outcome:
         # Every process the run starts ends with it, even when this one is SIGKILLed.
-        run_reaper = reaper.Reaper(self.run_id, self.shell.control_dir).start()
+        run_reaper = reaper.Reaper(
+            self.run_id,
+            self.shell.control_dir,
+            self.shell.ansible_control_path(),
+        ).start()
         try:
             self._start_journal()
             self.hooks.start()

@@ -92,6 +92,17 @@ class HostShell:
         args += [*h.ssh_args, *extra, h.address]
         return args
 
+    def ansible_control_path(self) -> str | None:
+        """Ansible's ssh control_path (ANSIBLE_SSH_CONTROL_PATH) naming these masters' sockets
+        in Ansible's control_path_dir (set to `control_dir`): the playbooks then run over the
+        connections preflight opened instead of each opening its own (a handshake per host
+        inside the fault's first task). Ansible fills in %(directory)s and turns %% into %,
+        ssh expands %C. None when Ansible skips host key checking for a host: a master it
+        opened (this one gone) would then be joined here unchecked."""
+        if not all(h.host_key_checking for h in self.hosts.values()):
+            return None
+        return f"%(directory)s/{self.control}-%%C"
+
     def remote(self, name: str, command: str) -> str:
         """The command as the host runs it: under non-interactive sudo when Ansible becomes
         another user there, so a missing right fails loudly instead of running unprivileged."""

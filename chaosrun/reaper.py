@@ -14,8 +14,9 @@ whatever the run starts: a process started since the last look is found this way
 every ssh ControlMaster in the run's own connection directory (a master's title overwrites
 its environment, so the marker cannot find it, but its title names its socket): SIGTERM
 first so ssh masters remove their sockets, then SIGKILL, and exits. The run points
-Ansible's ssh connections at that directory too (ANSIBLE_SSH_CONTROL_PATH_DIR), so no
-master of another program is ever taken, and no master of the run is missed.
+Ansible's ssh connections at that directory too (ANSIBLE_SSH_CONTROL_PATH_DIR, and
+ANSIBLE_SSH_CONTROL_PATH naming the run's own masters' sockets, so the playbooks share
+them), so no master of another program is ever taken, and no master of the run is missed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from chaosrun import liveness
 
 MARK = "CHAOSRUN_RUN_MARK"
 CONTROL_PATH_DIR = "ANSIBLE_SSH_CONTROL_PATH_DIR"
+CONTROL_PATH = "ANSIBLE_SSH_CONTROL_PATH"
 GRACE_S = 0.5  # between SIGTERM and SIGKILL
 SWEEP_S = 3.0  # a sweep stops looking after this long
 LOOK_EVERY_S = 0.1  # how often the guardian notes the processes below the controller
@@ -44,9 +46,12 @@ PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 class Reaper:
     """Marks the processes this controller starts for one run; ends them with the run."""
 
-    def __init__(self, run_id: str, control_dir: Path | None = None) -> None:
+    def __init__(
+        self, run_id: str, control_dir: Path | None = None, control_path: str | None = None
+    ) -> None:
         self.run_id = run_id
         self.control_dir = control_dir
+        self.control_path = control_path  # Ansible's socket name there (hostshell)
         self._previous: dict[str, str | None] = {}
         self._guardian: subprocess.Popen[bytes] | None = None
         self._subreaper = 0
@@ -55,6 +60,8 @@ class Reaper:
         self._set_env(MARK, self.run_id)
         if self.control_dir is not None:  # made by the run's HostShell, and by Ansible
             self._set_env(CONTROL_PATH_DIR, str(self.control_dir))
+            if self.control_path is not None:
+                self._set_env(CONTROL_PATH, self.control_path)
         self._subreaper = _subreaper(1)
         argv = [sys.executable, "-m", "chaosrun.reaper", self.run_id, str(os.getpid())]
         try:
@@ -121,17 +128,19 @@ def descendants(pid: int) -> dict[int, str]:
     return found
 
 
-def sweep(run_id: str, spare: set[int], seen: dict[int, str] | None = None) -> None:
+def sweep(run_id: str, spare: set[int], seen: dict[int, str] | None = None) -> bool:
     """SIGTERM every marked or seen process, then SIGKILL those left; again until none is
-    left (a process may fork while it is being looked for)."""
+    left (a process may fork while it is being looked for). Whether there was any."""
     deadline = time.monotonic() + SWEEP_S
     sig = signal.SIGTERM
+    found = False
     while time.monotonic() < deadline:
         pids = set(marked(run_id, spare))
         pids |= {p for p, t in (seen or {}).items() if liveness.process_start(p) == t}
         pids -= spare
         if not pids:
-            return
+            return found
+        found = True
         for pid in pids:
             with contextlib.suppress(OSError):
                 os.kill(pid, sig)
@@ -144,6 +153,7 @@ def sweep(run_id: str, spare: set[int], seen: dict[int, str] | None = None) -> N
         else:
             time.sleep(0.05)
         sig = signal.SIGKILL
+    return found
 
 
 def _guard(run_id: str, controller: int, control_dir: Path | None) -> None:
@@ -161,10 +171,12 @@ def _guard(run_id: str, controller: int, control_dir: Path | None) -> None:
                 break
             now = descendants(controller)
             seen.update({p: t for p, t in now.items() if int(t) >= born and p != os.getpid()})
-    # Twice: an ssh client ended by the first sweep may have just detached its master.
+    # Twice: an ssh client ended by the first sweep may have just detached its master (when
+    # it ended none, nothing can have; the controller waits for this, a run's last step).
     for _ in range(2):
         seen.update(_masters_in(control_dir))
-        sweep(run_id, spare={os.getpid(), controller}, seen=seen)
+        if not sweep(run_id, spare={os.getpid(), controller}, seen=seen):
+            break
     _clear(control_dir)
 
 
@@ -178,11 +190,14 @@ def _masters_in(control_dir: Path | None) -> dict[int, str]:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
+        title = b""
         with contextlib.suppress(OSError), open(f"/proc/{entry.name}/cmdline", "rb") as fh:
             title = fh.read()
-            started = liveness.process_start(int(entry.name))
-            if b"[mux]" in title and needle in title and started is not None:
-                found[int(entry.name)] = started
+        if b"[mux]" not in title or needle not in title:
+            continue
+        started = liveness.process_start(int(entry.name))
+        if started is not None:
+            found[int(entry.name)] = started
     return found
 
 

@@ -3,6 +3,7 @@ host vars and ansible.cfg, mapped onto one ssh command line and a sudo wrapper."
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,43 @@ def test_prerequisites_name_what_a_host_lacks() -> None:
     done = _prerequisites(env={"PATH": "/nonexistent"})
     assert done.returncode == preflight.LACKING_RC
     assert "no systemd-run" in done.stdout and "not root" in done.stdout
+
+
+def _control_path(argv: list[str]) -> str:
+    """The socket an ssh command line would use, as ssh itself expands it (`ssh -G`)."""
+    out = subprocess.run(
+        [argv[0], "-G", *argv[1:]], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    return next(
+        line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("controlpath ")
+    )
+
+
+def test_ansible_ssh_joins_the_masters_preflight_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ansible.playbook.play_context import PlayContext
+    from ansible.plugins.loader import connection_loader
+
+    info = HostInfo("web-1", "10.0.0.5", "ops", 2222, None)
+    shell = hostshell.HostShell([info], control_dir=tmp_path / "cp")
+    control_path = shell.ansible_control_path()
+    assert control_path is not None
+    # What the run's reaper sets for the playbooks it starts.
+    monkeypatch.setenv("ANSIBLE_SSH_CONTROL_PATH_DIR", str(tmp_path / "cp"))
+    monkeypatch.setenv("ANSIBLE_SSH_CONTROL_PATH", control_path)
+    conn = connection_loader.get("ssh", PlayContext(), None)
+    conn.set_options(
+        var_options={"ansible_host": "10.0.0.5", "ansible_port": 2222, "ansible_user": "ops"}
+    )
+    ansible = [a.decode() for a in conn._build_command("ssh", "ssh", "10.0.0.5", "true")]
+    ours = _control_path(shell.argv("web-1"))
+    assert ours.startswith(str(tmp_path / "cp") + "/e-")
+    assert _control_path(ansible) == ours
+
+
+def test_no_shared_masters_when_ansible_skips_host_key_checking(tmp_path: Path) -> None:
+    checked = HostInfo("a", "10.0.0.1", "ops", None, None)
+    unchecked = HostInfo("b", "10.0.0.2", "ops", None, None, host_key_checking=False)
+    shell = hostshell.HostShell([checked, unchecked], control_dir=tmp_path / "cp")
+    assert shell.ansible_control_path() is None
