@@ -150,7 +150,7 @@ def imports(path: Path, known: dict[str, Path]) -> list[tuple[int, str, bool]]:
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            # `from chaosrun import config` imports a module; `import __version__` the package.
+            # `from PKG import NAME` imports the module PKG.NAME if there is one, else PKG.
             names = [
                 f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module
                 for a in node.names
