@@ -52,7 +52,7 @@ class TargetSpec:
     amount: float
     seed: int | None
     exclude: tuple[str, ...]
-    ramp: tuple[int | str, ...] = ()  # "start small" steps, see chaosrun.ramp
+    ramp: tuple[int | str, ...] = ()  # "start small" steps, see chaosrun.ramp_steps
     zones: tuple[str, ...] = ()  # whole zones by name (mode "zones"), see chaosrun.zones
     zone_count: int = 0  # or this many whole zones at random (mode "zones")
 
