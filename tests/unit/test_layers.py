@@ -23,7 +23,6 @@ LAYERS: list[tuple[str, list[str]]] = [
         "leaves",
         [
             "chaosrun",
-            "chaosrun.apiaccess",
             "chaosrun.durations",
             "chaosrun.errors",
             "chaosrun.exitcodes",
@@ -46,6 +45,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     (
         "model",
         [
+            "chaosrun.apiaccess",
             "chaosrun.audit",
             "chaosrun.blast_radius",
             "chaosrun.config",
