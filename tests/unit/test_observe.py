@@ -125,12 +125,6 @@ def prom(name: str) -> ProbeSpec:
     return ProbeSpec(name, "prometheus", {"query": "x"}, {"max": 1.0}, ("observe",))
 
 
-def _sampled_in(journal: Journal, probe: str, phase: str) -> bool:
-    observations = journal.snapshot().get("observations", [])
-    samples = [s for o in observations if o["name"] == probe for s in o["samples"]]
-    return any(s["phase"] == phase for s in samples)
-
-
 def test_observer_stamps_samples_when_taken_and_records_the_cascade(tmp_path: Path) -> None:
     journal = Journal(tmp_path, "run-1", Redactor())
     for name in ("slow", "later"):  # the engine registers every probe at the start
@@ -144,10 +138,7 @@ def test_observer_stamps_samples_when_taken_and_records_the_cascade(tmp_path: Pa
     observer.start()
     time.sleep(0.8)
     phase["now"] = "recovery"
-    # Until a sample lands in recovery: a busy machine may take longer than one round.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not _sampled_in(journal, "later", "recovery"):
-        time.sleep(0.05)
+    time.sleep(0.3)
     observer.finish()
     assert "probes" in journal.data and journal.data["probes"] == []
     slow, later = journal.data["observations"]
