@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from chaosrun import runner
-from chaosrun.fleet import controller_id
+from chaosrun.audit import controller_id
 from chaosrun.hostlayout import STATE_DIR
 from chaosrun.lab.topology import LabConfig
 

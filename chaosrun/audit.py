@@ -30,6 +30,12 @@ def who() -> dict[str, str]:
     return {"user": user, "host": socket.gethostname()}
 
 
+def controller_id(pid: int | None = None) -> str:
+    """How a run names its controller on the host: user@host:pid."""
+    me = who()
+    return f"{me['user']}@{me['host']}:{pid or os.getpid()}"
+
+
 def _login() -> str:
     try:
         return getpass.getuser()

@@ -6,9 +6,9 @@ import sys
 
 import typer
 
-from chaosrun import __version__, project
+from chaosrun import project
 from chaosrun.commands import awx as awx_commands
-from chaosrun.commands import doctor, experiment, fault, init, lab
+from chaosrun.commands import doctor, experiment, fault, init, lab, version
 from chaosrun.commands import fleet as fleet_commands
 from chaosrun.commands import report as report_commands
 from chaosrun.commands import runbook as runbook_commands
@@ -36,27 +36,12 @@ doctor.register(app)
 init.register(app)
 
 
-def _version(value: bool) -> None:
-    if value:
-        from chaosrun import collection
-
-        typer.echo(f"chaosrun {__version__}")
-        found = collection.find()
-        if found is None:
-            typer.echo(f"{collection.FQCN}: not found")
-        else:
-            old = found.too_old()
-            note = f" (too old: this chaosrun needs {collection.REQUIRED})" if old else ""
-            typer.echo(f"collection {found.describe()}{note}")
-        raise typer.Exit()
-
-
 @app.callback()
 def _root(
     version: bool = typer.Option(
         False,
         "--version",
-        callback=_version,
+        callback=version.show,
         is_eager=True,
         help="Print the version and which copy of the collection is used, and exit.",
     ),

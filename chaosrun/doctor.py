@@ -16,13 +16,21 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 
-from chaosrun import paths
+from chaosrun import collection, config, paths
+from chaosrun.hostlayout import STATE_DIR
+from chaosrun.hostshell import Answer, HostShell, explain
+from chaosrun.inventory import load_inventory
+from chaosrun.planning import alertmanager_access, project_prometheus_access
+from chaosrun.preflight import LACKING_RC, PREREQUISITES, access_problems
+from chaosrun.probes import session
 
 COLLECTION = "chaosrun.chaos"
 CONTROLLER = "controller"
@@ -122,8 +130,6 @@ def tool_check(tool: str, fix: str) -> Check:
 
 def collection_check() -> Check:
     """The copy runs use (chaosrun.collection: Ansible's paths first, then the bundled one)."""
-    from chaosrun import collection
-
     found = collection.find()
     if found is None:
         fix = "reinstall chaosrun, or put the collection on ANSIBLE_COLLECTIONS_PATH"
@@ -141,9 +147,6 @@ def collection_check() -> Check:
 
 def api_checks(inventory: Any | None) -> list[Check]:
     """Prometheus (and Alertmanager when one is known) with the project's access settings."""
-    from chaosrun import config
-    from chaosrun.planning import alertmanager_access, project_prometheus_access
-
     cfg = config.load()
     access = project_prometheus_access(inventory, cfg)
     checks = [ready_check("prometheus", access, cfg.prometheus_timeout_s)]
@@ -154,18 +157,16 @@ def api_checks(inventory: Any | None) -> list[Check]:
 
 
 def ready_check(name: str, access: Any, timeout: float) -> Check:
-    import requests
-
-    from chaosrun.probes.session import explain, open_session, status_line
-
     url = f"{access.url}/-/ready"
     fix = f"check {name}'s URL, TLS (ca_file) and credentials in chaosrun.yml"
     try:
-        resp = open_session(access).get(url, timeout=timeout)
+        resp = session.open_session(access).get(url, timeout=timeout)
     except requests.RequestException as exc:
-        return Check(CONTROLLER, name, False, f"{name}: {explain(exc, access.url)}", fix)
+        return Check(CONTROLLER, name, False, f"{name}: {session.explain(exc, access.url)}", fix)
     if resp.status_code != 200:
-        return Check(CONTROLLER, name, False, f"{name}: {status_line(resp.status_code, url)}", fix)
+        return Check(
+            CONTROLLER, name, False, f"{name}: {session.status_line(resp.status_code, url)}", fix
+        )
     return Check(CONTROLLER, name, True, f"{name} ready at {access.url}")
 
 
@@ -201,8 +202,6 @@ def tools_for(roles: set[str] | None) -> list[str]:
 def host_script(keys: Iterable[str], state_dir: str) -> str:
     """Prints `lack KEY` per missing thing, then runs preflight's own prerequisites script
     (root, systemd-run), which exits preflight.LACKING_RC with its `missing:` line."""
-    from chaosrun.preflight import PREREQUISITES
-
     d = shlex.quote(state_dir)
     tests = [f"{{ {HOST_TOOLS[k][0]}; }} >/dev/null 2>&1 || echo 'lack {k}'" for k in keys]
     tests.append(
@@ -214,8 +213,6 @@ def host_script(keys: Iterable[str], state_dir: str) -> str:
 
 def read_answer(host: str, rc: int, out: str, state_dir: str) -> list[Check]:
     """The host's checks from its answer to host_script."""
-    from chaosrun.preflight import LACKING_RC, explain
-
     if rc not in (0, LACKING_RC):
         fix = "make `ansible HOST -m ping` work with the same inventory, then retry"
         return [Check(host, "reach", False, f"not reachable over SSH: {explain(out)}", fix)]
@@ -241,10 +238,6 @@ def read_answer(host: str, rc: int, out: str, state_dir: str) -> list[Check]:
 
 def host_checks(inventory: Any, pattern: str = "all", timeout: float = 60.0) -> list[Check]:
     """Every host matching `pattern`, in parallel over the fast path."""
-    from chaosrun.hostlayout import STATE_DIR
-    from chaosrun.hostshell import HostShell
-    from chaosrun.preflight import access_problems
-
     names = inventory.match(pattern)
     infos = [inventory.host_info(n) for n in names]
     keys = tools_for(project_roles())
@@ -270,11 +263,6 @@ def _retry_unanswered(answers: dict, scripts: dict[str, str], infos: list, timeo
     """One more try for hosts whose shell never came up, each over a plain ssh connection
     of its own: a busy controller or host drops a shared (ControlMaster) connection now
     and then, which is not a missing prerequisite. A host that fails twice is reported."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from chaosrun.hostshell import Answer, HostShell
-    from chaosrun.preflight import LACKING_RC
-
     again = [n for n in scripts if answers[n].rc not in (0, LACKING_RC)]
     if not again:
         return {}
@@ -310,8 +298,6 @@ def diagnose(
     inventory is given."""
     inventory = None
     if inventory_path is not None:
-        from chaosrun.inventory import load_inventory
-
         inventory = (load or load_inventory)(str(inventory_path.resolve()))
     checks = controller_checks(inventory)
     if inventory is not None:

@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrun import audit, hostshell, prestart, reaper, runner, safety, zones
+from chaosrun import audit, hostshell, preflight, prestart, reaper, runner, safety, zones
+from chaosrun.audit import controller_id
+from chaosrun.errors import Refused
 from chaosrun.exitcodes import ExitCode
 from chaosrun.experiment import ProbeSpec
-from chaosrun.fleet import controller_id
 from chaosrun.hostlayout import run_dir as host_run_dir
 from chaosrun.journal import Journal, now_iso
 from chaosrun.lease import DISARMED, FAILED, FROZEN, GONE, RENEWED, LeaseRenewer
@@ -57,10 +58,6 @@ SECOND_LOOK_PAUSE_S = 2.0
 # How long the end of a run waits for the alerts its silences hold to resolve before
 # expiring them (an alert still active then pages: the run no longer explains it).
 SETTLE_S = 60.0
-
-
-class Refusal(Exception):
-    """Preflight said no: nothing was touched (exit 4)."""
 
 
 @dataclass
@@ -229,7 +226,7 @@ class Engine:
             self._steady_state_before()
             self._baseline()
             self._silence_expected_alerts()
-        except Refusal as exc:
+        except Refused as exc:
             return self._finish("refused", str(exc))
         except Exception as exc:  # nothing touched yet: refuse, and say why
             return self._finish("refused", f"error before inject: {exc!r}")
@@ -419,12 +416,10 @@ class Engine:
         return self.journal.phase_start(name)
 
     def _preflight(self) -> None:
-        from chaosrun import preflight
-
         phase = self._phase(Phase.PREFLIGHT, f"{len(self.hosts)} host(s): {', '.join(self.hosts)}")
         try:
             hosts = preflight.run_checks(self.plan, self.shell, self.prober, self.run_id)
-        except Refusal as exc:
+        except Refused as exc:
             self.journal.phase_end(phase, "refused", str(exc))
             raise
         self.journal.phase_end(phase, "ok", "", hosts)
@@ -449,7 +444,7 @@ class Engine:
         if bad:
             reason = "steady state does not hold before the start: " + "; ".join(bad)
             self.journal.phase_end(phase, "refused", reason)
-            raise Refusal(reason)
+            raise Refused(reason)
         self.journal.phase_end(phase, "ok", f"{len(probes)} probe(s) pass")
 
     def _baseline(self) -> None:
@@ -462,7 +457,7 @@ class Engine:
         if bad:
             reason = "no baseline for " + "; ".join(bad)
             self.journal.phase_end(phase, "refused", reason)
-            raise Refusal(reason)
+            raise Refused(reason)
         self.journal.phase_end(phase, "ok", detail or "no relative thresholds")
 
     # -- expected alerts (chaosrun.silences) ----------------------------------------------
@@ -486,7 +481,7 @@ class Engine:
         try:
             self.alerts.create()
         except SilenceError as exc:
-            raise Refusal(str(exc)) from None
+            raise Refused(str(exc)) from None
         self.alerts.start()
         self.journal.set(alerts=self.alerts.summary())
         names = ", ".join(a.name for a in self.exp.expected_alerts)

@@ -7,6 +7,7 @@ other. The values are part of the command line's contract (docs: every command's
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -22,3 +23,12 @@ class ExitCode(IntEnum):
     def of(cls, status: str) -> ExitCode:
         """The exit code of a run's final status (`passed`, `rollback_failed`, ...)."""
         return cls[status.upper()]
+
+
+def rollback_failed_line(outcome: Any) -> str:
+    """What exit 5 says, the line an operator must not miss: which hosts may still hold
+    the fault (`run` and `drill` print it, a scheduled slot's audit line records it)."""
+    return (
+        f"ROLLBACK FAILED on {', '.join(outcome.failed_hosts) or 'some hosts'}; "
+        "a fault may still be active: run `chaosrun recover`"
+    )

@@ -19,7 +19,7 @@ import yaml
 from chaosrun.apiaccess import KEYS as ACCESS_KEYS
 from chaosrun.durations import parse_duration
 from chaosrun.errors import InvalidInput
-from chaosrun.ramp import parse_steps as parse_ramp
+from chaosrun.ramp_steps import parse_steps as parse_ramp
 from chaosrun.schema import Checker
 from chaosrun.thresholds import KEYS as THRESHOLDS
 from chaosrun.thresholds import Threshold, parse_amount
@@ -52,7 +52,7 @@ class TargetSpec:
     amount: float
     seed: int | None
     exclude: tuple[str, ...]
-    ramp: tuple[int | str, ...] = ()  # "start small" steps, see chaosrun.ramp
+    ramp: tuple[int | str, ...] = ()  # "start small" steps, see chaosrun.ramp_steps
     zones: tuple[str, ...] = ()  # whole zones by name (mode "zones"), see chaosrun.zones
     zone_count: int = 0  # or this many whole zones at random (mode "zones")
 

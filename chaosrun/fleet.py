@@ -82,12 +82,6 @@ class HostProblem:
     message: str
 
 
-def controller_id(pid: int | None = None) -> str:
-    """How a run names its controller on the host: user@host:pid."""
-    who = audit.who()
-    return f"{who['user']}@{who['host']}:{pid or os.getpid()}"
-
-
 def controller_alive(controller: str, run_dir: Path, run_id: str) -> bool | None:
     """Whether the controller of a run lives: known for this machine, None for others."""
     host, pid = _parse_controller(controller)
@@ -103,7 +97,7 @@ def controller_alive(controller: str, run_dir: Path, run_id: str) -> bool | None
 
 
 def _parse_controller(controller: str) -> tuple[str | None, int | None]:
-    # user@host:pid, as written by controller_id(); anything else (an SSH client address)
+    # user@host:pid, as written by audit.controller_id(); anything else (an SSH client address)
     # cannot tell a process.
     if "@" not in controller or ":" not in controller:
         return None, None

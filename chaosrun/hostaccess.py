@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from chaosrun import ansiblecfg
+
 
 @dataclass(frozen=True)
 class HostInfo:
@@ -53,8 +55,6 @@ def _config(path: str) -> Any:
 
 def config_file() -> str:
     """The ansible.cfg in effect: the one Ansible picks, as ansible-playbook does ("" for none)."""
-    from chaosrun import ansiblecfg
-
     found = ansiblecfg.config_file()
     return str(found) if found else ""
 

@@ -23,7 +23,9 @@ from chaosrun import audit, killswitch
 from chaosrun.config import Config
 from chaosrun.errors import InvalidInput
 from chaosrun.hostlayout import REVERT, active_root, frozen_marker, lock_file
-from chaosrun.hostshell import HostShell, run_all_twice
+from chaosrun.hostshell import HostShell, explain, run_all_twice
+from chaosrun.inventory import load_inventory
+from chaosrun.paths import project_root
 
 FROZEN_OK = "CHAOSRUN_FROZEN_OK"  # the freeze script's line once the marker is in place, and when
 FROZEN_LINE = "CHAOSRUN_FROZEN"  # preflight's line for a frozen host, before the freeze's line
@@ -214,15 +216,11 @@ def _record(
 
 def _project(config: Config) -> str:
     """The controller's project directory, for the marker's "from where"."""
-    from chaosrun.paths import project_root
-
     return str(config.source.parent if config.source else project_root())
 
 
 def _shell(inventory: Path, pattern: str) -> HostShell:
     """The fast path to the hosts matching the pattern, reached as Ansible reaches them."""
-    from chaosrun.inventory import load_inventory
-
     inv = load_inventory(str(inventory.resolve()))
     names = inv.match(pattern)
     if not names:
@@ -243,8 +241,6 @@ def _run(shell: HostShell, script: str) -> dict[str, tuple[int, str]]:
 
 
 def _why(out: str) -> str:
-    from chaosrun.preflight import explain
-
     return explain(out.strip())
 
 

@@ -237,3 +237,26 @@ def holders_script(state_dir: str) -> str:
     """Print the run ids holding active faults on a host (the on-host lock)."""
     d = shlex.quote(layout.active_root(state_dir))
     return f"[ -d {d} ] && ls -1 {d} 2>/dev/null; exit 0"
+
+
+# What ssh and sudo say when a shell could not be opened, and what it means for the user.
+_REASONS = (
+    ("REMOTE HOST IDENTIFICATION HAS CHANGED", "host key mismatch: the host's key is not "
+     "the one in known_hosts (a rebuilt host, or someone in between)"),
+    ("Host key verification failed", "host key verification failed: the host's key is "
+     "not in known_hosts, or differs from it"),
+    ("a password is required", "sudo needs a password: chaosrun needs non-interactive "
+     "sudo (NOPASSWD) for the become user"),
+    ("a terminal is required", "sudo needs a password: chaosrun needs non-interactive "
+     "sudo (NOPASSWD) for the become user"),
+    ("not in the sudoers file", "the user may not use sudo"),
+    ("is not allowed to", "the user may not run a shell with sudo as the become user"),
+)  # fmt: skip
+
+
+def explain(out: str) -> str:
+    """One short reason for a host that did not answer."""
+    for needle, reason in _REASONS:
+        if needle in out:
+            return reason
+    return out[-160:] or "no answer"

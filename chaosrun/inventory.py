@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chaosrun import ansiblecfg, hostaccess, secrets
+from chaosrun import ansiblecfg, config, hostaccess, secrets
 from chaosrun.errors import InvalidInput
 from chaosrun.hostaccess import HostInfo
 
@@ -23,8 +23,6 @@ def default_inventory() -> Path | None:
     env = os.environ.get("CHAOSRUN_INVENTORY")
     if env:
         return Path(env)
-    from chaosrun import config
-
     pointer = config.load().inventory
     if pointer is not None:
         return pointer

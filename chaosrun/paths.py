@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from chaosrun import project
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Where a built wheel carries the phase playbooks and the collection (setup.py copies them).
 DATA_DIR = PACKAGE_DIR / "_data"
@@ -30,8 +32,6 @@ def data_dir() -> Path:
 
 def project_root() -> Path:
     """The project's root directory (chaosrun.project.find)."""
-    from chaosrun import project
-
     return project.find().root
 
 

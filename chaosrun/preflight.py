@@ -10,16 +10,11 @@ SSH connections opened here stay open for the fast rollback path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from chaosrun import hostfreeze, safety
 from chaosrun.errors import Refused
-from chaosrun.hostshell import HostShell, holders_script
-
-if TYPE_CHECKING:
-    from chaosrun.planning import Plan
-    from chaosrun.probes import Prober
-
+from chaosrun.hostshell import HostShell, explain, holders_script
+from chaosrun.planning import Plan
+from chaosrun.probes import Prober
 
 LACKING_RC = 9  # the prerequisites script's answer when the host lacks something
 # What every role needs on a host, checked as the fast path runs there: root (the state
@@ -34,58 +29,53 @@ PREREQUISITES = (
 
 
 def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dict[str, str]:
-    """Host -> "ok"; raises engine.Refusal naming what is wrong."""
-    from chaosrun.engine import Refusal
-
+    """Host -> "ok"; raises Refused naming what is wrong."""
     if plan.role.irreversible() and not plan.allow_irreversible:
-        raise Refusal(f"{plan.role.fqcn} is irreversible; it needs --allow-irreversible")
+        raise Refused(f"{plan.role.fqcn} is irreversible; it needs --allow-irreversible")
     sel = plan.selection
-    try:
-        safety.preflight(
-            plan.config,
-            pattern=sel.pattern,
-            matched=sel.matched,
-            selected=sel.selected,
-            caps=plan.caps,
-            run_id=run_id,
-            zones=sel.zone_counts(),
-        )
-    except Refused as exc:
-        raise Refusal(str(exc)) from None
+    safety.preflight(
+        plan.config,
+        pattern=sel.pattern,
+        matched=sel.matched,
+        selected=sel.selected,
+        caps=plan.caps,
+        run_id=run_id,
+        zones=sel.zone_counts(),
+    )
     kinds = {p.kind for _, p in plan.experiment.all_probes()}
     if "prometheus" in kinds:
         if prober.source is None:
-            raise Refusal(
+            raise Refused(
                 "probes need Prometheus but no URL is known (experiment, "
                 "CHAOSRUN_PROMETHEUS_URL or the inventory's lab_prometheus_url)"
             )
         ready, evidence = prober.source.ready()
         if not ready:
-            raise Refusal(f"Prometheus is not ready: {evidence}")
+            raise Refused(f"Prometheus is not ready: {evidence}")
     unfit = access_problems(shell)
     if unfit:
-        raise Refusal("host access: " + "; ".join(f"{h}: {why}" for h, why in unfit.items()))
+        raise Refused("host access: " + "; ".join(f"{h}: {why}" for h, why in unfit.items()))
     frozen_check = hostfreeze.check_script(plan.state_dir)
     script = f"{PREREQUISITES}; {frozen_check}; {holders_script(plan.state_dir)}"
     answers = shell.run_all(dict.fromkeys(shell.hosts, script), 60)
     lacking = {h: a.out for h, a in answers.items() if a.rc == LACKING_RC}
     if lacking:
         detail = "; ".join(f"{h}: {out[-200:]}" for h, out in lacking.items())
-        raise Refusal(f"hosts lack what chaosrun needs: {detail}")
+        raise Refused(f"hosts lack what chaosrun needs: {detail}")
     unreachable = {h: a.out for h, a in answers.items() if a.rc != 0}
     if unreachable:
         detail = "; ".join(f"{h}: {explain(out)}" for h, out in unreachable.items())
-        raise Refusal(f"hosts unreachable over SSH: {detail}")
+        raise Refused(f"hosts unreachable over SSH: {detail}")
     frozen = [(h, hostfreeze.frozen_in(a.out)) for h, a in answers.items()]
     frozen = [(h, line) for h, line in frozen if line]
     if frozen:
-        raise Refusal(hostfreeze.hosts_message(frozen))
+        raise Refused(hostfreeze.hosts_message(frozen))
     held = {h: a.out.split() for h, a in answers.items() if a.out.split()}
     others = {h: [r for r in runs if r != run_id] for h, runs in held.items()}
     others = {h: runs for h, runs in others.items() if runs}
     if others:
         detail = "; ".join(f"{h} held by run {', '.join(r)}" for h, r in others.items())
-        raise Refusal(f"hosts hold active faults of other runs: {detail}")
+        raise Refused(f"hosts hold active faults of other runs: {detail}")
     return dict.fromkeys(answers, "ok")
 
 
@@ -103,26 +93,3 @@ def access_problems(shell: HostShell) -> dict[str, str]:
                 "non-interactive sudo (NOPASSWD) on the hosts"
             )
     return found
-
-
-# What ssh and sudo say when a shell could not be opened, and what it means for the user.
-_REASONS = (
-    ("REMOTE HOST IDENTIFICATION HAS CHANGED", "host key mismatch: the host's key is not "
-     "the one in known_hosts (a rebuilt host, or someone in between)"),
-    ("Host key verification failed", "host key verification failed: the host's key is "
-     "not in known_hosts, or differs from it"),
-    ("a password is required", "sudo needs a password: chaosrun needs non-interactive "
-     "sudo (NOPASSWD) for the become user"),
-    ("a terminal is required", "sudo needs a password: chaosrun needs non-interactive "
-     "sudo (NOPASSWD) for the become user"),
-    ("not in the sudoers file", "the user may not use sudo"),
-    ("is not allowed to", "the user may not run a shell with sudo as the become user"),
-)  # fmt: skip
-
-
-def explain(out: str) -> str:
-    """One short reason for a host that did not answer."""
-    for needle, reason in _REASONS:
-        if needle in out:
-            return reason
-    return out[-160:] or "no answer"

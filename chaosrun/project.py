@@ -4,8 +4,9 @@ Found as git and Ansible find theirs: `--project` / `CHAOSRUN_PROJECT` when give
 the nearest directory holding a `chaosrun.yml` from the working directory upward, else
 the working directory itself. Relative paths of the project (its config's paths, the
 runs directory, schedules, the audit log, the freeze marker, the inventory pointer)
-resolve against its root. `runs_dir()` is the ONE place that says where runs live, for
-every command that writes or reads them. See docs/config.md.
+resolve against its root. Where runs live is the configuration's `run_dir`
+(chaosrun.config); `--runs-dir` reaches it as $CHAOSRUN_RUNS_DIR (`set_runs_dir`), which
+replaces the file's value for every command that writes or reads runs. See docs/config.md.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaosrun.errors import InvalidInput
+from chaosrun.output import warn
 
 FILE_NAME = "chaosrun.yml"
 ENV_VAR = "CHAOSRUN_PROJECT"
@@ -34,11 +36,6 @@ class Project:
         """A path of the project: `~` expanded, a relative one taken from the root."""
         given = Path(os.path.expanduser(str(path)))
         return given if given.is_absolute() else self.root / given
-
-    @property
-    def runs_dir(self) -> Path:
-        """Where runs live: see `runs_dir()`."""
-        return runs_dir()
 
 
 def find(start: Path | None = None) -> Project:
@@ -67,17 +64,6 @@ def use(directory: str | Path) -> None:
     os.environ[ENV_VAR] = str(path)
 
 
-def runs_dir(explicit: Path | None = None) -> Path:
-    """Where runs live, for `run`, `drill`, `report`, `history`, `status` and `abort`:
-    `--runs-dir`, else $CHAOSRUN_RUNS_DIR, else `run_dir` of the project's chaosrun.yml
-    (default `.chaosrun/runs` under the project root)."""
-    if explicit is not None:
-        return explicit
-    from chaosrun import config
-
-    return config.load().run_dir
-
-
 def set_runs_dir(path: Path | None) -> None:
     """`--runs-dir`: every reader of the runs directory in this process (the engine, the
     safety checks, abort requests) and the processes it starts see the same one."""
@@ -99,7 +85,5 @@ _warned: set[str] = set()
 
 def _warn_once(text: str) -> None:
     if text not in _warned:
-        from chaosrun.output import warn
-
         _warned.add(text)
         warn(text)

@@ -1,65 +1,26 @@
 """Start small: ramp an experiment's selection step by step.
 
 A ramp is a list of steps, each a host count (`1`, `2`), a percentage of the matched
-hosts (`"25%"`) or `all`. Every step is a full inject/observe/rollback/recover cycle; the ramp
-stops at the first step that does not pass. The result names the largest step the
-system absorbed, the number a team wants to know.
+hosts (`"25%"`) or `all` (chaosrun.ramp_steps, the model's part). Every step is a full
+inject/observe/rollback/recover cycle; the ramp stops at the first step that does not
+pass. The result names the largest step the system absorbed, the number a team wants to
+know. A mode above the engine: one engine run per step.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from chaosrun.errors import InvalidInput
-from chaosrun.percent import hosts_for_percent
-
-if TYPE_CHECKING:  # the engine imports the model, which imports parse_steps from here
-    from chaosrun.engine import Outcome
-    from chaosrun.planning import Plan
-    from chaosrun.progress import Progress
-
-
-def parse_steps(raw: Any, where: str) -> list[int | str]:
-    """Validate a ramp list as written (`[1, 2, "25%", "50%"]`)."""
-    if not isinstance(raw, list) or not raw:
-        raise InvalidInput(f"{where}: ramp must be a non-empty list of counts or percentages")
-    steps: list[int | str] = []
-    for i, step in enumerate(raw):
-        if isinstance(step, bool):
-            raise InvalidInput(f"{where}[{i}]: expected a count or a percentage, got {step!r}")
-        if isinstance(step, int) and step >= 1:
-            steps.append(step)
-        elif step == "all":
-            steps.append("100%")
-        elif isinstance(step, str) and step.strip().endswith("%"):
-            try:
-                pct = float(step.strip()[:-1])
-            except ValueError:
-                raise InvalidInput(f"{where}[{i}]: {step!r} is not a percentage") from None
-            if not 0 < pct <= 100:
-                raise InvalidInput(f"{where}[{i}]: {step!r} must be in (0%, 100%]")
-            steps.append(f"{pct:g}%")
-        else:
-            raise InvalidInput(
-                f"{where}[{i}]: expected a host count >= 1, a percentage like '25%' or all, "
-                f"got {step!r}"
-            )
-    return steps
-
-
-def host_counts(steps: Sequence[int | str], matched: int) -> list[int]:
-    """Host counts of each step for `matched` hosts: strictly increasing, duplicates and
-    steps past the matched hosts dropped (a percentage rounds down, at least 1)."""
-    counts: list[int] = []
-    for step in steps:
-        count = hosts_for_percent(matched, float(step[:-1])) if isinstance(step, str) else step
-        count = min(count, matched)
-        if not counts or count > counts[-1]:
-            counts.append(count)
-    return counts
+from chaosrun import blast_radius, journal
+from chaosrun.engine import Engine, Outcome, make_run_id
+from chaosrun.planning import Plan
+from chaosrun.progress import Progress
+from chaosrun.ramp_steps import host_counts
+from chaosrun.targets import Selection, choose
 
 
 @dataclass
@@ -133,12 +94,6 @@ def run_plan(plan: Plan, run_root: Path, progress: Progress, ramp_id: str | None
     that grows, until a step does not pass. Every step's journal gets a `ramp` entry; once
     the ramp ended, each also names the largest step absorbed. Returns the last step's
     outcome."""
-    import dataclasses
-
-    from chaosrun import blast_radius, journal
-    from chaosrun.engine import Engine, make_run_id
-    from chaosrun.targets import Selection, choose
-
     spec = plan.experiment.targets
     selection = plan.selection
     candidates = [h for h in selection.matched if h not in selection.excluded]

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from chaosrun import collection, filemodes, paths, secrets
+from chaosrun import ansiblecfg, collection, filemodes, paths, secrets
 from chaosrun.usertext import UnsafeDumper
 from chaosrun.yamlpos import VaultValue
 
@@ -64,8 +64,6 @@ def runner_env() -> dict[str, str]:
     ansible.cfg is the one Ansible picks from where chaosrun runs (ansible-runner starts
     ansible-playbook in the run's directory, where Ansible would find none), and host key
     checking is the user's (ansible-runner would turn it off)."""
-    from chaosrun import ansiblecfg
-
     bin_dir = str(Path(sys.executable).parent)
     path = os.environ.get("PATH", "")
     env = {
@@ -88,8 +86,6 @@ def playbook_args(*args: str) -> str:
 def forks_args(hosts: int) -> list[str]:
     """Every selected host at once (a fault lands on all of them together), unless the
     user's Ansible configuration sets forks: then theirs holds."""
-    from chaosrun import ansiblecfg
-
     if ansiblecfg.is_set("DEFAULT_FORKS"):
         return []
     return ["--forks", str(max(5, hosts))]

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chaosrun import cronexpr, paths, slots
+from chaosrun import config, cronexpr, paths, slots
 from chaosrun.errors import ChaosrunError, InvalidInput
 from chaosrun.schedules import Schedule, schedules_path
 
@@ -352,8 +352,6 @@ def install(
     """Install every schedule with one backend, replacing what an earlier install wrote.
     `schedule_file` is the file the schedules came from (default: CHAOSRUN_SCHEDULES, else
     the project's)."""
-    from chaosrun import config
-
     if backend not in BACKENDS:
         raise InvalidInput(f"unknown backend {backend!r} (use one of {', '.join(BACKENDS)})")
     if not schedules:

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from chaosrun import audit, cronexpr, paths
+from chaosrun import audit, config, cronexpr, paths
 from chaosrun.config import Located
 from chaosrun.errors import InvalidInput
 from chaosrun.schema import Checker, LocateChecker
@@ -103,8 +103,6 @@ def schedules_path(explicit: str | Path | None = None) -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
-    from chaosrun import config
-
     return config.load().schedules_file or paths.project_root() / FILE_NAME
 
 
@@ -433,6 +431,4 @@ def _record(audit_path: Path, sched: Schedule, decision: Decision, delay: float)
 def gate(name: str, experiment: str | Path) -> Decision:
     """The `chaosrun run --scheduled NAME` hook: admit or skip this slot, using the
     project configuration's audit log."""
-    from chaosrun import config
-
     return admit(name, str(experiment), config.load().audit_path)

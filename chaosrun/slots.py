@@ -22,9 +22,9 @@ from typing import Any
 
 import typer
 
-from chaosrun import audit
+from chaosrun import audit, config
 from chaosrun.errors import ChaosrunError
-from chaosrun.exitcodes import ExitCode
+from chaosrun.exitcodes import ExitCode, rollback_failed_line
 
 try:  # click's own Exit, where a click is installed beside typer's vendored one
     from click.exceptions import Exit as _ClickExit
@@ -77,8 +77,6 @@ def guard(name: str, experiment: str) -> Iterator[Slot]:
 
 def note(outcome: Any, redactor: Any) -> None:
     """The run's id and, when it did not pass, why: for the slot being run, if any."""
-    from chaosrun.commands.outcome import rollback_failed_line
-
     slot = _current.get()
     if slot is None:
         return
@@ -91,8 +89,6 @@ def note(outcome: Any, redactor: Any) -> None:
 
 def finish(slot: Slot, exit_code: int, reason: str | None) -> None:
     """One audit line for the slot, and the slot_failed webhooks when it failed."""
-    from chaosrun import config
-
     exit_code = int(exit_code)  # the audit line holds a plain number
     failed = exit_code != ExitCode.PASSED
     reason = reason or (f"exit {exit_code}" if failed else None)

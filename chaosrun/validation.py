@@ -17,6 +17,7 @@ from chaosrun.errors import InvalidInput
 from chaosrun.experiment import Experiment, ProbeSpec
 from chaosrun.inventory import Inventory
 from chaosrun.percent import hosts_for_percent
+from chaosrun.ramp_steps import host_counts
 from chaosrun.rolespec import RoleSpec, check_vars, load_role
 from chaosrun.schema import field_name
 from chaosrun.secrets import decrypt
@@ -107,8 +108,6 @@ def _jinja_paths(exp: Experiment) -> list[tuple]:
 def _blast_radius(exp: Experiment, inventory: Inventory, caps: Caps) -> Decision:
     """The cap decision for the largest selection the experiment makes (its last ramp
     step, if it ramps); Refused (exit 4) with the numbers when it is over the cap."""
-    from chaosrun.ramp import host_counts
-
     spec = exp.targets
     matched = inventory.match(spec.hosts)
     excluded = {h for pattern in spec.exclude for h in inventory.match(pattern)}

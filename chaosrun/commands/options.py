@@ -79,14 +79,16 @@ StateDirOpt = Annotated[
 
 
 def use_runs_dir(path: Path | None) -> Path:
-    """Apply `--runs-dir` for the whole command and return the runs directory in effect."""
-    from chaosrun import project
+    """Apply `--runs-dir` for the whole command and return the runs directory in effect:
+    `--runs-dir`, else $CHAOSRUN_RUNS_DIR, else `run_dir` of the project's chaosrun.yml
+    (default `.chaosrun/runs` under the project root)."""
+    from chaosrun import config, project
     from chaosrun.output import warn
 
     if path is not None and any(a == "--run-dir" or a.startswith("--run-dir=") for a in sys.argv):
         warn("--run-dir is deprecated: use --runs-dir")
     project.set_runs_dir(path)
-    return project.runs_dir()
+    return config.load().run_dir
 
 
 def use_vault(ids: list[str] | None, files: list[str] | None) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from chaosrun.exitcodes import ExitCode
+from chaosrun.exitcodes import ExitCode, rollback_failed_line
 from chaosrun.output import error
 
 
@@ -22,14 +22,6 @@ def outcome_json(outcome: Any, redactor: Any, **extra: Any) -> dict[str, Any]:
         "reason": redactor.text(outcome.abort_reason or ""),
         **extra,
     }
-
-
-def rollback_failed_line(outcome: Any) -> str:
-    """The line an operator must not miss: which hosts may still hold the fault."""
-    return (
-        f"ROLLBACK FAILED on {', '.join(outcome.failed_hosts) or 'some hosts'}; "
-        "a fault may still be active: run `chaosrun recover`"
-    )
 
 
 def exit_with(outcome: Any, redactor: Any, progress_on_stderr: bool) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 
 from chaosrun.errors import ChaosrunError
 from chaosrun.lab import prometheus
+from chaosrun.lab.service_health import traffic_check
 from chaosrun.lab.topology import LabConfig
 
 
@@ -62,8 +63,6 @@ def steady_traffic(lab: LabConfig, timeout: float) -> None:
     """Wait until the traffic generator's users are served as `lab status` expects: at
     least 90% of the target rate over its window, under 1% failed. A lab seconds old has
     not filled that window yet, and an experiment's steady state would refuse to start."""
-    from chaosrun.lab.service_health import traffic_check
-
     seen: list[str] = []
 
     def check() -> bool:

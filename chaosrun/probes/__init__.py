@@ -15,6 +15,7 @@ from pathlib import Path
 
 from chaosrun.apiaccess import ApiAccess
 from chaosrun.experiment import ProbeSpec
+from chaosrun.inventory import load_inventory
 from chaosrun.probes import alert, command, http, prometheus, tcp
 from chaosrun.verdict import ProbeResult
 
@@ -74,8 +75,6 @@ class Prober:
             if host not in self._addresses:
                 address = host
                 if self.inventory is not None:
-                    from chaosrun.inventory import load_inventory
-
                     inventory = load_inventory(str(self.inventory))
                     if inventory.match(host) == [host]:
                         address = inventory.host_info(host).address

@@ -19,26 +19,20 @@ SUPPORTED_SCHEMA = 1
 Journal = dict[str, Any]
 
 
-def default_runs_dir() -> Path:
-    """Where runs live (chaosrun.project.runs_dir)."""
-    from chaosrun import project
-
-    return project.runs_dir()
-
-
-def resolve_journal(ref: str, runs_dir: Path | None = None) -> Path:
-    """Turn a journal file, a run directory or a run id into the journal's path."""
+def resolve_journal(ref: str, runs_dir: Path) -> Path:
+    """Turn a journal file, a run directory or a run id (under `runs_dir`) into the
+    journal's path."""
     path = Path(ref)
     if path.is_file():
         return path
     if path.is_dir() and (path / "journal.json").is_file():
         return path / "journal.json"
-    by_id = (runs_dir or default_runs_dir()) / ref / "journal.json"
+    by_id = runs_dir / ref / "journal.json"
     if by_id.is_file():
         return by_id
     raise InvalidInput(
         f"{ref}: no journal found (give a journal.json, a run directory or a run id "
-        f"under {runs_dir or default_runs_dir()})"
+        f"under {runs_dir})"
     )
 
 

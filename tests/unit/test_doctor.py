@@ -158,9 +158,8 @@ class FakeInventory:
 
 
 def test_host_checks_in_parallel_over_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    import chaosrun.hostshell
 
-    monkeypatch.setattr(chaosrun.hostshell, "HostShell", FakeShell)
+    monkeypatch.setattr(doctor, "HostShell", FakeShell)
     FakeShell.answers = {"a": Answer(0, "", 0.1), "b": Answer(LACKING_RC, "lack tc", 0.1)}
     infos = [
         HostInfo("a", "10.0.0.1", "ops", None, None, become=True),
@@ -206,9 +205,8 @@ def test_cli_exit_code_and_json(tmp_path: Path, prometheus: tuple[str, list[int]
 def test_a_host_that_drops_its_first_connection_is_asked_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import chaosrun.hostshell
 
-    monkeypatch.setattr(chaosrun.hostshell, "HostShell", FakeShell)
+    monkeypatch.setattr(doctor, "HostShell", FakeShell)
     dropped = Answer(255, "could not open a shell: Broken pipe", 0.1)
     FakeShell.answers = {"a": dropped, "b": dropped}
     infos = [HostInfo(n, "10.0.0.1", "ops", None, None) for n in ("a", "b")]

@@ -38,7 +38,7 @@ def fault(**kw):
 
 
 def test_controller_id_names_this_process_and_is_understood(tmp_path):
-    me = fleet.controller_id()
+    me = audit.controller_id()
     assert me.endswith(f"@{socket.gethostname()}:{__import__('os').getpid()}")
     assert fleet.controller_alive(me, tmp_path, "r") is True
     dead = me.rsplit(":", 1)[0] + ":999999999"
@@ -145,7 +145,7 @@ def state_with_faults(tmp_path, controller):
 def test_status_reads_every_host_once_over_its_connection(tmp_path, monkeypatch):
     """The listing script run by a shell on a real state directory: meta.json, the lease,
     the host's own clock; a host that does not answer is asked once more, then reported."""
-    state = state_with_faults(tmp_path, fleet.controller_id())
+    state = state_with_faults(tmp_path, audit.controller_id())
     shell = LocalShell(["order-1", "db-1", "web-1"], down={"db-1"}, flaky={"web-1"})
     use_shell(monkeypatch, shell)
     faults, problems = fleet.list_faults(cfg(tmp_path), tmp_path / "hosts", "all", str(state))

@@ -110,7 +110,7 @@ def test_preflight_refuses_what_the_fast_path_cannot_escalate_with() -> None:
     ],
 )
 def test_refusals_say_why_a_host_did_not_answer(out: str, expected: str) -> None:
-    assert expected in preflight.explain(out)
+    assert expected in hostshell.explain(out)
 
 
 def _prerequisites(*prefix: str, env: dict[str, str] | None = None):

@@ -123,13 +123,13 @@ def test_lab_up_waits_for_steady_traffic_and_names_what_it_saw(
             Check("traffic", True, "19.8/20 req/s, 0.0% failed"),
         ]
     )
-    monkeypatch.setattr(sh, "traffic_check", lambda _lab: next(seen))
+    monkeypatch.setattr(wait, "traffic_check", lambda _lab: next(seen))
     monkeypatch.setattr(wait.time, "sleep", lambda _s: None)
     wait.steady_traffic(lab, timeout=60)
     assert next(seen, None) is None  # it asked until the traffic was steady
 
     monkeypatch.setattr(
-        sh, "traffic_check", lambda _lab: Check("traffic", False, "12.0/20 req/s, 4.0% failed")
+        wait, "traffic_check", lambda _lab: Check("traffic", False, "12.0/20 req/s, 4.0% failed")
     )
     with pytest.raises(ChaosrunError, match=r"not steady after 0s: 12.0/20 req/s, 4.0% failed"):
         wait.steady_traffic(lab, timeout=0)

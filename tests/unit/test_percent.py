@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaosrun import blast_radius, ramp
+from chaosrun import blast_radius, ramp_steps
 from chaosrun.blast_radius import Caps
 from chaosrun.percent import hosts_for_percent
 from chaosrun.targets import choose
@@ -32,6 +32,6 @@ def test_count_rounds_down_with_a_floor(total, percent, selected, capped) -> Non
 def test_selection_ramp_and_cap_count_alike(total, percent, selected, capped) -> None:
     hosts = [f"h{i}" for i in range(total)]
     assert len(choose(hosts, "percent", percent, 7)) == selected
-    assert ramp.host_counts([f"{percent}%"], total) == [selected]
+    assert ramp_steps.host_counts([f"{percent}%"], total) == [selected]
     caps = Caps(max_hosts=None, max_percent=percent, allow_whole_group=True)
     assert blast_radius.limit_for(total, caps)[0] == capped

@@ -27,7 +27,7 @@ def test_found_upward_from_a_subdirectory(tmp_path: Path, monkeypatch) -> None:
     found = project.find()
     assert found.root == tmp_path.resolve() and found.config_file == tmp_path / "chaosrun.yml"
     assert found.resolve("inv/hosts") == tmp_path.resolve() / "inv/hosts"
-    assert found.runs_dir == tmp_path / "state/runs"
+    assert config.load().run_dir == tmp_path / "state/runs"
     assert config.load().audit_path == tmp_path / ".chaosrun/audit.jsonl"
 
 
@@ -35,7 +35,7 @@ def test_without_a_file_the_working_directory_is_the_project(tmp_path: Path, mon
     monkeypatch.chdir(tmp_path)
     found = project.find(tmp_path)
     assert found.config_file is None
-    assert project.runs_dir() == tmp_path.resolve() / ".chaosrun/runs"
+    assert config.load().run_dir == tmp_path.resolve() / ".chaosrun/runs"
 
 
 def test_env_names_the_project(tmp_path: Path, monkeypatch) -> None:
@@ -49,10 +49,10 @@ def test_env_names_the_project(tmp_path: Path, monkeypatch) -> None:
 def test_runs_dir_env_and_its_old_name(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
     monkeypatch.setenv("CHAOSRUN_RUN_DIR", "old")
-    assert project.runs_dir() == tmp_path.resolve() / "old"
+    assert config.load().run_dir == tmp_path.resolve() / "old"
     assert "CHAOSRUN_RUN_DIR is deprecated" in capsys.readouterr().err
     monkeypatch.setenv("CHAOSRUN_RUNS_DIR", str(tmp_path / "new"))
-    assert project.runs_dir() == tmp_path / "new" == config.load().run_dir
+    assert config.load().run_dir == tmp_path / "new"
 
 
 def test_history_reads_the_projects_runs(tmp_path: Path, monkeypatch) -> None:

@@ -9,17 +9,17 @@ import socket
 
 import pytest
 
-from chaosrun import config, killswitch, ramp, safety
+from chaosrun import config, killswitch, ramp, ramp_steps, safety
 from chaosrun.errors import InvalidInput, Refused
 
 
 def test_ramp_counts_from_counts_and_percentages():
-    steps = ramp.parse_steps([1, 2, "25%", "50%", "100%"], "exp.yml:4: targets.ramp")
-    assert ramp.host_counts(steps, 3) == [1, 2, 3]
-    assert ramp.host_counts(steps, 20) == [1, 2, 5, 10, 20]
-    assert ramp.host_counts(ramp.parse_steps([1, "50%", "all"], "x"), 4) == [1, 2, 4]
+    steps = ramp_steps.parse_steps([1, 2, "25%", "50%", "100%"], "exp.yml:4: targets.ramp")
+    assert ramp_steps.host_counts(steps, 3) == [1, 2, 3]
+    assert ramp_steps.host_counts(steps, 20) == [1, 2, 5, 10, 20]
+    assert ramp_steps.host_counts(ramp_steps.parse_steps([1, "50%", "all"], "x"), 4) == [1, 2, 4]
     with pytest.raises(InvalidInput, match=r"targets.ramp\[1\]"):
-        ramp.parse_steps([1, "two"], "exp.yml:4: targets.ramp")
+        ramp_steps.parse_steps([1, "two"], "exp.yml:4: targets.ramp")
 
 
 def test_ramp_stops_at_the_first_failing_step_and_names_the_largest_absorbed():
@@ -98,7 +98,6 @@ def test_run_plan_runs_one_engine_per_step_and_writes_the_ramp_into_the_journals
     import dataclasses
     from types import SimpleNamespace
 
-    from chaosrun import engine
     from chaosrun.blast_radius import Caps
     from chaosrun.targets import Selection
 
@@ -124,7 +123,7 @@ def test_run_plan_runs_one_engine_per_step_and_writes_the_ramp_into_the_journals
                 abort_reason="error ratio breached",
             )
 
-    monkeypatch.setattr(engine, "Engine", FakeEngine)
+    monkeypatch.setattr(ramp, "Engine", FakeEngine)
 
     @dataclasses.dataclass
     class FakePlan:
