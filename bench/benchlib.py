@@ -121,17 +121,28 @@ def new_run_id(prefix: str) -> str:
     return f"bench-{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+def self_cpu() -> float:
+    """CPU seconds of this process so far (in the benches: ansible-runner reading events)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def engine_phases(
     hosts: list[str],
     inv: Path,
     work: Path,
     run_id: str,
     windows: dict[str, tuple[float, float]] | None = None,
+    cpu: dict[str, tuple[float, float]] | None = None,
 ) -> dict[str, float]:
     """inject, verify(active), rollback+verify(inactive) of process_kill on `hosts`, each as
     the engine runs it: one ansible-runner run of playbooks/fault.yml (its artifacts in
-    work/run_id/phase). Seconds per phase, and in `windows` each phase's (start, end) epoch;
-    raises when a phase fails on any host."""
+    work/run_id/phase). Seconds per phase, in `windows` each phase's (start, end) epoch, and
+    in `cpu` each phase's controller CPU seconds: (ansible-playbook with its workers and ssh
+    clients, ansible-runner's event handling in this process); raises when a phase fails on
+    any host."""
     phases = [
         ("inject", ["inject"], None),
         ("verify", ["verify"], "active"),
@@ -140,6 +151,7 @@ def engine_phases(
     times: dict[str, float] = {}
     for name, entry_points, expect in phases:
         started, epoch = time.monotonic(), time.time()
+        tree, own = children_cpu(), self_cpu()
         result = runner.run_entry_points(
             role="chaosrun.chaos.process_kill",
             entry_points=entry_points,
@@ -149,6 +161,8 @@ def engine_phases(
             work_dir=work / run_id / name,
         )
         times[name] = time.monotonic() - started
+        if cpu is not None:
+            cpu[name] = (children_cpu() - tree, self_cpu() - own)
         if windows is not None:
             windows[name] = (epoch, epoch + times[name])
         if not result.ok:
@@ -191,6 +205,38 @@ def play_profile(work_dir: Path, t0: float, t1: float) -> list[str]:
         lines.append(f"    {span:5.2f}s  {task['name'][:90]}")
     lines.append(f"    {t1 - last:5.2f}s  after the last result (stats, exit, runner)")
     return lines
+
+
+# Actions that run in the controller's worker and never reach the host.
+LOCAL_ACTIONS = {
+    "add_host", "assert", "debug", "fail", "group_by", "import_role", "import_tasks",
+    "include", "include_role", "include_tasks", "include_vars", "meta", "noop", "pause",
+    "set_fact", "set_stats", "validate_argument_spec",
+}  # fmt: skip
+
+
+def task_counts(work_dir: Path, hosts: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+    """Per host of one ansible-runner run, from its job events: the tasks that ran on it
+    (not skipped), split into "remote" (a module run on the host over SSH: with pipelining
+    one round trip) and "controller" (actions that never leave the controller, and tasks
+    delegated elsewhere); each a list of task names in order."""
+    import json
+
+    counts: dict[str, dict[str, list[str]]] = {h: {"remote": [], "controller": []} for h in hosts}
+    events = [json.loads(p.read_text()) for p in work_dir.glob("artifacts/*/job_events/*.json")]
+    for event in sorted(events, key=lambda e: e.get("counter", 0)):
+        data = event.get("event_data") or {}
+        host = data.get("host")
+        if host not in counts or event["event"] not in (
+            "runner_on_ok", "runner_on_failed", "runner_on_unreachable"
+        ):  # fmt: skip
+            continue
+        action = str(data.get("resolved_action") or data.get("task_action") or "")
+        local = action.rsplit(".", 1)[-1] in LOCAL_ACTIONS
+        delegated = "_ansible_delegated_vars" in (data.get("res") or {})
+        side = "controller" if local or delegated else "remote"
+        counts[host][side].append(str(data.get("task") or action))
+    return counts
 
 
 def playbook_phases(

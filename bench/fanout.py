@@ -4,12 +4,18 @@ Each phase runs as the engine runs it (one ansible-runner run of playbooks/fault
 every selected host: inject; verify active; rollback + verify inactive). The sizes are
 interleaved within each round, so a change of the machine's load hits all of them alike;
 a first, uncounted pass on the largest size opens the SSH connections (ControlPersist),
-and its time is printed as the cold number. Prints per size min/median/max of the whole
-inject+verify+rollback, then the ratio largest/smallest per round and of the medians
-(target <= 3x for 50 vs 5 hosts).
+and its time is printed as the cold number. Beside each phase's wall time it prints the
+controller's CPU seconds per host: ansible-playbook with its workers and ssh clients
+(from the children's rusage), and ansible-runner's event handling in this process.
+Prints per size min/median/max of the whole inject+verify+rollback and the median CPU
+per host and phase, then the ratio largest/smallest per round and of the medians
+(target <= 4x for 50 vs 5 hosts). With --profile, the last round also prints per phase
+the remote round trips per host (tasks that ran a module on the host, from the job
+events) and the tasks that stayed on the controller, and where the time went per task.
 
 Usage: CHAOSRUN_LAB_NAME=... CHAOSRUN_LAB_HOSTS=50 .venv/bin/python bench/fanout.py
-[--sizes 5,20,50] [--rounds 3] (the lab must be up with at least max(sizes) order hosts).
+[--sizes 5,20,50] [--rounds 3] [--profile] (the lab must be up with at least max(sizes)
+order hosts).
 """
 
 from __future__ import annotations
@@ -24,27 +30,59 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib
 
-TARGET = 3.0
+TARGET = 4.0
+PHASES = ("inject", "verify", "rollback")
+Cpu = dict[str, tuple[float, float]]
 
 
-def one(hosts: list[str], inv: Path, work: Path, profile: bool = False) -> float:
+def one(hosts: list[str], inv: Path, work: Path, profile: bool = False) -> tuple[float, Cpu]:
+    """One inject + verify + rollback on `hosts`: the wall seconds and the CPU per phase."""
     run_id = benchlib.new_run_id(f"fan{len(hosts)}")
     windows: dict[str, tuple[float, float]] = {}
-    times = benchlib.engine_phases(hosts, inv, work, run_id, windows)
+    cpu: Cpu = {}
+    times = benchlib.engine_phases(hosts, inv, work, run_id, windows, cpu)
     total = sum(times.values())
-    parts = "  ".join(f"{k} {v:5.2f}s" for k, v in times.items())
-    print(f"  {len(hosts):3d} hosts: {total:6.2f}s  ({parts})  [{benchlib.load()}]", flush=True)
+    print(f"  {len(hosts):3d} hosts: {total:6.2f}s  [{benchlib.load()}]", flush=True)
+    for phase, seconds in times.items():
+        play, runner = cpu[phase]
+        print(
+            f"     {phase:8s} {seconds:6.2f}s  CPU {(play + runner) / len(hosts):5.3f} s/host "
+            f"(ansible-playbook {play:5.2f}s, ansible-runner {runner:4.2f}s)"
+        )
     for phase, (t0, t1) in windows.items() if profile else ():
-        print(f"   {phase} on {len(hosts)} hosts, where the time went:")
+        print(f"   {phase} on {len(hosts)} hosts:")
+        print(*round_trips(work / run_id / phase, hosts), sep="\n")
         print(*benchlib.play_profile(work / run_id / phase, t0, t1), sep="\n")
-    return total
+    return total, cpu
+
+
+def round_trips(work_dir: Path, hosts: list[str]) -> list[str]:
+    """Remote round trips and controller-side tasks per host of one phase's run."""
+    counts = benchlib.task_counts(work_dir, hosts)
+    lines = []
+    for side in ("remote", "controller"):
+        per_host = [len(c[side]) for c in counts.values()] or [0]
+        low, high = min(per_host), max(per_host)
+        label = "remote round trips" if side == "remote" else "controller-side tasks"
+        lines.append(f"    {label} per host: {low if low == high else f'{low}-{high}'}")
+        names = max((c[side] for c in counts.values()), key=len, default=[])
+        lines += [f"      {name[:90]}" for name in names]
+    return lines
+
+
+def cpu_per_host(runs: list[Cpu], hosts: int) -> str:
+    medians = [statistics.median(sum(run[phase]) / hosts for run in runs) for phase in PHASES]
+    parts = "  ".join(f"{p} {m:.3f}" for p, m in zip(PHASES, medians, strict=True))
+    return f"CPU s/host (medians) {parts}, all {sum(medians):.3f}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5,20,50", help="comma-separated host counts")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--profile", action="store_true", help="per-task times, last round")
+    parser.add_argument(
+        "--profile", action="store_true", help="round trips, task times: last round"
+    )
     parser.add_argument("--skip-cold", action="store_true", help="no uncounted first pass")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -52,6 +90,7 @@ def main() -> int:
     inv = benchlib.inventory(config)
     hosts = benchlib.order_hosts(config, sizes[-1])
     results: dict[int, list[float]] = {n: [] for n in sizes}
+    cpus: dict[int, list[Cpu]] = {n: [] for n in sizes}
     print(f"fan-out of process_kill on lab {config.name!r}, sizes {sizes}, {args.rounds} rounds")
     with tempfile.TemporaryDirectory(prefix="chaosrun-fanout-") as tmp:
         work = Path(tmp)
@@ -62,9 +101,11 @@ def main() -> int:
             print(f"round {r + 1}/{args.rounds}")
             for n in sizes:
                 last = args.profile and r == args.rounds - 1
-                results[n].append(one(hosts[:n], inv, work, last))
+                total, cpu = one(hosts[:n], inv, work, last)
+                results[n].append(total)
+                cpus[n].append(cpu)
     for n in sizes:
-        print(f"{n:3d} hosts: {benchlib.spread(results[n])} s")
+        print(f"{n:3d} hosts: {benchlib.spread(results[n])} s; {cpu_per_host(cpus[n], n)}")
     small, large = sizes[0], sizes[-1]
     ratios = [b / a for a, b in zip(results[small], results[large], strict=True)]
     median_ratio = statistics.median(results[large]) / statistics.median(results[small])

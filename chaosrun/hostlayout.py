@@ -9,7 +9,7 @@ The hosts are the source of truth for active faults. Under the state directory
     active/<run>/lease        the run's lease expiry (epoch seconds), renewed while it lives
     active/<run>/<role>/      one fault: meta.json, revert.sh, armed, its pre-state
 
-The fault role (`chaosrun.chaos.fault`: its argument specs and tasks/paths.yml) is the
+The fault role (`chaosrun.chaos.fault`: its argument specs and vars/main.yml) is the
 Ansible side's one statement of the same layout; a unit test keeps the two in step.
 """
 

@@ -48,7 +48,7 @@ def test_fault_status_module_defaults_to_the_same_state_dir() -> None:
 @pytest.mark.parametrize("state_dir", [None, "/srv/chaos", "/srv/chaos/"])
 def test_fault_role_paths_are_the_layouts(state_dir: str | None) -> None:
     """Render the role's own path expressions as Ansible would."""
-    facts = yaml.safe_load((FAULT / "tasks/paths.yml").read_text())[0]["ansible.builtin.set_fact"]
+    facts = yaml.safe_load((FAULT / "vars/main.yml").read_text())
     given = {"chaos_run_id": "run-1", "fault_role": "process_kill"}
     if state_dir is not None:
         given["chaos_state_dir"] = state_dir
