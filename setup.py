@@ -1,6 +1,6 @@
 """Build hook: the wheel carries the phase playbooks and the `chaosrun.chaos` collection
 as package data under chaosrun/_data, so an installed chaosrun runs without a checkout
-(chaosrun.paths.data_dir finds them). Everything else is in pyproject.toml."""
+(chaosrun.base.paths.data_dir finds them). Everything else is in pyproject.toml."""
 
 import shutil
 from pathlib import Path

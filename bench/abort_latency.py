@@ -42,8 +42,8 @@ sys.path.insert(0, str(PROJECT / "bench"))
 import benchlib  # noqa: E402
 from engine_support import Watcher, parse_time, query  # noqa: E402
 
-from chaosrun.apiaccess import ApiAccess  # noqa: E402
 from chaosrun.lab import api  # noqa: E402
+from chaosrun.model.apiaccess import ApiAccess  # noqa: E402
 
 INTERVAL = 1.0
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from chaosrun import runner
-from chaosrun.audit import controller_id
-from chaosrun.hostlayout import STATE_DIR
+from chaosrun.base.hostlayout import STATE_DIR
+from chaosrun.hosts import runner
 from chaosrun.lab.topology import LabConfig
+from chaosrun.model.audit import controller_id
 
 PROJECT = Path(__file__).resolve().parents[1]
 # The unit the benchmarks hit, and its Prometheus job. node_exporter runs on every lab host

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib
 
-from chaosrun import runner
+from chaosrun.hosts import runner
 
 
 def phases(hosts: list[str], inv: Path, work: Path, env: dict[str, str]) -> tuple[float, float]:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib
 
-from chaosrun import runner
+from chaosrun.hosts import runner
 
 TARGET = 1.3
 

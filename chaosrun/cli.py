@@ -6,7 +6,9 @@ import sys
 
 import typer
 
-from chaosrun import project
+from chaosrun.base import project
+from chaosrun.base.errors import ChaosrunError
+from chaosrun.base.output import error
 from chaosrun.commands import awx as awx_commands
 from chaosrun.commands import doctor, experiment, fault, init, lab, version
 from chaosrun.commands import fleet as fleet_commands
@@ -14,8 +16,6 @@ from chaosrun.commands import report as report_commands
 from chaosrun.commands import runbook as runbook_commands
 from chaosrun.commands import schedule as schedule_commands
 from chaosrun.commands.options import ProjectOpt
-from chaosrun.errors import ChaosrunError
-from chaosrun.output import error
 
 app = typer.Typer(
     name="chaosrun",

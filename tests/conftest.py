@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun.apiaccess import ApiAccess
 from chaosrun.lab import api
 from chaosrun.lab.inventory import inventory_path
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
+from chaosrun.model.apiaccess import ApiAccess
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
+from chaosrun.base.output import info, warn
 from chaosrun.commands.options import ScheduleFileOpt
-from chaosrun.output import info, warn
 
 app = typer.Typer(help="Run chaosrun from AWX: export job templates and schedules.")
 
@@ -53,7 +53,7 @@ def export(
     file: ScheduleFileOpt = None,
 ) -> None:
     """Write AWX objects as JSON for `awx import` (awxkit/AWX 24.6.1)."""
-    from chaosrun import awx, schedules
+    from chaosrun.modes import awx, schedules
 
     target = awx.Target(
         organization=organization,

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from chaosrun.base.output import console, emit_json, error, info
 from chaosrun.commands.options import JsonOpt
-from chaosrun.output import console, emit_json, error, info
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +34,7 @@ def doctor(
     """Check what chaosrun needs: Ansible, the collection, ssh, Prometheus and, with -i,
     each host (sudo, python3, systemd, systemd-run, iptables/nft, tc, the state directory).
     One line per problem with its fix; exit 0 only when everything holds."""
-    from chaosrun import doctor as checks_of
+    from chaosrun.ops import doctor as checks_of
 
     found = checks_of.diagnose(inventory, limit=limit)
     problems = [c for c in found if not c.ok]

@@ -7,6 +7,9 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from chaosrun.base.errors import ChaosrunError, InvalidInput, Refused
+from chaosrun.base.output import console, emit_json, err_console, error, info, warn
+from chaosrun.base.phases import RUN_ORDER
 from chaosrun.commands.options import (
     InventoryOpt,
     JsonOpt,
@@ -20,9 +23,6 @@ from chaosrun.commands.options import (
     use_vault,
 )
 from chaosrun.commands.outcome import exit_with, outcome_json
-from chaosrun.errors import ChaosrunError, InvalidInput, Refused
-from chaosrun.output import console, emit_json, err_console, error, info, warn
-from chaosrun.phases import RUN_ORDER
 
 
 def register(app: typer.Typer) -> None:
@@ -42,11 +42,11 @@ def validate(
 ) -> None:
     """Check experiment files without touching anything; print time-to-detect per guardrail."""
     use_vault(vault_id, vault_password_file)
-    from chaosrun import config as project_config
-    from chaosrun.experiment import load_experiment
-    from chaosrun.inventory import default_inventory, load_inventory
-    from chaosrun.planning import defaults_from
-    from chaosrun.validation import check
+    from chaosrun.hosts.inventory import default_inventory, load_inventory
+    from chaosrun.model import config as project_config
+    from chaosrun.model.experiment import load_experiment
+    from chaosrun.plan.planning import defaults_from
+    from chaosrun.plan.validation import check
 
     try:
         cfg = project_config.load()
@@ -118,8 +118,8 @@ def plan(
 ) -> None:
     """Show what a run would do to which hosts; touches nothing."""
     use_vault(vault_id, vault_password_file)
-    from chaosrun import zones
-    from chaosrun.planning import load_plan
+    from chaosrun.model import zones
+    from chaosrun.plan.planning import load_plan
 
     p = load_plan(project_file(experiment, "experiments"), inventory, overrides or [], seed)
     exp = p.experiment
@@ -219,8 +219,8 @@ def run(
     5 rollback failed (a fault may still be active).
     """
     if scheduled:
-        from chaosrun import slots
-        from chaosrun.schedules import gate
+        from chaosrun.modes import slots
+        from chaosrun.modes.schedules import gate
 
         # The slot's end (whichever way, a broken chaosrun.yml included) is recorded and,
         # when it failed, announced.
@@ -245,14 +245,14 @@ def run(
     use_vault(vault_id, vault_password_file)
     root = use_runs_dir(runs_dir)
     experiment = project_file(experiment, "experiments")
-    from chaosrun.engine import Engine
-    from chaosrun.planning import load_plan
-    from chaosrun.progress import make_progress
+    from chaosrun.plan.planning import load_plan
+    from chaosrun.run.engine import Engine
+    from chaosrun.run.progress import make_progress
 
     try:
         p = load_plan(experiment, inventory, overrides or [], seed)
     except Refused as exc:  # refused before any run directory exists: audit it here
-        from chaosrun import audit, config
+        from chaosrun.model import audit, config
 
         audit.record(
             config.load().audit_path,
@@ -269,14 +269,14 @@ def run(
     progress = make_progress(target, p.redactor, live=not as_json)
     try:
         if p.experiment.targets.ramp:
-            from chaosrun import ramp
+            from chaosrun.modes import ramp
 
             outcome = ramp.run_plan(p, root, progress)
         else:
             outcome = Engine(p, root, progress).run()
     finally:
         progress.close()
-    from chaosrun import slots
+    from chaosrun.modes import slots
 
     slots.note(outcome, p.redactor)  # a scheduled slot's run id and reason, if any
     if as_json:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from chaosrun.output import console
+from chaosrun.base.output import console
 
 app = typer.Typer(help="Scaffold new project parts.", no_args_is_help=True)
 
@@ -24,8 +24,8 @@ def new_fault(
 ) -> None:
     """Scaffold chaosrun.chaos.NAME (inject/verify/rollback, specs, revert script, dead-man,
     README) and its molecule scenario; both pass lint and molecule as generated."""
-    from chaosrun import scaffold
-    from chaosrun.paths import project_root
+    from chaosrun.base.paths import project_root
+    from chaosrun.ops import scaffold
 
     root = (project or project_root()).resolve()
     made = scaffold.new_fault(root, name)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from chaosrun.base.errors import InvalidInput
+from chaosrun.base.output import console, emit_json, info
 from chaosrun.commands.options import (
     ConfigOpt,
     InventoryOpt,
@@ -20,12 +22,10 @@ from chaosrun.commands.options import (
     use_runs_dir,
     use_vault,
 )
-from chaosrun.errors import InvalidInput
-from chaosrun.output import console, emit_json, info
 
 if TYPE_CHECKING:
-    from chaosrun.hostfreeze import HostsOutcome
-    from chaosrun.killswitch import Freeze
+    from chaosrun.model.killswitch import Freeze
+    from chaosrun.run.hostfreeze import HostsOutcome
 
 ReasonOpt = Annotated[
     str, typer.Option("--reason", "-r", help="Why (required; goes to the audit log).")
@@ -45,7 +45,7 @@ LimitOpt = Annotated[
 
 
 def _inventory(path: Path | None) -> Path:
-    from chaosrun.inventory import default_inventory
+    from chaosrun.hosts.inventory import default_inventory
 
     found = path or default_inventory()
     if found is None:
@@ -64,8 +64,9 @@ def status(
     vault_password_file: VaultFileOpt = None,
 ) -> None:
     """Show the faults active on the fleet, read from the hosts themselves."""
-    from chaosrun import config as project_config
-    from chaosrun import fleet, killswitch
+    from chaosrun.model import config as project_config
+    from chaosrun.model import killswitch
+    from chaosrun.ops import fleet
 
     use_vault(vault_id, vault_password_file)
     use_runs_dir(runs_dir)
@@ -165,8 +166,8 @@ def recover(
     vault_password_file: VaultFileOpt = None,
 ) -> None:
     """Undo orphaned faults (their controller is gone) with their own revert scripts."""
-    from chaosrun import config as project_config
-    from chaosrun import fleet
+    from chaosrun.model import config as project_config
+    from chaosrun.ops import fleet
 
     use_vault(vault_id, vault_password_file)
     use_runs_dir(runs_dir)
@@ -205,8 +206,8 @@ def abort(
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """Make a running experiment roll back now; it exits 3."""
-    from chaosrun import config as project_config
-    from chaosrun import fleet
+    from chaosrun.model import config as project_config
+    from chaosrun.ops import fleet
 
     use_runs_dir(runs_dir)
     cfg = project_config.load(config)
@@ -228,8 +229,9 @@ def freeze(
     freeze file). With -i: every host of the inventory (or --limit) carries a freeze marker
     that refuses every inject, whichever controller asks, and its active faults are
     reverted now."""
-    from chaosrun import config as project_config
-    from chaosrun import hostfreeze, killswitch
+    from chaosrun.model import config as project_config
+    from chaosrun.model import killswitch
+    from chaosrun.run import hostfreeze
 
     cfg = project_config.load(config)
     if inventory is None:
@@ -287,8 +289,9 @@ def unfreeze(
     state_dir: StateDirOpt = None,
 ) -> None:
     """Release the kill switch (with -i: remove the hosts' freeze markers)."""
-    from chaosrun import config as project_config
-    from chaosrun import hostfreeze, killswitch
+    from chaosrun.model import config as project_config
+    from chaosrun.model import killswitch
+    from chaosrun.run import hostfreeze
 
     cfg = project_config.load(config)
     if inventory is None:

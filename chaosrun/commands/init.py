@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from chaosrun.output import console
+from chaosrun.base.output import console
 
 
 def init(
@@ -17,7 +17,7 @@ def init(
 ) -> None:
     """Write chaosrun.yml, an example experiment and runbook and a .gitignore for the runs
     directory; refuses to overwrite any file."""
-    from chaosrun.scaffold_project import init as scaffold
+    from chaosrun.ops.scaffold_project import init as scaffold
 
     root = directory.resolve()
     for path in scaffold(root):

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from chaosrun.base.errors import ChaosrunError
+from chaosrun.base.output import emit_json, info
 from chaosrun.commands.options import JsonOpt
-from chaosrun.errors import ChaosrunError
 from chaosrun.lab.topology import LabConfig
-from chaosrun.output import emit_json, info
 
 app = typer.Typer(
     help="The embedded lab fleet: systemd hosts, services, Prometheus.", no_args_is_help=True

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-# chaosrun.schedules.ENV_VAR (a unit test checks they agree): that module loads the audit
+# chaosrun.modes.schedules.ENV_VAR (a unit test checks they agree): that module loads the audit
 # log and its webhooks, which `--help` must not pay for.
 SCHEDULES_ENV = "CHAOSRUN_SCHEDULES"
 
@@ -82,8 +82,9 @@ def use_runs_dir(path: Path | None) -> Path:
     """Apply `--runs-dir` for the whole command and return the runs directory in effect:
     `--runs-dir`, else $CHAOSRUN_RUNS_DIR, else `run_dir` of the project's chaosrun.yml
     (default `.chaosrun/runs` under the project root)."""
-    from chaosrun import config, project
-    from chaosrun.output import warn
+    from chaosrun.base import project
+    from chaosrun.base.output import warn
+    from chaosrun.model import config
 
     if path is not None and any(a == "--run-dir" or a.startswith("--run-dir=") for a in sys.argv):
         warn("--run-dir is deprecated: use --runs-dir")
@@ -93,14 +94,14 @@ def use_runs_dir(path: Path | None) -> Path:
 
 def use_vault(ids: list[str] | None, files: list[str] | None) -> None:
     """Pass the vault ids to every Ansible run and to chaosrun's own decryption."""
-    from chaosrun import secrets
+    from chaosrun.base import secrets
 
     secrets.configure_vault(ids, files)
 
 
 def state_dir_or_default(value: str | None) -> str:
     """`--state-dir`, else the state directory the roles default to."""
-    from chaosrun import fleet
+    from chaosrun.ops import fleet
 
     return value or fleet.STATE_DIR
 
@@ -111,7 +112,7 @@ def project_file(path: Path, kind: str) -> Path:
     kill-one.yml` works anywhere in the repository."""
     if path.exists() or path.is_absolute():
         return path
-    from chaosrun import config
+    from chaosrun.model import config
 
     cfg = config.load()
     base = cfg.experiments_dir if kind == "experiments" else cfg.runbooks_dir

@@ -8,8 +8,8 @@ from typing import Any
 
 import typer
 
-from chaosrun.exitcodes import ExitCode, rollback_failed_line
-from chaosrun.output import error
+from chaosrun.base.exitcodes import ExitCode, rollback_failed_line
+from chaosrun.base.output import error
 
 
 def outcome_json(outcome: Any, redactor: Any, **extra: Any) -> dict[str, Any]:

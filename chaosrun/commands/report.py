@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from chaosrun.base.errors import InvalidInput
+from chaosrun.base.output import console, emit_json, info, warn
 from chaosrun.commands.options import RunsDirOpt, use_runs_dir
-from chaosrun.errors import InvalidInput
-from chaosrun.output import console, emit_json, info, warn
 
 if TYPE_CHECKING:
     from chaosrun.report.history import History

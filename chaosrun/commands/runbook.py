@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from chaosrun.base.output import console, emit_json, err_console, error, info, warn
 from chaosrun.commands.options import (
     InventoryOpt,
     JsonOpt,
@@ -20,7 +21,6 @@ from chaosrun.commands.options import (
     use_vault,
 )
 from chaosrun.commands.outcome import exit_with, outcome_json
-from chaosrun.output import console, emit_json, err_console, error, info, warn
 
 app = typer.Typer(no_args_is_help=True, help="Check runbooks and compile them to playbooks.")
 
@@ -38,7 +38,7 @@ def check(
     runbooks: Annotated[list[Path], typer.Argument(help="Runbooks to check.")],
 ) -> None:
     """Validate runbooks: structure, step blocks and front matter; errors name the line."""
-    from chaosrun.errors import InvalidInput
+    from chaosrun.base.errors import InvalidInput
     from chaosrun.runbook.check import check_file, warnings
 
     failed = 0
@@ -95,7 +95,7 @@ def drill(
     """Drill a runbook: inject its fault, run its steps instead of the automatic rollback,
     time every step. Exit 0 passed; 1 a step failed or the system did not recover (the
     fault was rolled back automatically); 3 aborted; 4 refused; 5 rollback failed."""
-    from chaosrun.progress import make_progress
+    from chaosrun.run.progress import make_progress
     from chaosrun.runbook.drill import DrillEngine
     from chaosrun.runbook.drill import auto_ack as ack_all
     from chaosrun.runbook.plan import drill_plan

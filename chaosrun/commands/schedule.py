@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
+from chaosrun.base.errors import InvalidInput
+from chaosrun.base.output import console, emit_json, info, warn
 from chaosrun.commands.options import JsonOpt, ScheduleFileOpt
-from chaosrun.errors import InvalidInput
-from chaosrun.output import console, emit_json, info, warn
 
 app = typer.Typer(
     help="Run experiments on a timetable from cron or systemd timers.", no_args_is_help=True
@@ -42,7 +42,7 @@ def add(
     file: ScheduleFileOpt = None,
 ) -> None:
     """Add a schedule to the schedule file (then `chaosrun schedule install`)."""
-    from chaosrun import schedules
+    from chaosrun.modes import schedules
 
     raw: dict[str, Any] = {"name": name, "experiment": experiment, "cron": cron}
     if inventory:
@@ -66,7 +66,7 @@ def remove(
     file: ScheduleFileOpt = None,
 ) -> None:
     """Remove a schedule from the file (then `chaosrun schedule install` again)."""
-    from chaosrun import schedule_install, schedules
+    from chaosrun.modes import schedule_install, schedules
 
     current = schedules.load(file)
     if not any(s.name == name for s in current):
@@ -81,7 +81,8 @@ def remove(
 @app.command("list")
 def list_(file: ScheduleFileOpt = None, as_json: JsonOpt = False) -> None:
     """Show schedules, their next slots, when each last ran and how its last slot ended."""
-    from chaosrun import config, cronexpr, schedule_install, schedules, slots
+    from chaosrun.model import config, cronexpr
+    from chaosrun.modes import schedule_install, schedules, slots
 
     found = schedules.load(file)
     audit_path = config.load().audit_path
@@ -163,7 +164,7 @@ def install(
     file: ScheduleFileOpt = None,
 ) -> None:
     """Write every schedule into cron or systemd, replacing an earlier install."""
-    from chaosrun import schedule_install, schedules
+    from chaosrun.modes import schedule_install, schedules
 
     found = schedules.load(file)
     done = schedule_install.install(
@@ -192,7 +193,7 @@ def install(
 @app.command("uninstall")
 def uninstall(file: ScheduleFileOpt = None) -> None:
     """Remove exactly what `chaosrun schedule install` wrote."""
-    from chaosrun import schedule_install
+    from chaosrun.modes import schedule_install
 
     done = schedule_install.uninstall(file)
     if not done:

@@ -10,7 +10,7 @@ from chaosrun import __version__
 def show(value: bool) -> None:
     """`chaosrun --version`: this chaosrun and which copy of the collection runs, then exit."""
     if value:
-        from chaosrun import collection
+        from chaosrun.hosts import collection
 
         typer.echo(f"chaosrun {__version__}")
         found = collection.find()

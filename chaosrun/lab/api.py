@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaosrun.apiaccess import ApiAccess
 from chaosrun.lab import webauth
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
+from chaosrun.model.apiaccess import ApiAccess
 from chaosrun.probes.session import open_session
 
 

@@ -8,11 +8,11 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from chaosrun.base.paths import lab_root
 from chaosrun.lab import alertmanager, preflight, processes, prometheus
 from chaosrun.lab.processes import Spec
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
-from chaosrun.paths import lab_root
 
 # Start order; traffic last, once the services it calls are deployed.
 ORDER = ("webhook", "alertmanager", "prometheus", "traffic")

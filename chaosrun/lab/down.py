@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 
-from chaosrun.errors import ChaosrunError
+from chaosrun.base.errors import ChaosrunError
 from chaosrun.lab import (
     controller,
     hosts,

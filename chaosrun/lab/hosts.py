@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from chaosrun.errors import ChaosrunError
+from chaosrun.base.errors import ChaosrunError
 from chaosrun.lab import podman, processes
 from chaosrun.lab.image import ACCESS_USER
 from chaosrun.lab.keys import ssh_argv

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from chaosrun.errors import ChaosrunError
+from chaosrun.base.errors import ChaosrunError
 from chaosrun.lab import podman
 
 SUITE = "bookworm"

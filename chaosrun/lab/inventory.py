@@ -8,11 +8,11 @@ from typing import Any
 
 import yaml
 
+from chaosrun.base.paths import lab_root
 from chaosrun.lab import bastion, keys, webauth
 from chaosrun.lab.image import ACCESS_USER
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
-from chaosrun.paths import lab_root
 
 HEADER = "# Written by `chaosrun lab up` for lab {name!r}; rewritten on every `lab up`.\n"
 # Groups whose members carry the host variables; the others only list members.

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 
-from chaosrun.errors import ChaosrunError
+from chaosrun.base.errors import ChaosrunError
 from chaosrun.lab import podman
 from chaosrun.lab.image import ACCESS_USER
 from chaosrun.lab.state import LabPaths

@@ -7,7 +7,7 @@ import json
 import subprocess
 from typing import Any
 
-from chaosrun.errors import ChaosrunError
+from chaosrun.base.errors import ChaosrunError
 from chaosrun.lab import podman
 from chaosrun.lab.topology import LabConfig
 

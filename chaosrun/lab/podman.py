@@ -9,8 +9,8 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any
 
-from chaosrun.errors import ChaosrunError
-from chaosrun.paths import containers_conf
+from chaosrun.base.errors import ChaosrunError
+from chaosrun.base.paths import containers_conf
 
 
 def require_podman() -> str:

@@ -9,7 +9,7 @@ import shutil
 import socket
 from collections.abc import Iterable
 
-from chaosrun.errors import ChaosrunError, InvalidInput
+from chaosrun.base.errors import ChaosrunError, InvalidInput
 from chaosrun.lab.topology import LabConfig
 
 # Commands the lab runs, with the Debian/Ubuntu package that provides each.

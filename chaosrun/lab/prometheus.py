@@ -13,13 +13,13 @@ from typing import Any
 
 import yaml
 
+from chaosrun.base.paths import lab_root
 from chaosrun.lab import api, webauth
 from chaosrun.lab import topology as t
 from chaosrun.lab.processes import Spec
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
 from chaosrun.lab.webauth import WebFiles
-from chaosrun.paths import lab_root
 
 SCRAPE_INTERVAL = "1s"
 RETENTION = "2d"

@@ -14,11 +14,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from chaosrun.errors import ChaosrunError
+from chaosrun.base.errors import ChaosrunError
+from chaosrun.base.paths import lab_root
 from chaosrun.lab import processes
 from chaosrun.lab.state import OWNER_ENV, LabPaths
 from chaosrun.lab.topology import LabConfig
-from chaosrun.paths import lab_root
 
 PLAYBOOK = Path("playbooks") / "lab" / "site.yml"
 # What the deployment depends on, relative to the project root.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from chaosrun.base.output import console
 from chaosrun.lab.status import Status
-from chaosrun.output import console
 
 MARK = {True: "[green]ok[/]", False: "[red]FAIL[/]", None: "[yellow]unknown[/]"}
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chaosrun.hostlayout import STATE_DIR
+from chaosrun.base.hostlayout import STATE_DIR
 from chaosrun.lab.topology import LabConfig
 
 # The lab machine is also a chaosrun host: its labs live beside its own state.

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chaosrun.errors import ChaosrunError
+from chaosrun.base.errors import ChaosrunError
 from chaosrun.lab import (
     api,
     bastion,

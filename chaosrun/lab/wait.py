@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from chaosrun.errors import ChaosrunError
+from chaosrun.base.errors import ChaosrunError
 from chaosrun.lab import prometheus
 from chaosrun.lab.service_health import traffic_check
 from chaosrun.lab.topology import LabConfig

@@ -19,9 +19,9 @@ from typing import Any
 import bcrypt
 import yaml
 
-from chaosrun.apiaccess import ApiAccess
-from chaosrun.errors import ChaosrunError
+from chaosrun.base.errors import ChaosrunError
 from chaosrun.lab.state import LabPaths
+from chaosrun.model.apiaccess import ApiAccess
 
 USERNAME = "chaosrun"
 # A lab password is random and long, and both servers check it on every request: a low
@@ -126,7 +126,7 @@ def access(paths: LabPaths, url: str) -> ApiAccess:
 
 
 def access_block(paths: LabPaths) -> dict[str, Any]:
-    """The inventory's access settings (chaosrun.apiaccess keys): file names, no secret."""
+    """The inventory's access settings (chaosrun.model.apiaccess keys): file names, no secret."""
     files = WebFiles.of(paths)
     return {
         "ca_file": str(files.ca),

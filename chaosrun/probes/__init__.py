@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chaosrun.apiaccess import ApiAccess
-from chaosrun.experiment import ProbeSpec
-from chaosrun.inventory import load_inventory
+from chaosrun.base.verdict import ProbeResult
+from chaosrun.hosts.inventory import load_inventory
+from chaosrun.model.apiaccess import ApiAccess
+from chaosrun.model.experiment import ProbeSpec
 from chaosrun.probes import alert, command, http, prometheus, tcp
-from chaosrun.verdict import ProbeResult
 
 
 @dataclass

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import requests
 
-from chaosrun.apiaccess import ApiAccess
-from chaosrun.experiment import ProbeSpec
+from chaosrun.base.verdict import ProbeResult, Verdict
+from chaosrun.model.apiaccess import ApiAccess
+from chaosrun.model.experiment import ProbeSpec
 from chaosrun.probes.session import explain, open_session
-from chaosrun.verdict import ProbeResult, Verdict
 
 
 def firing_alerts(source: str, access: ApiAccess, timeout: float) -> list[str]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from chaosrun.experiment import ProbeSpec
-from chaosrun.runner import run_command
-from chaosrun.verdict import ProbeResult, Verdict
+from chaosrun.base.verdict import ProbeResult, Verdict
+from chaosrun.hosts.runner import run_command
+from chaosrun.model.experiment import ProbeSpec
 
 
 def evaluate(probe: ProbeSpec, inventory: Path, work_dir: Path, timeout: float) -> ProbeResult:

@@ -11,8 +11,8 @@ import time
 
 import requests
 
-from chaosrun.experiment import ProbeSpec
-from chaosrun.verdict import ProbeResult, Verdict
+from chaosrun.base.verdict import ProbeResult, Verdict
+from chaosrun.model.experiment import ProbeSpec
 
 
 def evaluate(probe: ProbeSpec, headers: dict[str, str], default_timeout: float) -> ProbeResult:

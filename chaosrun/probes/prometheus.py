@@ -13,11 +13,11 @@ import requests
 from prometheus_api_client import PrometheusConnect
 from requests.adapters import Retry
 
-from chaosrun.apiaccess import ApiAccess
-from chaosrun.durations import format_duration
-from chaosrun.experiment import ProbeSpec
+from chaosrun.base.durations import format_duration
+from chaosrun.base.verdict import ProbeResult, Verdict
+from chaosrun.model.apiaccess import ApiAccess
+from chaosrun.model.experiment import ProbeSpec
 from chaosrun.probes.session import explain, open_session, status_line
-from chaosrun.verdict import ProbeResult, Verdict
 
 MAX_EVIDENCE = 400
 

@@ -1,4 +1,4 @@
-"""HTTP sessions for Prometheus and Alertmanager as chaosrun.apiaccess describes them
+"""HTTP sessions for Prometheus and Alertmanager as chaosrun.model.apiaccess describes them
 (verified TLS or a warned skip, client certificate, credentials, headers), and the one
 line that says why a call failed: certificate not trusted, 401, 403, timeout."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import requests
 import urllib3
 
-from chaosrun.apiaccess import ApiAccess
+from chaosrun.model.apiaccess import ApiAccess
 
 
 def open_session(access: ApiAccess) -> requests.Session:

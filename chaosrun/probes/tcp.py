@@ -11,8 +11,8 @@ from __future__ import annotations
 import socket
 import time
 
-from chaosrun.experiment import ProbeSpec
-from chaosrun.verdict import ProbeResult, Verdict
+from chaosrun.base.verdict import ProbeResult, Verdict
+from chaosrun.model.experiment import ProbeSpec
 
 
 def evaluate(probe: ProbeSpec, address: str, default_timeout: float) -> ProbeResult:

@@ -1,6 +1,6 @@
 """The report's Alerts section: the alerts the experiment expected (silenced on its
 targets while it ran), whether each fired, and the alerts nobody expected that fired
-(they paged as usual). Drawn from the journal's `alerts` (chaosrun.silences)."""
+(they paged as usual). Drawn from the journal's `alerts` (chaosrun.run.silences)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 Slack's incoming-webhook message with blocks, and PagerDuty Events API v2 events.
 
 Every format is built from the same facts (chaosrun.report.notify.payload for runs,
-chaosrun.audit for fleet actions), so no format can say more than the generic one:
+chaosrun.model.audit for fleet actions), so no format can say more than the generic one:
 titles, hosts, status, reasons and timings, never fault vars or secrets.
 PagerDuty: a run is one alert (`dedup_key` = run id) that `start` opens at severity info,
 `abort` raises to critical and `end` resolves; a refusal is a warning of its own; a freeze

@@ -26,7 +26,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from chaosrun.errors import ChaosrunError, InvalidInput
+from chaosrun.base.errors import ChaosrunError, InvalidInput
 from chaosrun.report import verdicts
 from chaosrun.report.journal import (
     Journal,
@@ -39,7 +39,7 @@ from chaosrun.report.journal import (
 SEVERITY_WEIGHTS = {"low": 1.0, "medium": 2.0, "high": 3.0, "critical": 5.0}
 DEFAULT_WEIGHT = SEVERITY_WEIGHTS["medium"]
 EXECUTED = ("passed", "failed", "aborted", "rollback_failed")
-# crashed: the controller died mid-run (chaosrun.liveness); like refused and running, it
+# crashed: the controller died mid-run (chaosrun.base.liveness); like refused and running, it
 # tested nothing and is counted on its own, never against the success rate.
 STATUSES = ("passed", "failed", "aborted", "rollback_failed", "refused", "running", "crashed")
 GLYPHS = {

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from chaosrun.errors import ChaosrunError
+from chaosrun.base.errors import ChaosrunError
 from chaosrun.report.journal import load_journal
 from chaosrun.report.notify import DEFAULT_TIMEOUT_S, Delivery, Target, notify, urls_from_env
 from chaosrun.report.writer import write_run_reports

@@ -1,7 +1,7 @@
 """Impact: how far and how long the steady state left its limits during a run.
 
 The engine samples every steady-state probe from the start of inject until recovery holds
-(chaosrun.engine), so the journal holds a series per probe. From those samples alone:
+(chaosrun.run.engine), so the journal holds a series per probe. From those samples alone:
 per probe the worst value, the seconds beyond its limit and when it came back within it;
 for the steady state as a whole (every probe PASS) the two recovery figures, self-healing
 (from inject until it held again while the fault was still on) and recovery after rollback
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chaosrun.phases import Phase
+from chaosrun.base.phases import Phase
 from chaosrun.report import verdicts
 from chaosrun.report.journal import Journal, parse_time
 

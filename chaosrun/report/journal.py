@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chaosrun import liveness
-from chaosrun.errors import InvalidInput
+from chaosrun.base import liveness
+from chaosrun.base.errors import InvalidInput
 
 SUPPORTED_SCHEMA = 1
 Journal = dict[str, Any]

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaosrun import cascade
-from chaosrun.report import svg, verdicts
+from chaosrun.report import cascade, svg, verdicts
 from chaosrun.report.journal import Journal
 from chaosrun.report.page import e, table
 

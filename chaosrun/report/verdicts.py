@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chaosrun import phases
-from chaosrun.phases import Phase
+from chaosrun.base import phases
+from chaosrun.base.phases import Phase
+from chaosrun.base.thresholds import KEYS as THRESHOLD_KEYS
+from chaosrun.base.thresholds import Threshold
 from chaosrun.report.journal import Journal, parse_time
-from chaosrun.thresholds import KEYS as THRESHOLD_KEYS
-from chaosrun.thresholds import Threshold
 
 PHASE_OK = frozenset({"ok", "passed", "pass", "success", "changed"})
 PHASE_SKIPPED = frozenset({"skipped", "skip", "not_run"})

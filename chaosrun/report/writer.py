@@ -7,8 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from chaosrun import filemodes
-from chaosrun.errors import InvalidInput
+from chaosrun.base import filemodes
+from chaosrun.base.errors import InvalidInput
 from chaosrun.report.html import render_run
 from chaosrun.report.journal import Journal, load_journal
 from chaosrun.report.junit import render_junit

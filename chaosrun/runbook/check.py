@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from chaosrun.errors import InvalidInput
-from chaosrun.experiment import Defaults, Experiment, _build
+from chaosrun.base.errors import InvalidInput
+from chaosrun.base.usertext import NOT_EVALUATED, has_jinja, jinja_markers
+from chaosrun.model.experiment import Defaults, Experiment, _build
+from chaosrun.model.schema import Checker
 from chaosrun.runbook.parse import Runbook, Step, load
-from chaosrun.schema import Checker
-from chaosrun.usertext import NOT_EVALUATED, has_jinja, jinja_markers
 
 RUNBOOK_KEYS = ("variables",)
 MEASURES = ("detect", "alert", "recover")

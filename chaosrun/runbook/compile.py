@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from chaosrun.durations import parse_duration
+from chaosrun.base.durations import parse_duration
+from chaosrun.base.usertext import MarkedDumper, Unsafe, mark
 from chaosrun.runbook.parse import Runbook, Step
-from chaosrun.usertext import MarkedDumper, Unsafe, mark
 
 PROMETHEUS_URL = "{{ chaosrun_prometheus_url | default(lab_prometheus_url) }}"
 ALERTMANAGER_URL = "{{ chaosrun_alertmanager_url | default(lab_alertmanager_url) }}"

@@ -1,6 +1,6 @@
 """`chaosrun drill`: inject the runbook's fault, run the runbook instead of waiting, time it.
 
-DrillEngine runs the run engine (chaosrun.engine.Engine: preflight, steady state, baseline,
+DrillEngine runs the run engine (chaosrun.run.engine.Engine: preflight, steady state, baseline,
 inject + verify, lease, guardrails, rollback, recovery) with the runbook's steps as its
 activity while the fault is on, in place of the observe phase's wait: one ansible-runner
 run per executable step. A step that fails (or a signal, guardrail or kill switch) aborts:
@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrun import runner
-from chaosrun.engine import Activity, ActivityEnd, Engine, FaultWindow, Outcome, make_run_id
-from chaosrun.journal import now_iso
-from chaosrun.phases import Phase
-from chaosrun.planning import Plan
-from chaosrun.progress import Progress
+from chaosrun.base.phases import Phase
+from chaosrun.hosts import runner
+from chaosrun.plan.planning import Plan
+from chaosrun.run.engine import Activity, ActivityEnd, Engine, FaultWindow, Outcome, make_run_id
+from chaosrun.run.journal import now_iso
+from chaosrun.run.progress import Progress
 from chaosrun.runbook import compile as compiler
 from chaosrun.runbook.parse import Runbook, Step
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrun.errors import InvalidInput
-from chaosrun.yamlpos import Positions, YamlProblem, load_yaml
+from chaosrun.base.errors import InvalidInput
+from chaosrun.base.yamlpos import Positions, YamlProblem, load_yaml
 
 FENCE = re.compile(r"^(\s{0,3})(`{3,}|~{3,})\s*([^`\s]*)")
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from chaosrun import config as project_config
-from chaosrun.errors import InvalidInput
-from chaosrun.experiment import parse_experiment
-from chaosrun.planning import Plan, defaults_from, make_plan
+from chaosrun.base.errors import InvalidInput
+from chaosrun.model import config as project_config
+from chaosrun.model.experiment import parse_experiment
+from chaosrun.plan.planning import Plan, defaults_from, make_plan
 from chaosrun.runbook.check import RUNBOOK_KEYS, check
 from chaosrun.runbook.parse import Runbook, load
 

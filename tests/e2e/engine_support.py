@@ -8,8 +8,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from chaosrun.apiaccess import ApiAccess
 from chaosrun.lab.api import get_json
+from chaosrun.model.apiaccess import ApiAccess
 
 
 def parse_time(text: str) -> float:

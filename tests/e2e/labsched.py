@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun.hostlayout import STATE_DIR
+from chaosrun.base.hostlayout import STATE_DIR
 from chaosrun.lab.topology import LabConfig
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import yaml
 
-from chaosrun.apiaccess import ApiAccess
-from chaosrun.hostlayout import STATE_DIR
+from chaosrun.base.hostlayout import STATE_DIR
 from chaosrun.lab import api
 from chaosrun.lab.topology import LabConfig
+from chaosrun.model.apiaccess import ApiAccess
 
 PROJECT = Path(__file__).resolve().parents[2]
 CHAOSRUN = [sys.executable, "-m", "chaosrun"]

@@ -25,9 +25,9 @@ from safety_support import (  # noqa: F401  (fixtures)
 )
 from test_safety_crash import wait_for_metric
 
-from chaosrun import config as project_config
-from chaosrun.inventory import load_inventory
-from chaosrun.planning import alertmanager_access
+from chaosrun.hosts.inventory import load_inventory
+from chaosrun.model import config as project_config
+from chaosrun.plan.planning import alertmanager_access
 from chaosrun.probes.session import open_session
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]

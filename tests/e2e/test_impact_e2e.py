@@ -28,8 +28,8 @@ from safety_support import (  # noqa: F401  (fixtures)
 from test_report_e2e import _browser
 from test_seed_scenarios import run_when_steady
 
-from chaosrun.apiaccess import ApiAccess
-from chaosrun.experiment import load_experiment
+from chaosrun.model.apiaccess import ApiAccess
+from chaosrun.model.experiment import load_experiment
 from chaosrun.report import impact, impact_text
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]

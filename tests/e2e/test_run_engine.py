@@ -24,8 +24,8 @@ from safety_support import (  # noqa: F401  (fixtures)
     safety_lab_fixture,
 )
 
-from chaosrun.apiaccess import ApiAccess
 from chaosrun.lab import api, wait
+from chaosrun.model.apiaccess import ApiAccess
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 ORDER_UNIT = "order-service.service"
@@ -110,7 +110,7 @@ def test_a_kill_one_order_instance_passes(project: Project) -> None:
     assert all(after[h] == before[h] for h in hosts if h != victim), "another instance was hit"
     assert journal["recovery"]["recovered"] is True
     assert journal["overrides"] == {"duration": "10s"}
-    # Every ansible-playbook phase ran in a playbook started ahead (chaosrun.prestart).
+    # Every ansible-playbook phase ran in a playbook started ahead (chaosrun.run.prestart).
     ahead = {p["name"]: p.get("started_ahead") for p in journal["phases"] if "started_ahead" in p}
     assert ahead == {"inject": True, "verify_active": True, "verify_inactive": True}
     assert_clean(project, hosts)

@@ -23,7 +23,7 @@ from safety_support import (  # noqa: F401  (fixtures)
     safety_lab_fixture,
 )
 
-from chaosrun import hostshell
+from chaosrun.hosts import hostshell
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 HOSTS = "order_service:payment_service"  # five lab hosts

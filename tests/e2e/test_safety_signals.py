@@ -29,7 +29,8 @@ from safety_support import (  # noqa: F401  (fixtures)
     stop_one_order,
 )
 
-from chaosrun import liveness, reaper
+from chaosrun.base import liveness
+from chaosrun.run import reaper
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 UNIT = "order-service.service"
@@ -215,7 +216,7 @@ def _wait_for_ansible(project: Project, proc, timeout: float = 400):
                 if any(p["name"] == "steady_state_before" for p in journal["phases"]):
                     tree = _descendants(proc.pid)
                     # The ad hoc ansible of the command probe: the command itself reaches
-                    # it as an unsafe variable (chaosrun.usertext), named on its command line.
+                    # it as an unsafe variable (chaosrun.base.usertext), named on its command line.
                     if any(b"chaosrun_probe_command" in _cmdline(p) for p in tree):
                         time.sleep(1)  # the workers and their ssh clients start
                         return journal["run_id"], _descendants(proc.pid)

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from labsched import PROJECT, Lab, sched_lab
 
-from chaosrun import audit
+from chaosrun.model import audit
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 __all__ = ["sched_lab"]

@@ -19,7 +19,8 @@ import requests
 import yaml
 from labsched import PROJECT, Lab, sched_lab
 
-from chaosrun import audit, schedule_install, schedules
+from chaosrun.model import audit
+from chaosrun.modes import schedule_install, schedules
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 __all__ = ["sched_lab"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from labsched import PROJECT, Lab, sched_lab
 
-from chaosrun import schedule_install, schedules
+from chaosrun.modes import schedule_install, schedules
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 __all__ = ["sched_lab"]

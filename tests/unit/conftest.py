@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun import prestart
+from chaosrun.run import prestart
 
 # The collection's modules and their test helpers, as ansible_collections.chaosrun.chaos.
 COLLECTIONS = str(Path(__file__).resolve().parents[2] / "collections")

@@ -11,14 +11,14 @@ import pytest
 import tlsprom
 from engine_fixtures import GOOD
 
-from chaosrun import config
-from chaosrun.apiaccess import ApiAccess
-from chaosrun.errors import InvalidInput
-from chaosrun.experiment import ProbeSpec
+from chaosrun.base.errors import InvalidInput
+from chaosrun.base.verdict import Verdict
+from chaosrun.model import config
+from chaosrun.model.apiaccess import ApiAccess
+from chaosrun.model.experiment import ProbeSpec
 from chaosrun.probes import Prober
 from chaosrun.probes.prometheus import PrometheusSource
 from chaosrun.probes.session import explain, open_session
-from chaosrun.verdict import Verdict
 
 UP = ProbeSpec("prometheus answers", "prometheus", {"query": "vector(1)"}, {"min": 1}, ())
 
@@ -136,8 +136,8 @@ def test_plan_warns_about_skipped_verification_and_redacts_secrets(
 ) -> None:
     from engine_fixtures import COLLECTIONS, INVENTORY
 
-    from chaosrun import rolespec
-    from chaosrun.planning import load_plan
+    from chaosrun.hosts import rolespec
+    from chaosrun.plan.planning import load_plan
 
     monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
     rolespec.load_role.cache_clear()
@@ -216,8 +216,8 @@ def test_probe_module_reads_access_like_chaosrun_yml(
 def test_inventory_access_applies_to_its_own_url_only(tmp_path: Path) -> None:
     """The lab's inventory names its CA and password file next to its URL; a run reaches
     that server with them, and any other server without the password."""
-    from chaosrun.inventory import Inventory
-    from chaosrun.planning import inventory_access
+    from chaosrun.hosts.inventory import Inventory
+    from chaosrun.plan.planning import inventory_access
 
     secret = tmp_path / "password"
     secret.write_text("lab-secret\n")

@@ -7,7 +7,7 @@ import multiprocessing
 
 import pytest
 
-from chaosrun import audit
+from chaosrun.model import audit
 
 
 def _writer(path, n):

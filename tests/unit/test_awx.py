@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from dateutil import rrule as du_rrule
 
-from chaosrun import awx, schedules
-from chaosrun.errors import InvalidInput
+from chaosrun.base.errors import InvalidInput
+from chaosrun.modes import awx, schedules
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -259,7 +259,7 @@ def test_awx_schedule_fires_when_cron_does(project: Path) -> None:
     """The RRULE, expanded as AWX expands it (dateutil), gives the cron slots."""
     from zoneinfo import ZoneInfo
 
-    from chaosrun import cronexpr
+    from chaosrun.model import cronexpr
 
     [_, monthly] = schedules.load()
     rule = awx.awx_schedule(monthly, awx.Target(), dt.date(2026, 11, 27))["rrule"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chaosrun import blast_radius
-from chaosrun.blast_radius import Caps
-from chaosrun.errors import InvalidInput, Refused
+from chaosrun.base.errors import InvalidInput, Refused
+from chaosrun.model import blast_radius
+from chaosrun.model.blast_radius import Caps
 
 
 def loc(path):

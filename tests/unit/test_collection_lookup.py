@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun import ansiblecfg, collection, paths, runner
-from chaosrun.errors import InvalidInput
+from chaosrun.base import paths
+from chaosrun.base.errors import InvalidInput
+from chaosrun.hosts import ansiblecfg, collection, runner
 
 ROOT = Path(__file__).resolve().parents[2]
 

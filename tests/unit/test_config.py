@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun import config
-from chaosrun.errors import InvalidInput
+from chaosrun.base.errors import InvalidInput
+from chaosrun.model import config
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -16,10 +16,10 @@ from typing import ClassVar
 
 import pytest
 
-from chaosrun import doctor
-from chaosrun.hostaccess import HostInfo
-from chaosrun.hostshell import Answer
-from chaosrun.preflight import LACKING_RC
+from chaosrun.hosts.hostaccess import HostInfo
+from chaosrun.hosts.hostshell import Answer
+from chaosrun.ops import doctor
+from chaosrun.run.preflight import LACKING_RC
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def prometheus() -> Iterator[tuple[str, list[int]]]:
 
 
 def test_prometheus_ready_and_refusing(prometheus: tuple[str, list[int]]) -> None:
-    from chaosrun.apiaccess import ApiAccess
+    from chaosrun.model.apiaccess import ApiAccess
 
     url, codes = prometheus
     assert doctor.ready_check("prometheus", ApiAccess(url), 5).ok

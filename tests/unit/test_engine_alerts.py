@@ -116,7 +116,7 @@ def test_an_expected_alert_that_never_fired_fails_the_run(env, alertmanager):  #
 
 
 def test_no_alertmanager_refuses_expected_alerts(env) -> None:  # noqa: F811
-    from chaosrun.errors import InvalidInput
+    from chaosrun.base.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match=r"good.yml \(--set expected_alerts\).*no Alertmanager"):
         run(env, "expected_alerts=[InstanceDown]")

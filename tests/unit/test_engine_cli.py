@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
 
-from chaosrun import cli, rolespec
+from chaosrun import cli
+from chaosrun.hosts import rolespec
 
 
 @pytest.fixture(autouse=True)
@@ -125,7 +126,8 @@ def test_project_guardrails_join_every_experiment(tmp_path: Path) -> None:
 def test_vault_ids_decrypt_and_reach_ansible(tmp_path: Path, monkeypatch) -> None:
     from ansible.parsing.vault import VaultLib, VaultSecret
 
-    from chaosrun import runner, secrets
+    from chaosrun.base import secrets
+    from chaosrun.hosts import runner
 
     monkeypatch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
     (tmp_path / "dev-pass").write_text("dev secret\n")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from engine_fixtures import GOOD
 
-from chaosrun.errors import InvalidInput
-from chaosrun.experiment import Defaults, load_experiment
+from chaosrun.base.errors import InvalidInput
+from chaosrun.model.experiment import Defaults, load_experiment
 
 
 def write(tmp_path: Path, text: str) -> Path:

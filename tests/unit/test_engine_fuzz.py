@@ -21,7 +21,8 @@ from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaosrun import cli, rolespec
+from chaosrun import cli
+from chaosrun.hosts import rolespec
 
 BASE = yaml.safe_load(GOOD.read_text())
 SCALE = float(os.environ.get("CHAOSRUN_FUZZ_SCALE", "1"))

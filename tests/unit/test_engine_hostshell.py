@@ -7,8 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from chaosrun import hostshell
-from chaosrun.runner import PlayResult, _record
+from chaosrun.hosts import hostshell
+from chaosrun.hosts.runner import PlayResult, _record
 
 
 def sh(script: str) -> subprocess.CompletedProcess[str]:
@@ -154,9 +154,9 @@ def test_live_progress_never_shows_secrets() -> None:
 
     from rich.console import Console
 
-    from chaosrun.progress import make_progress
-    from chaosrun.secrets import Redactor
-    from chaosrun.verdict import ProbeResult, Verdict
+    from chaosrun.base.secrets import Redactor
+    from chaosrun.base.verdict import ProbeResult, Verdict
+    from chaosrun.run.progress import make_progress
 
     out = io.StringIO()
     redactor = Redactor()

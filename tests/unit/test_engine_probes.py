@@ -8,10 +8,10 @@ import time
 import pytest
 from engine_fixtures import GOOD, FakePrometheus
 
-from chaosrun.experiment import ProbeSpec, load_experiment
+from chaosrun.base.verdict import Verdict
+from chaosrun.model.experiment import ProbeSpec, load_experiment
 from chaosrun.probes import Prober
 from chaosrun.probes.prometheus import PrometheusSource
-from chaosrun.verdict import Verdict
 
 
 @pytest.fixture

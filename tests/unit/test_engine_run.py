@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY, FakePrometheus
 
-from chaosrun import hostshell, prestart, rolespec, runner
-from chaosrun.engine import Engine
-from chaosrun.experiment import load_experiment
-from chaosrun.planning import load_plan
-from chaosrun.progress import Progress
-from chaosrun.runner import PlayResult
-from chaosrun.secrets import Redactor
+from chaosrun.base.secrets import Redactor
+from chaosrun.hosts import hostshell, rolespec, runner
+from chaosrun.hosts.runner import PlayResult
+from chaosrun.model.experiment import load_experiment
+from chaosrun.plan.planning import load_plan
+from chaosrun.run import prestart
+from chaosrun.run.engine import Engine
+from chaosrun.run.progress import Progress
 
 EXP = load_experiment(GOOD)
 STEADY = EXP.steady_state[0].config["query"]
@@ -266,7 +267,7 @@ def test_rollback_failure_is_exit_5(env) -> None:
 
 def test_rollback_failure_names_the_reason_after_a_second_look(env, monkeypatch) -> None:
     _, hosts, _ = env
-    monkeypatch.setattr("chaosrun.engine.SECOND_LOOK_PAUSE_S", 0.0)
+    monkeypatch.setattr("chaosrun.run.engine.SECOND_LOOK_PAUSE_S", 0.0)
     hosts.fail["verify:inactive"] = hosts.fail["rollback:inactive"] = "failed"
     outcome, journal = run(env)
     assert (outcome.exit_code, journal["status"]) == (5, "rollback_failed")
@@ -279,7 +280,7 @@ def test_rollback_failure_names_the_reason_after_a_second_look(env, monkeypatch)
 
 def test_a_confirmation_that_settles_passes_on_the_second_look(env, monkeypatch) -> None:
     _, hosts, _ = env
-    monkeypatch.setattr("chaosrun.engine.SECOND_LOOK_PAUSE_S", 0.0)
+    monkeypatch.setattr("chaosrun.run.engine.SECOND_LOOK_PAUSE_S", 0.0)
     looks = []
     play = hosts.play
 
@@ -372,7 +373,7 @@ def test_the_steady_state_is_sampled_through_the_fault_and_its_impact_recorded(e
 
 
 class FakePending:
-    """A started-ahead play (chaosrun.prestart.Pending) that runs the fake hosts' play when
+    """A started-ahead play (chaosrun.run.prestart.Pending) that runs the fake hosts' play when
     released; `waiting` False: its wait ran out, so the engine must start a fresh one."""
 
     def __init__(self, fleet: Hosts, log: list[tuple[str, ...]], waiting: bool, **kw) -> None:

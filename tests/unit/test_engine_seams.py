@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 import chaosrun
-from chaosrun.engine import Engine
+from chaosrun.run.engine import Engine
 from chaosrun.runbook.drill import DrillEngine
 
 PACKAGE = Path(chaosrun.__file__).parent

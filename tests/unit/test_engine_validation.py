@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
 
-from chaosrun import rolespec
-from chaosrun.errors import InvalidInput, Refused
-from chaosrun.experiment import load_experiment
-from chaosrun.inventory import load_inventory
-from chaosrun.targets import choose, select_hosts
-from chaosrun.validation import check, query_window
+from chaosrun.base.errors import InvalidInput, Refused
+from chaosrun.hosts import rolespec
+from chaosrun.hosts.inventory import load_inventory
+from chaosrun.model.experiment import load_experiment
+from chaosrun.plan.targets import choose, select_hosts
+from chaosrun.plan.validation import check, query_window
 
 
 @pytest.fixture(autouse=True)

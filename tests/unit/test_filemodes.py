@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun import audit
-from chaosrun.journal import Journal
+from chaosrun.base.secrets import Redactor
+from chaosrun.model import audit
 from chaosrun.report.writer import write_run_reports
-from chaosrun.secrets import Redactor
+from chaosrun.run.journal import Journal
 
 
 def mode(path: Path) -> int:

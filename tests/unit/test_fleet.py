@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from chaosrun import audit, config, fleet
-from chaosrun.errors import InvalidInput, Refused
-from chaosrun.hostshell import Answer
+from chaosrun.base.errors import InvalidInput, Refused
+from chaosrun.hosts.hostshell import Answer
+from chaosrun.model import audit, config
+from chaosrun.ops import fleet
 
 
 def cfg(tmp_path):

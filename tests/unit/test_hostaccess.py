@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun import hostaccess, hostshell, preflight
-from chaosrun.hostaccess import HostInfo
+from chaosrun.hosts import hostaccess, hostshell
+from chaosrun.hosts.hostaccess import HostInfo
+from chaosrun.run import preflight
 
 
 @pytest.fixture

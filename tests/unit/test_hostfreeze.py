@@ -11,8 +11,10 @@ from pathlib import Path
 
 import jinja2
 
-from chaosrun import hostfreeze, hostshell, killswitch
-from chaosrun.lease import FROZEN, RENEWED, LeaseRenewer
+from chaosrun.hosts import hostshell
+from chaosrun.model import killswitch
+from chaosrun.run import hostfreeze
+from chaosrun.run.lease import FROZEN, RENEWED, LeaseRenewer
 
 ROLES = Path(__file__).resolve().parents[2] / "collections/ansible_collections/chaosrun/chaos/roles"
 STATE = killswitch.Freeze("incident INC-42", "2026-11-27T21:05:01Z", "alice", "ops-1", "/srv/ops")

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from chaosrun import audit, fleet, hostfreeze
 from chaosrun.cli import app
-from chaosrun.hostshell import Answer
+from chaosrun.hosts.hostshell import Answer
+from chaosrun.model import audit
+from chaosrun.ops import fleet
+from chaosrun.run import hostfreeze
 
 
 class LocalShell:

@@ -1,4 +1,4 @@
-"""The on-host layout: the Python side (chaosrun.hostlayout) and the fault role, the Ansible
+"""The on-host layout: the Python side (chaosrun.base.hostlayout) and the fault role, the Ansible
 side's one statement of it, name the same state directory, paths and files."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import jinja2
 import pytest
 import yaml
 
-from chaosrun import hostlayout as layout
+from chaosrun.base import hostlayout as layout
 
 COLLECTION = Path(__file__).resolve().parents[2] / "collections/ansible_collections/chaosrun/chaos"
 FAULT = COLLECTION / "roles/fault"

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from chaosrun import cli, config
+from chaosrun import cli
 from chaosrun.cli import app
-from chaosrun.experiment import load_experiment
-from chaosrun.planning import defaults_from
+from chaosrun.model import config
+from chaosrun.model.experiment import load_experiment
+from chaosrun.plan.planning import defaults_from
 from chaosrun.runbook.check import check_file
 
 

@@ -8,9 +8,9 @@ import stat
 import threading
 from pathlib import Path
 
-from chaosrun import journal as journal_mod
-from chaosrun.journal import Journal
-from chaosrun.secrets import Redactor
+from chaosrun.base.secrets import Redactor
+from chaosrun.run import journal as journal_mod
+from chaosrun.run.journal import Journal
 
 
 def make(tmp_path: Path) -> Journal:

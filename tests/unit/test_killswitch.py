@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from chaosrun import audit, killswitch
-from chaosrun.errors import InvalidInput, Refused
+from chaosrun.base.errors import InvalidInput, Refused
+from chaosrun.model import audit, killswitch
 
 
 def test_freeze_refuses_and_unfreeze_lifts(tmp_path):
@@ -53,7 +53,7 @@ def test_freeze_is_announced_to_subscribed_webhooks(tmp_path):
     import http.server
     import threading
 
-    from chaosrun.config import Webhook
+    from chaosrun.model.config import Webhook
 
     got = []
 

@@ -97,7 +97,7 @@ def test_bastion_lab_reaches_hosts_through_the_jump_host(tmp_path: Path) -> None
     says it too."""
     from dataclasses import replace
 
-    from chaosrun.inventory import Inventory
+    from chaosrun.hosts.inventory import Inventory
     from chaosrun.lab import bastion
 
     lab = replace(LAB, bastion=True)

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from chaosrun.errors import ChaosrunError, InvalidInput
+from chaosrun.base.errors import ChaosrunError, InvalidInput
 from chaosrun.lab import network, preflight
 from chaosrun.lab.topology import LabConfig
 

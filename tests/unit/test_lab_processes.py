@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from chaosrun.lab import processes
@@ -58,7 +59,11 @@ def test_strays_are_found_by_their_marker(tmp_path: Path) -> None:
     stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], env=env)
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     try:
-        found = processes.strays(paths)
+        # Right after exec the kernel may not have set the new environment up yet (Popen
+        # returns once exec began): look again for a while, as `lab down` would.
+        deadline = time.monotonic() + 5
+        while stray.pid not in (found := processes.strays(paths)) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert stray.pid in found
         assert other.pid not in found
         assert processes.strays(paths, known=[stray.pid]) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun.errors import ChaosrunError
+from chaosrun.base.errors import ChaosrunError
 from chaosrun.lab import provision
 from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig

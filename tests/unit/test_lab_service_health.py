@@ -111,7 +111,7 @@ def test_unreachable_service_is_a_failure_with_a_reason(monkeypatch: pytest.Monk
 def test_lab_up_waits_for_steady_traffic_and_names_what_it_saw(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from chaosrun.errors import ChaosrunError
+    from chaosrun.base.errors import ChaosrunError
     from chaosrun.lab import wait
     from chaosrun.lab.health import Check
 

@@ -6,7 +6,7 @@ import itertools
 import threading
 import time
 
-from chaosrun.lease import LeaseRenewer
+from chaosrun.run.lease import LeaseRenewer
 
 
 def test_renews_all_hosts_until_stopped():

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from engine_fixtures import GOOD
 
-from chaosrun import cascade
-from chaosrun.errors import InvalidInput
-from chaosrun.experiment import ProbeSpec, load_experiment
-from chaosrun.journal import Journal
-from chaosrun.observe import Observer
+from chaosrun.base.errors import InvalidInput
+from chaosrun.base.secrets import Redactor
+from chaosrun.base.verdict import ProbeResult, Verdict
+from chaosrun.model.experiment import ProbeSpec, load_experiment
 from chaosrun.probes import Prober, tcp
-from chaosrun.secrets import Redactor
-from chaosrun.verdict import ProbeResult, Verdict
+from chaosrun.report import cascade
+from chaosrun.run.journal import Journal
+from chaosrun.run.observe import Observer
 
 OBSERVE = """\
 observe:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from chaosrun import blast_radius, ramp_steps
-from chaosrun.blast_radius import Caps
-from chaosrun.percent import hosts_for_percent
-from chaosrun.targets import choose
+from chaosrun.base.percent import hosts_for_percent
+from chaosrun.model import blast_radius, ramp_steps
+from chaosrun.model.blast_radius import Caps
+from chaosrun.plan.targets import choose
 
 # (hosts, percent, a selection's count, a cap's count)
 CASES = [

@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from chaosrun import cascade
-from chaosrun.errors import ChaosrunError, InvalidInput, Refused
-from chaosrun.exitcodes import ExitCode
-from chaosrun.phases import AFTER_FAULT, FAULT_ON, RUN_ORDER, Phase
-from chaosrun.report import verdicts
+from chaosrun.base.errors import ChaosrunError, InvalidInput, Refused
+from chaosrun.base.exitcodes import ExitCode
+from chaosrun.base.phases import AFTER_FAULT, FAULT_ON, RUN_ORDER, Phase
+from chaosrun.report import cascade, verdicts
 
 
 def test_the_fault_is_on_from_inject_to_rollback_and_in_a_drills_runbook() -> None:

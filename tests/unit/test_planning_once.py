@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
 
-from chaosrun import config as project_config
-from chaosrun import rolespec, validation
-from chaosrun.blast_radius import Caps
-from chaosrun.errors import InvalidInput
-from chaosrun.planning import load_plan
+from chaosrun.base.errors import InvalidInput
+from chaosrun.hosts import rolespec
+from chaosrun.model import config as project_config
+from chaosrun.model.blast_radius import Caps
+from chaosrun.plan import validation
+from chaosrun.plan.planning import load_plan
 from chaosrun.runbook import plan as runbook_plan
 
 WINDOW = "blackout_windows=[{name: nightly backup, cron: '0 2 * * *', length: 1h}]"

@@ -1,4 +1,4 @@
-"""A phase's playbook started ahead (chaosrun.prestart) waits without touching a host, runs
+"""A phase's playbook started ahead (chaosrun.run.prestart) waits without touching a host, runs
 what the release names once released, and ends touching nothing when abandoned."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun import prestart
+from chaosrun.run import prestart
 
 
 @pytest.fixture

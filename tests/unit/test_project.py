@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from chaosrun import config, project
+from chaosrun.base import project
+from chaosrun.base.errors import InvalidInput
 from chaosrun.cli import app
-from chaosrun.errors import InvalidInput
+from chaosrun.model import config
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,9 @@ import socket
 
 import pytest
 
-from chaosrun import config, killswitch, ramp, ramp_steps, safety
-from chaosrun.errors import InvalidInput, Refused
+from chaosrun.base.errors import InvalidInput, Refused
+from chaosrun.model import config, killswitch, ramp_steps, safety
+from chaosrun.modes import ramp
 
 
 def test_ramp_counts_from_counts_and_percentages():
@@ -98,8 +99,8 @@ def test_run_plan_runs_one_engine_per_step_and_writes_the_ramp_into_the_journals
     import dataclasses
     from types import SimpleNamespace
 
-    from chaosrun.blast_radius import Caps
-    from chaosrun.targets import Selection
+    from chaosrun.model.blast_radius import Caps
+    from chaosrun.plan.targets import Selection
 
     runs = []
 

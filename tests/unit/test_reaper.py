@@ -14,7 +14,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from chaosrun import liveness
+from chaosrun.base import liveness
 
 # A controller: starts the reaper, then a daemon that detaches (double fork, own session,
 # SIGHUP ignored, an empty environment: only the guardian's notes can find it) and a
@@ -22,7 +22,7 @@ from chaosrun import liveness
 CONTROLLER = textwrap.dedent(
     """\
     import os, subprocess, sys, time
-    from chaosrun import reaper
+    from chaosrun.run import reaper
     from pathlib import Path
     Path(sys.argv[3]).mkdir(parents=True)  # as the run's HostShell makes it
     r = reaper.Reaper(sys.argv[1], Path(sys.argv[3])).start()
@@ -88,9 +88,13 @@ def test_sigkill_of_the_controller_group_ends_the_runs_processes():
 
 
 def test_the_end_of_a_run_ends_its_processes_but_not_the_controller():
-    proc, pids = _start(f"unit-end-{os.getpid()}", "end")
+    # On cue: a controller that ended at once could sweep before this test saw its pids.
+    proc, pids = _start(f"unit-end-{os.getpid()}", "end-on-cue")
     try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "stopped"
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "stopped"
         assert _gone_within(pids, 5) == []
         assert proc.poll() is None
     finally:

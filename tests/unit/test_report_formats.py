@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import report_journals as rj
 
-from chaosrun import audit, config
-from chaosrun.errors import InvalidInput
+from chaosrun.base.errors import InvalidInput
+from chaosrun.model import audit, config
 from chaosrun.report import formats
 from chaosrun.report.hooks import targets_for
 from chaosrun.report.notify import notify

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import report_journals as rj
 
-from chaosrun import liveness
-from chaosrun.errors import InvalidInput
+from chaosrun.base import liveness
+from chaosrun.base.errors import InvalidInput
 from chaosrun.report import history
 from chaosrun.report.history_html import render_history
 from chaosrun.report.journal import load_journal
@@ -116,8 +116,8 @@ def test_history_html_escapes_titles_and_draws_runs(runs):
 
 
 def test_status_lists_a_crashed_run_with_the_faults_the_hosts_still_hold(tmp_path):
-    from chaosrun import config as project_config
-    from chaosrun import fleet
+    from chaosrun.model import config as project_config
+    from chaosrun.ops import fleet
 
     runs = tmp_path / "runs"
     dead = subprocess.Popen(["true"])

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from chaosrun import rolespec, scaffold
+from chaosrun.hosts import rolespec
 from chaosrun.lab import image
+from chaosrun.ops import scaffold
 
 PROJECT = Path(__file__).resolve().parents[2]
 ROLES = PROJECT / "collections/ansible_collections/chaosrun/chaos/roles"

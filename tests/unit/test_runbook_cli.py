@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from chaosrun import usertext
+from chaosrun.base import usertext
 
 ROOT = Path(__file__).resolve().parents[2]
 WRONG_UNIT = Path(__file__).parent / "fixtures" / "runbooks" / "order-down-wrong-unit.md"
@@ -47,9 +47,9 @@ def test_drill_and_run_shout_rollback_failed_the_same_way(
     from typer.testing import CliRunner
 
     from chaosrun import cli
-    from chaosrun.engine import Outcome
+    from chaosrun.base.secrets import Redactor
+    from chaosrun.run.engine import Outcome
     from chaosrun.runbook import drill, plan
-    from chaosrun.secrets import Redactor
 
     outcome = Outcome("rollback_failed", 5, tmp_path / "j.json", "r-1", "rollback failed", ["o-2"])
 

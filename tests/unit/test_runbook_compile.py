@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun import usertext
+from chaosrun.base import usertext
 from chaosrun.runbook import compile as compiler
 from chaosrun.runbook.check import check_file
 

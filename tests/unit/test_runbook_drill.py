@@ -12,7 +12,7 @@ import pytest
 from engine_fixtures import INVENTORY
 from test_engine_run import _quiet, env  # noqa: F401  (the engine tests' fake hosts)
 
-from chaosrun.progress import Progress
+from chaosrun.run.progress import Progress
 from chaosrun.runbook.drill import DrillEngine, StepResult, auto_ack
 from chaosrun.runbook.plan import drill_plan
 
@@ -126,7 +126,7 @@ def test_manual_step_refused_by_the_operator_fails_the_drill(env) -> None:  # no
 
 
 def test_runbook_without_fault_cannot_be_drilled(tmp_path: Path) -> None:
-    from chaosrun.errors import InvalidInput
+    from chaosrun.base.errors import InvalidInput
 
     path = tmp_path / "nofault.md"
     path.write_text("# Just prose\n\n## Do a thing\n\nText.\n")

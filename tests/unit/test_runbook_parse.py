@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun.errors import InvalidInput
+from chaosrun.base.errors import InvalidInput
 from chaosrun.runbook.check import check, check_file
 from chaosrun.runbook.parse import parse
 

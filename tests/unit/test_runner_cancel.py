@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun import runner
+from chaosrun.hosts import runner
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
 
-from chaosrun import rolespec
-from chaosrun.errors import InvalidInput, Refused
-from chaosrun.experiment import load_experiment
-from chaosrun.inventory import load_inventory
-from chaosrun.validation import check
+from chaosrun.base.errors import InvalidInput, Refused
+from chaosrun.hosts import rolespec
+from chaosrun.hosts.inventory import load_inventory
+from chaosrun.model.experiment import load_experiment
+from chaosrun.plan.validation import check
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chaosrun import scaffold
-from chaosrun.errors import InvalidInput, Refused
+from chaosrun.base.errors import InvalidInput, Refused
+from chaosrun.ops import scaffold
 
 PROJECT = Path(__file__).resolve().parents[2]
 

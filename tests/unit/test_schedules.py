@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from dateutil import rrule as du_rrule
 
-from chaosrun import audit, cronexpr, schedules
-from chaosrun.errors import InvalidInput
+from chaosrun.base.errors import InvalidInput
+from chaosrun.model import audit, cronexpr
+from chaosrun.modes import schedules
 
 UTC = dt.UTC
 
@@ -234,7 +235,7 @@ def awx_rrule_problems(text: str) -> list[str]:
 
 
 def test_cron_and_systemd_rendering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chaosrun import schedule_install as si
+    from chaosrun.modes import schedule_install as si
 
     monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
     monkeypatch.setattr(si, "MAX_CRON_COMMAND", 10**6)  # the inline form
@@ -253,7 +254,7 @@ def test_cron_and_systemd_rendering(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
 def test_systemd_units_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chaosrun import schedule_install as si
+    from chaosrun.modes import schedule_install as si
 
     monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
     sched = _sched(name="verify-me", cron="0 10 1,15 * mon", timezone="Europe/Berlin")
@@ -271,7 +272,7 @@ def test_systemd_units_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_install_cron_file_and_uninstall_exactly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chaosrun import schedule_install as si
+    from chaosrun.modes import schedule_install as si
 
     monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
     monkeypatch.setattr(si, "MAX_CRON_COMMAND", 10**6)  # the inline form
@@ -299,7 +300,7 @@ def test_install_cron_file_and_uninstall_exactly(
 def test_uninstall_keeps_a_file_changed_since(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chaosrun import schedule_install as si
+    from chaosrun.modes import schedule_install as si
 
     monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
     unit_dir = tmp_path / "units"
@@ -315,7 +316,7 @@ def test_crontab_block_is_added_and_removed_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Against a stand-in `crontab` that keeps the table in a file."""
-    from chaosrun import schedule_install as si
+    from chaosrun.modes import schedule_install as si
 
     monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
     monkeypatch.setattr(si, "MAX_CRON_COMMAND", 10**6)  # the inline form
@@ -337,7 +338,7 @@ def test_crontab_block_is_added_and_removed_alone(
 
 
 def test_cron_file_name_with_a_dot_is_refused(tmp_path: Path) -> None:
-    from chaosrun import schedule_install as si
+    from chaosrun.modes import schedule_install as si
 
     with pytest.raises(InvalidInput, match="dot"):
         si.install([_sched()], "cron", cron_path=tmp_path / "chaosrun.cron")
@@ -422,7 +423,7 @@ def test_a_refused_run_does_not_count_toward_the_gap(tmp_path: Path) -> None:
 def test_a_command_too_long_for_cron_runs_from_an_entry_script(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chaosrun import schedule_install as si
+    from chaosrun.modes import schedule_install as si
 
     monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
     monkeypatch.setattr(si, "MAX_CRON_COMMAND", 10)

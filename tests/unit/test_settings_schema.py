@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from chaosrun import apiaccess, blast_radius, config, scaffold_project, schedules
-from chaosrun.blast_radius import Caps
+from chaosrun.base.errors import InvalidInput
 from chaosrun.cli import app
-from chaosrun.errors import InvalidInput
-from chaosrun.schema import field_name
-from chaosrun.windows import parse_windows
+from chaosrun.model import apiaccess, blast_radius, config
+from chaosrun.model.blast_radius import Caps
+from chaosrun.model.schema import field_name
+from chaosrun.model.windows import parse_windows
+from chaosrun.modes import schedules
+from chaosrun.ops import scaffold_project
 
 PROJECT = Path(__file__).resolve().parents[2]
 SETTINGS = Path(__file__).resolve().parent / "fixtures" / "settings"

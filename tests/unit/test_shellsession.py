@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from chaosrun import hostshell
-from chaosrun.inventory import HostInfo
-from chaosrun.shellsession import ShellSession
+from chaosrun.hosts import hostshell
+from chaosrun.hosts.inventory import HostInfo
+from chaosrun.hosts.shellsession import ShellSession
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from chaosrun.apiaccess import ApiAccess
-from chaosrun.errors import InvalidInput
-from chaosrun.experiment import ExpectedAlert, load_experiment
+from chaosrun.base.errors import InvalidInput
+from chaosrun.model.apiaccess import ApiAccess
+from chaosrun.model.experiment import ExpectedAlert, load_experiment
 from chaosrun.report import alerts as report_alerts
 from chaosrun.report.journal import Journal
 from chaosrun.report.markdown import md
-from chaosrun.silences import AlertWatch, SilenceError, host_regex, matchers, parse_time
+from chaosrun.run.silences import AlertWatch, SilenceError, host_regex, matchers, parse_time
 
 BASE = """\
 title: t

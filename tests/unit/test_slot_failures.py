@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chaosrun import audit, schedule_install, schedules
 from chaosrun.lab import webhook
+from chaosrun.model import audit
+from chaosrun.modes import schedule_install, schedules
 
 CRON_ENV = ["env", "-i", "HOME=/root", "LOGNAME=root", "SHELL=/bin/sh", "PATH=/usr/bin:/bin"]
 
@@ -230,7 +231,7 @@ def test_guard_records_the_exit_code_a_run_ends_with(
     slot with that code and the reason the run noted; a passing one is a passed slot."""
     import typer
 
-    from chaosrun import slots
+    from chaosrun.modes import slots
 
     url, record = receiver
     root = project(tmp_path, url)

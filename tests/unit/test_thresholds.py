@@ -15,7 +15,7 @@ from ansible_collections.chaosrun.chaos.tests.unit.plugins.modules.test_probe_mo
     run_module,
 )
 
-from chaosrun.thresholds import Amount, Limit, Threshold, parse_amount
+from chaosrun.base.thresholds import Amount, Limit, Threshold, parse_amount
 
 # (thresholds, value, baseline, which one breaks or "" when the value holds)
 CASES = [

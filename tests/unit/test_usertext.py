@@ -13,14 +13,14 @@ import pytest
 import yaml
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
 
-from chaosrun import rolespec, runner
-from chaosrun.experiment import load_experiment
-from chaosrun.inventory import load_inventory
+from chaosrun.base.usertext import jinja_markers
+from chaosrun.base.yamlpos import VaultValue
+from chaosrun.hosts import rolespec, runner
+from chaosrun.hosts.inventory import load_inventory
+from chaosrun.model.experiment import load_experiment
+from chaosrun.plan.validation import check
 from chaosrun.runbook import compile as compiler
 from chaosrun.runbook.check import check_file, warnings
-from chaosrun.usertext import jinja_markers
-from chaosrun.validation import check
-from chaosrun.yamlpos import VaultValue
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chaosrun import windows
-from chaosrun.errors import InvalidInput
+from chaosrun.base.errors import InvalidInput
+from chaosrun.model import windows
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = dt.UTC

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
 
-from chaosrun import blast_radius, rolespec, zones
-from chaosrun.blast_radius import Caps
-from chaosrun.errors import InvalidInput, Refused
-from chaosrun.experiment import load_experiment
-from chaosrun.inventory import load_inventory
-from chaosrun.targets import select_hosts
-from chaosrun.validation import check
+from chaosrun.base.errors import InvalidInput, Refused
+from chaosrun.hosts import rolespec
+from chaosrun.hosts.inventory import load_inventory
+from chaosrun.model import blast_radius, zones
+from chaosrun.model.blast_radius import Caps
+from chaosrun.model.experiment import load_experiment
+from chaosrun.plan.targets import select_hosts
+from chaosrun.plan.validation import check
 
 # The fixture inventory: order-1, order-3, payment-1 in zone_a; order-2, db-1 in zone_b.
 # Selections keep the inventory's order (Ansible's for the pattern `lab`).

@@ -1,0 +1,28 @@
+"""Errors a user can act on: one clear line, a distinct exit code."""
+
+from __future__ import annotations
+
+from chaosrun.base.exitcodes import ExitCode
+
+
+class ChaosrunError(Exception):
+    """An error reported to the user as one line, exiting with `exit_code`."""
+
+    exit_code: int = ExitCode.FAILED
+
+    def __init__(self, message: str, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class InvalidInput(ChaosrunError):
+    """Bad experiment, runbook, config or option (exit 2)."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
+class Refused(ChaosrunError):
+    """A safety check refused to start (exit 4)."""
+
+    exit_code = ExitCode.REFUSED

@@ -1,0 +1,262 @@
+"""Direct SSH to the selected hosts, for the few things that must be fast.
+
+Aborting must not wait for an ansible-playbook start: the engine runs each fault's ONE
+revert script over an already open OpenSSH ControlMaster connection, on all hosts in
+parallel, then confirms with the role's verify entry point. The same connections renew
+the on-host lease and read the on-host lock in preflight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shlex
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from chaosrun.base import hostlayout as layout
+from chaosrun.hosts.inventory import HostInfo
+from chaosrun.hosts.shellsession import ShellSession
+
+CONTROL_DIR = Path("/tmp/chaosrun-cp")  # short: unix socket paths are limited to 108 bytes
+
+
+def run_control_dir(run_id: str) -> Path:
+    """Where one run keeps its ssh ControlMaster sockets, its own and Ansible's: a run never
+    joins a connection it did not open (one opened elsewhere skipped this run's host key
+    check, and ends with its owner), and its guardian finds its masters by this path."""
+    return CONTROL_DIR / ("r" + hashlib.sha1(run_id.encode()).hexdigest()[:12])
+
+
+@dataclass(frozen=True)
+class Answer:
+    rc: int
+    out: str
+    seconds: float
+    via: str = "shell"  # "shell": the host's open shell; "ssh": a one-shot ssh client
+
+
+class HostShell:
+    def __init__(
+        self,
+        hosts: list[HostInfo],
+        persist: int = 600,
+        connect_timeout: int = 15,
+        control: str = "e",
+        control_dir: Path = CONTROL_DIR,
+    ):
+        self.hosts = {h.name: h for h in hosts}
+        # The ControlMaster sockets' directory and name prefix. A run has a directory of its
+        # own (run_control_dir); a one-off command on the fleet (`freeze -i`) takes its own
+        # prefix, so that its end never closes the connection of a run it is stopping.
+        self.control = control
+        self.control_dir = control_dir
+        self.persist = persist
+        self.connect_timeout = connect_timeout
+        # One shell kept open per host: after the first command (preflight's lock check),
+        # a revert or a lease renewal is one round trip on a live connection.
+        self.sessions = {
+            n: ShellSession([*self.argv(n), "--", self.remote(n, "/bin/sh")]) for n in self.hosts
+        }
+        CONTROL_DIR.mkdir(mode=0o700, exist_ok=True)
+        control_dir.mkdir(mode=0o700, exist_ok=True)
+
+    def argv(self, name: str, *extra: str) -> list[str]:
+        """The ssh command line Ansible would use for the host (see chaosrun.hosts.hostaccess),
+        behind the fast path's own options: ssh keeps the first value it is given for an option,
+        so no prompt, its own shared connection and keepalives win; known_hosts, host key
+        checking, jump hosts and the rest come from Ansible's settings. An ansible.cfg that
+        turns host key checking off is not followed: host keys are always checked here."""
+        h = self.hosts[name]
+        args = [
+            "ssh",
+            "-o", "BatchMode=yes",
+            "-o", "LogLevel=ERROR",
+            "-o", f"ConnectTimeout={self.connect_timeout}",
+            "-o", "ControlMaster=auto",
+            "-o", f"ControlPath={self.control_dir}/{self.control}-%C",
+            "-o", f"ControlPersist={self.persist}s",
+            "-o", "ServerAliveInterval=5",
+            "-o", "ServerAliveCountMax=2",
+        ]  # fmt: skip
+        if h.key_file:
+            args += ["-i", h.key_file, "-o", "IdentitiesOnly=yes"]
+        if h.port:
+            args += ["-p", str(h.port)]
+        if h.user:
+            args += ["-l", h.user]
+        args += [*h.ssh_args, *extra, h.address]
+        return args
+
+    def ansible_control_path(self) -> str | None:
+        """Ansible's ssh control_path (ANSIBLE_SSH_CONTROL_PATH) naming these masters' sockets
+        in Ansible's control_path_dir (set to `control_dir`): the playbooks then run over the
+        connections preflight opened instead of each opening its own (a handshake per host
+        inside the fault's first task). Ansible fills in %(directory)s and turns %% into %,
+        ssh expands %C. None when Ansible skips host key checking for a host: a master it
+        opened (this one gone) would then be joined here unchecked."""
+        if not all(h.host_key_checking for h in self.hosts.values()):
+            return None
+        return f"%(directory)s/{self.control}-%%C"
+
+    def remote(self, name: str, command: str) -> str:
+        """The command as the host runs it: under non-interactive sudo when Ansible becomes
+        another user there, so a missing right fails loudly instead of running unprivileged."""
+        h = self.hosts[name]
+        if not h.become:
+            return command
+        return f"sudo -n -u {shlex.quote(h.become_user)} -- {command}"
+
+    def run(self, name: str, script: str, timeout: float = 30.0) -> Answer:
+        """Through the host's open shell; a one-shot ssh when that shell is busy or gone."""
+        started = time.monotonic()
+        answer = self.sessions[name].run(script, timeout)
+        if answer is not None:
+            return Answer(answer[0], answer[1], time.monotonic() - started)
+        try:
+            proc = subprocess.run(
+                [*self.argv(name), "--", self.remote(name, "/bin/sh -c " + shlex.quote(script))],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C on the terminal must not kill a revert
+            )
+        except subprocess.TimeoutExpired:
+            return Answer(-1, f"no answer within {timeout:g}s", time.monotonic() - started, "ssh")
+        except OSError as exc:
+            return Answer(-1, str(exc), time.monotonic() - started, "ssh")
+        out = (proc.stdout + proc.stderr).strip()
+        return Answer(proc.returncode, out, time.monotonic() - started, "ssh")
+
+    def run_all(self, scripts: dict[str, str], timeout: float = 30.0) -> dict[str, Answer]:
+        """Run one script per host, all at once."""
+        if not scripts:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(scripts)) as pool:
+            futures = {n: pool.submit(self.run, n, s, timeout) for n, s in scripts.items()}
+            return {n: f.result() for n, f in futures.items()}
+
+    def close(self, keep_connections: bool = False) -> None:
+        """Close the shells and the master connections (best effort: they expire anyway);
+        `keep_connections`: leave the masters to their ControlPersist, for the next command."""
+        for session in self.sessions.values():
+            session.close()
+        if keep_connections:
+            return
+
+        def stop(name: str) -> None:
+            with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+                subprocess.run(
+                    self.argv(name, "-O", "exit"), capture_output=True, timeout=10, check=False
+                )
+
+        if self.hosts:
+            with ThreadPoolExecutor(max_workers=len(self.hosts)) as pool:
+                list(pool.map(stop, self.hosts))
+
+
+REVERT_INCOMPLETE_RC = 4  # the revert script's answer when a fault directory has no script
+NOTHING_INJECTED = "CHAOSRUN_NOTHING_INJECTED"  # the revert script's line: never armed here
+
+
+def run_all_twice(
+    shell: HostShell, scripts: dict[str, str], timeout: float, ran: Callable[[Answer], bool]
+) -> dict[str, Answer]:
+    """shell.run_all, then the hosts whose answer says the script did not run there asked
+    once more (a host merely slow to let us in). Only for scripts that may run twice."""
+    answers = shell.run_all(scripts, timeout)
+    again = {n: scripts[n] for n, a in answers.items() if not ran(a)}
+    answers.update(shell.run_all(again, timeout))
+    return answers
+
+
+def revert_script(state_dir: str, run_id: str) -> str:
+    """Run every revert script of the run on a host; rc 0 when all succeeded (or none).
+    A fault directory without a revert script (an inject cut short before writing it) is
+    left alone and answered with REVERT_INCOMPLETE_RC: the role's rollback entry point
+    clears it, after the inject's last task on the host can no longer be running.
+    Prints NOTHING_INJECTED when the host holds nothing of the run and its history records
+    no revert of it: the run never armed a fault there."""
+    d = shlex.quote(layout.run_dir(state_dir, run_id))
+    history = shlex.quote(layout.history_file(state_dir))
+    mark = shlex.quote(f'"run_id": "{run_id}"')
+    return (
+        f'rc=0; for f in {d}/*/; do [ -d "$f" ] || continue; '
+        f'if [ -f "$f/{layout.REVERT}" ]; then /bin/sh "$f/{layout.REVERT}" rollback || rc=1; '
+        f"elif [ $rc -eq 0 ]; then rc={REVERT_INCOMPLETE_RC}; fi; done; "
+        f"[ -d {d} ] || grep -qF {mark} {history} 2>/dev/null || echo {NOTHING_INJECTED}; "
+        "exit $rc"
+    )
+
+
+LEASE_GONE_RC = 3  # the lease script's exit code when the host holds nothing of the run
+LEASE_DISARMED_RC = 5  # ... when it holds a fault of the run that nothing would revert
+LEASE_FROZEN_RC = 7  # ... when the host carries the freeze marker (`chaosrun freeze -i`)
+
+
+def lease_script(state_dir: str, run_id: str, seconds: float) -> str:
+    """Push the run's lease expiry to now + seconds (atomic rename, as the dead-man reads it).
+    Exits LEASE_GONE_RC, creating nothing, when the run holds no fault on the host (not yet
+    injected, or already reverted): the renewer tells the two apart. Exits
+    LEASE_DISARMED_RC, naming the fault, when a fault's dead-man is no longer armed (the
+    `armed` file the role wrote: this boot, its unit or process, its boot guard), as after a
+    reboot: the lease file alone would outlive the timer. Exits LEASE_FROZEN_RC, printing
+    the freeze's line, when the host is frozen: checked first, since the freeze reverts the
+    run's fault (which would otherwise answer as gone, as if its dead-man had fired)."""
+    d = shlex.quote(layout.run_dir(state_dir, run_id))
+    marker = shlex.quote(layout.frozen_marker(state_dir))
+    tmp = shlex.quote(layout.lease_tmp_file(state_dir, run_id))
+    lease = shlex.quote(layout.lease_file(state_dir, run_id))
+    secs = int(seconds)
+    return (
+        f"[ ! -e {marker} ] || {{ head -n 1 {marker}; exit {LEASE_FROZEN_RC}; }}; "
+        f"[ -d {d} ] || exit {LEASE_GONE_RC}; "
+        "boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null); "
+        f'for a in {d}/*/armed; do [ -f "$a" ] || continue; '
+        'read -r b kind what guard < "$a" || continue; f=${a%/armed}; f=${f##*/}; '
+        '[ "$b" = "$boot" ] || { echo "$f was armed before the host rebooted"; '
+        f"exit {LEASE_DISARMED_RC}; }}; "
+        "case $kind in "
+        'timer) systemctl is-active --quiet "$what.timer" "$what.service" || '
+        f'{{ echo "dead-man $what of $f is not running"; exit {LEASE_DISARMED_RC}; }}; '
+        '[ -z "$guard" ] || [ -e "$guard" ] || '
+        f'{{ echo "boot guard $guard is not enabled"; exit {LEASE_DISARMED_RC}; }} ;; '
+        'process) [ -d "/proc/$what" ] || '
+        f'{{ echo "dead-man process $what of $f is gone"; exit {LEASE_DISARMED_RC}; }} ;; '
+        "esac; done; "
+        f"echo $(( $(date +%s) + {secs} )) > {tmp} && mv -f {tmp} {lease}"
+    )
+
+
+def holders_script(state_dir: str) -> str:
+    """Print the run ids holding active faults on a host (the on-host lock)."""
+    d = shlex.quote(layout.active_root(state_dir))
+    return f"[ -d {d} ] && ls -1 {d} 2>/dev/null; exit 0"
+
+
+# What ssh and sudo say when a shell could not be opened, and what it means for the user.
+_REASONS = (
+    ("REMOTE HOST IDENTIFICATION HAS CHANGED", "host key mismatch: the host's key is not "
+     "the one in known_hosts (a rebuilt host, or someone in between)"),
+    ("Host key verification failed", "host key verification failed: the host's key is "
+     "not in known_hosts, or differs from it"),
+    ("a password is required", "sudo needs a password: chaosrun needs non-interactive "
+     "sudo (NOPASSWD) for the become user"),
+    ("a terminal is required", "sudo needs a password: chaosrun needs non-interactive "
+     "sudo (NOPASSWD) for the become user"),
+    ("not in the sudoers file", "the user may not use sudo"),
+    ("is not allowed to", "the user may not run a shell with sudo as the become user"),
+)  # fmt: skip
+
+
+def explain(out: str) -> str:
+    """One short reason for a host that did not answer."""
+    for needle, reason in _REASONS:
+        if needle in out:
+            return reason
+    return out[-160:] or "no answer"

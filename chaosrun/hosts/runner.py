@@ -1,0 +1,294 @@
+"""ansible-runner adapter: one parallel run of fault-role entry points, with live events.
+
+`run_entry_points` runs playbooks/fault.yml on every selected host at once; the role's
+entry points (inject + verify, or rollback + verify) run in sequence inside that one
+ansible-playbook process. Vault values stay ciphertext in the vars file Ansible reads; that
+file and Ansible's local temporary files live in the run's own directory (0600/0700, never
+the system temp dir, so a killed controller leaves nothing there), the vars file is removed
+after the run. chaosrun.run.reaper ends the processes with the run. `run_fault_play` is the
+run itself, shared with chaosrun.run.prestart (a play started ahead of its phase).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaosrun.base import filemodes, paths, secrets
+from chaosrun.base.usertext import UnsafeDumper
+from chaosrun.base.yamlpos import VaultValue
+from chaosrun.hosts import ansiblecfg, collection
+
+EventSink = Callable[[str, str, str], None]  # (host, status, task)
+FAILED = ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed")
+
+
+@dataclass
+class PlayResult:
+    status: str
+    rc: int
+    hosts: dict[str, str] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and all(v == "ok" for v in self.hosts.values())
+
+    def settle(self) -> None:
+        """After the run: hosts that only ever reported success are ok."""
+        for host, state in self.hosts.items():
+            if state == "running":
+                self.hosts[host] = "ok"
+
+    def failed_hosts(self) -> list[str]:
+        return [h for h, v in self.hosts.items() if v != "ok"]
+
+
+def fault_playbook() -> Path:
+    return paths.fault_playbook()
+
+
+def runner_env() -> dict[str, str]:
+    """What ansible-playbook needs from the engine, added to the user's own setup: the
+    collection roots are the user's plus the bundled copy's, this venv's tools. The
+    ansible.cfg is the one Ansible picks from where chaosrun runs (ansible-runner starts
+    ansible-playbook in the run's directory, where Ansible would find none), and host key
+    checking is the user's (ansible-runner would turn it off)."""
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    env = {
+        "ANSIBLE_COLLECTIONS_PATH": collection.ansible_paths(),
+        "ANSIBLE_HOST_KEY_CHECKING": str(bool(ansiblecfg.setting("HOST_KEY_CHECKING"))),
+        "PATH": path if path.startswith(bin_dir) else f"{bin_dir}:{path}",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    cfg = ansiblecfg.config_file()
+    if cfg is not None:
+        env["ANSIBLE_CONFIG"] = str(cfg)
+    return env
+
+
+def playbook_args(*args: str) -> str:
+    """ansible-playbook's extra arguments, with the vault ids the user gave chaosrun."""
+    return shlex.join([*args, *secrets.vault_args()])
+
+
+def forks_args(hosts: int) -> list[str]:
+    """Every selected host at once (a fault lands on all of them together), unless the
+    user's Ansible configuration sets forks: then theirs holds."""
+    if ansiblecfg.is_set("DEFAULT_FORKS"):
+        return []
+    return ["--forks", str(max(5, hosts))]
+
+
+def _vault_representer(dumper: yaml.SafeDumper, value: VaultValue) -> yaml.Node:
+    return dumper.represent_scalar("!vault", value.ciphertext, style="|")
+
+
+class _VarsDumper(UnsafeDumper):
+    """Every string the engine hands to the role is data (chaosrun.base.usertext)."""
+
+
+_VarsDumper.add_representer(VaultValue, _vault_representer)
+
+
+def run_entry_points(
+    *,
+    role: str,
+    entry_points: list[str],
+    hosts: list[str],
+    variables: dict[str, Any],
+    inventory: Path,
+    work_dir: Path,
+    on_event: EventSink | None = None,
+    cancel: threading.Event | None = None,
+) -> PlayResult:
+    """Run `entry_points` of `role` on `hosts` in one ansible-playbook process."""
+    result = PlayResult(status="unknown", rc=-1, hosts=dict.fromkeys(hosts, "not run"))
+    extra = {
+        **variables,
+        "chaos_role": role,
+        "chaos_hosts": ",".join(hosts),
+        "chaos_entry_points": entry_points,
+    }
+    return run_fault_play(
+        extra=extra,
+        result=result,
+        forks=len(hosts),
+        inventory=inventory,
+        work_dir=work_dir,
+        on_event=on_event,
+        canceled=cancel.is_set if cancel is not None else None,
+    )
+
+
+def run_fault_play(
+    *,
+    extra: dict[str, Any],
+    result: PlayResult,
+    forks: int,
+    inventory: Path,
+    work_dir: Path,
+    on_event: EventSink | None = None,
+    canceled: Callable[[], bool] | None = None,
+) -> PlayResult:
+    """Run playbooks/fault.yml with `extra` vars; events of the hosts in `result.hosts`
+    (read at each event: chaosrun.run.prestart fills them in when it releases the play)."""
+    import ansible_runner
+
+    filemodes.group_dirs(work_dir)
+    local_tmp = work_dir / "tmp"
+    local_tmp.mkdir(mode=0o700, exist_ok=True)
+    fd, vars_path = tempfile.mkstemp(prefix="chaosrun-vars-", suffix=".yml", dir=work_dir)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            yaml.dump(extra, fh, Dumper=_VarsDumper)
+
+        def handle(event: dict[str, Any]) -> bool:
+            _record(event, result, on_event)
+            return True
+
+        _fast_cancel(work_dir)
+        run = ansible_runner.run(
+            private_data_dir=str(work_dir),
+            playbook=str(fault_playbook()),
+            inventory=str(inventory),
+            cmdline=playbook_args("-e", f"@{vars_path}", *forks_args(forks)),
+            envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(local_tmp)},
+            event_handler=handle,
+            cancel_callback=(lambda: _canceled(canceled, vars_path)) if canceled else None,
+            quiet=True,
+            suppress_env_files=True,
+            omit_event_data=False,
+        )
+    finally:
+        os.unlink(vars_path)
+    result.status, result.rc = run.status, run.rc if run.rc is not None else -1
+    result.settle()
+    return result
+
+
+# ansible-runner looks at the cancel callback only when its wait for output times out
+# (default every 5 s), so an abort during inject would wait up to 5 s before the play is
+# killed and the revert scripts run. A 50 ms poll costs next to no CPU.
+CANCEL_POLL_S = 0.05
+
+
+def _fast_cancel(work_dir: Path) -> None:
+    """Set the runner's poll through env/settings in its private data dir: ansible-runner
+    2.4 drops a `settings` argument when that file is missing."""
+    env = work_dir / "env"
+    env.mkdir(parents=True, exist_ok=True)
+    (env / "settings").write_text(yaml.safe_dump({"pexpect_timeout": CANCEL_POLL_S}))
+
+
+def _canceled(canceled: Callable[[], bool], marker: str) -> bool:
+    """ansible-runner kills the process group of ansible-playbook on cancel, but Ansible's
+    workers each start a session of their own: they would go on with their task (an
+    inject half-applied after the revert ran) and linger. Kill them first."""
+    if not canceled():
+        return False
+    for main in _children(os.getpid(), marker):
+        for worker in _children(main):
+            with contextlib.suppress(OSError):
+                group = os.getpgid(worker)
+                if group != os.getpgrp():
+                    os.killpg(group, signal.SIGKILL)  # the worker and its ssh client
+    return True
+
+
+def _children(parent: int, marker: str = "") -> list[int]:
+    """Pids whose parent is `parent` (and whose command line holds `marker`): the kernel's
+    per-thread child lists, cheap even when the machine runs thousands of processes."""
+    found = []
+    with contextlib.suppress(OSError):
+        for task in os.scandir(f"/proc/{parent}/task"):
+            with contextlib.suppress(OSError), open(f"{task.path}/children") as fh:
+                found += [int(pid) for pid in fh.read().split()]
+    if marker:
+        found = [pid for pid in found if marker.encode() in _cmdline(pid)]
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
+def _record(event: dict[str, Any], result: PlayResult, on_event: EventSink | None) -> None:
+    kind = event.get("event", "")
+    data = event.get("event_data") or {}
+    host = data.get("host")
+    if not host or host not in result.hosts:
+        return
+    task = str(data.get("task") or "")
+    if kind in FAILED and not data.get("ignore_errors"):
+        result.hosts[host] = "unreachable" if kind == "runner_on_unreachable" else "failed"
+        res = data.get("res") or {}
+        msg = res.get("msg") or res.get("stderr") or res.get("stdout") or kind
+        if msg == "non-zero return code" and res.get("stderr"):
+            msg = res["stderr"]  # a script's own message (a refusal, a failed apply) says more
+        result.messages[host] = f"{task}: {str(msg).strip()[:300]}"
+    elif kind in ("runner_on_ok", "runner_on_skipped") and result.hosts[host] == "not run":
+        result.hosts[host] = "running"
+    else:
+        return
+    if on_event is not None:
+        on_event(host, result.hosts[host], task)
+
+
+def run_command(
+    *, pattern: str, command: str, inventory: Path, work_dir: Path, timeout: float
+) -> dict[str, tuple[int, str]]:
+    """Run a shell command on a host pattern (ad hoc); host -> (rc, stdout). rc -1: no answer."""
+    import ansible_runner
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    answers: dict[str, tuple[int, str]] = {}
+
+    def handle(event: dict[str, Any]) -> bool:
+        data = event.get("event_data") or {}
+        host, res = data.get("host"), data.get("res") or {}
+        if host and event.get("event") in ("runner_on_ok", "runner_on_failed"):
+            answers[host] = (int(res.get("rc", 1)), str(res.get("stdout", "")))
+        elif host and event.get("event") == "runner_on_unreachable":
+            answers[host] = (-1, str(res.get("msg", "unreachable")))
+        return True
+
+    # The command is text the user typed: it reaches the shell module through an unsafe
+    # variable, so Jinja in it is never evaluated on the controller. The leading space
+    # keeps the ad hoc CLI from taking `{{` for the start of JSON arguments.
+    fd, vars_path = tempfile.mkstemp(prefix="command-", suffix=".yml", dir=work_dir)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            yaml.dump({"chaosrun_probe_command": command}, fh, Dumper=UnsafeDumper)
+        ansible_runner.run(
+            private_data_dir=str(work_dir),
+            host_pattern=pattern,
+            module="ansible.builtin.shell",
+            module_args=" {{ chaosrun_probe_command }}",
+            cmdline=playbook_args("-e", f"@{vars_path}"),
+            inventory=str(inventory),
+            envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp")},
+            event_handler=handle,
+            quiet=True,
+            suppress_env_files=True,
+            timeout=int(max(5, timeout)),
+        )
+    finally:
+        os.unlink(vars_path)
+    return answers

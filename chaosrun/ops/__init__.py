@@ -1,0 +1,1 @@
+"""Operator tools beside runs: fleet status, recover and abort, doctor, scaffolding."""

@@ -1,0 +1,140 @@
+"""A phase's ansible-playbook, started ahead of its phase and released when it begins.
+
+Starting ansible-playbook (Python, Ansible's imports, the inventory, the plugins) costs one
+to three seconds of a busy controller; a phase that starts its own pays them while the
+operator waits for the fault. `Pending` starts playbooks/fault.yml early with a release
+FIFO: the playbook's first play reads it on the controller, so the process sits ready
+there. `release` writes the hosts and entry points decided when the phase begins and
+returns the play's result; `abandon` ends a play that will not be needed without it
+touching any host. A pending play that is no longer waiting (its wait ran out, it failed
+to start) is never used: `release` answers None and the caller starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chaosrun.base import filemodes
+from chaosrun.hosts import runner
+
+# How often a release looks again for the playbook's reader while it is still starting.
+POLL_S = 0.02
+# How long `abandon` waits for the abandoned playbook to end.
+ABANDON_WAIT_S = 10.0
+
+
+class Pending:
+    """One fault.yml process waiting for its phase; its events go to `on_event`."""
+
+    def __init__(
+        self,
+        *,
+        role: str,
+        variables: dict[str, Any],
+        hosts: int,
+        inventory: Path,
+        work_dir: Path,
+        wait_s: float,
+        on_event: runner.EventSink | None = None,
+    ) -> None:
+        filemodes.group_dirs(work_dir)
+        self.fifo = work_dir / "release.fifo"
+        with contextlib.suppress(FileNotFoundError):
+            self.fifo.unlink()
+        os.mkfifo(self.fifo, 0o600)
+        self.result = runner.PlayResult(status="unknown", rc=-1)
+        self.error: BaseException | None = None
+        self._cancel: Callable[[], bool] | None = None
+        extra = {
+            **variables,
+            "chaos_role": role,
+            "chaos_release_file": str(self.fifo),
+            "chaos_release_wait_s": max(1, int(wait_s)),
+        }
+        play = {
+            "extra": extra,
+            "result": self.result,
+            "forks": hosts,
+            "inventory": inventory,
+            "work_dir": work_dir,
+            "on_event": on_event,
+            "canceled": self._canceled,
+        }
+        self._thread = threading.Thread(
+            target=self._run, args=(play,), name=f"prestart-{work_dir.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, play: dict[str, Any]) -> None:
+        try:
+            runner.run_fault_play(**play)
+        except BaseException as exc:  # re-raised by release() in the engine's thread
+            self.error = exc
+
+    def _canceled(self) -> bool:
+        cancel = self._cancel
+        return cancel is not None and cancel()
+
+    def release(
+        self, hosts: list[str], entry_points: list[str], cancel: Callable[[], bool] | None = None
+    ) -> runner.PlayResult | None:
+        """Begin the phase on `hosts`; its result once the play ended. None: the playbook
+        is not waiting any more and touched nothing (start a fresh one)."""
+        self.result.hosts = dict.fromkeys(hosts, "not run")
+        self._cancel = cancel
+        if not self._write({"hosts": hosts, "entry_points": entry_points}, wait=True):
+            self._cancel = None
+            return None
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def abandon(self) -> None:
+        """End the playbook without its phase: released for no host when it is waiting,
+        killed (before it reached any host) when it is still starting."""
+        if not self._thread.is_alive():
+            return
+        if not self._write({"hosts": [], "entry_points": []}, wait=False):
+            self._cancel = lambda: True
+        self._thread.join(ABANDON_WAIT_S)
+
+    def _write(self, release: dict[str, Any], wait: bool) -> bool:
+        """Hand `release` to the playbook's reader: once it reads (`wait`: when it gets
+        there, as long as the playbook lives). False when no reader took it."""
+        while True:
+            try:
+                fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:  # ENXIO: nobody reads the FIFO yet
+                    raise
+            if not wait or not self._thread.is_alive():
+                return False
+            time.sleep(POLL_S)
+        try:
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+            os.write(fd, json.dumps(release).encode())
+        except BrokenPipeError:  # the reader gave up (its wait ran out) in between
+            return False
+        finally:
+            os.close(fd)
+        return True
+
+
+def start(**kwargs: Any) -> Pending | None:
+    """A `Pending` play, or None when it cannot be started (the phase then starts its own)."""
+    try:
+        return Pending(**kwargs)
+    except OSError:
+        return None
