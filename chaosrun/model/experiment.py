@@ -23,7 +23,7 @@ from chaosrun.base.thresholds import Threshold, parse_amount
 from chaosrun.base.yamlpos import Positions, VaultValue, YamlProblem, load_yaml
 from chaosrun.model.apiaccess import KEYS as ACCESS_KEYS
 from chaosrun.model.ramp_steps import parse_steps as parse_ramp
-from chaosrun.model.schema import Checker
+from chaosrun.model.schema import Checker, place
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 PROBE_KINDS = ("prometheus", "http", "command", "alert", "tcp")
@@ -143,11 +143,7 @@ class Experiment:
 
     def locate(self, path: tuple) -> str:
         """`file:line`, or `file (--set key)` when an override supplied the field."""
-        dotted = ".".join(str(p) for p in path)
-        for key in self.overrides:
-            if dotted == key or dotted.startswith(key + "."):
-                return f"{self.file} (--set {key})"
-        return f"{self.file}:{self.positions.line(path)}"
+        return place(self.file, self.positions, self.overrides, path)
 
     def all_probes(self) -> list[tuple[str, ProbeSpec]]:
         return (

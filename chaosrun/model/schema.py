@@ -23,6 +23,15 @@ def field_name(path: Iterable[str | int]) -> str:
     return text or "(document)"
 
 
+def place(file: Path, positions: Positions, overridden: Iterable[str], path: tuple) -> str:
+    """`file:line` of a field, or `file (--set key)` when an override supplied it."""
+    dotted = ".".join(str(p) for p in path)
+    for key in overridden:
+        if dotted == key or dotted.startswith(key + "."):
+            return f"{file} (--set {key})"
+    return f"{file}:{positions.line(path)}"
+
+
 class Checker:
     """Collects problems; `raise_if_errors` turns them into one InvalidInput."""
 
@@ -33,11 +42,7 @@ class Checker:
         self.errors: list[str] = []
 
     def where(self, path: tuple) -> str:
-        dotted = ".".join(str(p) for p in path)
-        for key in self.overridden:
-            if dotted == key or dotted.startswith(key + "."):
-                return f"{self.file} (--set {key})"
-        return f"{self.file}:{self.positions.line(path)}"
+        return place(self.file, self.positions, self.overridden, path)
 
     def err(self, path: tuple, message: str) -> None:
         self.errors.append(f"{self.where(path)}: {field_name(path)}: {message}")
