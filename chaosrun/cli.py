@@ -10,7 +10,7 @@ from chaosrun.base import project
 from chaosrun.base.errors import ChaosrunError
 from chaosrun.base.output import error
 from chaosrun.commands import awx as awx_commands
-from chaosrun.commands import doctor, experiment, fault, init, lab, version
+from chaosrun.commands import collector, doctor, experiment, fault, init, lab, version
 from chaosrun.commands import fleet as fleet_commands
 from chaosrun.commands import report as report_commands
 from chaosrun.commands import runbook as runbook_commands
@@ -54,6 +54,7 @@ def _root(
 
 def main() -> None:
     """Entry point: turn user-facing errors into one line and their exit code."""
+    collector.free_exit()
     try:
         code = app(standalone_mode=False)
         # Without standalone mode, click returns a command's `typer.Exit(code)` instead of exiting.

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from chaosrun.base.errors import ChaosrunError, InvalidInput, Refused
 from chaosrun.base.output import console, emit_json, err_console, error, info, warn
 from chaosrun.base.phases import RUN_ORDER
+from chaosrun.commands import collector
 from chaosrun.commands.options import (
     InventoryOpt,
     JsonOpt,
@@ -23,6 +26,11 @@ from chaosrun.commands.options import (
     use_vault,
 )
 from chaosrun.commands.outcome import exit_with, outcome_json
+
+if TYPE_CHECKING:
+    from chaosrun.plan.planning import Plan
+    from chaosrun.run.engine import Outcome
+    from chaosrun.run.progress import Progress
 
 
 def register(app: typer.Typer) -> None:
@@ -245,35 +253,25 @@ def run(
     use_vault(vault_id, vault_password_file)
     root = use_runs_dir(runs_dir)
     experiment = project_file(experiment, "experiments")
-    from chaosrun.plan.planning import load_plan
-    from chaosrun.run.engine import Engine
     from chaosrun.run.progress import make_progress
 
+    collector.pause()  # until the engine starts: see chaosrun.commands.collector
     try:
-        p = load_plan(experiment, inventory, overrides or [], seed)
-    except Refused as exc:  # refused before any run directory exists: audit it here
-        from chaosrun.model import audit, config
-
-        audit.record(
-            config.load().audit_path,
-            "refused",
-            "refused",
-            experiment=str(experiment),
-            reason=str(exc),
-        )
-        raise
-    for text in p.report.deprecations:  # so scheduled runs' logs say it too
-        warn(text)
-    p.allow_irreversible = allow_irreversible
-    target = err_console if as_json else console
-    progress = make_progress(target, p.redactor, live=not as_json)
+        p = _load_plan(experiment, inventory, overrides or [], seed)
+        for text in p.report.deprecations:  # so scheduled runs' logs say it too
+            warn(text)
+        p.allow_irreversible = allow_irreversible
+        target = err_console if as_json else console
+        progress = make_progress(target, p.redactor, live=not as_json)
+        try:
+            go = _starter(p, root, progress)
+        except BaseException:
+            progress.close()
+            raise
+    finally:
+        collector.settle()
     try:
-        if p.experiment.targets.ramp:
-            from chaosrun.modes import ramp
-
-            outcome = ramp.run_plan(p, root, progress)
-        else:
-            outcome = Engine(p, root, progress).run()
+        outcome = go()
     finally:
         progress.close()
     from chaosrun.modes import slots
@@ -284,6 +282,38 @@ def run(
     else:
         info(f"journal: {outcome.journal}")
     exit_with(outcome, p.redactor, progress_on_stderr=as_json)
+
+
+def _load_plan(
+    experiment: Path, inventory: Path | None, overrides: list[str], seed: int | None
+) -> Plan:
+    """The run's plan; a refusal is audited here, before any run directory exists."""
+    from chaosrun.plan.planning import load_plan
+
+    try:
+        return load_plan(experiment, inventory, overrides, seed)
+    except Refused as exc:
+        from chaosrun.model import audit, config
+
+        audit.record(
+            config.load().audit_path,
+            "refused",
+            "refused",
+            experiment=str(experiment),
+            reason=str(exc),
+        )
+        raise
+
+
+def _starter(plan: Plan, root: Path, progress: Progress) -> Callable[[], Outcome]:
+    """What runs the plan (the ramp, or one engine made ready), to be called once."""
+    if plan.experiment.targets.ramp:
+        from chaosrun.modes import ramp
+
+        return functools.partial(ramp.run_plan, plan, root, progress)
+    from chaosrun.run.engine import Engine
+
+    return Engine(plan, root, progress).run
 
 
 __all__ = ["ChaosrunError", "register"]

@@ -23,18 +23,32 @@ def config_file() -> Path | None:
 
 
 @lru_cache(maxsize=4)
-def _manager(path: str | None) -> Any:
+def manager(path: str | None) -> Any:
+    """ansible-core's ConfigManager for that ansible.cfg (None: there is none). Ansible's
+    own, `ansible.constants.config` (where its plugins register their options), whenever
+    it reads the same file, as it does unless ANSIBLE_CONFIG or the working directory
+    changed since Ansible was loaded: Ansible's long list of settings is then read once
+    per process, not once per reader (tens of milliseconds each at a run's start)."""
+    from ansible import constants
     from ansible.config.manager import ConfigManager
 
+    if _same_file(constants.CONFIG_FILE, path):
+        return constants.config
     return ConfigManager(conf_file=path)  # None: no file (its own search finds none either)
+
+
+def _same_file(a: str | None, b: str | None) -> bool:
+    if not a or not b:
+        return not a and not b
+    return Path(a).resolve() == Path(b).resolve()
 
 
 def _value(name: str) -> tuple[Any, str]:
     cfg = config_file()
-    manager = _manager(str(cfg) if cfg else None)
+    config = manager(str(cfg) if cfg else None)
     # Defaults such as COLLECTIONS_PATHS are templates over ANSIBLE_HOME, as in ansible.constants.
-    home = manager.get_config_value("ANSIBLE_HOME")
-    return manager.get_config_value_and_origin(name, variables={"ANSIBLE_HOME": home})
+    home = config.get_config_value("ANSIBLE_HOME")
+    return config.get_config_value_and_origin(name, variables={"ANSIBLE_HOME": home})
 
 
 def setting(name: str) -> Any:

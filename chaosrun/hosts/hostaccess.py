@@ -41,15 +41,16 @@ class HostInfo:
 def _config(path: str) -> Any:
     """ansible-core's config for the ansible.cfg the runner uses, with the plugin options."""
     from ansible import constants
-    from ansible.config.manager import ConfigManager
     from ansible.plugins.loader import become_loader, connection_loader
 
+    # Loading the plugins registers their options with Ansible's own config.
     connection_loader.get("ssh", class_only=True)
     become_loader.get("sudo", class_only=True)
-    manager = ConfigManager(conf_file=path if Path(path).is_file() else None)
-    for kind, name in (("connection", "ssh"), ("become", "sudo")):
-        defs = constants.config.get_configuration_definitions(kind, name)
-        manager.initialize_plugin_configuration_definitions(kind, name, defs)
+    manager = ansiblecfg.manager(path if Path(path).is_file() else None)
+    if manager is not constants.config:
+        for kind, name in (("connection", "ssh"), ("become", "sudo")):
+            defs = constants.config.get_configuration_definitions(kind, name)
+            manager.initialize_plugin_configuration_definitions(kind, name, defs)
     return manager
 
 

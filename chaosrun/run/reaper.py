@@ -39,6 +39,9 @@ CONTROL_PATH_DIR = "ANSIBLE_SSH_CONTROL_PATH_DIR"
 CONTROL_PATH = "ANSIBLE_SSH_CONTROL_PATH"
 GRACE_S = 0.5  # between SIGTERM and SIGKILL
 SWEEP_S = 3.0  # a sweep stops looking after this long
+# How often a sweep looks whether what it signalled has ended: an ssh master ends within
+# milliseconds of SIGTERM, and the controller's exit waits for the sweep.
+POLL_S = 0.01
 LOOK_EVERY_S = 0.1  # how often the guardian notes the processes below the controller
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 
@@ -149,9 +152,9 @@ def sweep(run_id: str, spare: set[int], seen: dict[int, str] | None = None) -> b
             while time.monotonic() < until and any(
                 liveness.process_start(p) is not None for p in pids
             ):
-                time.sleep(0.05)
+                time.sleep(POLL_S)
         else:
-            time.sleep(0.05)
+            time.sleep(POLL_S)
         sig = signal.SIGKILL
     return found
 
