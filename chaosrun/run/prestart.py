@@ -71,8 +71,7 @@ class Pending:
         }
         self._play = runner.Background(f"prestart-{work_dir.name}", play)
         self._thread = self._play.thread
-        if finishing is not None:
-            finishing.add(self._play)
+        self._finishing = finishing
 
     def _canceled(self) -> bool:
         cancel = self._cancel
@@ -88,6 +87,8 @@ class Pending:
         if not self._write({"hosts": hosts, "entry_points": entry_points}, wait=True):
             self._cancel = None
             return None
+        if self._finishing is not None:  # an abandoned one is `abandon`'s to end
+            self._finishing.add(self._play)
         return self._play.wait()
 
     def abandon(self) -> None:
