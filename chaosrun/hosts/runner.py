@@ -4,11 +4,12 @@
 entry points (inject + verify, or rollback + verify) run in sequence inside that one
 ansible-playbook process. A play's result is known at its `playbook_on_stats` event: the
 caller goes on from there while ansible-playbook exits and ansible-runner writes its
-artifacts in the background (`Finishing` holds those tails until the run's end waits for
-them). Vault values stay ciphertext in the vars file Ansible reads; that
-file and Ansible's local temporary files live in the run's own directory (0600/0700, never
-the system temp dir, so a killed controller leaves nothing there), the vars file is removed
-after the run. chaosrun.run.reaper ends the processes with the run. `run_fault_play` is the
+artifacts in the background (`Finishing` holds those tails for the run's end, which waits
+a little for them; chaosrun.run.reaper ends any still exiting, and every process with the
+run). Vault values stay ciphertext in the vars file Ansible reads; that file and Ansible's
+local temporary files live in the run's own directory (0600/0700, never the system temp
+dir, so a killed controller leaves nothing there), the vars file is removed at the play's
+stats (Ansible read it at its start). `run_fault_play` is the
 run itself, shared with chaosrun.run.prestart (a play started ahead of its phase).
 """
 
@@ -238,6 +239,8 @@ def run_fault_play(
 
         def handle(event: dict[str, Any]) -> bool:
             _record(event, result, on_event)
+            if result.known.is_set():  # read at the start: gone now, even if the exit is cut
+                _unlink(vars_path)
             return True
 
         _fast_cancel(work_dir)
@@ -259,9 +262,14 @@ def run_fault_play(
             omit_event_data=False,
         )
     finally:
-        os.unlink(vars_path)
+        _unlink(vars_path)
     result.exit(run.status, run.rc if run.rc is not None else -1)
     return result
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 # ansible-runner looks at the cancel callback only when its wait for output times out

@@ -15,8 +15,8 @@ No phase waits for an ansible-playbook start when it can help it (chaosrun.run.p
 inject's and verify's playbooks start beside preflight, rollback's confirmation once the
 fault is verified, each released when its phase begins; the rest are abandoned unused.
 Nor for its end: a phase ends at its play's stats event, and the process exits in the
-background (`runner.Finishing`); the run's end waits for those exits before the reaper
-sweeps.
+background (`runner.Finishing`); the run's end, once its journal is written, waits a
+little for those exits, and the reaper's sweep ends any still exiting.
 
 Modes reuse the engine through named seams, never by subclassing it: an `Activity` is
 what runs while the fault is on (the default waits out the duration; a drill runs its
@@ -64,8 +64,9 @@ SECOND_LOOK_PAUSE_S = 2.0
 # expiring them (an alert still active then pages: the run no longer explains it).
 SETTLE_S = 60.0
 # How long the end of a run waits for the plays whose result it already has to end their
-# processes (ansible-playbook's exit, ansible-runner's artifacts: well under a second).
-PLAYS_END_S = 30.0
+# processes (ansible-playbook's exit, ansible-runner's artifacts: 0.2 s on a calm machine,
+# mostly spent while the run writes its journal and report); the reaper ends any left.
+PLAYS_END_S = 2.0
 
 
 @dataclass
@@ -314,7 +315,6 @@ class Engine:
         if status == "aborted" and end is not None and end.failed:
             status = "failed"  # the activity (a drill's step), not a guardrail, failed
         self._abandon_pending()
-        self._end_plays()
         if status == "passed":
             self._time_to_recover()
         code = ExitCode.of(status)
@@ -592,12 +592,9 @@ class Engine:
             self.pending.popitem()[1].abandon()
 
     def _end_plays(self) -> None:
-        """Wait for the processes of the plays whose result the run has; one that does not
-        end is left to the reaper, which ends it with the run."""
-        late = self.finishing.wait(PLAYS_END_S)
-        if late:
-            names = ", ".join(p.thread.name for p in late)
-            self.progress.message(f"play(s) still ending, stopped with the run: {names}", "yellow")
+        """Wait a little for the processes of the plays whose result the run has (they had
+        the journal's writing to end in); the reaper ends those still exiting."""
+        self.finishing.wait(PLAYS_END_S)
 
     def _inject_and_observe(self) -> None:
         # Renew from the start of inject: the lease is written by the role's arm step, and

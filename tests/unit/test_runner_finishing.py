@@ -1,5 +1,5 @@
 """A play's result is known at its stats event (chaosrun.hosts.runner): the caller goes on
-while the process still exits, a known play is not canceled any more, and the run's end
+while the process still exits, a known play is not canceled any more, and `Finishing`
 waits for the exits. A fake ansible_runner.run stands for the process: it sends the events,
 then holds its exit until the test lets it go."""
 
@@ -73,11 +73,12 @@ def test_the_result_comes_at_the_stats_and_the_process_ends_behind_it(fake, tmp_
     result = _play(tmp_path, finishing)
     assert (result.status, result.rc, result.hosts) == ("successful", 0, {"a": "ok", "b": "ok"})
     assert result.exited is None  # the process has not ended yet
+    # Its vars file is gone with the stats: a process cut in its exit leaves none behind.
+    assert not list((tmp_path / "inject").glob("chaosrun-vars-*"))
     assert [p.thread.is_alive() for p in finishing.wait(0.2)] == [True]
     run.exit.set()
     assert finishing.wait(10) == []
     assert result.exited == ("successful", 0) and result.ok
-    assert not list((tmp_path / "inject").glob("chaosrun-vars-*"))  # removed at the exit
 
 
 def test_a_failed_or_unreachable_host_fails_the_result_at_the_stats(fake, tmp_path) -> None:
