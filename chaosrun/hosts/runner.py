@@ -9,8 +9,8 @@ a little for them; chaosrun.run.reaper ends any still exiting, and every process
 run). Vault values stay ciphertext in the vars file Ansible reads; that file and Ansible's
 local temporary files live in the run's own directory (0600/0700, never the system temp
 dir, so a killed controller leaves nothing there), the vars file is removed at the play's
-stats (Ansible read it at its start). `run_fault_play` is the
-run itself, shared with chaosrun.run.prestart (a play started ahead of its phase).
+stats (Ansible read it at its start). `run_fault_play` is the run itself, shared with
+chaosrun.run.prestart (a play started ahead of its phase).
 """
 
 from __future__ import annotations
@@ -238,9 +238,10 @@ def run_fault_play(
             yaml.dump(extra, fh, Dumper=_VarsDumper)
 
         def handle(event: dict[str, Any]) -> bool:
-            _record(event, result, on_event)
-            if result.known.is_set():  # read at the start: gone now, even if the exit is cut
+            # Read at the start; gone before the caller has the result (the exit may be cut).
+            if event.get("event") == "playbook_on_stats":
                 _unlink(vars_path)
+            _record(event, result, on_event)
             return True
 
         _fast_cancel(work_dir)
