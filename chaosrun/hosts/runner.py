@@ -2,11 +2,15 @@
 
 `run_entry_points` runs playbooks/fault.yml on every selected host at once; the role's
 entry points (inject + verify, or rollback + verify) run in sequence inside that one
-ansible-playbook process. Vault values stay ciphertext in the vars file Ansible reads; that
-file and Ansible's local temporary files live in the run's own directory (0600/0700, never
-the system temp dir, so a killed controller leaves nothing there), the vars file is removed
-after the run. chaosrun.run.reaper ends the processes with the run. `run_fault_play` is the
-run itself, shared with chaosrun.run.prestart (a play started ahead of its phase).
+ansible-playbook process. A play's result is known at its `playbook_on_stats` event: the
+caller goes on from there while ansible-playbook exits and ansible-runner writes its
+artifacts in the background (`Finishing` holds those tails for the run's end, which waits
+a little for them; chaosrun.run.reaper ends any still exiting, and every process with the
+run). Vault values stay ciphertext in the vars file Ansible reads; that file and Ansible's
+local temporary files live in the run's own directory (0600/0700, never the system temp
+dir, so a killed controller leaves nothing there), the vars file is removed at the play's
+stats (Ansible read it at its start). `run_fault_play` is the run itself, shared with
+chaosrun.run.prestart (a play started ahead of its phase).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +45,10 @@ class PlayResult:
     rc: int
     hosts: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
+    # Set once the result is final: at the play's stats event, or when its process ended.
+    known: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    # ansible-runner's own status and rc once the process ended (after `known`).
+    exited: tuple[str, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -53,6 +62,73 @@ class PlayResult:
 
     def failed_hosts(self) -> list[str]:
         return [h for h, v in self.hosts.items() if v != "ok"]
+
+    def conclude(self, stats: dict[str, Any]) -> None:
+        """The play's stats event: the result as ansible-playbook's exit will give it (rc 4
+        for an unreachable host, 2 for a failed one), without waiting for that exit."""
+        if self.known.is_set():
+            return
+        dark, failures = stats.get("dark") or {}, stats.get("failures") or {}
+        self.rc = 4 if dark else 2 if failures else 0
+        self.status = "failed" if self.rc else "successful"
+        self.settle()
+        self.known.set()
+
+    def exit(self, status: str, rc: int) -> None:
+        """The process ended: its status is the result's unless the stats gave it first."""
+        self.exited = (status, rc)
+        if not self.known.is_set():
+            self.status, self.rc = status, rc
+            self.settle()
+        self.known.set()
+
+
+class Background:
+    """One fault play run in a thread of its own; `wait` returns once its result is known."""
+
+    def __init__(self, name: str, play: dict[str, Any]) -> None:
+        self.result: PlayResult = play["result"]
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(play,), name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self, play: dict[str, Any]) -> None:
+        try:
+            run_fault_play(**play)
+        except BaseException as exc:  # re-raised by wait() in the caller's thread
+            self.error = exc
+        finally:
+            self.result.known.set()
+
+    def wait(self) -> PlayResult:
+        self.result.known.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class Finishing:
+    """The plays of one run whose result is known and whose process may still be ending."""
+
+    def __init__(self) -> None:
+        self._plays: list[Background] = []
+        self._lock = threading.Lock()
+
+    def add(self, play: Background) -> Background:
+        with self._lock:
+            self._plays.append(play)
+        return play
+
+    def wait(self, timeout: float) -> list[Background]:
+        """Wait for every play's process to end (`timeout` in all); those still running."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            plays = list(self._plays)
+        for play in plays:
+            play.thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            self._plays = [p for p in self._plays if p.thread.is_alive()]
+            return list(self._plays)
 
 
 def fault_playbook() -> Path:
@@ -113,8 +189,10 @@ def run_entry_points(
     work_dir: Path,
     on_event: EventSink | None = None,
     cancel: threading.Event | None = None,
+    finishing: Finishing | None = None,
 ) -> PlayResult:
-    """Run `entry_points` of `role` on `hosts` in one ansible-playbook process."""
+    """Run `entry_points` of `role` on `hosts` in one ansible-playbook process; returns
+    once the result is known. With `finishing`, the process's end is left to it."""
     result = PlayResult(status="unknown", rc=-1, hosts=dict.fromkeys(hosts, "not run"))
     extra = {
         **variables,
@@ -122,15 +200,18 @@ def run_entry_points(
         "chaos_hosts": ",".join(hosts),
         "chaos_entry_points": entry_points,
     }
-    return run_fault_play(
-        extra=extra,
-        result=result,
-        forks=len(hosts),
-        inventory=inventory,
-        work_dir=work_dir,
-        on_event=on_event,
-        canceled=cancel.is_set if cancel is not None else None,
-    )
+    play = {
+        "extra": extra,
+        "result": result,
+        "forks": len(hosts),
+        "inventory": inventory,
+        "work_dir": work_dir,
+        "on_event": on_event,
+        "canceled": cancel.is_set if cancel is not None else None,
+    }
+    if finishing is None:
+        return run_fault_play(**play)
+    return finishing.add(Background(f"play-{work_dir.name}", play)).wait()
 
 
 def run_fault_play(
@@ -144,7 +225,8 @@ def run_fault_play(
     canceled: Callable[[], bool] | None = None,
 ) -> PlayResult:
     """Run playbooks/fault.yml with `extra` vars; events of the hosts in `result.hosts`
-    (read at each event: chaosrun.run.prestart fills them in when it releases the play)."""
+    (read at each event: chaosrun.run.prestart fills them in when it releases the play).
+    Returns when the process ended; `result.known` is set from the stats event on."""
     import ansible_runner
 
     filemodes.group_dirs(work_dir)
@@ -156,6 +238,9 @@ def run_fault_play(
             yaml.dump(extra, fh, Dumper=_VarsDumper)
 
         def handle(event: dict[str, Any]) -> bool:
+            # Read at the start; gone before the caller has the result (the exit may be cut).
+            if event.get("event") == "playbook_on_stats":
+                _unlink(vars_path)
             _record(event, result, on_event)
             return True
 
@@ -167,16 +252,25 @@ def run_fault_play(
             cmdline=playbook_args("-e", f"@{vars_path}", *forks_args(forks)),
             envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(local_tmp)},
             event_handler=handle,
-            cancel_callback=(lambda: _canceled(canceled, vars_path)) if canceled else None,
+            # A play whose result is known is only exiting: nothing left to cancel.
+            cancel_callback=(
+                (lambda: not result.known.is_set() and _canceled(canceled, vars_path))
+                if canceled
+                else None
+            ),
             quiet=True,
             suppress_env_files=True,
             omit_event_data=False,
         )
     finally:
-        os.unlink(vars_path)
-    result.status, result.rc = run.status, run.rc if run.rc is not None else -1
-    result.settle()
+        _unlink(vars_path)
+    result.exit(run.status, run.rc if run.rc is not None else -1)
     return result
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 # ansible-runner looks at the cancel callback only when its wait for output times out
@@ -232,6 +326,9 @@ def _cmdline(pid: int) -> bytes:
 def _record(event: dict[str, Any], result: PlayResult, on_event: EventSink | None) -> None:
     kind = event.get("event", "")
     data = event.get("event_data") or {}
+    if kind == "playbook_on_stats":
+        result.conclude(data)
+        return
     host = data.get("host")
     if not host or host not in result.hosts:
         return

@@ -14,6 +14,9 @@ short (its last step may land after the revert script).
 No phase waits for an ansible-playbook start when it can help it (chaosrun.run.prestart):
 inject's and verify's playbooks start beside preflight, rollback's confirmation once the
 fault is verified, each released when its phase begins; the rest are abandoned unused.
+Nor for its end: a phase ends at its play's stats event, and the process exits in the
+background (`runner.Finishing`); the run's end, once its journal is written, waits a
+little for those exits, and the reaper's sweep ends any still exiting.
 
 Modes reuse the engine through named seams, never by subclassing it: an `Activity` is
 what runs while the fault is on (the default waits out the duration; a drill runs its
@@ -60,6 +63,10 @@ SECOND_LOOK_PAUSE_S = 2.0
 # How long the end of a run waits for the alerts its silences hold to resolve before
 # expiring them (an alert still active then pages: the run no longer explains it).
 SETTLE_S = 60.0
+# How long the end of a run waits for the plays whose result it already has to end their
+# processes (ansible-playbook's exit, ansible-runner's artifacts: 0.2 s on a calm machine,
+# mostly spent while the run writes its journal and report); the reaper ends any left.
+PLAYS_END_S = 2.0
 
 
 @dataclass
@@ -191,6 +198,8 @@ class Engine:
         self.alerts = self._alert_watch()
         # Phase -> its ansible-playbook, started ahead and waiting for the phase to begin.
         self.pending: dict[Phase, prestart.Pending] = {}
+        # The plays whose result the engine has and whose process is still ending.
+        self.finishing = runner.Finishing()
         # Webhooks at start/abort/end and report.html + junit.xml in the run dir.
         self.hooks = RunHooks(self.journal.path, plan.config.webhooks, self.progress.message)
 
@@ -210,6 +219,7 @@ class Engine:
                 return self._run()
             finally:
                 self._abandon_pending()
+                self._end_plays()
                 self._restore_signals(previous)
                 self.prober.close()
                 if self.alerts is not None:  # whatever went wrong, no silence outlives us
@@ -547,6 +557,7 @@ class Engine:
                 work_dir=self.run_dir / "ansible" / phase_name,
                 on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
                 cancel=stop,
+                finishing=self.finishing,
             )
         self.timings[f"{phase_name}_s"] = round(time.monotonic() - started, 3)
         self.progress.hosts_done(phase_name, result.hosts)
@@ -570,6 +581,7 @@ class Engine:
             work_dir=self.run_dir / "ansible" / phase_name,
             wait_s=wait_s,
             on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
+            finishing=self.finishing,
         )
         if pending is not None:
             self.pending[phase_name] = pending
@@ -578,6 +590,11 @@ class Engine:
         """End the playbooks started for phases the run will not reach: none touches a host."""
         while self.pending:
             self.pending.popitem()[1].abandon()
+
+    def _end_plays(self) -> None:
+        """Wait a little for the processes of the plays whose result the run has (they had
+        the journal's writing to end in); the reaper ends those still exiting."""
+        self.finishing.wait(PLAYS_END_S)
 
     def _inject_and_observe(self) -> None:
         # Renew from the start of inject: the lease is written by the role's arm step, and
@@ -800,7 +817,9 @@ class Engine:
                 "bold white on red",
             )
         self.in_rollback = False
-        self.shell.close()
+        # The masters stay: the recovery's command probes share them (an `ssh -O exit`
+        # here would cut a session in flight), and the run's reaper ends them at its end.
+        self.shell.close(keep_connections=True)
         return confirm.ok
 
     def _second_look(self, first: runner.PlayResult, record: dict[str, Any]) -> runner.PlayResult:

@@ -5,7 +5,8 @@ to three seconds of a busy controller; a phase that starts its own pays them whi
 operator waits for the fault. `Pending` starts playbooks/fault.yml early with a release
 FIFO: the playbook's first play reads it on the controller, so the process sits ready
 there. `release` writes the hosts and entry points decided when the phase begins and
-returns the play's result; `abandon` ends a play that will not be needed without it
+returns the play's result as soon as it is known (its process ends in the background, held
+by the run's `runner.Finishing`); `abandon` ends a play that will not be needed without it
 touching any host. A pending play that is no longer waiting (its wait ran out, it failed
 to start) is never used: `release` answers None and the caller starts a fresh one.
 """
@@ -17,7 +18,6 @@ import errno
 import fcntl
 import json
 import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +45,7 @@ class Pending:
         work_dir: Path,
         wait_s: float,
         on_event: runner.EventSink | None = None,
+        finishing: runner.Finishing | None = None,
     ) -> None:
         filemodes.group_dirs(work_dir)
         self.fifo = work_dir / "release.fifo"
@@ -52,7 +53,6 @@ class Pending:
             self.fifo.unlink()
         os.mkfifo(self.fifo, 0o600)
         self.result = runner.PlayResult(status="unknown", rc=-1)
-        self.error: BaseException | None = None
         self._cancel: Callable[[], bool] | None = None
         extra = {
             **variables,
@@ -69,16 +69,9 @@ class Pending:
             "on_event": on_event,
             "canceled": self._canceled,
         }
-        self._thread = threading.Thread(
-            target=self._run, args=(play,), name=f"prestart-{work_dir.name}", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, play: dict[str, Any]) -> None:
-        try:
-            runner.run_fault_play(**play)
-        except BaseException as exc:  # re-raised by release() in the engine's thread
-            self.error = exc
+        self._play = runner.Background(f"prestart-{work_dir.name}", play)
+        self._thread = self._play.thread
+        self._finishing = finishing
 
     def _canceled(self) -> bool:
         cancel = self._cancel
@@ -87,17 +80,16 @@ class Pending:
     def release(
         self, hosts: list[str], entry_points: list[str], cancel: Callable[[], bool] | None = None
     ) -> runner.PlayResult | None:
-        """Begin the phase on `hosts`; its result once the play ended. None: the playbook
-        is not waiting any more and touched nothing (start a fresh one)."""
+        """Begin the phase on `hosts`; its result once known (the play's stats). None: the
+        playbook is not waiting any more and touched nothing (start a fresh one)."""
         self.result.hosts = dict.fromkeys(hosts, "not run")
         self._cancel = cancel
         if not self._write({"hosts": hosts, "entry_points": entry_points}, wait=True):
             self._cancel = None
             return None
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.result
+        if self._finishing is not None:  # an abandoned one is `abandon`'s to end
+            self._finishing.add(self._play)
+        return self._play.wait()
 
     def abandon(self) -> None:
         """End the playbook without its phase: released for no host when it is waiting,

@@ -80,7 +80,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     hosts = Hosts()
     monkeypatch.setattr(runner, "run_entry_points", hosts.play)
     monkeypatch.setattr(hostshell.HostShell, "run_all", hosts.run_all)
-    monkeypatch.setattr(hostshell.HostShell, "close", lambda self: None)
+    monkeypatch.setattr(hostshell.HostShell, "close", lambda self, keep_connections=False: None)
     prom = FakePrometheus()
     prom.answers.update({STEADY: [0.0], RATIO: [0.0], LATENCY: [0.2], BASELINE: [0.2]})
     yield tmp_path, hosts, prom

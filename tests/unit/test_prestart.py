@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from chaosrun.hosts import runner
 from chaosrun.run import prestart
 
 
@@ -31,7 +32,9 @@ def marker_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return inventory
 
 
-def _pending(inventory: Path, tmp_path: Path, wait_s: float = 120) -> prestart.Pending:
+def _pending(
+    inventory: Path, tmp_path: Path, wait_s: float = 120, finishing: runner.Finishing | None = None
+) -> prestart.Pending:
     return prestart.Pending(
         role="marker",
         variables={},
@@ -39,6 +42,7 @@ def _pending(inventory: Path, tmp_path: Path, wait_s: float = 120) -> prestart.P
         inventory=inventory,
         work_dir=tmp_path / "work",
         wait_s=wait_s,
+        finishing=finishing,
     )
 
 
@@ -55,14 +59,18 @@ def _waiting(pending: prestart.Pending) -> None:
 def test_a_released_play_runs_the_entry_points_the_release_names(
     marker_role: Path, tmp_path: Path
 ) -> None:
-    pending = _pending(marker_role, tmp_path)
+    finishing = runner.Finishing()
+    pending = _pending(marker_role, tmp_path, finishing=finishing)
     _waiting(pending)
     time.sleep(1)
     assert not (tmp_path / "first").exists()  # waiting touches no host
+    assert finishing.wait(0) == []  # nothing to wait for before the release
     result = pending.release(["localhost"], ["second"])
     assert result is not None and result.ok, result
     assert result.hosts == {"localhost": "ok"}
     assert (tmp_path / "second").exists() and not (tmp_path / "first").exists()
+    # The result came from the play's stats; the run's end waits for the process's exit.
+    assert finishing.wait(120) == [] and result.exited == ("successful", 0)
 
 
 def test_an_abandoned_play_ends_touching_nothing(marker_role: Path, tmp_path: Path) -> None:
