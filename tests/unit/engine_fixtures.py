@@ -1,8 +1,12 @@
-"""Shared helpers for the engine's unit tests: fixture paths and a tiny Prometheus."""
+"""Shared helpers for the engine's unit tests: fixture paths, a tiny Prometheus, and the
+command line run in a fresh interpreter."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +17,27 @@ FIXTURES = Path(__file__).parent / "fixtures" / "engine"
 INVENTORY = FIXTURES / "inventory.yml"
 GOOD = FIXTURES / "good.yml"
 COLLECTIONS = FIXTURES / "collections"
+
+
+def run_fresh(tmp_path: Path, probe: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `probe` (Python that calls chaosrun's main() with `args`) in a fresh interpreter,
+    with the fixture collections and a config of its own under `tmp_path`."""
+    config = tmp_path / "chaosrun.yml"
+    config.write_text(f"run_dir: {tmp_path / 'runs'}\n")
+    env = {
+        **os.environ,
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+        "CHAOSRUN_CONFIG": str(config),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
 
 
 class FakePrometheus:

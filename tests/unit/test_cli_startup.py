@@ -10,12 +10,9 @@ import ast
 import importlib.util
 import inspect
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
+from engine_fixtures import GOOD, INVENTORY, run_fresh
 
 from chaosrun.commands import options
 from chaosrun.commands import report as report_commands
@@ -50,21 +47,7 @@ NEVER_FOR_VALIDATE = (
 
 
 def run_cli(tmp_path: Path, *args: str) -> tuple[int, str, set[str]]:
-    env = {
-        **os.environ,
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-        "CHAOSRUN_CONFIG": str(tmp_path / "chaosrun.yml"),
-    }
-    (tmp_path / "chaosrun.yml").write_text(f"run_dir: {tmp_path / 'runs'}\n")
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    proc = run_fresh(tmp_path, PROBE, *args)
     *shown, last = proc.stdout.rstrip("\n").split("\n")
     result = json.loads(last)
     return int(result["code"]), "\n".join(shown) + proc.stderr, set(result["modules"])

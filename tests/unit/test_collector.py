@@ -4,12 +4,10 @@ caller of main() until then, and running again once `run` has started (even refu
 from __future__ import annotations
 
 import gc
-import os
-import subprocess
 import sys
 
 import pytest
-from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
+from engine_fixtures import COLLECTIONS, GOOD, INVENTORY, run_fresh
 
 from chaosrun import cli
 
@@ -29,18 +27,7 @@ print("frozen before exit:", gc.get_freeze_count() > 0, flush=True)
 
 
 def test_a_command_freezes_what_it_made_only_when_the_process_exits(tmp_path):
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS)}
-    env["CHAOSRUN_CONFIG"] = str(tmp_path / "chaosrun.yml")
-    (tmp_path / "chaosrun.yml").write_text(f"run_dir: {tmp_path / 'runs'}\n")
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, "validate", str(GOOD), "-i", str(INVENTORY)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    proc = run_fresh(tmp_path, PROBE, "validate", str(GOOD), "-i", str(INVENTORY))
     assert "frozen before exit: False" in proc.stdout, proc.stderr
     assert "frozen at exit: True" in proc.stdout, proc.stderr
 
