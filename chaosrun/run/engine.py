@@ -618,6 +618,7 @@ class Engine:
                 self._set_abort(f"inject failed on {self.inject_failure}")
                 return
             self.inject_complete = True
+            lease.hold([h for h, s in result.hosts.items() if s == "ok"])
             verify = self._play(Phase.VERIFY_ACTIVE, ["verify"], "active", cancel=True)
             if self.stop.is_set():
                 self._set_abort(f"{self._stop_reason()} during verify")

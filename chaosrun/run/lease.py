@@ -54,6 +54,9 @@ class LeaseRenewer:
     last_ok: dict[str, float] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     held: set[str] = field(default_factory=set)
+    # When each held host was first known to hold the fault (a renewal's send time, or
+    # `hold`): only a renewal sent after it can say the fault is gone.
+    held_since: dict[str, float] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)
     disarmed: set[str] = field(default_factory=set)
     frozen: dict[str, str] = field(default_factory=dict)  # host -> the freeze's own line
@@ -97,13 +100,25 @@ class LeaseRenewer:
                 self.last_ok[host] = max(sent, self.last_ok.get(host, sent))
                 if answer == RENEWED:
                     self.held.add(host)
+                    self.held_since.setdefault(host, sent)
                 elif answer == FROZEN:
                     self.frozen[host] = note
                 elif answer == DISARMED:  # held, but not as the run armed it
                     self.disarmed.add(host)
                     self.gone.add(host)
-                elif host in self.held:  # held before, gone now: its dead-man reverted it
-                    self.gone.add(host)
+                elif host in self.held and sent >= self.held_since.get(host, sent):
+                    self.gone.add(host)  # held before, gone now: its dead-man reverted it
+
+    def hold(self, hosts: list[str]) -> None:
+        """The run's inject returned on `hosts`: they hold the fault from now on, whether
+        or not a renewal has seen it yet. Without this, a host whose fault went (a reboot,
+        its boot guard) before the first renewal after inject would only ever answer
+        "gone", as if never injected, and the run would not notice."""
+        now = self.clock()
+        with self._lock:
+            for host in hosts:
+                self.held.add(host)
+                self.held_since.setdefault(host, now)
 
     def disarmed_hosts(self) -> list[str]:
         """Hosts that hold the run's fault with its dead-man no longer armed."""

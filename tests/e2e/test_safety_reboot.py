@@ -143,8 +143,13 @@ def test_a_live_run_whose_host_rebooted_aborts(project: Project):
     lab = project.lab
     exp = str(project.experiment("corrupt", FILE_CORRUPT_TEXT))
     proc, run_id, host = start_long(project, exp)
-    back = reboot(lab, host)
-    _out, err = proc.communicate(timeout=300)
+    try:
+        back = reboot(lab, host)
+        _out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:  # a run that missed the reboot must not outlive the test
+            proc.terminate()
+            proc.wait(120)
     assert proc.returncode == 3, err[-2000:]
     journal = project.journal(run_id)
     assert journal["status"] == "aborted"

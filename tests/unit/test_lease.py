@@ -6,7 +6,7 @@ import itertools
 import threading
 import time
 
-from chaosrun.run.lease import LeaseRenewer
+from chaosrun.run.lease import GONE, LeaseRenewer
 
 
 def test_renews_all_hosts_until_stopped():
@@ -116,3 +116,42 @@ def test_renewals_keep_their_cadence_when_one_is_slow():
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert gaps[1] < 0.9, gaps  # the next starts right after the slow one, not 0.5 s later
     assert all(g < 0.8 for g in gaps[2:]), gaps
+
+
+def test_a_host_held_by_inject_whose_fault_went_before_any_renewal_saw_it_lapses():
+    # Inject returned, then the host rebooted (its boot guard reverted the fault) before
+    # any renewal answered "renewed": its later "gone" still means the fault is gone.
+    now = [0.0]
+    answers = {"a": GONE}
+    lease = LeaseRenewer(lambda: dict(answers), ttl=30, every=3, clock=lambda: now[0])
+    lease.renew_now()  # before inject armed anything
+    assert lease.lapsed() == []
+    now[0] += 1
+    lease.hold(["a"])
+    answers["a"] = False  # rebooting
+    now[0] += 2
+    lease.renew_now()
+    answers["a"] = GONE  # back, the fault reverted at boot
+    now[0] += 3
+    lease.renew_now()
+    assert lease.lapsed() == ["a"]
+
+
+def test_a_gone_answer_sent_before_the_hold_does_not_count():
+    # A renewal sent before inject armed the host, answered after the engine marked it
+    # held: its "gone" is about the time before the fault, not after it.
+    now = [0.0]
+    lease = LeaseRenewer(lambda: {}, ttl=30, every=3, clock=lambda: now[0])
+
+    def renew_answered_after_the_hold():
+        now[0] += 1
+        lease.hold(["a"])
+        return {"a": GONE}
+
+    lease.renew = renew_answered_after_the_hold
+    lease.renew_now()
+    assert lease.lapsed() == []
+    lease.renew = lambda: {"a": GONE}
+    now[0] += 3
+    lease.renew_now()
+    assert lease.lapsed() == ["a"]
