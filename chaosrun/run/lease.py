@@ -53,9 +53,8 @@ class LeaseRenewer:
     clock: Callable[[], float] = time.monotonic
     last_ok: dict[str, float] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
-    held: set[str] = field(default_factory=set)
-    # When each held host was first known to hold the fault (a renewal's send time, or
-    # `hold`): only a renewal sent after it can say the fault is gone.
+    # The hosts known to hold the fault, and since when (a renewal's send time, or `hold`):
+    # only a renewal sent after that can say the fault is gone.
     held_since: dict[str, float] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)
     disarmed: set[str] = field(default_factory=set)
@@ -99,14 +98,13 @@ class LeaseRenewer:
                 self.failures[host] = 0
                 self.last_ok[host] = max(sent, self.last_ok.get(host, sent))
                 if answer == RENEWED:
-                    self.held.add(host)
                     self.held_since.setdefault(host, sent)
                 elif answer == FROZEN:
                     self.frozen[host] = note
                 elif answer == DISARMED:  # held, but not as the run armed it
                     self.disarmed.add(host)
                     self.gone.add(host)
-                elif host in self.held and sent >= self.held_since.get(host, sent):
+                elif host in self.held_since and sent >= self.held_since[host]:
                     self.gone.add(host)  # held before, gone now: its dead-man reverted it
 
     def hold(self, hosts: list[str]) -> None:
@@ -117,7 +115,6 @@ class LeaseRenewer:
         now = self.clock()
         with self._lock:
             for host in hosts:
-                self.held.add(host)
                 self.held_since.setdefault(host, now)
 
     def disarmed_hosts(self) -> list[str]:
