@@ -14,21 +14,25 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
 
 from chaosrun.base.hostlayout import STATE_DIR
-from chaosrun.lab import api
+from chaosrun.lab import api, wait
 from chaosrun.lab.topology import LabConfig
 from chaosrun.model.apiaccess import ApiAccess
 
 PROJECT = Path(__file__).resolve().parents[2]
 CHAOSRUN = [sys.executable, "-m", "chaosrun"]
 LEASE_TTL = 15  # seconds; short so the dead-man tests finish fast
+NOT_STEADY = "steady state does not hold before the start"
+STEADY_ATTEMPTS = 3  # a busy machine stalls the lab's traffic now and then; such a run is refused
+Outcome = TypeVar("Outcome", bound=tuple)
 
 
 @dataclass
@@ -220,6 +224,22 @@ duration: {duration}
 guardrails: {{interval: 1s}}
 recovery: {{within: 60s}}
 {extra}"""
+
+
+def when_steady(project: Project, attempt: Callable[[], Outcome]) -> Outcome:
+    """`attempt()` (a run or drill returning (done, result, journal)) once the lab's user
+    traffic is steady, and again after 20 s when it was refused because the traffic was not
+    steady at its start (exit 4, nothing touched): a test before it may have stopped a
+    service, and its errors stay in a steady-state window for a while after. Any other
+    outcome is returned as it is."""
+    for _ in range(STEADY_ATTEMPTS - 1):
+        wait.steady_traffic(project.lab.config, 180)
+        outcome = attempt()
+        if outcome[0].returncode != 4 or NOT_STEADY not in str(outcome):
+            return outcome
+        time.sleep(20)
+    wait.steady_traffic(project.lab.config, 180)
+    return attempt()
 
 
 def kill_group(proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:

@@ -30,6 +30,7 @@ from safety_support import (  # noqa: F401  (fixtures)
     Project,
     project_fixture,
     safety_lab_fixture,
+    when_steady,
 )
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
@@ -54,6 +55,12 @@ def playbook(lab: Lab, path: Path, *args: str, timeout: float) -> subprocess.Com
 
 
 def drill(project: Project, runbook: Path, timeout: float = 900):
+    """`chaosrun drill RUNBOOK --json` once the lab's traffic is steady: the drill before
+    may have stopped an instance, and its errors stay in the 15 s steady-state window."""
+    return when_steady(project, lambda: _drill(project, runbook, timeout))
+
+
+def _drill(project: Project, runbook: Path, timeout: float):
     done = project.chaosrun("drill", str(runbook), "--auto-ack", "--json", timeout=timeout)
     try:
         result = json.loads(done.stdout)

@@ -29,10 +29,13 @@ import time
 import pytest
 from engine_support import parse_time
 from safety_support import (  # noqa: F401  (fixtures)
+    NOT_STEADY,
     PROJECT,
+    STEADY_ATTEMPTS,
     Project,
     project_fixture,
     safety_lab_fixture,
+    when_steady,
 )
 from test_run_engine import run_json
 
@@ -45,22 +48,9 @@ USER_OBSERVATION = "user errors above 1%"
 USER_GUARDRAILS = ("user error ratio under 5%", "user p95 latency under 1.5s")
 
 
-NOT_STEADY = "steady state does not hold before the start"
-ATTEMPTS = 3  # a busy machine stalls the lab's traffic now and then; such a run is refused
-
-
 def run_when_steady(project: Project, *args: str):
-    """`chaosrun run ARGS --json`, again (after 20 s) when it was refused because the lab's
-    traffic was not steady at the start (exit 4, nothing touched); any other outcome is
-    returned as it is."""
-    for _ in range(ATTEMPTS - 1):
-        wait.steady_traffic(project.lab.config, 180)
-        done, result, journal = run_json(project, *args)
-        if done.returncode != 4 or NOT_STEADY not in str(result):
-            return done, result, journal
-        time.sleep(20)
-    wait.steady_traffic(project.lab.config, 180)
-    return run_json(project, *args)
+    """`chaosrun run ARGS --json` once the lab's traffic is steady (safety_support.when_steady)."""
+    return when_steady(project, lambda: run_json(project, *args))
 
 
 def handshake_seconds(address: str, port: int, timeout: float = 5.0) -> float:
@@ -156,7 +146,7 @@ def test_4_zone_a_outage_is_carried_by_zone_b(project: Project) -> None:
     servers = [h.name for h in hosts if {"order_service", "payment_service"} & set(h.groups)]
     exp = PROJECT / "experiments" / "zone-outage.yml"
     orders = ("order-1", "order-2", "order-3")
-    for _ in range(ATTEMPTS):
+    for _ in range(STEADY_ATTEMPTS):
         wait.steady_traffic(project.lab.config, 180)
         started = time.time()
         proc = project.start("run", str(exp), "--set", "duration=20s", "--json")
