@@ -311,17 +311,9 @@ def _starter(plan: Plan, root: Path, progress: Progress) -> Callable[[], Outcome
         from chaosrun.modes import ramp
 
         return functools.partial(ramp.run_plan, plan, root, progress)
-    from chaosrun.run import launch
+    from chaosrun.run.engine import Engine
 
-    # Inject's playbook starts before the engine's import: its start-up overlaps it.
-    started = launch.start(plan, root, progress)
-    try:
-        from chaosrun.run.engine import Engine
-
-        return Engine(plan, root, progress, started=started).run
-    except BaseException:
-        started.abandon()
-        raise
+    return Engine(plan, root, progress).run
 
 
 __all__ = ["ChaosrunError", "register"]

@@ -12,8 +12,7 @@ entry point when a revert script did not answer success on some host or inject w
 short (its last step may land after the revert script).
 
 No phase waits for an ansible-playbook start when it can help it (chaosrun.run.prestart):
-inject's playbook starts before the engine (chaosrun.run.launch; or beside preflight when
-the engine was built without it) and runs verify(active) too, behind inject in
+inject's playbook starts beside preflight and runs verify(active) too, behind inject in
 the same process (its events split at the boundary into the two phases), rollback's
 confirmation starts once the fault is verified, each released when its phase begins; the
 rest are abandoned unused.
@@ -29,6 +28,8 @@ runbook's steps) and `journal_extras` are a mode's own journal entries (a drill'
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets as pyrandom
 import signal
 import threading
 import time
@@ -51,9 +52,8 @@ from chaosrun.probes import Prober
 from chaosrun.probes.prometheus import PrometheusSource
 from chaosrun.report import impact, impact_text
 from chaosrun.report.hooks import RunHooks
-from chaosrun.run import launch, preflight, prestart, reaper
+from chaosrun.run import preflight, prestart, reaper
 from chaosrun.run.journal import Journal, now_iso
-from chaosrun.run.launch import make_run_id
 from chaosrun.run.lease import DISARMED, FAILED, FROZEN, GONE, RENEWED, LeaseRenewer
 from chaosrun.run.observe import Observer
 from chaosrun.run.progress import Progress
@@ -118,6 +118,12 @@ class Activity:
     abort_outcome: str = "aborted"  # the phase's outcome in the journal when it stopped early
 
 
+def make_run_id(stem: str) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    slug = "".join(c if c.isalnum() else "-" for c in stem.lower()).strip("-")[:40] or "run"
+    return f"{stamp}-{slug}-{pyrandom.token_hex(2)}"
+
+
 class Engine:
     def __init__(
         self,
@@ -128,15 +134,11 @@ class Engine:
         kind: str = "run",
         activity: Activity | None = None,
         journal_extras: Mapping[str, Any] | None = None,
-        started: launch.Launch | None = None,
     ):
-        """`started`: the run's reaper and first play, started before the engine was
-        imported (chaosrun.run.launch); without it the engine starts them itself."""
         self.plan = plan
         self.exp = plan.experiment
         self.progress = progress
-        self.started = started
-        self.run_id = started.run_id if started else run_id or make_run_id(self.exp.file.stem)
+        self.run_id = run_id or make_run_id(self.exp.file.stem)
         self.run_dir = run_root / self.run_id
         # The one journal of the run: the observer and the report hooks write to it too.
         self.journal = Journal(self.run_dir, self.run_id, plan.redactor, kind=kind)
@@ -168,13 +170,9 @@ class Engine:
         # it ever armed, that is a refusal, as the on-host lock step's own would be.
         self.frozen_abort = False
         self.hosts = list(plan.selection.selected)
-        self.shell = (
-            started.shell
-            if started
-            else hostshell.HostShell(
-                [plan.inventory.host_info(h) for h in self.hosts],
-                control_dir=hostshell.run_control_dir(self.run_id),
-            )
+        self.shell = hostshell.HostShell(
+            [plan.inventory.host_info(h) for h in self.hosts],
+            control_dir=hostshell.run_control_dir(self.run_id),
         )
         source = (
             PrometheusSource(plan.prometheus, self.exp.prometheus.timeout)
@@ -204,24 +202,20 @@ class Engine:
         )
         self.alerts = self._alert_watch()
         # Phase -> its ansible-playbook, started ahead and waiting for the phase to begin.
-        self.pending: dict[Phase, prestart.Pending] = started.pending if started else {}
+        self.pending: dict[Phase, prestart.Pending] = {}
         # The plays whose result the engine has and whose process is still ending.
-        self.finishing = started.finishing if started else runner.Finishing()
+        self.finishing = runner.Finishing()
         # Webhooks at start/abort/end and report.html + junit.xml in the run dir.
         self.hooks = RunHooks(self.journal.path, plan.config.webhooks, self.progress.message)
 
     # -- the whole run -------------------------------------------------------------------
     def run(self) -> Outcome:
         # Every process the run starts ends with it, even when this one is SIGKILLed.
-        run_reaper = (
-            self.started.reaper
-            if self.started
-            else reaper.Reaper(
-                self.run_id,
-                self.shell.control_dir,
-                self.shell.ansible_control_path(),
-            ).start()
-        )
+        run_reaper = reaper.Reaper(
+            self.run_id,
+            self.shell.control_dir,
+            self.shell.ansible_control_path(),
+        ).start()
         try:
             self._start_journal()
             self.hooks.start()
@@ -243,7 +237,8 @@ class Engine:
         try:
             # Inject's playbook (verify(active) runs in it too, behind inject) starts while
             # preflight and the steady state run.
-            self._prestart(Phase.INJECT, "active")  # unless chaosrun.run.launch did
+            waits = 600 + self.exp.baseline_window + self.plan.ttl
+            self._prestart(Phase.INJECT, "active", waits)
             self._preflight()
             self._steady_state_before()
             self._baseline()
@@ -524,7 +519,21 @@ class Engine:
 
     # -- the fault ---------------------------------------------------------------------------
     def _role_vars(self, expect: str | None) -> dict[str, Any]:
-        return launch.role_vars(self.plan, self.run_id, expect)
+        values: dict[str, Any] = {
+            **self.exp.fault.vars,
+            "chaos_run_id": self.run_id,
+            "chaos_ttl": self.plan.ttl,
+            "chaos_state_dir": self.plan.state_dir,
+            # user@host:pid, so `chaosrun status` can tell whether this run still lives.
+            "chaos_controller": controller_id(),
+            # The `experiment` label of chaosrun_fault_active on the hosts' dashboards.
+            "chaos_experiment": self.exp.title,
+            # check() validated the vars before any host was touched: no per-host repeat.
+            "chaos_validated": True,
+        }
+        if expect:
+            values[f"{self.plan.role.short}_expect"] = expect
+        return values
 
     def _play(
         self,
@@ -626,18 +635,19 @@ class Engine:
         self._play_end(Phase.VERIFY_ACTIVE, phase, started, then, True)
         return then
 
-    def _prestart(self, phase_name: Phase, expect: str | None) -> None:
+    def _prestart(self, phase_name: Phase, expect: str | None, wait_s: float) -> None:
         """Start `phase_name`'s playbook now, to be released when the phase begins."""
         if phase_name in self.pending:
             return
-        pending = launch.prestart_play(
-            self.plan,
-            self.progress,
-            phase_name,
-            expect,
-            self.run_dir,
-            self.run_id,
-            self.finishing,
+        pending = prestart.start(
+            role=self.exp.fault.role,
+            variables=self._role_vars(expect),
+            hosts=len(self.hosts),
+            inventory=self.plan.inventory.path,
+            work_dir=self.run_dir / "ansible" / phase_name,
+            wait_s=wait_s,
+            on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
+            finishing=self.finishing,
         )
         if pending is not None:
             self.pending[phase_name] = pending
@@ -690,7 +700,7 @@ class Engine:
             else:
                 # Rollback's confirmation starts while the fault is on: an abort's
                 # confirmation then waits for no ansible-playbook start either.
-                self._prestart(Phase.VERIFY_INACTIVE, "inactive")
+                self._prestart(Phase.VERIFY_INACTIVE, "inactive", self.exp.duration + 600)
                 self._hold()
         finally:
             self.fault_over.set()

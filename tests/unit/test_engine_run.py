@@ -21,7 +21,7 @@ from chaosrun.hosts import hostshell, rolespec, runner
 from chaosrun.hosts.runner import PlayResult
 from chaosrun.model.experiment import load_experiment
 from chaosrun.plan.planning import load_plan
-from chaosrun.run import launch, prestart
+from chaosrun.run import prestart
 from chaosrun.run.engine import Engine
 from chaosrun.run.progress import Progress
 
@@ -461,25 +461,3 @@ def test_a_play_no_longer_waiting_is_replaced_by_a_fresh_one(env, monkeypatch) -
     assert outcome.exit_code == 0
     assert hosts.plays == [("inject",), ("verify",), ("verify",)]  # each by a fresh play
     assert not any(p.get("started_ahead") for p in journal["phases"])
-
-
-def test_a_launched_run_releases_the_play_started_before_the_engine(env, monkeypatch) -> None:
-    tmp_path, hosts, prom = env
-    log = _prestart(monkeypatch, hosts)
-    plan = load_plan(GOOD, INVENTORY, [f"prometheus.url={prom.url}", "duration=0.6s"])
-    progress = Progress(_quiet(), plan.redactor)
-    started = launch.start(plan, tmp_path / "runs", progress)
-    assert log == [("start", "inject")]  # before any engine exists
-    outcome = Engine(plan, tmp_path / "runs", progress, started=started).run()
-    assert outcome.exit_code == 0 and outcome.run_id == started.run_id
-    assert log[:2] == [("start", "inject"), ("release", "inject", "inject", "then", "verify")]
-    assert hosts.plays == [("inject",), ("verify",), ("verify",)]
-
-
-def test_a_launch_no_engine_took_over_ends_its_play(env, monkeypatch) -> None:
-    tmp_path, hosts, prom = env
-    log = _prestart(monkeypatch, hosts)
-    plan = load_plan(GOOD, INVENTORY, [f"prometheus.url={prom.url}"])
-    started = launch.start(plan, tmp_path / "runs", Progress(_quiet(), plan.redactor))
-    started.abandon()
-    assert log == [("start", "inject"), ("abandon", "inject")] and not started.pending
