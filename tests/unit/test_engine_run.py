@@ -379,6 +379,7 @@ class FakePending:
     def __init__(self, fleet: Hosts, log: list[tuple[str, ...]], waiting: bool, **kw) -> None:
         self.fleet, self.log, self.waiting = fleet, log, waiting
         self.phase = kw["work_dir"].name
+        self.journal = kw["work_dir"].parent.parent / "journal.json"
         self.variables = kw["variables"]
         self.result = PlayResult("unknown", -1)  # the same object the release returns
 
@@ -392,6 +393,10 @@ class FakePending:
         )
         first.status, first.rc, first.hosts = played.status, played.rc, played.hosts
         first.known.set()
+        if then and first.ok and getattr(self.fleet, "signal_behind_inject", False):
+            first.then = PlayResult("unknown", -1, dict.fromkeys(hosts, "not run"))
+            threading.Thread(target=self._signal_during_verify, args=(first.then,)).start()
+            return first
         if then and first.ok:
             first.then = self.fleet.play(entry_points=then, hosts=hosts, variables=self.variables)
         elif then:  # a failed first stage cancels the play: the next never runs
@@ -399,6 +404,17 @@ class FakePending:
         if first.then is not None:
             first.then.known.set()
         return first
+
+    def _signal_during_verify(self, then: PlayResult) -> None:
+        """SIGTERM once the engine's verify phase began (the verify behind inject runs),
+        which it cancels."""
+        deadline = time.monotonic() + 60
+        while '"verify_active"' not in self.journal.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+        then.status, then.rc = "canceled", 254
+        then.known.set()
 
     def abandon(self) -> None:
         self.log.append(("abandon", self.phase))
@@ -430,6 +446,21 @@ def test_each_play_is_started_ahead_and_released_when_its_phase_begins(env, monk
     assert ahead == {"inject": True, "verify_active": True, "verify_inactive": True}
     assert phases(journal)[4:6] == ["inject", "verify_active"]
     assert hosts.variables["chaos_run_id"] == journal["run_id"]
+
+
+def test_a_signal_during_the_verify_behind_inject_rolls_back(env, monkeypatch) -> None:
+    _, hosts, _ = env
+    _prestart(monkeypatch, hosts)
+    hosts.signal_behind_inject = True
+    outcome, journal = run(env, "duration=30s")
+    assert (outcome.exit_code, journal["status"]) == (3, "aborted")
+    assert journal["abort"]["reason"] == "SIGTERM received during verify"
+    ended = {p["name"]: p["outcome"] for p in journal["phases"]}
+    assert ended["inject"] == "ok" and ended["verify_active"] == "canceled"
+    assert "observe" not in ended
+    # Inject had returned on every host: its revert script is the rollback, verify confirms.
+    assert any("revert.sh" in s for s in hosts.scripts)
+    assert hosts.plays == [("inject",), ("verify",)] and journal["rollback"]["ok"] is True
 
 
 def test_an_inject_that_failed_in_the_combined_play_is_rolled_back(env, monkeypatch) -> None:
