@@ -37,6 +37,9 @@ from chaosrun.hosts import ansiblecfg, collection
 
 EventSink = Callable[[str, str, str], None]  # (host, status, task)
 FAILED = ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed")
+# The last play of playbooks/fault.yml: the entry points released to follow the first ones
+# start there, so its start ends the first stage's events (`PlayResult.then`).
+NEXT_STAGE_PLAY = "Run the entry points that follow"
 
 
 @dataclass
@@ -49,6 +52,10 @@ class PlayResult:
     known: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
     # ansible-runner's own status and rc once the process ended (after `known`).
     exited: tuple[str, int] | None = None
+    # The next stage of the same play (the entry points released to follow these), known
+    # later; its events go to its own `on_event` when it has one.
+    then: PlayResult | None = field(default=None, repr=False, compare=False)
+    on_event: EventSink | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -74,13 +81,37 @@ class PlayResult:
         self.settle()
         self.known.set()
 
-    def exit(self, status: str, rc: int) -> None:
-        """The process ended: its status is the result's unless the stats gave it first."""
-        self.exited = (status, rc)
-        if not self.known.is_set():
-            self.status, self.rc = status, rc
-            self.settle()
+    def end_stage(self) -> PlayResult:
+        """The next stage's play starts: every host of this stage is done. Its result from
+        its hosts' own events; the next stage's, on the hosts where it succeeded."""
+        self.settle()
+        states = set(self.hosts.values())
+        self.rc = 4 if "unreachable" in states else 2 if states - {"ok"} else 0
+        self.status = "failed" if self.rc else "successful"
         self.known.set()
+        nxt = self.then
+        assert nxt is not None
+        nxt.hosts = {h: "not run" for h, s in self.hosts.items() if s == "ok"}
+        return nxt
+
+    def exit(self, status: str, rc: int) -> None:
+        """The process ended: its status is the result's unless the stats gave it first
+        (and that of every stage still unknown: a canceled play cancels them all)."""
+        for stage in self.stages():
+            stage.exited = (status, rc)
+            if not stage.known.is_set():
+                stage.status, stage.rc = status, rc
+                stage.settle()
+            stage.known.set()
+
+    def stages(self) -> list[PlayResult]:
+        """This result and the stages that follow it."""
+        found: list[PlayResult] = []
+        stage: PlayResult | None = self
+        while stage is not None:
+            found.append(stage)
+            stage = stage.then
+        return found
 
 
 class Background:
@@ -98,7 +129,8 @@ class Background:
         except BaseException as exc:  # re-raised by wait() in the caller's thread
             self.error = exc
         finally:
-            self.result.known.set()
+            for stage in self.result.stages():
+                stage.known.set()
 
     def wait(self) -> PlayResult:
         self.result.known.wait()
@@ -194,24 +226,43 @@ def run_entry_points(
     """Run `entry_points` of `role` on `hosts` in one ansible-playbook process; returns
     once the result is known. With `finishing`, the process's end is left to it."""
     result = PlayResult(status="unknown", rc=-1, hosts=dict.fromkeys(hosts, "not run"))
-    extra = {
-        **variables,
-        "chaos_role": role,
-        "chaos_hosts": ",".join(hosts),
-        "chaos_entry_points": entry_points,
-    }
-    play = {
-        "extra": extra,
-        "result": result,
-        "forks": len(hosts),
-        "inventory": inventory,
-        "work_dir": work_dir,
-        "on_event": on_event,
-        "canceled": cancel.is_set if cancel is not None else None,
-    }
+    extra = {"chaos_hosts": ",".join(hosts), "chaos_entry_points": entry_points}
+    play = fault_play(
+        role=role,
+        variables={**variables, **extra},
+        result=result,
+        forks=len(hosts),
+        inventory=inventory,
+        work_dir=work_dir,
+        on_event=on_event,
+        canceled=cancel.is_set if cancel is not None else None,
+    )
     if finishing is None:
         return run_fault_play(**play)
     return finishing.add(Background(f"play-{work_dir.name}", play)).wait()
+
+
+def fault_play(
+    *,
+    role: str,
+    variables: dict[str, Any],
+    result: PlayResult,
+    forks: int,
+    inventory: Path,
+    work_dir: Path,
+    on_event: EventSink | None = None,
+    canceled: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """The arguments of `run_fault_play` (and of a `Background` one) for `role`'s play."""
+    return {
+        "extra": {**variables, "chaos_role": role},
+        "result": result,
+        "forks": forks,
+        "inventory": inventory,
+        "work_dir": work_dir,
+        "on_event": on_event,
+        "canceled": canceled,
+    }
 
 
 def run_fault_play(
@@ -226,7 +277,8 @@ def run_fault_play(
 ) -> PlayResult:
     """Run playbooks/fault.yml with `extra` vars; events of the hosts in `result.hosts`
     (read at each event: chaosrun.run.prestart fills them in when it releases the play).
-    Returns when the process ended; `result.known` is set from the stats event on."""
+    Returns when the process ended; `result.known` is set from the stats event on, or from
+    the start of the next stage's play when `result.then` names one."""
     import ansible_runner
 
     filemodes.group_dirs(work_dir)
@@ -237,11 +289,14 @@ def run_fault_play(
         with os.fdopen(fd, "w") as fh:
             yaml.dump(extra, fh, Dumper=_VarsDumper)
 
+        stages = _Stages(result)
+        last = result.stages()[-1]
+
         def handle(event: dict[str, Any]) -> bool:
             # Read at the start; gone before the caller has the result (the exit may be cut).
             if event.get("event") == "playbook_on_stats":
                 _unlink(vars_path)
-            _record(event, result, on_event)
+            stages.record(event, on_event)
             return True
 
         _fast_cancel(work_dir)
@@ -254,7 +309,7 @@ def run_fault_play(
             event_handler=handle,
             # A play whose result is known is only exiting: nothing left to cancel.
             cancel_callback=(
-                (lambda: not result.known.is_set() and _canceled(canceled, vars_path))
+                (lambda: not last.known.is_set() and _canceled(canceled, vars_path))
                 if canceled
                 else None
             ),
@@ -323,12 +378,33 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+class _Stages:
+    """Routes a play's events to the result of the stage they belong to: the first until
+    the next stage's play starts (NEXT_STAGE_PLAY), then that one's."""
+
+    def __init__(self, first: PlayResult) -> None:
+        self.current = first
+
+    def record(self, event: dict[str, Any], on_event: EventSink | None) -> None:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        stage = self.current
+        if kind == "playbook_on_play_start" and stage.then is not None:
+            if data.get("play") == NEXT_STAGE_PLAY and not stage.known.is_set():
+                self.current = stage.end_stage()
+            return
+        if kind == "playbook_on_stats":
+            stage.conclude(data)
+            for later in stage.stages()[1:]:  # never started: every host failed before
+                later.status, later.rc = "not run", -1
+                later.known.set()
+            return
+        _record(event, stage, stage.on_event or on_event)
+
+
 def _record(event: dict[str, Any], result: PlayResult, on_event: EventSink | None) -> None:
     kind = event.get("event", "")
     data = event.get("event_data") or {}
-    if kind == "playbook_on_stats":
-        result.conclude(data)
-        return
     host = data.get("host")
     if not host or host not in result.hosts:
         return

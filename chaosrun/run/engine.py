@@ -12,8 +12,10 @@ entry point when a revert script did not answer success on some host or inject w
 short (its last step may land after the revert script).
 
 No phase waits for an ansible-playbook start when it can help it (chaosrun.run.prestart):
-inject's and verify's playbooks start beside preflight, rollback's confirmation once the
-fault is verified, each released when its phase begins; the rest are abandoned unused.
+inject's playbook starts beside preflight and runs verify(active) too, behind inject in
+the same process (its events split at the boundary into the two phases), rollback's
+confirmation starts once the fault is verified, each released when its phase begins; the
+rest are abandoned unused.
 Nor for its end: a phase ends at its play's stats event, and the process exits in the
 background (`runner.Finishing`); the run's end, once its journal is written, waits a
 little for those exits, and the reaper's sweep ends any still exiting.
@@ -67,6 +69,9 @@ SETTLE_S = 60.0
 # processes (ansible-playbook's exit, ansible-runner's artifacts: 0.2 s on a calm machine,
 # mostly spent while the run writes its journal and report); the reaper ends any left.
 PLAYS_END_S = 2.0
+# How long an inject that failed or was stopped waits for the verify behind it in the same
+# process to be canceled (a 50 ms poll, then its workers killed) before the rollback.
+CANCELED_VERIFY_S = 10.0
 
 
 @dataclass
@@ -230,10 +235,10 @@ class Engine:
 
     def _run(self) -> Outcome:
         try:
-            # Inject's and verify's playbooks start while preflight and the steady state run.
+            # Inject's playbook (verify(active) runs in it too, behind inject) starts while
+            # preflight and the steady state run.
             waits = 600 + self.exp.baseline_window + self.plan.ttl
-            self._prestart(Phase.INJECT, None, waits)
-            self._prestart(Phase.VERIFY_ACTIVE, "active", waits)
+            self._prestart(Phase.INJECT, "active", waits)
             self._preflight()
             self._steady_state_before()
             self._baseline()
@@ -548,17 +553,40 @@ class Engine:
             result = pending.release(hosts or self.hosts, entry_points, canceled)
         started_ahead = result is not None
         if result is None:
-            result = runner.run_entry_points(
-                role=self.exp.fault.role,
-                entry_points=entry_points,
-                hosts=hosts or self.hosts,
-                variables=self._role_vars(expect),
-                inventory=self.plan.inventory.path,
-                work_dir=self.run_dir / "ansible" / phase_name,
-                on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
-                cancel=stop,
-                finishing=self.finishing,
-            )
+            result = self._fresh_play(phase_name, entry_points, expect, stop, hosts)
+        self._play_end(phase_name, phase, started, result, started_ahead)
+        return result
+
+    def _fresh_play(
+        self,
+        phase_name: Phase,
+        entry_points: list[str],
+        expect: str | None,
+        stop: threading.Event | None,
+        hosts: list[str] | None = None,
+    ) -> runner.PlayResult:
+        """`entry_points` by an ansible-playbook started now (none was started ahead)."""
+        return runner.run_entry_points(
+            role=self.exp.fault.role,
+            entry_points=entry_points,
+            hosts=hosts or self.hosts,
+            variables=self._role_vars(expect),
+            inventory=self.plan.inventory.path,
+            work_dir=self.run_dir / "ansible" / phase_name,
+            on_event=lambda h, s, t: self.progress.host(phase_name, h, s, t),
+            cancel=stop,
+            finishing=self.finishing,
+        )
+
+    def _play_end(
+        self,
+        phase_name: Phase,
+        phase: dict[str, Any],
+        started: float,
+        result: runner.PlayResult,
+        started_ahead: bool,
+    ) -> None:
+        """End `phase` with its play's result: timing, progress, the journal entry."""
         self.timings[f"{phase_name}_s"] = round(time.monotonic() - started, 3)
         self.progress.hosts_done(phase_name, result.hosts)
         detail = "; ".join(f"{h}: {m}" for h, m in result.messages.items())
@@ -567,7 +595,45 @@ class Engine:
         # post-mortem; written before phase_end, which saves the entry.
         phase["started_ahead"] = started_ahead
         self.journal.phase_end(phase, outcome, detail or result.status, result.hosts)
-        return result
+
+    def _inject_then_verify(self) -> tuple[runner.PlayResult, runner.PlayResult | None]:
+        """Inject, and verify(active) behind it in the same started-ahead process: inject's
+        result once its play ended on every host (verify's then starts on the hosts, which
+        the journal's verify phase begins with), and verify's still to come. No such
+        process: inject by a play of its own, and None for verify."""
+        pending = self.pending.pop(Phase.INJECT, None)
+        if pending is None:
+            return self._play(Phase.INJECT, ["inject"], None, cancel=True), None
+        phase = self._phase(Phase.INJECT, "inject")
+        started = time.monotonic()
+        inject = pending.result
+
+        def canceled() -> bool:
+            # A failed inject ends the play as a stop does: verify is not run behind it.
+            return self.stop.is_set() or (inject.known.is_set() and not inject.ok)
+
+        first = pending.release(
+            self.hosts,
+            ["inject"],
+            canceled,
+            then=["verify"],
+            then_events=lambda h, s, t: self.progress.host(Phase.VERIFY_ACTIVE, h, s, t),
+        )
+        if first is None:  # not waiting any more: inject, then verify, each by a fresh play
+            fresh = self._fresh_play(Phase.INJECT, ["inject"], None, self.stop)
+            self._play_end(Phase.INJECT, phase, started, fresh, False)
+            return fresh, None
+        self._play_end(Phase.INJECT, phase, started, first, True)
+        return first, first.then
+
+    def _verify_behind_inject(self, then: runner.PlayResult) -> runner.PlayResult:
+        """Verify(active) as the journal's phase of its own, though the inject's process
+        runs it: from the end of inject to its play's stats."""
+        phase = self._phase(Phase.VERIFY_ACTIVE, "verify")
+        started = time.monotonic()
+        then.known.wait()
+        self._play_end(Phase.VERIFY_ACTIVE, phase, started, then, True)
+        return then
 
     def _prestart(self, phase_name: Phase, expect: str | None, wait_s: float) -> None:
         """Start `phase_name`'s playbook now, to be released when the phase begins."""
@@ -607,7 +673,10 @@ class Engine:
         self.monitor.start()
         self.observer.start()
         try:
-            result = self._play(Phase.INJECT, ["inject"], None, cancel=True)
+            result, then = self._inject_then_verify()
+            if then is not None and (self.stop.is_set() or not result.ok):
+                # The verify behind it is being canceled: let it end before the rollback.
+                then.known.wait(CANCELED_VERIFY_S)
             if self.stop.is_set():
                 self._set_abort(f"{self._stop_reason()} during inject")
                 return
@@ -619,7 +688,11 @@ class Engine:
                 return
             self.inject_complete = True
             lease.hold([h for h, s in result.hosts.items() if s == "ok"])
-            verify = self._play(Phase.VERIFY_ACTIVE, ["verify"], "active", cancel=True)
+            verify = (
+                self._verify_behind_inject(then)
+                if then is not None
+                else self._play(Phase.VERIFY_ACTIVE, ["verify"], "active", cancel=True)
+            )
             if self.stop.is_set():
                 self._set_abort(f"{self._stop_reason()} during verify")
             elif not verify.ok:

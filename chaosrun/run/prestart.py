@@ -4,10 +4,11 @@ Starting ansible-playbook (Python, Ansible's imports, the inventory, the plugins
 to three seconds of a busy controller; a phase that starts its own pays them while the
 operator waits for the fault. `Pending` starts playbooks/fault.yml early with a release
 FIFO: the playbook's first play reads it on the controller, so the process sits ready
-there. `release` writes the hosts and entry points decided when the phase begins and
-returns the play's result as soon as it is known (its process ends in the background, held
-by the run's `runner.Finishing`); `abandon` ends a play that will not be needed without it
-touching any host. A pending play that is no longer waiting (its wait ran out, it failed
+there. `release` writes the hosts and entry points decided when the phase begins (and
+those the same process runs next: inject, then verify) and returns the play's result as
+soon as it is known (its process ends in the background, held by the run's
+`runner.Finishing`); `abandon` ends a play that will not be needed without it touching
+any host. A pending play that is no longer waiting (its wait ran out, it failed
 to start) is never used: `release` answers None and the caller starts a fresh one.
 """
 
@@ -54,38 +55,54 @@ class Pending:
         os.mkfifo(self.fifo, 0o600)
         self.result = runner.PlayResult(status="unknown", rc=-1)
         self._cancel: Callable[[], bool] | None = None
-        extra = {
-            **variables,
-            "chaos_role": role,
+        release = {
             "chaos_release_file": str(self.fifo),
             "chaos_release_wait_s": max(1, int(wait_s)),
         }
-        play = {
-            "extra": extra,
-            "result": self.result,
-            "forks": hosts,
-            "inventory": inventory,
-            "work_dir": work_dir,
-            "on_event": on_event,
-            "canceled": self._canceled,
-        }
+        play = runner.fault_play(
+            role=role,
+            variables={**variables, **release},
+            result=self.result,
+            forks=hosts,
+            inventory=inventory,
+            work_dir=work_dir,
+            on_event=on_event,
+            canceled=self._canceled,
+        )
         self._play = runner.Background(f"prestart-{work_dir.name}", play)
-        self._thread = self._play.thread
         self._finishing = finishing
 
     def _canceled(self) -> bool:
         cancel = self._cancel
         return cancel is not None and cancel()
 
+    def ended(self, timeout: float = 0.0) -> bool:
+        """Whether the playbook's process has ended (waiting up to `timeout` for it)."""
+        self._play.thread.join(timeout)
+        return not self._play.thread.is_alive()
+
     def release(
-        self, hosts: list[str], entry_points: list[str], cancel: Callable[[], bool] | None = None
+        self,
+        hosts: list[str],
+        entry_points: list[str],
+        cancel: Callable[[], bool] | None = None,
+        then: list[str] | None = None,
+        then_events: runner.EventSink | None = None,
     ) -> runner.PlayResult | None:
         """Begin the phase on `hosts`; its result once known (the play's stats). None: the
-        playbook is not waiting any more and touched nothing (start a fresh one)."""
+        playbook is not waiting any more and touched nothing (start a fresh one).
+
+        `then`: entry points the same process runs next, on the hosts where `entry_points`
+        succeeded; the result is then known when they begin, and its `then` is theirs (their
+        events go to `then_events`). `cancel` cancels the whole play, both stages."""
         self.result.hosts = dict.fromkeys(hosts, "not run")
+        if then:
+            self.result.then = runner.PlayResult("unknown", -1, on_event=then_events)
         self._cancel = cancel
-        if not self._write({"hosts": hosts, "entry_points": entry_points}, wait=True):
+        release = {"hosts": hosts, "entry_points": entry_points, "then": then or []}
+        if not self._write(release, wait=True):
             self._cancel = None
+            self.result.then = None
             return None
         if self._finishing is not None:  # an abandoned one is `abandon`'s to end
             self._finishing.add(self._play)
@@ -94,11 +111,11 @@ class Pending:
     def abandon(self) -> None:
         """End the playbook without its phase: released for no host when it is waiting,
         killed (before it reached any host) when it is still starting."""
-        if not self._thread.is_alive():
+        if self.ended():
             return
         if not self._write({"hosts": [], "entry_points": []}, wait=False):
             self._cancel = lambda: True
-        self._thread.join(ABANDON_WAIT_S)
+        self.ended(ABANDON_WAIT_S)
 
     def _write(self, release: dict[str, Any], wait: bool) -> bool:
         """Hand `release` to the playbook's reader: once it reads (`wait`: when it gets
@@ -110,7 +127,7 @@ class Pending:
             except OSError as exc:
                 if exc.errno != errno.ENXIO:  # ENXIO: nobody reads the FIFO yet
                     raise
-            if not wait or not self._thread.is_alive():
+            if not wait or self.ended():
                 return False
             time.sleep(POLL_S)
         try:

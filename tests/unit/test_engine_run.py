@@ -379,13 +379,42 @@ class FakePending:
     def __init__(self, fleet: Hosts, log: list[tuple[str, ...]], waiting: bool, **kw) -> None:
         self.fleet, self.log, self.waiting = fleet, log, waiting
         self.phase = kw["work_dir"].name
+        self.journal = kw["work_dir"].parent.parent / "journal.json"
         self.variables = kw["variables"]
+        self.result = PlayResult("unknown", -1)  # the same object the release returns
 
-    def release(self, hosts, entry_points, cancel=None):
-        self.log.append(("release", self.phase, *entry_points))
+    def release(self, hosts, entry_points, cancel=None, then=None, then_events=None):
+        self.log.append(("release", self.phase, *entry_points, *(["then", *then] if then else [])))
         if not self.waiting:
             return None
-        return self.fleet.play(entry_points=entry_points, hosts=hosts, variables=self.variables)
+        first, played = (
+            self.result,
+            self.fleet.play(entry_points=entry_points, hosts=hosts, variables=self.variables),
+        )
+        first.status, first.rc, first.hosts = played.status, played.rc, played.hosts
+        first.known.set()
+        if then and first.ok and getattr(self.fleet, "signal_behind_inject", False):
+            first.then = PlayResult("unknown", -1, dict.fromkeys(hosts, "not run"))
+            threading.Thread(target=self._signal_during_verify, args=(first.then,)).start()
+            return first
+        if then and first.ok:
+            first.then = self.fleet.play(entry_points=then, hosts=hosts, variables=self.variables)
+        elif then:  # a failed first stage cancels the play: the next never runs
+            first.then = PlayResult("canceled", 254)
+        if first.then is not None:
+            first.then.known.set()
+        return first
+
+    def _signal_during_verify(self, then: PlayResult) -> None:
+        """SIGTERM once the engine's verify phase began (the verify behind inject runs),
+        which it cancels."""
+        deadline = time.monotonic() + 60
+        while '"verify_active"' not in self.journal.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+        then.status, then.rc = "canceled", 254
+        then.known.set()
 
     def abandon(self) -> None:
         self.log.append(("abandon", self.phase))
@@ -407,14 +436,43 @@ def test_each_play_is_started_ahead_and_released_when_its_phase_begins(env, monk
     log = _prestart(monkeypatch, hosts)
     outcome, journal = run(env)
     assert outcome.exit_code == 0
+    # Inject's play runs verify(active) behind it; the journal still has both phases.
     assert log == [
-        ("start", "inject"), ("start", "verify_active"), ("release", "inject", "inject"),
-        ("release", "verify_active", "verify"), ("start", "verify_inactive"),
-        ("release", "verify_inactive", "verify"),
+        ("start", "inject"), ("release", "inject", "inject", "then", "verify"),
+        ("start", "verify_inactive"), ("release", "verify_inactive", "verify"),
     ]  # fmt: skip
     assert hosts.plays == [("inject",), ("verify",), ("verify",)]
     ahead = {p["name"]: p["started_ahead"] for p in journal["phases"] if "started_ahead" in p}
     assert ahead == {"inject": True, "verify_active": True, "verify_inactive": True}
+    assert phases(journal)[4:6] == ["inject", "verify_active"]
+    assert hosts.variables["chaos_run_id"] == journal["run_id"]
+
+
+def test_a_signal_during_the_verify_behind_inject_rolls_back(env, monkeypatch) -> None:
+    _, hosts, _ = env
+    _prestart(monkeypatch, hosts)
+    hosts.signal_behind_inject = True
+    outcome, journal = run(env, "duration=30s")
+    assert (outcome.exit_code, journal["status"]) == (3, "aborted")
+    assert journal["abort"]["reason"] == "SIGTERM received during verify"
+    ended = {p["name"]: p["outcome"] for p in journal["phases"]}
+    assert ended["inject"] == "ok" and ended["verify_active"] == "canceled"
+    assert "observe" not in ended
+    # Inject had returned on every host: its revert script is the rollback, verify confirms.
+    assert any("revert.sh" in s for s in hosts.scripts)
+    assert hosts.plays == [("inject",), ("verify",)] and journal["rollback"]["ok"] is True
+
+
+def test_an_inject_that_failed_in_the_combined_play_is_rolled_back(env, monkeypatch) -> None:
+    _, hosts, _ = env
+    _prestart(monkeypatch, hosts)
+    hosts.fail["inject"] = "failed"
+    outcome, journal = run(env)
+    assert (outcome.exit_code, journal["status"]) == (3, "aborted")
+    assert "inject failed on order-2" in journal["abort"]["reason"]
+    assert "verify_active" not in phases(journal)  # canceled behind the failed inject
+    assert hosts.plays[0] == ("inject",) and hosts.plays[-1] == ("rollback", "verify")
+    assert journal["rollback"]["ok"] is True
 
 
 def test_a_refused_run_abandons_its_started_plays(env, monkeypatch) -> None:
@@ -424,8 +482,7 @@ def test_a_refused_run_abandons_its_started_plays(env, monkeypatch) -> None:
     outcome, _ = run(env)
     assert outcome.exit_code == 4 and hosts.plays == []
     # Never released: each ends touching no host.
-    assert log[:2] == [("start", "inject"), ("start", "verify_active")]
-    assert sorted(log[2:]) == [("abandon", "inject"), ("abandon", "verify_active")]
+    assert log == [("start", "inject"), ("abandon", "inject")]
 
 
 def test_a_play_no_longer_waiting_is_replaced_by_a_fresh_one(env, monkeypatch) -> None:

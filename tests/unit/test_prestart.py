@@ -24,6 +24,9 @@ def marker_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             f"- name: Leave the {name} marker\n"
             f"  ansible.builtin.copy:\n    content: x\n    dest: {tmp_path}/{name}\n"
         )
+    (tasks / "broken.yml").write_text(
+        "- name: Fail\n  ansible.builtin.fail:\n    msg: the broken entry point\n"
+    )
     monkeypatch.setenv("ANSIBLE_ROLES_PATH", str(tmp_path / "roles"))
     inventory = tmp_path / "hosts"
     inventory.write_text(
@@ -73,11 +76,38 @@ def test_a_released_play_runs_the_entry_points_the_release_names(
     assert finishing.wait(120) == [] and result.exited == ("successful", 0)
 
 
+def test_a_play_released_with_a_next_stage_splits_its_result_there(
+    marker_role: Path, tmp_path: Path
+) -> None:
+    pending = _pending(marker_role, tmp_path)
+    _waiting(pending)
+    first = pending.release(["localhost"], ["first"], then=["second"])
+    assert first is not None and first.ok, first
+    assert (tmp_path / "first").exists()
+    then = first.then
+    assert then is not None and then.known.wait(120)
+    assert then.ok and then.hosts == {"localhost": "ok"}, then
+    assert (tmp_path / "second").exists()
+    # The first stage ended before the second began.
+    assert (tmp_path / "first").stat().st_mtime <= (tmp_path / "second").stat().st_mtime
+
+
+def test_a_failed_first_stage_runs_no_next_one(marker_role: Path, tmp_path: Path) -> None:
+    pending = _pending(marker_role, tmp_path)
+    _waiting(pending)
+    first = pending.release(["localhost"], ["broken"], then=["second"])
+    assert first is not None and not first.ok
+    assert first.hosts == {"localhost": "failed"}
+    assert "the broken entry point" in first.messages["localhost"]
+    assert first.then is not None and first.then.known.wait(120) and not first.then.ok
+    assert pending.ended(120) and not (tmp_path / "second").exists()
+
+
 def test_an_abandoned_play_ends_touching_nothing(marker_role: Path, tmp_path: Path) -> None:
     pending = _pending(marker_role, tmp_path)
     _waiting(pending)
     pending.abandon()
-    assert not pending._thread.is_alive()
+    assert pending.ended()
     assert pending.result.status == "successful"  # released for no host: a clean end
     assert not (tmp_path / "first").exists() and not (tmp_path / "second").exists()
 
@@ -85,13 +115,13 @@ def test_an_abandoned_play_ends_touching_nothing(marker_role: Path, tmp_path: Pa
 def test_a_play_abandoned_while_starting_is_stopped(marker_role: Path, tmp_path: Path) -> None:
     pending = _pending(marker_role, tmp_path)
     pending.abandon()  # at once: its playbook is not reading the FIFO yet
-    assert not pending._thread.is_alive()
+    assert pending.ended()
     assert not (tmp_path / "first").exists() and not (tmp_path / "second").exists()
 
 
 def test_a_play_whose_wait_ran_out_is_not_used(marker_role: Path, tmp_path: Path) -> None:
     pending = _pending(marker_role, tmp_path, wait_s=1)
-    pending._thread.join(120)  # the wait runs out and the playbook ends
+    assert pending.ended(120)  # the wait runs out and the playbook ends
     assert pending.release(["localhost"], ["first"]) is None
     assert not (tmp_path / "first").exists()
 
