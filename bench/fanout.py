@@ -1,7 +1,8 @@
 """Fan-out: inject + verify + rollback of process_kill on 5, 20 and 50 lab hosts.
 
-Each phase runs as the engine runs it (one ansible-runner run of playbooks/fault.yml on
-every selected host: inject; verify active; rollback + verify inactive). The sizes are
+Each phase runs as its own ansible-runner run of playbooks/fault.yml on every selected
+host (inject; verify active; rollback + verify inactive), as the engine ran them before it
+ran verify(active) behind inject in one play: the bench still pays that start. The sizes are
 interleaved within each round, so a change of the machine's load hits all of them alike;
 a first, uncounted pass on the largest size opens the SSH connections (ControlPersist),
 and its time is printed as the cold number. Beside each phase's wall time it prints the
