@@ -76,8 +76,12 @@ class PlayResult:
         if self.known.is_set():
             return
         dark, failures = stats.get("dark") or {}, stats.get("failures") or {}
-        self.rc = 4 if dark else 2 if failures else 0
-        self.status = "failed" if self.rc else "successful"
+        self._finish(4 if dark else 2 if failures else 0)
+
+    def _finish(self, rc: int) -> None:
+        """Known with ansible-playbook's rc (4 unreachable, 2 failed, 0 successful)."""
+        self.rc = rc
+        self.status = "failed" if rc else "successful"
         self.settle()
         self.known.set()
 
@@ -86,9 +90,7 @@ class PlayResult:
         its hosts' own events; the next stage's, on the hosts where it succeeded."""
         self.settle()
         states = set(self.hosts.values())
-        self.rc = 4 if "unreachable" in states else 2 if states - {"ok"} else 0
-        self.status = "failed" if self.rc else "successful"
-        self.known.set()
+        self._finish(4 if "unreachable" in states else 2 if states - {"ok"} else 0)
         nxt = self.then
         assert nxt is not None
         nxt.hosts = {h: "not run" for h, s in self.hosts.items() if s == "ok"}
@@ -242,27 +244,10 @@ def run_entry_points(
     return finishing.add(Background(f"play-{work_dir.name}", play)).wait()
 
 
-def fault_play(
-    *,
-    role: str,
-    variables: dict[str, Any],
-    result: PlayResult,
-    forks: int,
-    inventory: Path,
-    work_dir: Path,
-    on_event: EventSink | None = None,
-    canceled: Callable[[], bool] | None = None,
-) -> dict[str, Any]:
-    """The arguments of `run_fault_play` (and of a `Background` one) for `role`'s play."""
-    return {
-        "extra": {**variables, "chaos_role": role},
-        "result": result,
-        "forks": forks,
-        "inventory": inventory,
-        "work_dir": work_dir,
-        "on_event": on_event,
-        "canceled": canceled,
-    }
+def fault_play(role: str, variables: dict[str, Any], **play: Any) -> dict[str, Any]:
+    """The arguments of `run_fault_play` (and of a `Background` one) for `role`'s play:
+    `variables` with the role named in them, and the rest of its arguments as given."""
+    return {"extra": {**variables, "chaos_role": role}, **play}
 
 
 def run_fault_play(

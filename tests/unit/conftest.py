@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -36,3 +37,15 @@ def _no_prestarted_plays(monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine's unit tests fake the plays (runner.run_entry_points): no real
     ansible-playbook is started ahead for them (tests/unit/test_prestart.py tests that)."""
     monkeypatch.setattr(prestart, "start", lambda **_kw: None)
+
+
+@pytest.fixture
+def fake_ansible_runner(monkeypatch: pytest.MonkeyPatch):
+    """Installs a fake `ansible_runner` module whose `run` is the given callable (it sends
+    the events a play would and returns the exit); returns that callable."""
+
+    def install(run):
+        monkeypatch.setitem(sys.modules, "ansible_runner", SimpleNamespace(run=run))
+        return run
+
+    return install

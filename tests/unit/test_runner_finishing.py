@@ -45,15 +45,6 @@ def _stats(**counts: dict[str, int]) -> dict[str, Any]:
     return {"event": "playbook_on_stats", "event_data": counts}
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch):
-    def install(run: FakeRun) -> FakeRun:
-        monkeypatch.setitem(sys.modules, "ansible_runner", SimpleNamespace(run=run))
-        return run
-
-    return install
-
-
 def _play(tmp_path: Path, finishing: runner.Finishing, cancel: threading.Event | None = None):
     return runner.run_entry_points(
         role="r",
@@ -67,8 +58,10 @@ def _play(tmp_path: Path, finishing: runner.Finishing, cancel: threading.Event |
     )
 
 
-def test_the_result_comes_at_the_stats_and_the_process_ends_behind_it(fake, tmp_path) -> None:
-    run = fake(FakeRun([_ok("a"), _ok("b"), _stats(ok={"a": 1, "b": 1})]))
+def test_the_result_comes_at_the_stats_and_the_process_ends_behind_it(
+    fake_ansible_runner, tmp_path
+) -> None:
+    run = fake_ansible_runner(FakeRun([_ok("a"), _ok("b"), _stats(ok={"a": 1, "b": 1})]))
     finishing = runner.Finishing()
     result = _play(tmp_path, finishing)
     assert (result.status, result.rc, result.hosts) == ("successful", 0, {"a": "ok", "b": "ok"})
@@ -81,9 +74,11 @@ def test_the_result_comes_at_the_stats_and_the_process_ends_behind_it(fake, tmp_
     assert result.exited == ("successful", 0) and result.ok
 
 
-def test_a_failed_or_unreachable_host_fails_the_result_at_the_stats(fake, tmp_path) -> None:
+def test_a_failed_or_unreachable_host_fails_the_result_at_the_stats(
+    fake_ansible_runner, tmp_path
+) -> None:
     failed = {"event": "runner_on_failed", "event_data": {"host": "b", "task": "Apply"}}
-    run = fake(FakeRun([_ok("a"), failed, _stats(failures={"b": 1})], "failed", 2))
+    run = fake_ansible_runner(FakeRun([_ok("a"), failed, _stats(failures={"b": 1})], "failed", 2))
     finishing = runner.Finishing()
     result = _play(tmp_path, finishing)
     assert (result.status, result.rc, result.hosts) == ("failed", 2, {"a": "ok", "b": "failed"})
@@ -95,8 +90,10 @@ def test_a_failed_or_unreachable_host_fails_the_result_at_the_stats(fake, tmp_pa
     assert (unreachable.status, unreachable.rc, unreachable.ok) == ("failed", 4, False)
 
 
-def test_a_play_whose_result_is_known_is_not_canceled_while_it_exits(fake, tmp_path) -> None:
-    run = fake(FakeRun([_ok("a"), _ok("b"), _stats(ok={"a": 1, "b": 1})]))
+def test_a_play_whose_result_is_known_is_not_canceled_while_it_exits(
+    fake_ansible_runner, tmp_path
+) -> None:
+    run = fake_ansible_runner(FakeRun([_ok("a"), _ok("b"), _stats(ok={"a": 1, "b": 1})]))
     finishing, cancel = runner.Finishing(), threading.Event()
     result = _play(tmp_path, finishing, cancel)
     cancel.set()  # an abort during the next phase
@@ -107,8 +104,8 @@ def test_a_play_whose_result_is_known_is_not_canceled_while_it_exits(fake, tmp_p
     assert not any(run.canceled_after_stats) and result.ok
 
 
-def test_without_stats_the_result_is_the_process_exit(fake, tmp_path) -> None:
-    run = fake(FakeRun([_ok("a")], "canceled", 254))
+def test_without_stats_the_result_is_the_process_exit(fake_ansible_runner, tmp_path) -> None:
+    run = fake_ansible_runner(FakeRun([_ok("a")], "canceled", 254))
     run.exit.set()
     result = _play(tmp_path, runner.Finishing())
     assert (result.status, result.rc, result.exited) == ("canceled", 254, ("canceled", 254))

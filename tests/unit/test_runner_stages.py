@@ -5,13 +5,10 @@ after the boundary until the test lets them go."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-
-import pytest
 
 from chaosrun.hosts import runner
 
@@ -54,15 +51,6 @@ class StagedRun:
         return SimpleNamespace(status=self.status, rc=self.rc)
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch):
-    def install(run: StagedRun) -> StagedRun:
-        monkeypatch.setitem(sys.modules, "ansible_runner", SimpleNamespace(run=run))
-        return run
-
-    return install
-
-
 def _start(
     tmp_path: Path, hosts: list[str], canceled=None, seen: list[tuple[str, ...]] | None = None
 ) -> runner.Background:
@@ -85,14 +73,14 @@ def _start(
     return runner.Background("staged", play)
 
 
-def test_the_first_stage_is_known_when_the_next_play_starts(fake, tmp_path) -> None:
+def test_the_first_stage_is_known_when_the_next_play_starts(fake_ansible_runner, tmp_path) -> None:
     inject = [_host("runner_on_ok", h, "Apply") for h in ("a", "b")]
     verify = [
         _host("runner_on_ok", "a", "Check"),
         _host("runner_on_failed", "b", "Check"),
         {"event": "playbook_on_stats", "event_data": {"failures": {"b": 1}}},
     ]
-    run = fake(StagedRun([*FIRST, *inject, NEXT], verify, "failed", 2))
+    run = fake_ansible_runner(StagedRun([*FIRST, *inject, NEXT], verify, "failed", 2))
     seen: list[tuple[str, ...]] = []
     play = _start(tmp_path, ["a", "b"], seen=seen)
     first = play.wait()  # returns while the next stage's events are held back
@@ -112,9 +100,9 @@ def test_the_first_stage_is_known_when_the_next_play_starts(fake, tmp_path) -> N
     assert first.exited == then.exited == ("failed", 2)
 
 
-def test_a_host_failed_in_the_first_stage_is_not_in_the_next(fake, tmp_path) -> None:
+def test_a_host_failed_in_the_first_stage_is_not_in_the_next(fake_ansible_runner, tmp_path) -> None:
     inject = [_host("runner_on_ok", "a", "Apply"), _host("runner_on_failed", "b", "Apply")]
-    run = fake(StagedRun([*FIRST, *inject, NEXT], []))
+    run = fake_ansible_runner(StagedRun([*FIRST, *inject, NEXT], []))
     first: list[runner.PlayResult] = []
 
     def canceled() -> bool:  # as the engine's: a failed first stage cancels the play
@@ -130,10 +118,10 @@ def test_a_host_failed_in_the_first_stage_is_not_in_the_next(fake, tmp_path) -> 
     assert result.then.status == "canceled" and not result.then.ok
 
 
-def test_when_every_host_failed_the_next_stage_never_runs(fake, tmp_path) -> None:
+def test_when_every_host_failed_the_next_stage_never_runs(fake_ansible_runner, tmp_path) -> None:
     failed = [_host("runner_on_failed", h, "Apply") for h in ("a", "b")]
     stats = {"event": "playbook_on_stats", "event_data": {"failures": {"a": 1, "b": 1}}}
-    run = fake(StagedRun([*FIRST, *failed, stats], [], "failed", 2))
+    run = fake_ansible_runner(StagedRun([*FIRST, *failed, stats], [], "failed", 2))
     play = _start(tmp_path, ["a", "b"])
     result = play.wait()
     assert (result.status, result.rc) == ("failed", 2)
@@ -142,9 +130,9 @@ def test_when_every_host_failed_the_next_stage_never_runs(fake, tmp_path) -> Non
     run.go.set()
 
 
-def test_a_play_canceled_in_its_first_stage_cancels_both(fake, tmp_path) -> None:
+def test_a_play_canceled_in_its_first_stage_cancels_both(fake_ansible_runner, tmp_path) -> None:
     stop = threading.Event()
-    run = fake(StagedRun([*FIRST, _host("runner_on_ok", "a", "Apply")], []))
+    run = fake_ansible_runner(StagedRun([*FIRST, _host("runner_on_ok", "a", "Apply")], []))
     play = _start(tmp_path, ["a"], stop.is_set)
     stop.set()
     result = play.wait()
@@ -154,9 +142,11 @@ def test_a_play_canceled_in_its_first_stage_cancels_both(fake, tmp_path) -> None
     assert not result.ok and not result.then.ok
 
 
-def test_a_stop_after_the_boundary_still_cancels_the_next_stage(fake, tmp_path) -> None:
+def test_a_stop_after_the_boundary_still_cancels_the_next_stage(
+    fake_ansible_runner, tmp_path
+) -> None:
     stop = threading.Event()
-    run = fake(StagedRun([*FIRST, _host("runner_on_ok", "a", "Apply"), NEXT], []))
+    run = fake_ansible_runner(StagedRun([*FIRST, _host("runner_on_ok", "a", "Apply"), NEXT], []))
     play = _start(tmp_path, ["a"], stop.is_set)
     result = play.wait()
     assert result.ok
