@@ -24,7 +24,7 @@ def _host(kind: str, host: str, task: str) -> dict[str, Any]:
 NEXT = _play_start(runner.NEXT_STAGE_PLAY)
 FIRST = [
     _play_start("Wait for the engine to release the phase"),
-    _host("runner_on_ok", "localhost", "Read the engine's release"),
+    _host("runner_on_ok", "localhost", "Read the engine's release and select the hosts it names"),
     _play_start("Run entry points of a chaosrun fault role"),
 ]
 
