@@ -36,4 +36,9 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]' -r requirements-dev.txt
   echo "$want" > "$stamp"
 fi
+# An installed chaosrun (pipx) carries its modules compiled; this editable checkout would
+# compile them on every start where the environment forbids writing bytecode
+# (PYTHONDONTWRITEBYTECODE), so commands and benches here start as an installed one does.
+# A module edited later is compiled again in memory until the next setup.
+.venv/bin/python -m compileall -q chaosrun >/dev/null
 echo "setup: ok"
