@@ -8,7 +8,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,51 +128,17 @@ def self_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def engine_phases(
-    hosts: list[str],
-    inv: Path,
-    work: Path,
-    run_id: str,
-    windows: dict[str, tuple[float, float]] | None = None,
-    cpu: dict[str, tuple[float, float]] | None = None,
-) -> dict[str, float]:
-    """inject, verify(active), rollback+verify(inactive) of process_kill on `hosts`, each as
-    the engine runs it: one ansible-runner run of playbooks/fault.yml (its artifacts in
-    work/run_id/phase). Seconds per phase, in `windows` each phase's (start, end) epoch, and
-    in `cpu` each phase's controller CPU seconds: (ansible-playbook with its workers and ssh
-    clients, ansible-runner's event handling in this process); raises when a phase fails on
-    any host."""
-    phases = [
-        ("inject", ["inject"], None),
-        ("verify", ["verify"], "active"),
-        ("rollback", ["rollback", "verify"], "inactive"),
-    ]
-    times: dict[str, float] = {}
-    for name, entry_points, expect in phases:
-        started, epoch = time.monotonic(), time.time()
-        tree, own = children_cpu(), self_cpu()
-        result = runner.run_entry_points(
-            role="chaosrun.chaos.process_kill",
-            entry_points=entry_points,
-            hosts=hosts,
-            variables=role_vars(run_id, 120, expect),
-            inventory=inv,
-            work_dir=work / run_id / name,
-        )
-        times[name] = time.monotonic() - started
-        if cpu is not None:
-            cpu[name] = (children_cpu() - tree, self_cpu() - own)
-        if windows is not None:
-            windows[name] = (epoch, epoch + times[name])
-        if not result.ok:
-            raise RuntimeError(f"{name} failed: {result.status} {result.messages}")
-    return times
+def in_stage(data: dict[str, Any], stage: bool | None) -> bool:
+    """Whether a job event belongs to `stage` of a play run in two (chaosrun.hosts.runner):
+    True the entry points that follow (their own play), False the first ones, None both."""
+    return stage is None or (data.get("play") == runner.NEXT_STAGE_PLAY) == stage
 
 
-def play_profile(work_dir: Path, t0: float, t1: float) -> list[str]:
-    """Where one ansible-runner run's time went, from its job events: the time before the
-    first task (interpreter, inventory, play start), then per task the span from its start
-    to the last host's result, and what is left after the last task."""
+def play_profile(work_dir: Path, t0: float, t1: float, stage: bool | None = None) -> list[str]:
+    """Where one ansible-runner run's time went (of `stage`, `in_stage`; from `t0` on),
+    from its job events: the time before the first task (interpreter, inventory, play
+    start), then per task the span from its start to the last host's result, and what is
+    left after the last task."""
     import datetime as dt
     import json
 
@@ -192,8 +157,11 @@ def play_profile(work_dir: Path, t0: float, t1: float) -> list[str]:
     for event in events:
         data = event.get("event_data") or {}
         uuid_ = data.get("task_uuid")
+        if not in_stage(data, stage):
+            continue
         if event["event"] == "playbook_on_task_start" and uuid_:
-            tasks.setdefault(uuid_, {"name": data.get("task", "?"), "start": at(event["created"])})
+            start = max(t0, at(event["created"]))  # the release's read waits from before t0
+            tasks.setdefault(uuid_, {"name": data.get("task", "?"), "start": start})
         elif event["event"].startswith("runner_on_") and uuid_ in tasks and data.get("end"):
             end = at(data["end"])
             tasks[uuid_]["end"] = max(tasks[uuid_].get("end", 0.0), end)
@@ -215,8 +183,11 @@ LOCAL_ACTIONS = {
 }  # fmt: skip
 
 
-def task_counts(work_dir: Path, hosts: Sequence[str]) -> dict[str, dict[str, list[str]]]:
-    """Per host of one ansible-runner run, from its job events: the tasks that ran on it
+def task_counts(
+    work_dir: Path, hosts: Sequence[str], stage: bool | None = None
+) -> dict[str, dict[str, list[str]]]:
+    """Per host of one ansible-runner run (of `stage`, `in_stage`), from its job events:
+    the tasks that ran on it
     (not skipped), split into "remote" (a module run on the host over SSH: with pipelining
     one round trip) and "controller" (actions that never leave the controller, and tasks
     delegated elsewhere); each a list of task names in order."""
@@ -227,7 +198,7 @@ def task_counts(work_dir: Path, hosts: Sequence[str]) -> dict[str, dict[str, lis
     for event in sorted(events, key=lambda e: e.get("counter", 0)):
         data = event.get("event_data") or {}
         host = data.get("host")
-        if host not in counts or event["event"] not in (
+        if host not in counts or not in_stage(data, stage) or event["event"] not in (
             "runner_on_ok", "runner_on_failed", "runner_on_unreachable"
         ):  # fmt: skip
             continue

@@ -1,13 +1,16 @@
 """Fan-out: inject + verify + rollback of process_kill on 5, 20 and 50 lab hosts.
 
-Each phase runs as its own ansible-runner run of playbooks/fault.yml on every selected
-host (inject; verify active; rollback + verify inactive), as the engine ran them before it
-ran verify(active) behind inject in one play: the bench still pays that start. The sizes are
+The plays are the engine's (bench/engine_play.py): inject and verify(active) are one
+ansible-playbook started ahead and released with verify to follow, split into the two
+phases where the engine splits them (the start of the play that runs verify); rollback +
+verify(inactive) is one fresh ansible-runner run of playbooks/fault.yml. The sizes are
 interleaved within each round, so a change of the machine's load hits all of them alike;
 a first, uncounted pass on the largest size opens the SSH connections (ControlPersist),
-and its time is printed as the cold number. Beside each phase's wall time it prints the
-controller's CPU seconds per host: ansible-playbook with its workers and ssh clients
-(from the children's rusage), and ansible-runner's event handling in this process.
+and its time is printed as the cold number. The wall time counts from the release (the
+engine starts the first play beside preflight: its start-up is not waited for), and
+beside each phase it prints the controller's CPU seconds per host: ansible-playbook with
+its workers and ssh clients, and ansible-runner's event handling in this process, split
+at the same boundary; "ahead" is the first play's start-up before its release.
 Prints per size min/median/max of the whole inject+verify+rollback and the median CPU
 per host and phase, then the ratio largest/smallest per round and of the medians
 (target <= 4x for 50 vs 5 hosts). With --profile, the last round also prints per phase
@@ -30,36 +33,41 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib
+import engine_play
 
 TARGET = 4.0
-PHASES = ("inject", "verify", "rollback")
+PHASES = engine_play.PHASES
 Cpu = dict[str, tuple[float, float]]
 
 
 def one(hosts: list[str], inv: Path, work: Path, profile: bool = False) -> tuple[float, Cpu]:
     """One inject + verify + rollback on `hosts`: the wall seconds and the CPU per phase."""
     run_id = benchlib.new_run_id(f"fan{len(hosts)}")
-    windows: dict[str, tuple[float, float]] = {}
-    cpu: Cpu = {}
-    times = benchlib.engine_phases(hosts, inv, work, run_id, windows, cpu)
-    total = sum(times.values())
+    run = engine_play.run(hosts, inv, work, run_id)
+    total = sum(run.times.values())
     print(f"  {len(hosts):3d} hosts: {total:6.2f}s  [{benchlib.load()}]", flush=True)
-    for phase, seconds in times.items():
-        play, runner = cpu[phase]
+    play, runner = run.ahead
+    print(f"     {'ahead':8s} {'':7s}  CPU {(play + runner) / len(hosts):5.3f} s/host "
+          f"(ansible-playbook {play:5.2f}s, ansible-runner {runner:4.2f}s)")  # fmt: skip
+    for phase, seconds in run.times.items():
+        play, runner = run.cpu[phase]
         print(
             f"     {phase:8s} {seconds:6.2f}s  CPU {(play + runner) / len(hosts):5.3f} s/host "
             f"(ansible-playbook {play:5.2f}s, ansible-runner {runner:4.2f}s)"
         )
-    for phase, (t0, t1) in windows.items() if profile else ():
+    for phase, (t0, t1) in run.windows.items() if profile else ():
+        work_dir = work / run_id / engine_play.PLAYS[phase]
         print(f"   {phase} on {len(hosts)} hosts:")
-        print(*round_trips(work / run_id / phase, hosts), sep="\n")
-        print(*benchlib.play_profile(work / run_id / phase, t0, t1), sep="\n")
-    return total, cpu
+        stage = engine_play.STAGES[phase]
+        print(*round_trips(work_dir, hosts, stage), sep="\n")
+        print(*benchlib.play_profile(work_dir, t0, t1, stage), sep="\n")
+    return total, {"ahead": run.ahead, **run.cpu}
 
 
-def round_trips(work_dir: Path, hosts: list[str]) -> list[str]:
-    """Remote round trips and controller-side tasks per host of one phase's run."""
-    counts = benchlib.task_counts(work_dir, hosts)
+def round_trips(work_dir: Path, hosts: list[str], stage: bool | None) -> list[str]:
+    """Remote round trips and controller-side tasks per host of one phase (`stage` of its
+    play: benchlib.in_stage)."""
+    counts = benchlib.task_counts(work_dir, hosts, stage)
     lines = []
     for side in ("remote", "controller"):
         per_host = [len(c[side]) for c in counts.values()] or [0]
@@ -72,8 +80,9 @@ def round_trips(work_dir: Path, hosts: list[str]) -> list[str]:
 
 
 def cpu_per_host(runs: list[Cpu], hosts: int) -> str:
-    medians = [statistics.median(sum(run[phase]) / hosts for run in runs) for phase in PHASES]
-    parts = "  ".join(f"{p} {m:.3f}" for p, m in zip(PHASES, medians, strict=True))
+    names = ("ahead", *PHASES)
+    medians = [statistics.median(sum(run[phase]) / hosts for run in runs) for phase in names]
+    parts = "  ".join(f"{p} {m:.3f}" for p, m in zip(names, medians, strict=True))
     return f"CPU s/host (medians) {parts}, all {sum(medians):.3f}"
 
 
