@@ -187,10 +187,9 @@ def task_counts(
     work_dir: Path, hosts: Sequence[str], stage: bool | None = None
 ) -> dict[str, dict[str, list[str]]]:
     """Per host of one ansible-runner run (of `stage`, `in_stage`), from its job events:
-    the tasks that ran on it
-    (not skipped), split into "remote" (a module run on the host over SSH: with pipelining
-    one round trip) and "controller" (actions that never leave the controller, and tasks
-    delegated elsewhere); each a list of task names in order."""
+    the tasks that ran on it (not skipped), split into "remote" (a module run on the host
+    over SSH: with pipelining one round trip) and "controller" (actions that never leave
+    the controller, and tasks delegated elsewhere); each a list of task names in order."""
     import json
 
     counts: dict[str, dict[str, list[str]]] = {h: {"remote": [], "controller": []} for h in hosts}

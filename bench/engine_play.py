@@ -25,7 +25,7 @@ from pathlib import Path
 import benchlib
 
 from chaosrun.hosts import runner
-from chaosrun.run import prestart
+from chaosrun.run import prestart, reaper
 
 ROLE = "chaosrun.chaos.process_kill"
 READY_TIMEOUT_S = 300.0
@@ -118,21 +118,12 @@ def _wait_ready(pending: prestart.Pending, work_dir: Path) -> int:
     fifo = str(pending.fifo).encode()
     while time.monotonic() < deadline:
         mains = runner._children(os.getpid(), str(work_dir))
-        if mains and any(fifo in runner._cmdline(p) for p in _descendants(mains[0])):
+        if mains and any(fifo in runner._cmdline(p) for p in reaper.descendants(mains[0])):
             return mains[0]
         if pending.ended():
             raise RuntimeError(f"the inject play ended before its release ({work_dir})")
         time.sleep(0.05)
     raise RuntimeError(f"the inject play was not ready within {READY_TIMEOUT_S:.0f} s")
-
-
-def _descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        kids = runner._children(todo.pop())
-        found += kids
-        todo += kids
-    return found
 
 
 def _stat(pid: int) -> list[str]:
