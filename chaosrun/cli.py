@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from chaosrun.base import project
+from chaosrun.base import project, pywarnings
 from chaosrun.base.errors import ChaosrunError
 from chaosrun.base.output import error
 from chaosrun.commands import awx as awx_commands
@@ -54,6 +54,7 @@ def _root(
 
 def main() -> None:
     """Entry point: turn user-facing errors into one line and their exit code."""
+    pywarnings.silence()
     collector.free_exit()
     try:
         code = app(standalone_mode=False)

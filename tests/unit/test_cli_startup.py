@@ -79,6 +79,7 @@ def test_help_lists_every_command_without_loading_ansible_or_the_engine(tmp_path
         "chaosrun.base.errors",
         "chaosrun.base.output",
         "chaosrun.base.project",
+        "chaosrun.base.pywarnings",  # the standard library's warnings and re only
     }
     leaves = {
         "chaosrun.base.exitcodes",
