@@ -336,6 +336,13 @@ class Engine:
             timings=self.timings,
         )
         self.hooks.finish()
+        if self.journal.unsaved:  # a full disk: the outcome stands, its record does not
+            note = (
+                f"journal not written ({self.journal.unsaved}): "
+                f"{self.journal.path} holds an older copy"
+            )
+            self.progress.message(note, "bold white on red")
+            detail = f"{detail}; {note}" if detail else note
         self._audit(status, detail)
         failed = []
         if status == "rollback_failed":

@@ -492,3 +492,31 @@ def test_a_play_no_longer_waiting_is_replaced_by_a_fresh_one(env, monkeypatch) -
     assert outcome.exit_code == 0
     assert hosts.plays == [("inject",), ("verify",), ("verify",)]  # each by a fresh play
     assert not any(p.get("started_ahead") for p in journal["phases"])
+
+
+def test_a_journal_that_cannot_be_written_never_stops_the_rollback(env, monkeypatch) -> None:
+    """The controller's disk fills while the fault is on: every journal write fails from
+    then on. The revert scripts still run and the run still ends with its outcome (the
+    journal's last good copy on disk), instead of an exception that skips the rollback."""
+    _, hosts, _ = env
+    from chaosrun.base import filemodes
+
+    full = threading.Event()
+    real = filemodes.group_file
+
+    def group_file(fd_or_path):
+        if full.is_set():
+            raise OSError(28, "No space left on device")
+        real(fd_or_path)
+
+    monkeypatch.setattr(filemodes, "group_file", group_file)
+    hosts.on_inject = full.set
+    tmp_path = env[0]
+    plan = load_plan(GOOD, INVENTORY, [f"prometheus.url={env[2].url}", "duration=0.6s"])
+    outcome = Engine(plan, tmp_path / "runs", Progress(_quiet(), plan.redactor)).run()
+    assert any("revert.sh" in s for s in hosts.scripts), "the revert scripts never ran"
+    assert ("verify",) in hosts.plays[1:] or ("rollback", "verify") in hosts.plays
+    assert outcome.status == "passed" and outcome.exit_code == 0
+    assert "journal" in (outcome.abort_reason or "")
+    on_disk = json.loads(outcome.journal.read_text())
+    assert on_disk["status"] == "running"  # the last copy written before the disk filled
