@@ -520,3 +520,43 @@ def test_a_journal_that_cannot_be_written_never_stops_the_rollback(env, monkeypa
     assert "journal" in (outcome.abort_reason or "")
     on_disk = json.loads(outcome.journal.read_text())
     assert on_disk["status"] == "running"  # the last copy written before the disk filled
+
+
+class _LostTerminal:
+    """A console's file whose reader went away once `gone` is set (a closed pipe: `chaosrun
+    run ... | tee log` and tee died). Only the guardrail monitor's thread meets it first, as
+    it does while the fault is on: the main thread waits out the duration in silence."""
+
+    def __init__(self) -> None:
+        self.gone = threading.Event()
+
+    def write(self, text: str) -> int:
+        if self.gone.is_set() and threading.current_thread() is not threading.main_thread():
+            raise BrokenPipeError(32, "Broken pipe")
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_output_that_cannot_be_written_never_stops_the_guardrails(env) -> None:
+    """Rich turns a broken pipe into SystemExit in whichever thread printed: in the monitor
+    it ended the thread, and no guardrail, kill switch or lapsed lease was looked at again
+    for the rest of the fault. The run's output is not worth its guardrails."""
+    from rich.console import Console
+
+    tmp_path, hosts, prom = env
+    terminal = _LostTerminal()
+
+    def inject() -> None:
+        terminal.gone.set()
+        prom.answers[RATIO] = [0.5]  # the fault hurts: the guardrail must see it
+
+    hosts.on_inject = inject
+    plan = load_plan(GOOD, INVENTORY, [f"prometheus.url={prom.url}", "duration=3s"])
+    engine = Engine(plan, tmp_path / "runs", Progress(Console(file=terminal), plan.redactor))
+    outcome = engine.run()
+    journal = json.loads(outcome.journal.read_text())
+    assert (outcome.status, journal["status"]) == ("aborted", "aborted")
+    assert "guardrail" in journal["abort"]["reason"]
+    assert any("revert.sh" in s for s in hosts.scripts)
