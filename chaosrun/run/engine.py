@@ -401,6 +401,10 @@ class Engine:
             return previous
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, self._on_signal)
+        # A hangup (the operator's session to the controller dropped) stops the run like
+        # SIGTERM instead of ending it on the spot; under nohup it stays ignored.
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_signal)
         return previous
 
     def _restore_signals(self, previous: dict[int, Any]) -> None:

@@ -560,3 +560,36 @@ def test_output_that_cannot_be_written_never_stops_the_guardrails(env) -> None:
     assert (outcome.status, journal["status"]) == ("aborted", "aborted")
     assert "guardrail" in journal["abort"]["reason"]
     assert any("revert.sh" in s for s in hosts.scripts)
+
+
+def test_a_hangup_rolls_back_at_once(env, monkeypatch) -> None:
+    """The operator's ssh session to the controller drops: SIGHUP. Its default ended the
+    controller on the spot, leaving the fault to the hosts' dead-man leases and the journal
+    `running`; it is a stop like SIGTERM."""
+    _, hosts, _ = env
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGHUP, lambda *_: seen.append(1))  # not the default:
+    try:  # ... a test without the engine's handler must not end pytest
+        timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGHUP))
+        timer.start()
+        outcome, journal = run(env, "duration=6s")
+        timer.join()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert (outcome.exit_code, journal["status"]) == (3, "aborted")
+    assert journal["abort"]["reason"].startswith("SIGHUP received")
+    assert hosts.plays[-1] == ("verify",) and not seen
+
+
+def test_a_run_under_nohup_ignores_the_hangup(env) -> None:
+    """nohup (SIGHUP ignored when the run starts) means: keep going when the terminal goes."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGHUP))
+        timer.start()
+        outcome, journal = run(env, "duration=1s")
+        timer.join()
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert (outcome.exit_code, journal["status"]) == (0, "passed")
