@@ -243,6 +243,7 @@ class Engine:
             self._steady_state_before()
             self._baseline()
             self._silence_expected_alerts()
+            self._last_look()
         except Refused as exc:
             return self._finish("refused", str(exc))
         except Exception as exc:  # nothing touched yet: refuse, and say why
@@ -487,6 +488,17 @@ class Engine:
             self.journal.phase_end(phase, "refused", reason)
             raise Refused(reason)
         self.journal.phase_end(phase, "ok", detail or "no relative thresholds")
+
+    def _last_look(self) -> None:
+        """The kill switch, the blackout windows and an abort request once more before
+        inject: preflight read them ahead of the steady state and the baseline, which take
+        a while, and a freeze meanwhile must refuse the run before it touches any host
+        (the guardrail monitor would only roll back a fault already injected)."""
+        if self.stop.is_set():
+            return  # a signal: the run ends as aborted before inject
+        reason = self.watch.abort_reason()
+        if reason:
+            raise Refused(reason)
 
     # -- expected alerts (chaosrun.run.silences) ----------------------------------------------
     def _alert_watch(self) -> AlertWatch | None:

@@ -593,3 +593,25 @@ def test_a_run_under_nohup_ignores_the_hangup(env) -> None:
     finally:
         signal.signal(signal.SIGHUP, previous)
     assert (outcome.exit_code, journal["status"]) == (0, "passed")
+
+
+def test_a_freeze_after_preflight_refuses_before_inject(env, monkeypatch) -> None:
+    """`chaosrun freeze` while the run reads its steady state and baseline, after preflight
+    passed: nothing is injected (the run is refused), not injected and rolled back a tick
+    later."""
+    from chaosrun.model import killswitch
+    from chaosrun.probes import Prober
+
+    tmp_path, hosts, _ = env
+    real = Prober.take_baselines
+
+    def baselines(self, probes, window):
+        killswitch.freeze(tmp_path / "freeze.json", "game day over", tmp_path / "audit.jsonl")
+        return real(self, probes, window)
+
+    monkeypatch.setattr(Prober, "take_baselines", baselines)
+    outcome, journal = run(env)
+    assert (outcome.exit_code, journal["status"]) == (4, "refused")
+    assert "kill switch" in outcome.abort_reason and "game day over" in outcome.abort_reason
+    assert hosts.plays == []
+    assert not any("revert" in s or "lease" in s for s in hosts.scripts)
