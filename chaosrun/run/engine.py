@@ -696,6 +696,9 @@ class Engine:
         self.monitor.start()
         self.observer.start()
         try:
+            if self.stop.is_set():  # stopped while the lease's first renewal ran: no release
+                self._set_abort(f"{self._stop_reason()} before inject")
+                return
             result, then = self._inject_then_verify()
             if then is not None and (self.stop.is_set() or not result.ok):
                 # The verify behind it is being canceled: let it end before the rollback.

@@ -615,3 +615,28 @@ def test_a_freeze_after_preflight_refuses_before_inject(env, monkeypatch) -> Non
     assert "kill switch" in outcome.abort_reason and "game day over" in outcome.abort_reason
     assert hosts.plays == []
     assert not any("revert" in s or "lease" in s for s in hosts.scripts)
+
+
+def test_a_signal_while_the_lease_starts_releases_no_inject(env, monkeypatch) -> None:
+    """SIGTERM after the last look but before inject is released (the lease's first renewal,
+    one round trip to every host, may take seconds): the started-ahead play is never
+    released, so no host is touched after the signal."""
+    _, hosts, _ = env
+    log = _prestart(monkeypatch, hosts)
+    real = hosts.run_all
+    sent: list[bool] = []
+
+    def run_all(scripts, timeout=30.0):
+        if not sent and any("random/boot_id" in s for s in scripts.values()):
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before os.kill returns
+        return real(scripts, timeout)
+
+    monkeypatch.setattr(
+        hostshell.HostShell, "run_all", lambda self, s, timeout=30.0: run_all(s, timeout)
+    )
+    outcome, journal = run(env, "duration=30s")
+    assert sent and (outcome.exit_code, journal["status"]) == (3, "aborted")
+    assert journal["abort"]["reason"] == "SIGTERM received before inject"
+    assert not any(entry[0] == "release" for entry in log)
+    assert ("inject",) not in hosts.plays
