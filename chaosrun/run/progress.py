@@ -133,7 +133,10 @@ class LiveProgress(Progress):
         self._print(Text(self.redactor.text(text), style=style))
 
     def close(self) -> None:
-        self.live.stop()
+        try:
+            self.live.stop()
+        except (OSError, SystemExit):  # as in _print: the view is not worth the run
+            self.console.quiet = True
 
 
 def make_progress(console: Console, redactor: Redactor, live: bool) -> Progress:
