@@ -25,7 +25,7 @@ from chaosrun.commands.options import (
     use_runs_dir,
     use_vault,
 )
-from chaosrun.commands.outcome import exit_with, outcome_json
+from chaosrun.commands.outcome import exit_with, last_words, outcome_json
 
 if TYPE_CHECKING:
     from chaosrun.plan.planning import Plan
@@ -277,10 +277,11 @@ def run(
     from chaosrun.modes import slots
 
     slots.note(outcome, p.redactor)  # a scheduled slot's run id and reason, if any
-    if as_json:
-        emit_json(outcome_json(outcome, p.redactor))
-    else:
-        info(f"journal: {outcome.journal}")
+    with last_words():
+        if as_json:
+            emit_json(outcome_json(outcome, p.redactor))
+        else:
+            info(f"journal: {outcome.journal}")
     exit_with(outcome, p.redactor, progress_on_stderr=as_json)
 
 

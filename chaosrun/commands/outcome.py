@@ -3,7 +3,10 @@ ROLLBACK FAILED line on exit 5, then the exit code) for both."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -24,14 +27,28 @@ def outcome_json(outcome: Any, redactor: Any, **extra: Any) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def last_words() -> Iterator[None]:
+    """What a run prints once it ended: when nobody reads any more (`chaosrun run | tee`
+    and tee died), the lines are dropped and the exit code stays the run's, instead of 1
+    from the broken pipe (rich turns one into SystemExit(1))."""
+    try:
+        yield
+        sys.stdout.flush()
+    except (OSError, SystemExit):
+        # The interpreter flushes stdout again as it exits: into nothing, not an error.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def exit_with(outcome: Any, redactor: Any, progress_on_stderr: bool) -> None:
     """End the command with the run's exit code. A run that did not pass says why in one
     line on stderr, where scripts and cron logs look for it (unless the progress already
     printed it there, as with --json); a failed rollback is shouted in every mode."""
-    if outcome.exit_code == ExitCode.ROLLBACK_FAILED:
-        error(rollback_failed_line(outcome))
-    elif outcome.exit_code and not progress_on_stderr:
-        error(f"{outcome.status}: {redactor.text(outcome.abort_reason or '')}")
-    sys.stdout.flush()
+    with last_words():
+        if outcome.exit_code == ExitCode.ROLLBACK_FAILED:
+            error(rollback_failed_line(outcome))
+        elif outcome.exit_code and not progress_on_stderr:
+            error(f"{outcome.status}: {redactor.text(outcome.abort_reason or '')}")
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

@@ -20,7 +20,7 @@ from chaosrun.commands.options import (
     use_runs_dir,
     use_vault,
 )
-from chaosrun.commands.outcome import exit_with, outcome_json
+from chaosrun.commands.outcome import exit_with, last_words, outcome_json
 
 app = typer.Typer(no_args_is_help=True, help="Check runbooks and compile them to playbooks.")
 
@@ -115,14 +115,15 @@ def drill(
         outcome = engine.run()
     finally:
         progress.close()
-    if as_json:
-        failed_step = engine.failed_step.number if engine.failed_step else None
-        emit_json(outcome_json(outcome, plan.redactor, failed_step=failed_step))
-    else:
-        for step in engine.journal.get("steps") or []:
-            console.print(
-                f"  {step['number']}. {step['name']}: {step['outcome']} "
-                f"in {step['duration_s']:.1f}s"
-            )
-        info(f"journal: {outcome.journal}")
+    with last_words():
+        if as_json:
+            failed_step = engine.failed_step.number if engine.failed_step else None
+            emit_json(outcome_json(outcome, plan.redactor, failed_step=failed_step))
+        else:
+            for step in engine.journal.get("steps") or []:
+                console.print(
+                    f"  {step['number']}. {step['name']}: {step['outcome']} "
+                    f"in {step['duration_s']:.1f}s"
+                )
+            info(f"journal: {outcome.journal}")
     exit_with(outcome, plan.redactor, progress_on_stderr=as_json)

@@ -84,17 +84,26 @@ class HostProblem:
 
 
 def controller_alive(controller: str, run_dir: Path, run_id: str) -> bool | None:
-    """Whether the controller of a run lives: known for this machine, None for others."""
+    """Whether the controller of a run lives: known for this machine, None for others.
+    A pid alone does not prove it: the run's journal says when its controller's pid
+    started (chaosrun.base.liveness), so a process that took the pid since is not it."""
     host, pid = _parse_controller(controller)
+    journal = _journal(run_dir, run_id) or {}
+    owner = journal.get("controller") or {}
     if host is None:
-        journal = _journal(run_dir, run_id)
-        owner = (journal or {}).get("controller") or {}
         if owner.get("host") == socket.gethostname():
-            return journal.get("status") == "running" and safety.pid_alive(owner.get("pid"))
+            return journal.get("status") == "running" and _lives(owner)
         return None
     if host != socket.gethostname():
         return None
+    if owner.get("host") == host and owner.get("pid") == pid:
+        return _lives(owner)
     return safety.pid_alive(pid)
+
+
+def _lives(owner: dict[str, Any]) -> bool:
+    """The journal's controller is this machine's live process (not one that took its pid)."""
+    return safety.pid_alive(owner.get("pid")) and liveness.gone(owner) is None
 
 
 def _parse_controller(controller: str) -> tuple[str | None, int | None]:
@@ -392,7 +401,8 @@ def abort(config: Config, run_id: str, reason: str) -> int:
         raise InvalidInput(f"abort: no run {run_id!r} in {config.run_dir}")
     controller = journal.get("controller") or {}
     pid = controller.get("pid")
-    if journal.get("status") != "running" or not safety.pid_alive(pid):
+    # A crashed run's pid may be another process's by now: never signal that one.
+    if journal.get("status") != "running" or not _lives(controller):
         raise Refused(
             f"abort: run {run_id} is not running (status {journal.get('status')}); "
             f"for faults it left on hosts use `chaosrun recover --run {run_id}`"

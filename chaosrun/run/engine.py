@@ -243,6 +243,7 @@ class Engine:
             self._steady_state_before()
             self._baseline()
             self._silence_expected_alerts()
+            self._last_look()
         except Refused as exc:
             return self._finish("refused", str(exc))
         except Exception as exc:  # nothing touched yet: refuse, and say why
@@ -336,6 +337,13 @@ class Engine:
             timings=self.timings,
         )
         self.hooks.finish()
+        if self.journal.unsaved:  # a full disk: the outcome stands, its record does not
+            note = (
+                f"journal not written ({self.journal.unsaved}): "
+                f"{self.journal.path} holds an older copy"
+            )
+            self.progress.message(note, "bold white on red")
+            detail = f"{detail}; {note}" if detail else note
         self._audit(status, detail)
         failed = []
         if status == "rollback_failed":
@@ -394,6 +402,10 @@ class Engine:
             return previous
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, self._on_signal)
+        # A hangup (the operator's session to the controller dropped) stops the run like
+        # SIGTERM instead of ending it on the spot; under nohup it stays ignored.
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_signal)
         return previous
 
     def _restore_signals(self, previous: dict[int, Any]) -> None:
@@ -476,6 +488,17 @@ class Engine:
             self.journal.phase_end(phase, "refused", reason)
             raise Refused(reason)
         self.journal.phase_end(phase, "ok", detail or "no relative thresholds")
+
+    def _last_look(self) -> None:
+        """The kill switch, the blackout windows and an abort request once more before
+        inject: preflight read them ahead of the steady state and the baseline, which take
+        a while, and a freeze meanwhile must refuse the run before it touches any host
+        (the guardrail monitor would only roll back a fault already injected)."""
+        if self.stop.is_set():
+            return  # a signal: the run ends as aborted before inject
+        reason = self.watch.abort_reason()
+        if reason:
+            raise Refused(reason)
 
     # -- expected alerts (chaosrun.run.silences) ----------------------------------------------
     def _alert_watch(self) -> AlertWatch | None:
@@ -673,6 +696,9 @@ class Engine:
         self.monitor.start()
         self.observer.start()
         try:
+            if self.stop.is_set():  # stopped while the lease's first renewal ran: no release
+                self._set_abort(f"{self._stop_reason()} before inject")
+                return
             result, then = self._inject_then_verify()
             if then is not None and (self.stop.is_set() or not result.ok):
                 # The verify behind it is being canceled: let it end before the rollback.

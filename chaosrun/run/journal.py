@@ -5,6 +5,7 @@ Every write goes through the run's Redactor, so secrets never reach the file.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import getpass
@@ -62,6 +63,9 @@ class Journal:
             "steps": [],
         }
         self._probes: dict[tuple[str, str], dict[str, Any]] = {}
+        # Why the journal could not be written (a full disk), from the first failure on:
+        # the run goes on (its rollback must never wait on its record) and says so at its end.
+        self.unsaved: str | None = None
 
     def set(self, **fields: Any) -> None:
         with self._lock:
@@ -161,17 +165,24 @@ class Journal:
             )
 
     def save(self) -> None:
-        """Write to a temporary file and rename it over the journal (atomic on POSIX)."""
+        """Write to a temporary file and rename it over the journal (atomic on POSIX).
+        A failed write leaves the last good copy in place and is noted in `unsaved`, never
+        raised: the engine writes the journal on its way to the rollback."""
         with self._lock:
             text = json.dumps(self.redactor.data(self.data), indent=2, default=str)
-            filemodes.group_dirs(self.path.parent)
             tmp = self.path.with_name(f".journal.{os.getpid()}.{threading.get_ident()}.tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
-                filemodes.group_file(fh.fileno())
-                fh.write(text + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            try:
+                filemodes.group_dirs(self.path.parent)
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    filemodes.group_file(fh.fileno())
+                    fh.write(text + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.path)
+            except OSError as exc:
+                self.unsaved = self.unsaved or str(exc)
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
 
 def amend(path: Path, **fields: Any) -> bool:

@@ -34,9 +34,16 @@ class Progress:
     def _line(self, text: str, style: str = "") -> None:
         with self._lock:
             stamp = f"[{time.monotonic() - self.started:6.1f}s]"
-            self.console.print(
-                Text(f"{stamp} {self.redactor.text(text)}", style=style), soft_wrap=True
-            )
+            self._print(Text(f"{stamp} {self.redactor.text(text)}", style=style))
+
+    def _print(self, text: Text) -> None:
+        """Print, or drop the line when nobody reads any more: a closed pipe or a hung up
+        terminal must never stop the thread that printed (the guardrail monitor, the
+        rollback). Rich turns a broken pipe into SystemExit, then stays quiet."""
+        try:
+            self.console.print(text, soft_wrap=True)
+        except (OSError, SystemExit):
+            self.console.quiet = True
 
     def phase(self, name: str, detail: str = "") -> None:
         self._line(f"== {name}" + (f": {detail}" if detail else ""), "bold")
@@ -97,7 +104,10 @@ class LiveProgress(Progress):
         return Group(head, hosts, probes)
 
     def _refresh(self) -> None:
-        self.live.update(self._render())
+        try:
+            self.live.update(self._render())
+        except (OSError, SystemExit):  # as in _print: the view is not worth the run
+            self.console.quiet = True
 
     def phase(self, name: str, detail: str = "") -> None:
         self.current = name + (f" ({detail})" if detail else "")
@@ -120,10 +130,13 @@ class LiveProgress(Progress):
         self._refresh()
 
     def message(self, text: str, style: str = "") -> None:
-        self.live.console.print(Text(self.redactor.text(text), style=style), soft_wrap=True)
+        self._print(Text(self.redactor.text(text), style=style))
 
     def close(self) -> None:
-        self.live.stop()
+        try:
+            self.live.stop()
+        except (OSError, SystemExit):  # as in _print: the view is not worth the run
+            self.console.quiet = True
 
 
 def make_progress(console: Console, redactor: Redactor, live: bool) -> Progress:

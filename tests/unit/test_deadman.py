@@ -8,7 +8,9 @@ dead-man's detached fallback.
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -163,3 +165,69 @@ def test_deadman_exits_quietly_after_a_rollback(fault: tuple[Path, Path]) -> Non
     proc.kill()  # it sleeps until the lease; a rollback via the role also kills it (pidfile)
     proc.wait()
     assert [r["by"] for r in history(state)] == ["rollback"]
+
+
+def stepped_clock(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An environment whose `date +%s` is the real clock plus the seconds in the returned
+    file: a host clock an NTP correction steps while the dead-man waits."""
+    offset = tmp_path / "clock-offset"
+    offset.write_text("0")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    real = shutil.which("date")
+    fake = bindir / "date"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'[ "$*" = +%s ] || exec {real} "$@"\n'
+        f"echo $(( $({real} +%s) + $(cat {shlex.quote(str(offset))}) ))\n"
+    )
+    fake.chmod(0o755)
+    return {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}, offset
+
+
+def test_a_clock_stepped_back_does_not_stretch_the_lease(
+    fault: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The controller is gone (no renewal comes), then the host's clock steps back an hour:
+    the fault still ends when its lease runs out, not an hour later."""
+    state, flag = fault
+    env, offset = stepped_clock(tmp_path)
+    set_lease(state, time.time() + 2)
+    proc = subprocess.Popen(
+        ["/bin/sh", str(DEADMAN), str(state / "active" / RUN / "demo")], env=env
+    )
+    try:
+        time.sleep(0.5)  # it read the lease and waits for it to run out
+        offset.write_text("-3600")
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not flag.exists()
+    assert history(state)[-1]["by"] == "deadman"
+
+
+def test_a_renewal_after_a_clock_step_still_counts(
+    fault: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A renewal writes its expiry by the host's clock as it is now, stepped or not: the
+    dead-man honours it for as long as it says."""
+    state, flag = fault
+    env, offset = stepped_clock(tmp_path)
+    set_lease(state, time.time() + 3)
+    proc = subprocess.Popen(
+        ["/bin/sh", str(DEADMAN), str(state / "active" / RUN / "demo")], env=env
+    )
+    try:
+        time.sleep(1)
+        offset.write_text("-3600")
+        until = time.time() + 4
+        set_lease(state, until - 3600)  # the renewal, by the stepped clock
+        while time.time() < until - 0.5:
+            assert flag.exists(), "reverted before the renewed lease expired"
+            time.sleep(0.2)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not flag.exists()

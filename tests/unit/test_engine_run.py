@@ -492,3 +492,151 @@ def test_a_play_no_longer_waiting_is_replaced_by_a_fresh_one(env, monkeypatch) -
     assert outcome.exit_code == 0
     assert hosts.plays == [("inject",), ("verify",), ("verify",)]  # each by a fresh play
     assert not any(p.get("started_ahead") for p in journal["phases"])
+
+
+def test_a_journal_that_cannot_be_written_never_stops_the_rollback(env, monkeypatch) -> None:
+    """The controller's disk fills while the fault is on: every journal write fails from
+    then on. The revert scripts still run and the run still ends with its outcome (the
+    journal's last good copy on disk), instead of an exception that skips the rollback."""
+    _, hosts, _ = env
+    from chaosrun.base import filemodes
+
+    full = threading.Event()
+    real = filemodes.group_file
+
+    def group_file(fd_or_path):
+        if full.is_set():
+            raise OSError(28, "No space left on device")
+        real(fd_or_path)
+
+    monkeypatch.setattr(filemodes, "group_file", group_file)
+    hosts.on_inject = full.set
+    tmp_path = env[0]
+    plan = load_plan(GOOD, INVENTORY, [f"prometheus.url={env[2].url}", "duration=0.6s"])
+    outcome = Engine(plan, tmp_path / "runs", Progress(_quiet(), plan.redactor)).run()
+    assert any("revert.sh" in s for s in hosts.scripts), "the revert scripts never ran"
+    assert ("verify",) in hosts.plays[1:] or ("rollback", "verify") in hosts.plays
+    assert outcome.status == "passed" and outcome.exit_code == 0
+    assert "journal" in (outcome.abort_reason or "")
+    on_disk = json.loads(outcome.journal.read_text())
+    assert on_disk["status"] == "running"  # the last copy written before the disk filled
+
+
+class _LostTerminal:
+    """A console's file whose reader went away once `gone` is set (a closed pipe: `chaosrun
+    run ... | tee log` and tee died). Only the guardrail monitor's thread meets it first, as
+    it does while the fault is on: the main thread waits out the duration in silence."""
+
+    def __init__(self) -> None:
+        self.gone = threading.Event()
+
+    def write(self, text: str) -> int:
+        if self.gone.is_set() and threading.current_thread() is not threading.main_thread():
+            raise BrokenPipeError(32, "Broken pipe")
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_output_that_cannot_be_written_never_stops_the_guardrails(env) -> None:
+    """Rich turns a broken pipe into SystemExit in whichever thread printed: in the monitor
+    it ended the thread, and no guardrail, kill switch or lapsed lease was looked at again
+    for the rest of the fault. The run's output is not worth its guardrails."""
+    from rich.console import Console
+
+    tmp_path, hosts, prom = env
+    terminal = _LostTerminal()
+
+    def inject() -> None:
+        terminal.gone.set()
+        prom.answers[RATIO] = [0.5]  # the fault hurts: the guardrail must see it
+
+    hosts.on_inject = inject
+    plan = load_plan(GOOD, INVENTORY, [f"prometheus.url={prom.url}", "duration=3s"])
+    engine = Engine(plan, tmp_path / "runs", Progress(Console(file=terminal), plan.redactor))
+    outcome = engine.run()
+    journal = json.loads(outcome.journal.read_text())
+    assert (outcome.status, journal["status"]) == ("aborted", "aborted")
+    assert "guardrail" in journal["abort"]["reason"]
+    assert any("revert.sh" in s for s in hosts.scripts)
+
+
+def test_a_hangup_rolls_back_at_once(env, monkeypatch) -> None:
+    """The operator's ssh session to the controller drops: SIGHUP. Its default ended the
+    controller on the spot, leaving the fault to the hosts' dead-man leases and the journal
+    `running`; it is a stop like SIGTERM."""
+    _, hosts, _ = env
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGHUP, lambda *_: seen.append(1))  # not the default:
+    try:  # ... a test without the engine's handler must not end pytest
+        timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGHUP))
+        timer.start()
+        outcome, journal = run(env, "duration=6s")
+        timer.join()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert (outcome.exit_code, journal["status"]) == (3, "aborted")
+    assert journal["abort"]["reason"].startswith("SIGHUP received")
+    assert hosts.plays[-1] == ("verify",) and not seen
+
+
+def test_a_run_under_nohup_ignores_the_hangup(env) -> None:
+    """nohup (SIGHUP ignored when the run starts) means: keep going when the terminal goes."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGHUP))
+        timer.start()
+        outcome, journal = run(env, "duration=1s")
+        timer.join()
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert (outcome.exit_code, journal["status"]) == (0, "passed")
+
+
+def test_a_freeze_after_preflight_refuses_before_inject(env, monkeypatch) -> None:
+    """`chaosrun freeze` while the run reads its steady state and baseline, after preflight
+    passed: nothing is injected (the run is refused), not injected and rolled back a tick
+    later."""
+    from chaosrun.model import killswitch
+    from chaosrun.probes import Prober
+
+    tmp_path, hosts, _ = env
+    real = Prober.take_baselines
+
+    def baselines(self, probes, window):
+        killswitch.freeze(tmp_path / "freeze.json", "game day over", tmp_path / "audit.jsonl")
+        return real(self, probes, window)
+
+    monkeypatch.setattr(Prober, "take_baselines", baselines)
+    outcome, journal = run(env)
+    assert (outcome.exit_code, journal["status"]) == (4, "refused")
+    assert "kill switch" in outcome.abort_reason and "game day over" in outcome.abort_reason
+    assert hosts.plays == []
+    assert not any("revert" in s or "lease" in s for s in hosts.scripts)
+
+
+def test_a_signal_while_the_lease_starts_releases_no_inject(env, monkeypatch) -> None:
+    """SIGTERM after the last look but before inject is released (the lease's first renewal,
+    one round trip to every host, may take seconds): the started-ahead play is never
+    released, so no host is touched after the signal."""
+    _, hosts, _ = env
+    log = _prestart(monkeypatch, hosts)
+    real = hosts.run_all
+    sent: list[bool] = []
+
+    def run_all(scripts, timeout=30.0):
+        if not sent and any("random/boot_id" in s for s in scripts.values()):
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before os.kill returns
+        return real(scripts, timeout)
+
+    monkeypatch.setattr(
+        hostshell.HostShell, "run_all", lambda self, s, timeout=30.0: run_all(s, timeout)
+    )
+    outcome, journal = run(env, "duration=30s")
+    assert sent and (outcome.exit_code, journal["status"]) == (3, "aborted")
+    assert journal["abort"]["reason"] == "SIGTERM received before inject"
+    assert not any(entry[0] == "release" for entry in log)
+    assert ("inject",) not in hosts.plays

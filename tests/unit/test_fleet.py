@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from chaosrun.base import liveness
 from chaosrun.base.errors import InvalidInput, Refused
 from chaosrun.hosts.hostshell import Answer
 from chaosrun.model import audit, config
@@ -190,3 +191,62 @@ def test_listing_parser_trusts_the_hosts_clock():
     # The controller is an SSH address: unknown; the host says the lease ran out.
     assert f.controller_alive is None and f.orphaned
     assert "rm -rf /x/active/r2/network_partition" in fleet._recover_script(f)
+
+
+def _crashed_journal(run, pid: int) -> None:
+    """A journal its controller left `running` when it died, whose pid another process
+    (`pid`) now has: the start time recorded is not that process's."""
+    (run / "journal.json").write_text(
+        json.dumps(
+            {
+                "run_id": run.name,
+                "status": "running",
+                "experiment": {"file": "e.yml"},
+                "controller": {
+                    "host": socket.gethostname(),
+                    "pid": pid,
+                    "pid_started": "1",  # not the start of `pid`: the pid was reused
+                    "boot_id": None,
+                },
+                "targets": {"selected": ["order-1"]},
+            }
+        )
+    )
+
+
+def test_abort_never_signals_a_process_that_took_a_dead_controllers_pid(tmp_path):
+    c = cfg(tmp_path)
+    marker = tmp_path / "marker"
+    stranger = subprocess.Popen(
+        [sys.executable, "-c", HANDLER, str(marker)], stdout=subprocess.PIPE
+    )
+    try:
+        assert stranger.stdout.readline().strip() == b"ready"
+        run = c.run_dir / "run-1"
+        run.mkdir(parents=True)
+        _crashed_journal(run, stranger.pid)
+        with pytest.raises(Refused, match="recover --run run-1"):
+            fleet.abort(c, "run-1", "game day over")
+        time.sleep(0.3)
+        assert stranger.poll() is None and not marker.exists()
+        assert not (run / "abort.json").exists()
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_fault_whose_controllers_pid_was_reused_is_orphaned(tmp_path):
+    """The hosts name the controller user@host:pid; this machine's journal of the run says
+    when that pid started, so a process that took the pid since is not the controller."""
+    c = cfg(tmp_path)
+    run = c.run_dir / "run-1"
+    run.mkdir(parents=True)
+    me = audit.controller_id()
+    _crashed_journal(run, int(me.rsplit(":", 1)[1]))
+    assert fleet.controller_alive(me, c.run_dir, "run-1") is False
+    assert fleet.controller_alive("10.0.0.1", c.run_dir, "run-1") is False
+    # The journal of a live run (its pid's own start time) keeps its faults live.
+    live = json.loads((run / "journal.json").read_text())
+    live["controller"].update(liveness.identity())
+    (run / "journal.json").write_text(json.dumps(live))
+    assert fleet.controller_alive(me, c.run_dir, "run-1") is True

@@ -4,6 +4,9 @@ them), the order `plan` lists, and the exit code of every final status."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -67,3 +70,45 @@ def test_the_error_classes_exit_with_the_table() -> None:
     assert Refused("x").exit_code == ExitCode.REFUSED == 4
     with pytest.raises(KeyError):
         ExitCode.of("running")  # not a final status
+
+
+LAST_WORDS = """
+import sys
+from types import SimpleNamespace
+import typer
+from chaosrun.commands.outcome import exit_with, last_words
+from chaosrun.base.output import info
+
+app = typer.Typer()
+
+@app.command()
+def run() -> None:
+    outcome = SimpleNamespace(
+        exit_code=int(sys.argv[1]), status="aborted", abort_reason="SIGTERM received",
+        run_id="r", journal="j", failed_hosts=["order-1"],
+    )
+    with last_words():
+        info("journal: runs/r/journal.json")
+    exit_with(outcome, SimpleNamespace(text=str), progress_on_stderr=False)
+
+app(sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize("code", [3, 5])
+def test_the_exit_code_is_the_runs_when_nobody_reads_its_output(code: int) -> None:
+    """`chaosrun run ... | head` (or tee that died): the run's last lines meet a closed
+    pipe, and its exit code must still be the run's, not 1 from the broken pipe."""
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: every write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", LAST_WORDS, str(code)],
+            stdout=write,
+            stderr=write,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == code
