@@ -6,6 +6,8 @@ The hosts are the source of truth for active faults. Under the state directory
     lock                      the arm step's lock file (flock)
     frozen                    the freeze marker (`chaosrun freeze -i`)
     history.jsonl             one line per revert, kept after the fault is gone
+    ended/<run>               the run ended on this host (rollback, recover): a late arm of
+                              it refuses; removed after ENDED_KEEP_MINUTES
     active/<run>/lease        the run's lease expiry (epoch seconds), renewed while it lives
     active/<run>/<role>/      one fault: meta.json, revert.sh, armed, its pre-state
 
@@ -24,6 +26,9 @@ FROZEN = "frozen"
 LOCK = "lock"
 META = "meta.json"
 REVERT = "revert.sh"
+ENDED = "ended"
+# Longer than any lease (lease.max_ttl): a marker this old can stop no late arm any more.
+ENDED_KEEP_MINUTES = 24 * 60
 
 
 def _root(state_dir: str) -> str:
@@ -64,3 +69,13 @@ def frozen_marker(state_dir: str) -> str:
 
 def lock_file(state_dir: str) -> str:
     return f"{_root(state_dir)}/{LOCK}"
+
+
+def ended_root(state_dir: str) -> str:
+    """The directory of the markers of runs that ended on the host."""
+    return f"{_root(state_dir)}/{ENDED}"
+
+
+def ended_marker(state_dir: str, run_id: str) -> str:
+    """Written under the lock when a run's rollback or recover ends it on the host."""
+    return f"{ended_root(state_dir)}/{run_id}"

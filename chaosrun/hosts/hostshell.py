@@ -175,22 +175,55 @@ def run_all_twice(
     return answers
 
 
+END_LOCK_WAIT_S = 120  # how long ending a run waits for the arm step's lock on the host
+LOCK_WAIT_RC = 6  # the revert's answer when that wait ran out: an arm may still land
+
+
+def end_run_script(state_dir: str, run_ids: list[str], by: str) -> str:
+    """Mark the runs ended on the host (hostlayout.ended_marker) under the arm step's lock,
+    as the fault role's rollback does: an arm that holds the lock finishes first (its revert
+    script is then there to run), one that comes later finds the marker and refuses. Markers
+    older than ENDED_KEEP_MINUTES go. Sets `late=1` when the wait for the lock ran out (an
+    inject still holds it and may arm after this), saying so on stderr."""
+    state = shlex.quote(state_dir.rstrip("/"))
+    ended = shlex.quote(layout.ended_root(state_dir))
+    marks = " ".join(
+        f'printf "%s {by}\\n" "$t" > {shlex.quote(layout.ended_marker(state_dir, r))};'
+        for r in run_ids
+    )
+    wait = END_LOCK_WAIT_S
+    return (
+        f"s={state}; e={ended}; late=; "
+        # touch, not a redirection: a failed redirection of `exec` ends the shell.
+        'if mkdir -p "$e" 2>/dev/null && chmod 0700 "$s" && touch "$s/lock" 2>/dev/null; then '
+        'exec 9>>"$s/lock"; '
+        f"if command -v flock >/dev/null 2>&1 && ! flock -w {wait} 9; then late=1; "
+        f'echo "chaosrun: waited {wait} s for $s/lock: an inject on this host still holds it '
+        'and may arm after this; look with chaosrun status" >&2; fi; '
+        f"t=$(date -u +%Y-%m-%dT%H:%M:%SZ); {marks} "
+        f'find "$e" -type f -mmin +{layout.ENDED_KEEP_MINUTES} -exec rm -f {{}} + 2>/dev/null; '
+        'exec 9>&-; else echo "chaosrun: cannot write $e: a late arm is not stopped" >&2; fi; '
+    )
+
+
 def revert_script(state_dir: str, run_id: str) -> str:
-    """Run every revert script of the run on a host; rc 0 when all succeeded (or none).
-    A fault directory without a revert script (an inject cut short before writing it) is
-    left alone and answered with REVERT_INCOMPLETE_RC: the role's rollback entry point
-    clears it, after the inject's last task on the host can no longer be running.
-    Prints NOTHING_INJECTED when the host holds nothing of the run and its history records
-    no revert of it: the run never armed a fault there."""
+    """End the run on the host (end_run_script), then run every revert script of the run
+    there; rc 0 when all succeeded (or none), LOCK_WAIT_RC when they did but the wait for
+    the arm step's lock ran out. A fault directory without a revert script (an inject cut
+    short before writing it) is left alone and answered with REVERT_INCOMPLETE_RC: the
+    role's rollback entry point clears it, after the inject's last task on the host can no
+    longer be running. Prints NOTHING_INJECTED when the host holds nothing of the run and
+    its history records no revert of it: the run never armed a fault there."""
     d = shlex.quote(layout.run_dir(state_dir, run_id))
     history = shlex.quote(layout.history_file(state_dir))
     mark = shlex.quote(f'"run_id": "{run_id}"')
     return (
-        f'rc=0; for f in {d}/*/; do [ -d "$f" ] || continue; '
+        end_run_script(state_dir, [run_id], "rollback")
+        + f'rc=0; for f in {d}/*/; do [ -d "$f" ] || continue; '
         f'if [ -f "$f/{layout.REVERT}" ]; then /bin/sh "$f/{layout.REVERT}" rollback || rc=1; '
         f"elif [ $rc -eq 0 ]; then rc={REVERT_INCOMPLETE_RC}; fi; done; "
         f"[ -d {d} ] || grep -qF {mark} {history} 2>/dev/null || echo {NOTHING_INJECTED}; "
-        "exit $rc"
+        f'[ $rc -ne 0 ] || [ -z "$late" ] || rc={LOCK_WAIT_RC}; exit $rc'
     )
 
 

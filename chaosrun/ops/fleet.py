@@ -36,7 +36,7 @@ from chaosrun.base.hostlayout import (
     fault_dir,
     frozen_marker,
 )
-from chaosrun.hosts.hostshell import Answer, HostShell, run_all_twice
+from chaosrun.hosts.hostshell import Answer, HostShell, end_run_script, run_all_twice
 from chaosrun.hosts.inventory import load_inventory
 from chaosrun.model import audit, safety
 from chaosrun.model.config import Config
@@ -329,7 +329,7 @@ def recover(
         raise InvalidInput("recover: give exactly one of --run ID or --all")
     with _fleet(inventory, "all") as shell:
         found = _survey(config, shell, state_dir)
-        chosen, outcomes, live = _recover_on(shell, found, run_id, everything)
+        chosen, outcomes, live = _recover_on(shell, found, run_id, everything, state_dir)
     failed = sum(1 for v in outcomes.values() if v != "reverted")
     targets = sorted({f.host for f in chosen})
     entry = audit.record(
@@ -347,10 +347,11 @@ def recover(
 
 
 def _recover_on(
-    shell: HostShell, found: Survey, run_id: str | None, everything: bool
+    shell: HostShell, found: Survey, run_id: str | None, everything: bool, state_dir: str
 ) -> tuple[list[Fault], dict[str, str], list[str]]:
     """Revert the chosen orphaned faults, every host at once: the faults acted on, their
-    outcomes, and the live runs left alone."""
+    outcomes, and the live runs left alone. Each run recovered on a host is first marked
+    ended there, as a rollback does: an inject of it still under way cannot arm after."""
     chosen = [f for f in found.faults if everything or f.run_id == run_id]
     live = sorted({f.run_id for f in chosen if not f.orphaned})
     if run_id and live:
@@ -361,7 +362,11 @@ def _recover_on(
     by_host: dict[str, list[Fault]] = {}
     for fault in chosen:
         by_host.setdefault(fault.host, []).append(fault)
-    scripts = {h: " ; ".join(_recover_script(f) for f in items) for h, items in by_host.items()}
+    scripts = {
+        h: end_run_script(state_dir, sorted({f.run_id for f in items}), "recover")
+        + " ; ".join(_recover_script(f) for f in items)
+        for h, items in by_host.items()
+    }
     # Not asked twice: a revert script that ran once is not run again behind the user's back.
     answers = shell.run_all(scripts, REVERT_TIMEOUT_S)
     outcomes: dict[str, str] = {}
