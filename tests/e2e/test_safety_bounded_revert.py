@@ -79,7 +79,9 @@ PLAYBOOK = """\
       ansible.builtin.include_tasks: round.yml
       loop: "{{ range(%(rounds)d) | list }}"
       vars:
-        run: "bounded-revert-{{ item }}"
+        # A run id is used once per host (its rollback marks it ended there), also on a
+        # lab kept from an earlier session: the ids carry the test's start.
+        run: "bounded-revert-%(started)d-{{ item }}"
 """
 
 
@@ -93,6 +95,7 @@ def test_thirty_rollbacks_with_a_running_dead_man_each_answer_within_5s(project:
         "times": TIMES,
         "state": STATE_DIR,
         "rounds": ROUNDS,
+        "started": int(time.time()),
     }
     (project.root / "round.yml").write_text(ROUND % values)
     playbook = project.root / "rounds.yml"
