@@ -151,9 +151,9 @@ def _basic_auth(
     username = value["username"]
     if not isinstance(username, str) or not username:
         c.err((*at, "username"), "must be a non-empty string")
-    errors = len(c.errors)
+    problems = c.problems()
     password = _secret(c, value, "password", at, base)
-    if password is None and len(c.errors) == errors:
+    if password is None and c.problems() == problems:
         c.err(at, "needs password_env or password_file")
     return username, password
 
@@ -171,8 +171,23 @@ def _secret(
             c.err((*at, f"{name}_env"), "must name a variable")
             return None
         if env not in os.environ:
-            c.err((*at, f"{name}_env"), f"${env} is not set")
+            c.secret_err((*at, f"{name}_env"), f"${env} is not set")
             return None
         return os.environ[env]
-    path = _file(c, file, (*at, f"{name}_file"), base)
-    return path.read_text(encoding="utf-8").strip() if path else None
+    return secret_file(c, file, (*at, f"{name}_file"), base)
+
+
+def secret_file(c: Checker, value: Any, at: tuple[Any, ...], base: Path) -> str | None:
+    """A secret file's text; a file this user cannot read is an unread secret."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        c.err(at, "must be a file path")
+        return None
+    path = Path(os.path.expanduser(value.strip()))
+    path = path if path.is_absolute() else base / path
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        c.secret_err(at, f"{path} is not a readable file")
+        return None
