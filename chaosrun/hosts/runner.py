@@ -33,7 +33,7 @@ import yaml
 from chaosrun.base import filemodes, paths, secrets
 from chaosrun.base.usertext import UnsafeDumper
 from chaosrun.base.yamlpos import VaultValue
-from chaosrun.hosts import ansiblecfg, collection
+from chaosrun.hosts import ansiblecfg, artifacts, collection
 
 EventSink = Callable[[str, str, str], None]  # (host, status, task)
 FAILED = ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed")
@@ -269,6 +269,7 @@ def run_fault_play(
     filemodes.group_dirs(work_dir)
     local_tmp = work_dir / "tmp"
     local_tmp.mkdir(mode=0o700, exist_ok=True)
+    envvars = {**runner_env(), "ANSIBLE_LOCAL_TEMP": str(local_tmp)}
     fd, vars_path = tempfile.mkstemp(prefix="chaosrun-vars-", suffix=".yml", dir=work_dir)
     try:
         with os.fdopen(fd, "w") as fh:
@@ -290,7 +291,7 @@ def run_fault_play(
             playbook=str(fault_playbook()),
             inventory=str(inventory),
             cmdline=playbook_args("-e", f"@{vars_path}", *forks_args(forks)),
-            envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(local_tmp)},
+            envvars=envvars,
             event_handler=handle,
             # A play whose result is known is only exiting: nothing left to cancel.
             cancel_callback=(
@@ -304,6 +305,7 @@ def run_fault_play(
         )
     finally:
         _unlink(vars_path)
+        artifacts.keep_own_env(work_dir, envvars)
     result.exit(run.status, run.rc if run.rc is not None else -1)
     return result
 
@@ -430,6 +432,7 @@ def run_command(
     # The command is text the user typed: it reaches the shell module through an unsafe
     # variable, so Jinja in it is never evaluated on the controller. The leading space
     # keeps the ad hoc CLI from taking `{{` for the start of JSON arguments.
+    envvars = {**runner_env(), "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp")}
     fd, vars_path = tempfile.mkstemp(prefix="command-", suffix=".yml", dir=work_dir)
     try:
         with os.fdopen(fd, "w") as fh:
@@ -441,7 +444,7 @@ def run_command(
             module_args=" {{ chaosrun_probe_command }}",
             cmdline=playbook_args("-e", f"@{vars_path}"),
             inventory=str(inventory),
-            envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp")},
+            envvars=envvars,
             event_handler=handle,
             quiet=True,
             suppress_env_files=True,
@@ -449,4 +452,5 @@ def run_command(
         )
     finally:
         os.unlink(vars_path)
+        artifacts.keep_own_env(work_dir, envvars)
     return answers

@@ -1,0 +1,70 @@
+"""ansible-runner writes the whole environment of every play it starts into the run's
+directory (`artifacts/<id>/command`): a password chaosrun.yml reads from a variable, and
+whatever else the operator's shell holds, would stay there with the run. chaosrun keeps
+the command and the variables it set, and drops the rest once the play ended."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from chaosrun.hosts import runner
+
+SECRET = "s3cr3t-from-the-operators-shell"
+
+
+def files_holding(root: Path, text: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and text in p.read_text(errors="replace")]
+
+
+def test_a_real_play_leaves_no_variable_of_the_shell_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_PASSWORD", SECRET)
+    inventory = tmp_path / "hosts"
+    inventory.write_text(
+        f"here ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    work = tmp_path / "probe"
+    answers = runner.run_command(
+        pattern="here", command="echo hello", inventory=inventory, work_dir=work, timeout=60
+    )
+    assert answers == {"here": (0, "hello")}
+    (command,) = work.rglob("artifacts/*/command")
+    kept = json.loads(command.read_text())
+    assert kept["command"][0] == "ansible" and "ANSIBLE_COLLECTIONS_PATH" in kept["env"]
+    assert files_holding(work, SECRET) == []
+
+
+def test_a_fault_play_leaves_none_either(
+    fake_ansible_runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_PASSWORD", SECRET)
+
+    def run(**kw: Any) -> SimpleNamespace:
+        # As ansible-runner does: the command and its whole environment, before the play.
+        artifacts = Path(kw["private_data_dir"]) / "artifacts" / "x"
+        artifacts.mkdir(parents=True)
+        env = {**os.environ, **kw["envvars"]}
+        (artifacts / "command").write_text(
+            json.dumps({"command": ["ansible-playbook"], "env": env})
+        )
+        return SimpleNamespace(status="successful", rc=0)
+
+    fake_ansible_runner(run)
+    work = tmp_path / "inject"
+    runner.run_entry_points(
+        role="r",
+        entry_points=["inject"],
+        hosts=["a"],
+        variables={},
+        inventory=tmp_path / "hosts",
+        work_dir=work,
+    )
+    assert files_holding(work, SECRET) == []
