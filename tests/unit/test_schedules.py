@@ -420,6 +420,20 @@ def test_a_refused_run_does_not_count_toward_the_gap(tmp_path: Path) -> None:
     assert schedules.last_run(log, "a") is not None
 
 
+def test_a_slot_that_never_started_its_run_does_not_count_toward_the_gap(
+    tmp_path: Path,
+) -> None:
+    """Invalid input (exit 2: a secret the cron entry lacks, a broken experiment) starts
+    nothing: the next slot after the fix is not skipped for a gap since no run."""
+    log = tmp_path / "audit.jsonl"
+    audit.record(log, "run", "scheduled", schedule="a", experiment="e.yml")
+    audit.record(log, "slot", "failed", schedule="a", exit_code=2, reason="chaosrun.yml:3: x")
+    assert schedules.last_run(log, "a") is None
+    audit.record(log, "run", "scheduled", schedule="a", experiment="e.yml")
+    audit.record(log, "slot", "failed", schedule="a", exit_code=1, run_id="r2")
+    assert schedules.last_run(log, "a") is not None
+
+
 def test_a_command_too_long_for_cron_runs_from_an_entry_script(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
