@@ -170,6 +170,7 @@ def _secret(
         if not isinstance(env, str) or not env:
             c.err((*at, f"{name}_env"), "must name a variable")
             return None
+        c.reads_env((*at, f"{name}_env"), env)
         if env not in os.environ:
             c.secret_err((*at, f"{name}_env"), f"${env} is not set")
             return None

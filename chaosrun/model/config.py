@@ -105,6 +105,8 @@ class Config:
     # Secrets the file names that could not be read (a variable not set in this shell):
     # one line each, for the commands that send them (`need_secrets`).
     unread_secrets: tuple[str, ...] = ()
+    # (where, variable) of each secret read from an environment variable.
+    secret_env: tuple[tuple[str, str], ...] = ()
 
     def need_secrets(self) -> Config:
         """This config, for a command that reaches Prometheus, Alertmanager or the webhooks
@@ -244,7 +246,12 @@ def check(c: Checker, data: Any, base: Path, source: Path | None) -> Config | No
         values[name] = _path(c, merged[key], (key,), base)
     if len(c.errors) > errors:
         return None
-    return Config(source=source, unread_secrets=tuple(c.unread), **values)
+    return Config(
+        source=source,
+        unread_secrets=tuple(c.unread),
+        secret_env=tuple(c.env_reads),
+        **values,
+    )
 
 
 # Config fields that are paths of the project, and their keys.
@@ -407,6 +414,7 @@ def _routing_key(c: Checker, item: dict[str, Any], at: tuple[Any, ...]) -> str |
         c.err(at, "a pagerduty webhook needs routing_key_env or routing_key_file")
         return None
     if env:
+        c.reads_env((*at, "routing_key_env"), env)
         if env not in os.environ:
             c.secret_err((*at, "routing_key_env"), f"${env} is not set")
             return None
