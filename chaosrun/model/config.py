@@ -419,4 +419,6 @@ def _routing_key(c: Checker, item: dict[str, Any], at: tuple[Any, ...]) -> str |
             c.secret_err((*at, "routing_key_env"), f"${env} is not set")
             return None
         return os.environ[env]
-    return apiaccess.secret_file(c, file, (*at, "routing_key_file"), c.file.resolve().parent)
+    at = (*at, "routing_key_file")
+    path = apiaccess.secret_path(c, file, at, c.file.resolve().parent)
+    return apiaccess.read_secret(c, path, at) if path is not None else None
