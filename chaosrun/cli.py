@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -54,6 +55,9 @@ def _root(
 
 def main() -> None:
     """Entry point: turn user-facing errors into one line and their exit code."""
+    # ansible-core imports an API newer cryptography deprecates: Ansible's to fix, not the
+    # operator's, and it would lead every command's output.
+    warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"ansible\.")
     collector.free_exit()
     try:
         code = app(standalone_mode=False)
