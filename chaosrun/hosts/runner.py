@@ -189,6 +189,15 @@ def runner_env() -> dict[str, str]:
     return env
 
 
+def ansible_cwd() -> str:
+    """Where ansible-playbook runs: where chaosrun was started, as plain Ansible would from
+    the team's repository (ansible-runner's default, the run's directory, breaks relative
+    paths the ssh client reads, such as `-F ssh_config` in ssh_args). ansible-runner
+    honours it for playbooks only: an ad hoc run (`run_command`) still starts in its own
+    directory."""
+    return os.getcwd()
+
+
 def playbook_args(*args: str) -> str:
     """ansible-playbook's extra arguments, with the vault ids the user gave chaosrun."""
     return shlex.join([*args, *secrets.vault_args()])
@@ -288,6 +297,7 @@ def run_fault_play(
         _fast_cancel(work_dir)
         run = ansible_runner.run(
             private_data_dir=str(work_dir),
+            project_dir=ansible_cwd(),
             playbook=str(fault_playbook()),
             inventory=str(inventory),
             cmdline=playbook_args("-e", f"@{vars_path}", *forks_args(forks)),

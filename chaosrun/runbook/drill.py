@@ -101,6 +101,7 @@ def run_step(
     try:
         run = ansible_runner.run(
             private_data_dir=str(work_dir),
+            project_dir=runner.ansible_cwd(),
             playbook=str(playbook.resolve()),
             inventory=str(inventory),
             cmdline=runner.playbook_args("-e", f"@{vars_path}"),  # with the user's vault ids

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from chaosrun.hosts import runner
+from chaosrun.runbook import drill
+from chaosrun.runbook.parse import parse
 
 SECRET = "s3cr3t-from-the-operators-shell"
 
@@ -68,3 +70,42 @@ def test_a_fault_play_leaves_none_either(
         work_dir=work,
     )
     assert files_holding(work, SECRET) == []
+
+
+def test_plays_run_where_chaosrun_was_started(
+    fake_ansible_runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As plain ansible-playbook from the team's repository: relative paths in its ssh
+    arguments (`-F ssh_config`, `UserKnownHostsFile=known_hosts`) are the ssh client's,
+    taken from the working directory, not from the run's directory. A runbook step's play
+    reads a file by a relative path; the fault play is started there too."""
+    repo = tmp_path / "ops"
+    repo.mkdir()
+    monkeypatch.chdir(repo)
+    # The ssh client Ansible starts, standing in for OpenSSH: it notes where it runs.
+    ssh = tmp_path / "ssh"
+    ssh.write_text(f"#!/bin/sh\npwd > {tmp_path / 'ssh-ran-in'}\nexit 255\n")
+    ssh.chmod(0o755)
+    inventory = tmp_path / "hosts"
+    inventory.write_text(f"far ansible_host=192.0.2.1 ansible_ssh_executable={ssh}\n")
+    book = parse(
+        "# R\n\n## Look\n\n```chaosrun\nhosts: far\n"
+        "tasks:\n  - ansible.builtin.command: 'true'\n```\n",
+        tmp_path / "r.md",
+    )
+    result = drill.run_step(book, book.steps[0], inventory, tmp_path / "step")
+    assert not result.ok  # the stand-in answers no host
+    assert (tmp_path / "ssh-ran-in").read_text().strip() == str(repo)
+
+    started: dict[str, Any] = {}
+
+    def run(**kw: Any) -> SimpleNamespace:
+        started.update(kw)
+        return SimpleNamespace(status="successful", rc=0)
+
+    fake_ansible_runner(run)
+    runner.run_entry_points(
+        role="r", entry_points=["inject"], hosts=["a"], variables={},
+        inventory=inventory, work_dir=tmp_path / "inject",
+    )  # fmt: skip
+    assert started["project_dir"] == str(repo)
