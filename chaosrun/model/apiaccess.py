@@ -57,7 +57,8 @@ class ApiAccess:
 
     def module_access(self) -> dict[str, Any]:
         """The access block of the collection's probe modules (their `access` option): files
-        and the secrets' sources, never a secret's value."""
+        and the secrets' sources, never a secret's value. Plain `str` throughout: values read
+        from an inventory are Ansible's own str types, which a YAML dumper refuses."""
         block: dict[str, Any] = {}
         for key in ("ca_file", "cert_file", "key_file"):
             if getattr(self, key) is not None:
@@ -65,11 +66,12 @@ class ApiAccess:
         if self.insecure_skip_verify:
             block["insecure_skip_verify"] = True
         if self.username is not None and self.password_from is not None:
-            block["basic_auth"] = {"username": self.username, **dict([self.password_from])}
+            key, value = self.password_from
+            block["basic_auth"] = {"username": str(self.username), str(key): str(value)}
         if self.token_from is not None:
-            block.update([self.token_from])
+            block[str(self.token_from[0])] = str(self.token_from[1])
         if self.headers:
-            block["headers"] = dict(self.headers)
+            block["headers"] = {str(k): str(v) for k, v in self.headers.items()}
         return block
 
     def with_url(self, url: str) -> ApiAccess:

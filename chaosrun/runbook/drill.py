@@ -53,7 +53,7 @@ def endpoint_vars(prometheus: ApiAccess | None, alertmanager: ApiAccess | None) 
     found: dict[str, Any] = {}
     for name, access in (("prometheus", prometheus), ("alertmanager", alertmanager)):
         if access is not None:
-            found[f"chaosrun_{name}_url"] = access.url
+            found[f"chaosrun_{name}_url"] = str(access.url)
             found[f"chaosrun_{name}_access"] = access.module_access()
     return found
 

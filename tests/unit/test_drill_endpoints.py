@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 import tlsprom
+import yaml
 
+from chaosrun.base import usertext
+from chaosrun.base.usertext import UnsafeDumper
 from chaosrun.model import config
+from chaosrun.model.apiaccess import ApiAccess
 from chaosrun.runbook import drill
 from chaosrun.runbook.parse import parse
 
@@ -58,3 +62,28 @@ def test_a_probe_step_reaches_the_projects_prometheus(
     assert result.ok, result.detail
     written = [p for p in work.rglob("*") if p.is_file()]
     assert written and not [p for p in written if tlsprom.PASSWORD in p.read_text(errors="replace")]
+
+
+def test_endpoints_read_from_an_inventory_are_written_as_plain_text() -> None:
+    """Values Ansible's inventory gives are its own str subclasses; the step's vars file
+    must still be written (the lab's access block comes from its inventory)."""
+
+    class Tagged(str):
+        pass
+
+    access = ApiAccess(
+        url=Tagged("https://p"),
+        ca_file=Path("/ca.pem"),
+        username=Tagged("chaos"),
+        password_from=(Tagged("password_file"), Tagged("/pw")),
+        headers={Tagged("X-Scope-OrgID"): Tagged("team-a")},
+    )
+    text = yaml.dump(drill.endpoint_vars(access, None), Dumper=UnsafeDumper)
+    assert usertext.load(text) == {
+        "chaosrun_prometheus_url": "https://p",
+        "chaosrun_prometheus_access": {
+            "ca_file": "/ca.pem",
+            "basic_auth": {"username": "chaos", "password_file": "/pw"},
+            "headers": {"X-Scope-OrgID": "team-a"},
+        },
+    }
