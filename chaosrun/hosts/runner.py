@@ -193,8 +193,7 @@ def ansible_cwd() -> str:
     """Where ansible-playbook runs: where chaosrun was started, as plain Ansible would from
     the team's repository (ansible-runner's default, the run's directory, breaks relative
     paths the ssh client reads, such as `-F ssh_config` in ssh_args). ansible-runner
-    honours it for playbooks only: an ad hoc run (`run_command`) still starts in its own
-    directory."""
+    honours it for playbooks only, so command probes run a play too."""
     return os.getcwd()
 
 
@@ -421,10 +420,22 @@ def _record(event: dict[str, Any], result: PlayResult, on_event: EventSink | Non
         on_event(host, result.hosts[host], task)
 
 
+# A command probe's play: the shell command on every host of the pattern, once.
+COMMAND_PLAY = """\
+- name: Run a command probe
+  hosts: "{{ chaosrun_probe_hosts }}"
+  gather_facts: false
+  tasks:
+    - name: Run the probe's command
+      ansible.builtin.shell: "{{ chaosrun_probe_command }}"
+      changed_when: false
+"""
+
+
 def run_command(
     *, pattern: str, command: str, inventory: Path, work_dir: Path, timeout: float
 ) -> dict[str, tuple[int, str]]:
-    """Run a shell command on a host pattern (ad hoc); host -> (rc, stdout). rc -1: no answer."""
+    """Run a shell command on a host pattern; host -> (rc, stdout). rc -1: no answer."""
     import ansible_runner
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -439,19 +450,22 @@ def run_command(
             answers[host] = (-1, str(res.get("msg", "unreachable")))
         return True
 
-    # The command is text the user typed: it reaches the shell module through an unsafe
-    # variable, so Jinja in it is never evaluated on the controller. The leading space
-    # keeps the ad hoc CLI from taking `{{` for the start of JSON arguments.
+    # The command and the pattern are text the user typed: they reach the play through
+    # unsafe variables, so Jinja in them is never evaluated on the controller. A play, not
+    # an ad hoc run: ansible-runner starts those where chaosrun was started (ansible_cwd).
     envvars = {**runner_env(), "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp")}
+    playbook = work_dir / "probe-command.yml"
+    if not playbook.is_file():
+        playbook.write_text(COMMAND_PLAY, encoding="utf-8")
     fd, vars_path = tempfile.mkstemp(prefix="command-", suffix=".yml", dir=work_dir)
     try:
         with os.fdopen(fd, "w") as fh:
-            yaml.dump({"chaosrun_probe_command": command}, fh, Dumper=UnsafeDumper)
+            extra = {"chaosrun_probe_command": command, "chaosrun_probe_hosts": pattern}
+            yaml.dump(extra, fh, Dumper=UnsafeDumper)
         ansible_runner.run(
             private_data_dir=str(work_dir),
-            host_pattern=pattern,
-            module="ansible.builtin.shell",
-            module_args=" {{ chaosrun_probe_command }}",
+            project_dir=ansible_cwd(),
+            playbook=str(playbook),
             cmdline=playbook_args("-e", f"@{vars_path}"),
             inventory=str(inventory),
             envvars=envvars,

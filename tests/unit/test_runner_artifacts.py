@@ -40,7 +40,7 @@ def test_a_real_play_leaves_no_variable_of_the_shell_behind(
     assert answers == {"here": (0, "hello")}
     (command,) = work.rglob("artifacts/*/command")
     kept = json.loads(command.read_text())
-    assert kept["command"][0] == "ansible" and "ANSIBLE_COLLECTIONS_PATH" in kept["env"]
+    assert kept["command"][0] == "ansible-playbook" and "ANSIBLE_COLLECTIONS_PATH" in kept["env"]
     assert files_holding(work, SECRET) == []
 
 
@@ -95,6 +95,12 @@ def test_plays_run_where_chaosrun_was_started(
     )
     result = drill.run_step(book, book.steps[0], inventory, tmp_path / "step")
     assert not result.ok  # the stand-in answers no host
+    assert (tmp_path / "ssh-ran-in").read_text().strip() == str(repo)
+    (tmp_path / "ssh-ran-in").unlink()
+    answers = runner.run_command(
+        pattern="far", command="true", inventory=inventory, work_dir=tmp_path / "p", timeout=60
+    )
+    assert answers["far"][0] == -1  # a command probe, the same
     assert (tmp_path / "ssh-ran-in").read_text().strip() == str(repo)
 
     started: dict[str, Any] = {}
