@@ -427,7 +427,8 @@ COMMAND_PLAY = """\
   gather_facts: false
   tasks:
     - name: Run the probe's command
-      ansible.builtin.shell: "{{ chaosrun_probe_command }}"
+      ansible.builtin.shell:
+        cmd: "{{ chaosrun_probe_command }}"
       changed_when: false
 """
 
