@@ -453,7 +453,8 @@ def run_command(
 
     # The command and the pattern are text the user typed: they reach the play through
     # unsafe variables, so Jinja in them is never evaluated on the controller. A play, not
-    # an ad hoc run: ansible-runner starts those where chaosrun was started (ansible_cwd).
+    # an ad hoc run: ansible-runner starts a play where chaosrun was started (ansible_cwd),
+    # an ad hoc run in its own directory.
     envvars = {**runner_env(), "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp")}
     playbook = work_dir / "probe-command.yml"
     if not playbook.is_file():
