@@ -53,5 +53,15 @@ def fault_playbook() -> Path:
     return data_dir() / "playbooks" / "fault.yml"
 
 
+# The AWX job template's playbook, relative to a project (which holds a copy) and to the
+# tree chaosrun ships; its project root is its directory's parent.
+EXPERIMENT_PLAYBOOK = "playbooks/experiment.yml"
+
+
+def experiment_playbook() -> Path:
+    """The job template's playbook as this chaosrun ships it."""
+    return data_dir() / EXPERIMENT_PLAYBOOK
+
+
 def containers_conf() -> Path:
     return lab_root() / "etc" / "containers.conf"

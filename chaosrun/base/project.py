@@ -37,6 +37,16 @@ class Project:
         given = Path(os.path.expanduser(str(path)))
         return given if given.is_absolute() else self.root / given
 
+    def name_of(self, path: str | Path) -> str:
+        """How a journal names a file: from the project root when it is inside the
+        project, so one file has one name whichever directory a run started from (a
+        schedule's entry gives an absolute path); else its absolute path."""
+        full = Path(os.path.expanduser(str(path))).resolve()
+        try:
+            return full.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(full)
+
 
 def find(start: Path | None = None) -> Project:
     """The project for a command started in `start` (default: the working directory)."""

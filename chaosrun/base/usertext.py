@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 UNSAFE_TAG = "!unsafe"
+STR_TAG = "tag:yaml.org,2002:str"
 MARKERS = ("{{", "{%", "{#")
 
 
@@ -31,7 +32,13 @@ class UnsafeDumper(yaml.SafeDumper):
         return True
 
     def represent_unsafe(self, data: str) -> yaml.Node:
-        return self.represent_scalar(UNSAFE_TAG, str(data))
+        text = str(data)
+        if self.resolve(yaml.ScalarNode, text, (True, False)) != STR_TAG:
+            # Ansible resolves an `!unsafe` scalar's type as if it were plain: `!unsafe
+            # 'true'` would load as a boolean. Such text (a bool, number, null or date to
+            # YAML) holds no template, so a quoted string keeps it text and inert.
+            return self.represent_str(text)
+        return self.represent_scalar(UNSAFE_TAG, text)
 
     def represent_plain_keys(self, data: dict[Any, Any]) -> yaml.Node:
         items = [

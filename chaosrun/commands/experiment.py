@@ -60,6 +60,8 @@ def validate(
         cfg = project_config.load()
     except InvalidInput as exc:  # every problem of chaosrun.yml, one line each
         _config_problems(str(exc).splitlines(), as_json)
+    if cfg.unread_secrets:  # a run would need them
+        _config_problems(list(cfg.unread_secrets), as_json)
     defaults = defaults_from(cfg)
     inv = None
     inv_path = inventory or default_inventory()

@@ -52,7 +52,7 @@ def check(
             continue
         for text in warnings(book):
             warn(text)
-        kinds = ", ".join(f"{s.number} {s.kind}" for s in book.steps)
+        kinds = ", ".join(f"step {s.number} {s.kind}" for s in book.steps)
         fault = f"drills {experiment.fault.role}" if experiment else "no fault: compile only"
         console.print(f"[green]ok[/] {path}: {len(book.steps)} steps ({kinds}); {fault}")
     if failed:

@@ -33,7 +33,7 @@ import yaml
 from chaosrun.base import filemodes, paths, secrets
 from chaosrun.base.usertext import UnsafeDumper
 from chaosrun.base.yamlpos import VaultValue
-from chaosrun.hosts import ansiblecfg, collection
+from chaosrun.hosts import ansiblecfg, artifacts, collection
 
 EventSink = Callable[[str, str, str], None]  # (host, status, task)
 FAILED = ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed")
@@ -189,6 +189,14 @@ def runner_env() -> dict[str, str]:
     return env
 
 
+def ansible_cwd() -> str:
+    """Where ansible-playbook runs: where chaosrun was started, as plain Ansible would from
+    the team's repository (ansible-runner's default, the run's directory, breaks relative
+    paths the ssh client reads, such as `-F ssh_config` in ssh_args). ansible-runner
+    honours it for playbooks only, so command probes run a play too."""
+    return os.getcwd()
+
+
 def playbook_args(*args: str) -> str:
     """ansible-playbook's extra arguments, with the vault ids the user gave chaosrun."""
     return shlex.join([*args, *secrets.vault_args()])
@@ -269,6 +277,7 @@ def run_fault_play(
     filemodes.group_dirs(work_dir)
     local_tmp = work_dir / "tmp"
     local_tmp.mkdir(mode=0o700, exist_ok=True)
+    envvars = {**runner_env(), "ANSIBLE_LOCAL_TEMP": str(local_tmp)}
     fd, vars_path = tempfile.mkstemp(prefix="chaosrun-vars-", suffix=".yml", dir=work_dir)
     try:
         with os.fdopen(fd, "w") as fh:
@@ -287,10 +296,11 @@ def run_fault_play(
         _fast_cancel(work_dir)
         run = ansible_runner.run(
             private_data_dir=str(work_dir),
+            project_dir=ansible_cwd(),
             playbook=str(fault_playbook()),
             inventory=str(inventory),
             cmdline=playbook_args("-e", f"@{vars_path}", *forks_args(forks)),
-            envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(local_tmp)},
+            envvars=envvars,
             event_handler=handle,
             # A play whose result is known is only exiting: nothing left to cancel.
             cancel_callback=(
@@ -304,6 +314,7 @@ def run_fault_play(
         )
     finally:
         _unlink(vars_path)
+        artifacts.keep_own_env(work_dir, envvars)
     result.exit(run.status, run.rc if run.rc is not None else -1)
     return result
 
@@ -409,10 +420,23 @@ def _record(event: dict[str, Any], result: PlayResult, on_event: EventSink | Non
         on_event(host, result.hosts[host], task)
 
 
+# A command probe's play: the shell command on every host of the pattern, once.
+COMMAND_PLAY = """\
+- name: Run a command probe
+  hosts: "{{ chaosrun_probe_hosts }}"
+  gather_facts: false
+  tasks:
+    - name: Run the probe's command
+      ansible.builtin.shell:
+        cmd: "{{ chaosrun_probe_command }}"
+      changed_when: false
+"""
+
+
 def run_command(
     *, pattern: str, command: str, inventory: Path, work_dir: Path, timeout: float
 ) -> dict[str, tuple[int, str]]:
-    """Run a shell command on a host pattern (ad hoc); host -> (rc, stdout). rc -1: no answer."""
+    """Run a shell command on a host pattern; host -> (rc, stdout). rc -1: no answer."""
     import ansible_runner
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -427,21 +451,26 @@ def run_command(
             answers[host] = (-1, str(res.get("msg", "unreachable")))
         return True
 
-    # The command is text the user typed: it reaches the shell module through an unsafe
-    # variable, so Jinja in it is never evaluated on the controller. The leading space
-    # keeps the ad hoc CLI from taking `{{` for the start of JSON arguments.
+    # The command and the pattern are text the user typed: they reach the play through
+    # unsafe variables, so Jinja in them is never evaluated on the controller. A play, not
+    # an ad hoc run: ansible-runner starts a play where chaosrun was started (ansible_cwd),
+    # an ad hoc run in its own directory.
+    envvars = {**runner_env(), "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp")}
+    playbook = work_dir / "probe-command.yml"
+    if not playbook.is_file():
+        playbook.write_text(COMMAND_PLAY, encoding="utf-8")
     fd, vars_path = tempfile.mkstemp(prefix="command-", suffix=".yml", dir=work_dir)
     try:
         with os.fdopen(fd, "w") as fh:
-            yaml.dump({"chaosrun_probe_command": command}, fh, Dumper=UnsafeDumper)
+            extra = {"chaosrun_probe_command": command, "chaosrun_probe_hosts": pattern}
+            yaml.dump(extra, fh, Dumper=UnsafeDumper)
         ansible_runner.run(
             private_data_dir=str(work_dir),
-            host_pattern=pattern,
-            module="ansible.builtin.shell",
-            module_args=" {{ chaosrun_probe_command }}",
+            project_dir=ansible_cwd(),
+            playbook=str(playbook),
             cmdline=playbook_args("-e", f"@{vars_path}"),
             inventory=str(inventory),
-            envvars={**runner_env(), "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp")},
+            envvars=envvars,
             event_handler=handle,
             quiet=True,
             suppress_env_files=True,
@@ -449,4 +478,5 @@ def run_command(
         )
     finally:
         os.unlink(vars_path)
+        artifacts.keep_own_env(work_dir, envvars)
     return answers

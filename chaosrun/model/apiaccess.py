@@ -46,10 +46,33 @@ class ApiAccess:
     password: str | None = field(default=None, repr=False)
     bearer_token: str | None = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Where each secret came from, as its key and value (`password_env`, a variable's
+    # name; `password_file`, an absolute path): what the probe modules are handed.
+    password_from: tuple[str, str] | None = None
+    token_from: tuple[str, str] | None = None
 
     def secrets(self) -> list[str]:
         """Values to redact wherever text is written (journal, reports, logs)."""
         return [s for s in (self.password, self.bearer_token) if s]
+
+    def module_access(self) -> dict[str, Any]:
+        """The access block of the collection's probe modules (their `access` option): files
+        and the secrets' sources, never a secret's value. Plain `str` throughout: values read
+        from an inventory are Ansible's own str types, which a YAML dumper refuses."""
+        block: dict[str, Any] = {}
+        for key in ("ca_file", "cert_file", "key_file"):
+            if getattr(self, key) is not None:
+                block[key] = str(getattr(self, key))
+        if self.insecure_skip_verify:
+            block["insecure_skip_verify"] = True
+        if self.username is not None and self.password_from is not None:
+            key, value = self.password_from
+            block["basic_auth"] = {"username": str(self.username), str(key): str(value)}
+        if self.token_from is not None:
+            block[str(self.token_from[0])] = str(self.token_from[1])
+        if self.headers:
+            block["headers"] = {str(k): str(v) for k, v in self.headers.items()}
+        return block
 
     def with_url(self, url: str) -> ApiAccess:
         """The same TLS trust and headers for another URL; credentials only when it is the
@@ -101,14 +124,16 @@ def check(
     skip = block.get("insecure_skip_verify", False)
     if not isinstance(skip, bool):
         c.err((*at, "insecure_skip_verify"), "must be true or false")
-    username, password = _basic_auth(c, block.get("basic_auth"), (*at, "basic_auth"), base)
-    token = _secret(c, block, "bearer_token", at, base)
+    username, (password, password_from) = _basic_auth(
+        c, block.get("basic_auth"), (*at, "basic_auth"), base
+    )
+    token, token_from = _secret(c, block, "bearer_token", at, base)
     headers = block.get("headers") or {}
     if not isinstance(headers, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
     ):
         c.err((*at, "headers"), "must map header names to strings")
-    if token and username is not None:
+    if token_from and username is not None:
         c.err(at, "use basic_auth or a bearer token, not both")
     if len(c.errors) > errors:
         return None
@@ -119,6 +144,8 @@ def check(
         password=password,
         bearer_token=token,
         headers=dict(headers),
+        password_from=password_from,
+        token_from=token_from,
         **files,
     )
 
@@ -137,42 +164,68 @@ def _file(c: Checker, value: Any, at: tuple[Any, ...], base: Path) -> Path | Non
     return path
 
 
+Source = tuple[str, str]  # a secret's key and value as written: ("password_env", "VAR")
+
+
 def _basic_auth(
     c: Checker, value: Any, at: tuple[Any, ...], base: Path
-) -> tuple[str | None, str | None]:
+) -> tuple[str | None, tuple[str | None, Source | None]]:
     if value is None:
-        return None, None
+        return None, (None, None)
     if not isinstance(value, dict) or "username" not in value:
         c.err(at, "needs username and password_env or password_file")
-        return None, None
+        return None, (None, None)
     for key in value:
         if key not in BASIC_AUTH_KEYS:
             c.err((*at, key), f"unknown key (known: {', '.join(BASIC_AUTH_KEYS)})")
     username = value["username"]
     if not isinstance(username, str) or not username:
         c.err((*at, "username"), "must be a non-empty string")
-    errors = len(c.errors)
-    password = _secret(c, value, "password", at, base)
-    if password is None and len(c.errors) == errors:
+    problems = c.problems()
+    password, source = _secret(c, value, "password", at, base)
+    if source is None and c.problems() == problems:
         c.err(at, "needs password_env or password_file")
-    return username, password
+    return username, (password, source)
 
 
 def _secret(
     c: Checker, block: Mapping[str, Any], name: str, at: tuple[Any, ...], base: Path
-) -> str | None:
-    """`<name>_env` (an environment variable's name) or `<name>_file` (a file's path)."""
+) -> tuple[str | None, Source | None]:
+    """`<name>_env` (an environment variable's name) or `<name>_file` (a file's path): the
+    secret (None when unread) and where it comes from (None when neither is given)."""
     env, file = block.get(f"{name}_env"), block.get(f"{name}_file")
     if env is not None and file is not None:
         c.err((*at, f"{name}_env"), f"give {name}_env or {name}_file")
-        return None
+        return None, None
     if env is not None:
         if not isinstance(env, str) or not env:
             c.err((*at, f"{name}_env"), "must name a variable")
-            return None
+            return None, None
+        c.reads_env((*at, f"{name}_env"), env)
         if env not in os.environ:
-            c.err((*at, f"{name}_env"), f"${env} is not set")
-            return None
-        return os.environ[env]
-    path = _file(c, file, (*at, f"{name}_file"), base)
-    return path.read_text(encoding="utf-8").strip() if path else None
+            c.secret_err((*at, f"{name}_env"), f"${env} is not set")
+        return os.environ.get(env), (f"{name}_env", env)
+    path = secret_path(c, file, (*at, f"{name}_file"), base)
+    if path is None:
+        return None, None
+    return read_secret(c, path, (*at, f"{name}_file")), (f"{name}_file", str(path))
+
+
+def secret_path(c: Checker, value: Any, at: tuple[Any, ...], base: Path) -> Path | None:
+    """A secret file's absolute path (relative to `base`)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        c.err(at, "must be a file path")
+        return None
+    path = Path(os.path.expanduser(value.strip()))
+    return path if path.is_absolute() else base / path
+
+
+def read_secret(c: Checker, path: Path, at: tuple[Any, ...]) -> str | None:
+    """A secret file's text; a file this user cannot read is an unread secret."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        c.secret_err(at, f"{path} is not a readable file")
+        return None

@@ -102,6 +102,18 @@ class Config:
     webhooks: list[Webhook] = field(default_factory=list)
     prometheus: ApiAccess | None = None  # how to reach prometheus_url (TLS, credentials)
     alertmanager: ApiAccess | None = None  # None: the inventory's URL, verified TLS, no auth
+    # Secrets the file names that could not be read (a variable not set in this shell):
+    # one line each, for the commands that send them (`need_secrets`).
+    unread_secrets: tuple[str, ...] = ()
+    # (where, variable) of each secret read from an environment variable.
+    secret_env: tuple[tuple[str, str], ...] = ()
+
+    def need_secrets(self) -> Config:
+        """This config, for a command that reaches Prometheus, Alertmanager or the webhooks
+        (plan, run, drill, doctor): InvalidInput naming each secret it could not read."""
+        if self.unread_secrets:
+            raise InvalidInput("\n".join(self.unread_secrets))
+        return self
 
 
 class Located:
@@ -206,6 +218,7 @@ def check(c: Checker, data: Any, base: Path, source: Path | None) -> Config | No
         c.err((), "the config must be a mapping of keys")
         return None
     errors = len(c.errors)
+    c.unread = []  # a secret this shell lacks stops only the commands that send it
     merged = _merge(c, DEFAULTS, data, ())
     prom, guard = merged["prometheus"], merged["guardrails"]
     values = {
@@ -233,7 +246,12 @@ def check(c: Checker, data: Any, base: Path, source: Path | None) -> Config | No
         values[name] = _path(c, merged[key], (key,), base)
     if len(c.errors) > errors:
         return None
-    return Config(source=source, **values)
+    return Config(
+        source=source,
+        unread_secrets=tuple(c.unread),
+        secret_env=tuple(c.env_reads),
+        **values,
+    )
 
 
 # Config fields that are paths of the project, and their keys.
@@ -384,7 +402,7 @@ def _webhook(c: Checker, item: Any, here: tuple[Any, ...], i: int) -> Webhook | 
         c.err((*here, "events"), f"events must be a list of {', '.join(EVENTS)}")
     name = str(item.get("name", f"webhook-{i + 1}"))
     key = _routing_key(c, item, here) if fmt == "pagerduty" else None
-    if len(c.errors) > errors or url is None:
+    if len(c.errors) > errors or url is None or (fmt == "pagerduty" and key is None):
         return None
     return Webhook(name, url, tuple(events), fmt, key)
 
@@ -396,15 +414,11 @@ def _routing_key(c: Checker, item: dict[str, Any], at: tuple[Any, ...]) -> str |
         c.err(at, "a pagerduty webhook needs routing_key_env or routing_key_file")
         return None
     if env:
+        c.reads_env((*at, "routing_key_env"), env)
         if env not in os.environ:
-            c.err((*at, "routing_key_env"), f"${env} is not set")
+            c.secret_err((*at, "routing_key_env"), f"${env} is not set")
             return None
         return os.environ[env]
-    path = _path(c, file, (*at, "routing_key_file"), c.file.resolve().parent)
-    if path is None:
-        return None
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        c.err((*at, "routing_key_file"), str(exc.strerror))
-        return None
+    at = (*at, "routing_key_file")
+    path = apiaccess.secret_path(c, file, at, c.file.resolve().parent)
+    return apiaccess.read_secret(c, path, at) if path is not None else None

@@ -40,12 +40,35 @@ class Checker:
         self.positions = positions
         self.overridden = overridden or set()
         self.errors: list[str] = []
+        # A list: secrets that cannot be read now go here, not to `errors` (chaosrun.yml's,
+        # so commands that send no secret work from a shell without them).
+        self.unread: list[str] | None = None
+        # (where, variable) of every secret read from an environment variable.
+        self.env_reads: list[tuple[str, str]] = []
 
     def where(self, path: tuple) -> str:
         return place(self.file, self.positions, self.overridden, path)
 
     def err(self, path: tuple, message: str) -> None:
         self.errors.append(f"{self.where(path)}: {field_name(path)}: {message}")
+
+    def secret_err(self, path: tuple, message: str) -> None:
+        """A secret that cannot be read now (its variable not set, its file not there)."""
+        self.err(path, message)
+        if self.unread is not None:
+            self.unread.append(self.errors.pop())
+
+    def reads_env(self, path: tuple, variable: str) -> None:
+        """A secret comes from this environment variable (a scheduled slot lacks it)."""
+        self.env_reads.append((self.place_of(path), variable))
+
+    def place_of(self, path: tuple) -> str:
+        """`file:line: field` as an error about the field begins."""
+        return f"{self.where(path)}: {field_name(path)}"
+
+    def problems(self) -> int:
+        """How many problems were reported, unread secrets included."""
+        return len(self.errors) + len(self.unread or ())
 
     def locate(self, path: tuple) -> str:
         """`file:line: a.b.0` for a field: where a loaded value says it came from."""
@@ -198,3 +221,6 @@ class LocateChecker(Checker):
 
     def err(self, path: tuple, message: str) -> None:
         self.errors.append(f"{self._locate(path)}: {message}")
+
+    def place_of(self, path: tuple) -> str:
+        return self._locate(path)

@@ -22,7 +22,7 @@ from chaosrun.model import cronexpr
 from chaosrun.modes.schedules import Schedule
 
 AWX_VERSION = "24.6.1"
-PLAYBOOK = "playbooks/experiment.yml"
+PLAYBOOK = paths.EXPERIMENT_PLAYBOOK
 
 
 @dataclass
@@ -59,6 +59,18 @@ def template_key(t: Target) -> dict[str, Any]:
 
 def ee_key(t: Target) -> dict[str, Any] | None:
     return {"name": t.ee_name, "type": "execution_environment"} if t.ee_name else None
+
+
+def require_playbook() -> None:
+    """The template runs the project's copy of the job playbook: AWX refuses a template
+    whose playbook its project lacks."""
+    found = paths.project_root() / PLAYBOOK
+    if not found.is_file():
+        raise InvalidInput(
+            f"{found}: not in the project, and the job template runs it; copy "
+            f"{paths.experiment_playbook()} there and commit it (`chaosrun init` writes it "
+            "for a new project)"
+        )
 
 
 def experiment_files(given: Sequence[str]) -> list[str]:
@@ -258,6 +270,7 @@ def export(
 ) -> dict[str, Any]:
     """The whole export, ready for `awx import`."""
     start = start or dt.datetime.now(dt.UTC).date()
+    require_playbook()
     offered = set(experiments)
     for sched in schedules:
         if sched.experiment not in offered:

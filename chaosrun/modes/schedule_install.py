@@ -341,6 +341,18 @@ def _local_zone_differs(tz: str) -> bool:
     return local != dt.datetime.fromtimestamp(now, ZoneInfo(tz)).utcoffset()
 
 
+def _secrets_from_env(schedules: Sequence[Schedule], cfg: config.Config) -> list[str]:
+    """A secret chaosrun.yml reads from a variable of the installing shell: cron and systemd
+    start a slot without it, so the slot would end on invalid input."""
+    return [
+        f"{where}: ${var} comes from the environment, which {sched.name}'s slots do not "
+        "have: they would fail (exit 2); read it from a file (`*_file`) for scheduled runs"
+        for where, var in cfg.secret_env
+        for sched in schedules
+        if var not in sched.env
+    ]
+
+
 def install(
     schedules: Sequence[Schedule],
     backend: str,
@@ -368,6 +380,7 @@ def install(
     installed = Installed(backend=backend, schedules=[s.name for s in schedules])
     # Private: a webhook URL often embeds a token.
     _write(where.fallback, fallback_script(cfg.audit_path, cfg.webhooks), installed, 0o700)
+    installed.notes.extend(_secrets_from_env(schedules, cfg))
     if backend in ("cron", "crontab"):
         for sched in schedules:
             if _local_zone_differs(sched.timezone):

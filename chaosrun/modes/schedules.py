@@ -355,16 +355,23 @@ def decide(
 
 def last_run(audit_path: Path, name: str) -> dt.datetime | None:
     """When this schedule last let a run go, from the audit log. A slot whose run the
-    safety checks then refused (same process, `refused` line) injected nothing and does
-    not count toward the minimum gap."""
+    safety checks then refused (same process, `refused` line), or that ended on invalid
+    input (its `slot` line says exit 2: nothing started), injected nothing and does not
+    count toward the minimum gap."""
     latest: tuple[int, str] | None = None
     for entry in audit.read(audit_path):
         if entry.get("schedule") == name and entry.get("outcome") == "scheduled":
             latest = (entry.get("pid"), entry["at"])
         elif (
             latest is not None
-            and entry.get("action") == "refused"
             and entry.get("pid") == latest[0]
+            and (
+                entry.get("action") == "refused"
+                or (
+                    entry.get("action") == "slot"
+                    and entry.get("exit_code") == InvalidInput.exit_code
+                )
+            )
         ):
             latest = None
     if latest is None:

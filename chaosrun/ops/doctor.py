@@ -151,8 +151,10 @@ def collection_check() -> Check:
 def api_checks(inventory: Any | None) -> list[Check]:
     """Prometheus (and Alertmanager when one is known) with the project's access settings."""
     cfg = config.load()
+    fix = "set the variable or provide the file in the shell that runs experiments"
+    checks = [Check(CONTROLLER, "secret", False, line, fix) for line in cfg.unread_secrets]
     access = project_prometheus_access(inventory, cfg)
-    checks = [ready_check("prometheus", access, cfg.prometheus_timeout_s)]
+    checks.append(ready_check("prometheus", access, cfg.prometheus_timeout_s))
     alertmanager = alertmanager_access(inventory, cfg) if inventory else cfg.alertmanager
     if alertmanager is not None:
         checks.append(ready_check("alertmanager", alertmanager, cfg.prometheus_timeout_s))

@@ -3,14 +3,16 @@
 Writes a commented chaosrun.yml (inventory pointer, Prometheus and its access settings,
 caps, windows, lease), one example experiment that uses only generic node_exporter
 probes, one example runbook and a .gitignore for the runs directory, from the files in
-`scaffold_templates/project/`. It never overwrites: when any file it would write exists,
-it writes none.
+`scaffold_templates/project/`, and the AWX job template's playbook as this chaosrun ships
+it (AWX runs it from the project). It never overwrites: when any file it would write
+exists, it writes none.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from chaosrun.base import paths
 from chaosrun.base.errors import InvalidInput
 
 TEMPLATES = Path(__file__).resolve().parent / "scaffold_templates" / "project"
@@ -25,7 +27,8 @@ def plan_files(directory: Path) -> list[tuple[Path, Path]]:
         rel = template.relative_to(TEMPLATES).with_suffix("")
         rel = rel.with_name(RENAMES.get(rel.name, rel.name))
         pairs.append((template, directory / rel))
-    return pairs
+    pairs.append((paths.experiment_playbook(), directory / paths.EXPERIMENT_PLAYBOOK))
+    return sorted(pairs, key=lambda pair: pair[1])
 
 
 def init(directory: Path) -> list[Path]:

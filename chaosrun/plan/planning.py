@@ -101,6 +101,7 @@ def make_plan(
     seed: int | None = None,
 ) -> Plan:
     """The plan of a loaded experiment (read with `defaults_from(cfg)`) against `cfg`."""
+    cfg.need_secrets()  # a run sends them: one it could not read refuses it now
     if experiment.fault.role.startswith(f"{collection.FQCN}."):
         collection.require()  # an installed copy older than the engine is refused here
     inventory = load_inventory(str(resolve_inventory(inventory_path)))

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaosrun.base import project as projects
 from chaosrun.base.errors import Refused
 from chaosrun.base.exitcodes import ExitCode
 from chaosrun.base.hostlayout import run_dir as host_run_dir
@@ -287,7 +288,7 @@ class Engine:
         self.journal.set(
             experiment={
                 "title": exp.title,
-                "file": str(exp.file),
+                "file": projects.find().name_of(exp.file),
                 "severity": exp.severity,
                 "description": exp.description,
                 "duration_s": exp.duration,

@@ -15,13 +15,17 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from chaosrun.base.phases import Phase
-from chaosrun.hosts import runner
+from chaosrun.base.usertext import UnsafeDumper
+from chaosrun.hosts import artifacts, runner
+from chaosrun.model.apiaccess import ApiAccess
 from chaosrun.plan.planning import Plan
 from chaosrun.run.engine import Activity, ActivityEnd, Engine, FaultWindow, Outcome, make_run_id
 from chaosrun.run.journal import now_iso
@@ -39,15 +43,34 @@ class StepResult:
     hosts: dict[str, str] = field(default_factory=dict)
 
 
-StepRunner = Callable[[Runbook, Step, Path, Path], StepResult]
+StepRunner = Callable[[Runbook, Step, Path, Path, Mapping[str, Any]], StepResult]
+
+
+def endpoint_vars(prometheus: ApiAccess | None, alertmanager: ApiAccess | None) -> dict[str, Any]:
+    """The run's own Prometheus and Alertmanager (the plan's: runbook, inventory or
+    chaosrun.yml) for the compiled steps' probes, which default to these variables, with
+    their access blocks: the secrets' sources, never their values."""
+    found: dict[str, Any] = {}
+    for name, access in (("prometheus", prometheus), ("alertmanager", alertmanager)):
+        if access is not None:
+            found[f"chaosrun_{name}_url"] = str(access.url)
+            found[f"chaosrun_{name}_access"] = access.module_access()
+    return found
 
 
 def auto_ack(step: Step) -> tuple[bool, str]:
     return True, "manual step acknowledged automatically (--auto-ack)"
 
 
-def run_step(book: Runbook, step: Step, inventory: Path, work_dir: Path) -> StepResult:
-    """Run the compiled play of one step with ansible-runner."""
+def run_step(
+    book: Runbook,
+    step: Step,
+    inventory: Path,
+    work_dir: Path,
+    endpoints: Mapping[str, Any] | None = None,
+) -> StepResult:
+    """Run the compiled play of one step with ansible-runner; `endpoints` (endpoint_vars)
+    are extra vars, so they win over the inventory's."""
     import ansible_runner
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -72,20 +95,24 @@ def run_step(book: Runbook, step: Step, inventory: Path, work_dir: Path) -> Step
 
     fd, vars_path = tempfile.mkstemp(prefix="step-", suffix=".yml", dir=work_dir)
     os.close(fd)
-    Path(vars_path).write_text("auto_ack: true\n", encoding="utf-8")
+    envvars = runner.runner_env()
+    extra = {"auto_ack": True, **(endpoints or {})}
+    Path(vars_path).write_text(yaml.dump(extra, Dumper=UnsafeDumper), encoding="utf-8")
     try:
         run = ansible_runner.run(
             private_data_dir=str(work_dir),
+            project_dir=runner.ansible_cwd(),
             playbook=str(playbook.resolve()),
             inventory=str(inventory),
             cmdline=runner.playbook_args("-e", f"@{vars_path}"),  # with the user's vault ids
-            envvars=runner.runner_env(),
+            envvars=envvars,
             event_handler=handle,
             quiet=True,
             suppress_env_files=True,
         )
     finally:
         os.unlink(vars_path)
+        artifacts.keep_own_env(work_dir, envvars)
     ok = run.status == "successful" and not messages
     if not ok and not messages:
         messages.append(f"ansible-playbook {run.status} (rc {run.rc})")
@@ -171,7 +198,9 @@ class DrillEngine:
             outcome = "acknowledged" if done else "failed"
         else:
             work_dir = window.run_dir / "ansible" / "runbook"
-            result = self.step_runner(self.book, step, self.plan.inventory.path, work_dir)
+            endpoints = endpoint_vars(self.plan.prometheus, self.plan.alertmanager)
+            inventory = self.plan.inventory.path
+            result = self.step_runner(self.book, step, inventory, work_dir, endpoints)
             outcome, detail = ("ok" if result.ok else "failed"), result.detail
             entry["hosts"] = result.hosts
         ended = time.monotonic()

@@ -215,9 +215,9 @@ def _wait_for_ansible(project: Project, proc, timeout: float = 400):
                 journal = json.loads(path.read_text())
                 if any(p["name"] == "steady_state_before" for p in journal["phases"]):
                     tree = _descendants(proc.pid)
-                    # The ad hoc ansible of the command probe: the command itself reaches
-                    # it as an unsafe variable (chaosrun.base.usertext), named on its command line.
-                    if any(b"chaosrun_probe_command" in _cmdline(p) for p in tree):
+                    # The command probe's ansible-playbook: its play is named on its
+                    # command line (chaosrun.hosts.runner.run_command).
+                    if any(b"probe-command.yml" in _cmdline(p) for p in tree):
                         time.sleep(1)  # the workers and their ssh clients start
                         return journal["run_id"], _descendants(proc.pid)
         assert proc.poll() is None, f"run ended (rc {proc.returncode}) before its probe"

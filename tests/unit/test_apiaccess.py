@@ -110,7 +110,6 @@ def test_config_reads_tls_and_secrets_from_env_and_files(
 @pytest.mark.parametrize(
     "block, message",
     [
-        ("basic_auth: {username: u, password_env: NOT_SET_ANYWHERE}", ":3: prometheus.basic_auth"),
         ("ca_file: missing.pem", ":3: prometheus.ca_file: "),
         ("insecure_skip_verify: yes please", ":3: prometheus.insecure_skip_verify"),
         ("tls: {}", ":3: prometheus.tls: unknown key"),

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from dateutil import rrule as du_rrule
 
+from chaosrun.base import paths
 from chaosrun.base.errors import InvalidInput
 from chaosrun.modes import awx, schedules
 
@@ -212,6 +214,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (tmp_path / "experiments" / f"{name}.yml").write_text("title: x\n")
     (tmp_path / "chaosrun-schedules.yml").write_text(SCHEDULES)
     (tmp_path / "ansible.cfg").write_text("[defaults]\n")
+    (tmp_path / "playbooks").mkdir()
+    shutil.copy(paths.data_dir() / "playbooks" / "experiment.yml", tmp_path / "playbooks")
     monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
     monkeypatch.delenv("CHAOSRUN_SCHEDULES", raising=False)
     return tmp_path
@@ -289,6 +293,16 @@ def test_minimal_export_references_existing_objects(project: Path) -> None:
 def test_schedule_experiment_must_be_offered(project: Path) -> None:
     with pytest.raises(InvalidInput, match="not among the survey"):
         awx.export(awx.Target(), ["experiments/c.yml"], schedules.load())
+
+
+def test_export_refuses_a_project_without_the_job_playbook(project: Path) -> None:
+    """The job template runs playbooks/experiment.yml of the project: a team's repository
+    made before `chaosrun init` wrote it would import a template AWX cannot run."""
+    (project / "playbooks" / "experiment.yml").unlink()
+    with pytest.raises(InvalidInput) as exc:
+        awx.export(awx.Target(), awx.experiment_files([]), [])
+    assert str(exc.value).startswith(f"{project / 'playbooks' / 'experiment.yml'}: ")
+    assert str(paths.data_dir() / "playbooks" / "experiment.yml") in str(exc.value)
 
 
 def test_validator_catches_what_awx_rejects() -> None:

@@ -157,3 +157,15 @@ def test_vault_ids_decrypt_and_reach_ansible(tmp_path: Path, monkeypatch) -> Non
     secrets.configure_vault([], [])
     code, _, err = chaosrun("plan", str(exp), "-i", str(INVENTORY), "--json")
     assert code == 2 and "needs --vault-id" in err
+
+
+def test_a_dependency_s_import_warning_does_not_reach_the_operator(tmp_path: Path) -> None:
+    """ansible-core imports a cryptography API that newer cryptography deprecates: the
+    warning is Ansible's to fix, not the operator's, and would lead every command's
+    output."""
+    from engine_fixtures import run_fresh
+
+    probe = "import sys; from chaosrun.cli import main; sys.argv[0] = 'chaosrun'; main()"
+    done = run_fresh(tmp_path, probe, "validate", str(GOOD), "-i", str(INVENTORY))
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr

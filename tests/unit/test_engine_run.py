@@ -125,6 +125,19 @@ def test_pass(env) -> None:
     assert hosts.variables["chaos_run_id"] == journal["run_id"]
 
 
+def test_the_journal_names_the_experiment_from_the_project_root(
+    env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One experiment is one history row whether it ran as `run experiments/x.yml`, from a
+    subdirectory or from a schedule's entry (an absolute path)."""
+    monkeypatch.setenv("CHAOSRUN_PROJECT", str(GOOD.parents[1]))
+    _, journal = run(env)
+    assert journal["experiment"]["file"] == f"{GOOD.parent.name}/{GOOD.name}"
+    monkeypatch.setenv("CHAOSRUN_PROJECT", str(env[0]))  # a file outside the project
+    _, journal = run(env)
+    assert journal["experiment"]["file"] == str(GOOD)
+
+
 def test_guardrail_breach_aborts_and_rolls_back(env) -> None:
     _, hosts, prom = env
     prom.answers[RATIO] = [0.5]

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from chaosrun import cli
+from chaosrun.base import paths
 from chaosrun.cli import app
 from chaosrun.model import config
 from chaosrun.model.experiment import load_experiment
@@ -26,9 +27,13 @@ def test_init_writes_a_project_that_checks(tmp_path: Path, monkeypatch) -> None:
         ".gitignore",
         "chaosrun.yml",
         "experiments/one-busy-core.yml",
+        "playbooks/experiment.yml",
         "runbooks/busy-host.md",
     ]
     assert ".chaosrun/" in (root / ".gitignore").read_text()
+    # The AWX job template's playbook, as this chaosrun ships it (docs/awx.md).
+    shipped = paths.data_dir() / "playbooks" / "experiment.yml"
+    assert (root / "playbooks" / "experiment.yml").read_text() == shipped.read_text()
     cfg = config.load(root / "chaosrun.yml")
     assert cfg.inventory == root / "inventory" / "hosts"
     assert cfg.run_dir == root / ".chaosrun" / "runs"

@@ -30,6 +30,18 @@ def test_check_reports_the_broken_line_and_exits_2(tmp_path: Path) -> None:
     assert f"{broken}:6:" in done.stderr and "'within'" in done.stderr
 
 
+def test_check_names_each_step_with_its_kind(tmp_path: Path) -> None:
+    book = tmp_path / "two.md"
+    book.write_text(
+        "# Two\n\n## Wait\n\n```chaosrun\nprometheus: up\nmax: 1\nwithin: 5s\n```\n"
+        "\n## Look\n\nLook at the host.\n"
+    )
+    done = chaosrun("runbook", "check", str(book))
+    assert done.returncode == 0, done.stderr
+    # Not "2 steps (1 prometheus, 2 manual)", which reads as three.
+    assert "2 steps (step 1 prometheus, step 2 manual)" in " ".join(done.stdout.split())
+
+
 def test_compile_writes_a_playbook_with_one_play_per_step(tmp_path: Path) -> None:
     out = tmp_path / "playbook.yml"
     done = chaosrun("runbook", "compile", str(WRONG_UNIT), "-o", str(out))

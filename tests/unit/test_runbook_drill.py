@@ -66,8 +66,9 @@ class FakeSteps:
         self.ran: list[int] = []
         self.fail, self.seconds = fail, seconds
 
-    def __call__(self, book, step, inventory, work_dir) -> StepResult:
+    def __call__(self, book, step, inventory, work_dir, endpoints) -> StepResult:
         self.ran.append(step.number)
+        self.endpoints = endpoints
         time.sleep(self.seconds)
         if step.number == self.fail:
             return StepResult(
@@ -89,7 +90,10 @@ def drill(env, steps: FakeSteps, ack=auto_ack):  # noqa: F811
 
 
 def test_drill_runs_and_times_every_step(env) -> None:  # noqa: F811
-    outcome, journal, hosts = drill(env, FakeSteps())
+    steps = FakeSteps()
+    outcome, journal, hosts = drill(env, steps)
+    # The steps' probes ask the run's own Prometheus (tests/unit/test_drill_endpoints.py).
+    assert steps.endpoints["chaosrun_prometheus_url"] == env[2].url
     assert (outcome.exit_code, journal["status"], journal["kind"]) == (0, "passed", "drill")
     steps = journal["steps"]
     assert [(s["number"], s["outcome"]) for s in steps] == [
@@ -161,9 +165,9 @@ def test_drill_with_observe_records_samples_and_cascade(env) -> None:  # noqa: F
     threading.excepthook = lambda args: errors.append(args.exc_value)
 
     class BreachingSteps(FakeSteps):
-        def __call__(self, book, step, inventory, work_dir) -> StepResult:
+        def __call__(self, book, step, inventory, work_dir, endpoints) -> StepResult:
             prom.answers["user_errors"] = [0.5]  # users hurt while the step runs
-            return super().__call__(book, step, inventory, work_dir)
+            return super().__call__(book, step, inventory, work_dir, endpoints)
 
     path = tmp_path / "watched.md"
     text = RUNBOOK.format(url=prom.url).replace(

@@ -420,6 +420,43 @@ def test_a_refused_run_does_not_count_toward_the_gap(tmp_path: Path) -> None:
     assert schedules.last_run(log, "a") is not None
 
 
+def test_a_slot_that_never_started_its_run_does_not_count_toward_the_gap(
+    tmp_path: Path,
+) -> None:
+    """Invalid input (exit 2: a secret the cron entry lacks, a broken experiment) starts
+    nothing: the next slot after the fix is not skipped for a gap since no run."""
+    log = tmp_path / "audit.jsonl"
+    audit.record(log, "run", "scheduled", schedule="a", experiment="e.yml")
+    audit.record(log, "slot", "failed", schedule="a", exit_code=2, reason="chaosrun.yml:3: x")
+    assert schedules.last_run(log, "a") is None
+    audit.record(log, "run", "scheduled", schedule="a", experiment="e.yml")
+    audit.record(log, "slot", "failed", schedule="a", exit_code=1, run_id="r2")
+    assert schedules.last_run(log, "a") is not None
+
+
+def test_install_warns_of_a_secret_a_slot_will_not_have(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chaosrun.yml reads the Prometheus password from the installing shell's variable:
+    cron starts the slot without it, so every slot would fail; install says so, naming
+    the line, unless the schedule's own `env` sets it."""
+    from chaosrun.modes import schedule_install as si
+
+    monkeypatch.setenv("CHAOSRUN_PROJECT", str(tmp_path))
+    monkeypatch.delenv("CHAOSRUN_CONFIG", raising=False)
+    monkeypatch.setenv("PROM_PASSWORD", "from-the-shell")
+    (tmp_path / "chaosrun.yml").write_text(
+        "prometheus:\n  url: https://p\n  basic_auth: {username: u, password_env: PROM_PASSWORD}\n"
+    )
+    cron_file = tmp_path / "cron.d" / "chaosrun-test"
+    done = si.install([_sched(), _sched(name="t", env={"PROM_PASSWORD": "x"})], "cron",
+                      cron_path=cron_file)  # fmt: skip
+    [note] = [n for n in done.notes if "PROM_PASSWORD" in n]
+    assert note.startswith(f"{tmp_path / 'chaosrun.yml'}:3: prometheus.basic_auth.password_env: ")
+    assert "s's slots" in note and "exit 2" in note
+    si.uninstall()
+
+
 def test_a_command_too_long_for_cron_runs_from_an_entry_script(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
 
+from chaosrun.base import usertext
 from chaosrun.base.usertext import jinja_markers
 from chaosrun.base.yamlpos import VaultValue
 from chaosrun.hosts import rolespec, runner
@@ -144,3 +145,21 @@ def test_validate_warns_about_jinja_in_fault_vars(tmp_path: Path) -> None:
 def test_jinja_markers_name_the_paths() -> None:
     data = {"a": "plain", "b": ["x", "{% if %}"], "c": {"d": "{# note #}"}}
     assert list(jinja_markers(data)) == [("b", 1), ("c", "d")]
+
+
+def test_text_that_looks_like_another_type_stays_text(tmp_path: Path) -> None:
+    """Ansible resolves an `!unsafe` scalar's type as if it were plain: `!unsafe 'true'`
+    would load as a boolean, so a command probe of `true` ran `True` (rc 127)."""
+    from ansible.parsing.yaml.loader import AnsibleLoader
+
+    values = {"a": "true", "b": "1", "c": "null", "d": "yes", "e": "{{ x }}", "f": "echo hi"}
+    loaded = yaml.load(yaml.dump(values, Dumper=usertext.UnsafeDumper), Loader=AnsibleLoader)
+    assert loaded == values and all(type(v) is not bool for v in loaded.values())
+    answers = runner.run_command(
+        pattern="localhost",
+        command="true",
+        inventory=local_inventory(tmp_path),
+        work_dir=tmp_path / "work",
+        timeout=60,
+    )
+    assert answers == {"localhost": (0, "")}
