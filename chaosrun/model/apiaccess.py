@@ -151,13 +151,9 @@ def check(
 
 
 def _file(c: Checker, value: Any, at: tuple[Any, ...], base: Path) -> Path | None:
-    if value is None:
+    path = secret_path(c, value, at, base)
+    if path is None:
         return None
-    if not isinstance(value, str) or not value.strip():
-        c.err(at, "must be a file path")
-        return None
-    path = Path(os.path.expanduser(value.strip()))
-    path = path if path.is_absolute() else base / path
     if not path.is_file():
         c.err(at, f"{path} is not a readable file")
         return None
