@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,43 @@ class _VarsDumper(UnsafeDumper):
 _VarsDumper.add_representer(VaultValue, _vault_representer)
 
 
+@contextlib.contextmanager
+def play_inputs(
+    work_dir: Path,
+    extra: Mapping[str, Any],
+    *,
+    prefix: str,
+    local_tmp: Path | None = None,
+    args: Sequence[str] = (),
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """What every play chaosrun starts has in common: its extra vars in a private file of
+    the run's directory (gone when the play ended, if not before), ansible-playbook started
+    where chaosrun was (ansible_cwd) with the project's settings (runner_env), the user's
+    vault ids and `args`, quiet. Yields that file's path and ansible_runner.run's arguments;
+    on the way out, the environment record ansible-runner kept is cut to the play's own."""
+    envvars = runner_env()
+    if local_tmp is not None:
+        envvars["ANSIBLE_LOCAL_TEMP"] = str(local_tmp)
+    fd, vars_path = tempfile.mkstemp(prefix=prefix, suffix=".yml", dir=work_dir)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            yaml.dump(dict(extra), fh, Dumper=_VarsDumper)
+        yield (
+            vars_path,
+            {
+                "private_data_dir": str(work_dir),
+                "project_dir": ansible_cwd(),
+                "cmdline": playbook_args("-e", f"@{vars_path}", *args),
+                "envvars": envvars,
+                "quiet": True,
+                "suppress_env_files": True,
+            },
+        )
+    finally:
+        _unlink(vars_path)
+        artifacts.keep_own_env(work_dir, envvars)
+
+
 def run_entry_points(
     *,
     role: str,
@@ -277,12 +314,10 @@ def run_fault_play(
     filemodes.group_dirs(work_dir)
     local_tmp = work_dir / "tmp"
     local_tmp.mkdir(mode=0o700, exist_ok=True)
-    envvars = {**runner_env(), "ANSIBLE_LOCAL_TEMP": str(local_tmp)}
-    fd, vars_path = tempfile.mkstemp(prefix="chaosrun-vars-", suffix=".yml", dir=work_dir)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            yaml.dump(extra, fh, Dumper=_VarsDumper)
-
+    inputs = play_inputs(
+        work_dir, extra, prefix="chaosrun-vars-", local_tmp=local_tmp, args=forks_args(forks)
+    )
+    with inputs as (vars_path, play):
         stages = _Stages(result)
         last = result.stages()[-1]
 
@@ -295,12 +330,9 @@ def run_fault_play(
 
         _fast_cancel(work_dir)
         run = ansible_runner.run(
-            private_data_dir=str(work_dir),
-            project_dir=ansible_cwd(),
+            **play,
             playbook=str(fault_playbook()),
             inventory=str(inventory),
-            cmdline=playbook_args("-e", f"@{vars_path}", *forks_args(forks)),
-            envvars=envvars,
             event_handler=handle,
             # A play whose result is known is only exiting: nothing left to cancel.
             cancel_callback=(
@@ -308,13 +340,8 @@ def run_fault_play(
                 if canceled
                 else None
             ),
-            quiet=True,
-            suppress_env_files=True,
             omit_event_data=False,
         )
-    finally:
-        _unlink(vars_path)
-        artifacts.keep_own_env(work_dir, envvars)
     result.exit(run.status, run.rc if run.rc is not None else -1)
     return result
 
@@ -455,28 +482,16 @@ def run_command(
     # unsafe variables, so Jinja in them is never evaluated on the controller. A play, not
     # an ad hoc run: ansible-runner starts a play where chaosrun was started (ansible_cwd),
     # an ad hoc run in its own directory.
-    envvars = {**runner_env(), "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp")}
     playbook = work_dir / "probe-command.yml"
     if not playbook.is_file():
         playbook.write_text(COMMAND_PLAY, encoding="utf-8")
-    fd, vars_path = tempfile.mkstemp(prefix="command-", suffix=".yml", dir=work_dir)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            extra = {"chaosrun_probe_command": command, "chaosrun_probe_hosts": pattern}
-            yaml.dump(extra, fh, Dumper=UnsafeDumper)
+    extra = {"chaosrun_probe_command": command, "chaosrun_probe_hosts": pattern}
+    with play_inputs(work_dir, extra, prefix="command-", local_tmp=work_dir / "tmp") as (_, play):
         ansible_runner.run(
-            private_data_dir=str(work_dir),
-            project_dir=ansible_cwd(),
+            **play,
             playbook=str(playbook),
-            cmdline=playbook_args("-e", f"@{vars_path}"),
             inventory=str(inventory),
-            envvars=envvars,
             event_handler=handle,
-            quiet=True,
-            suppress_env_files=True,
             timeout=int(max(5, timeout)),
         )
-    finally:
-        os.unlink(vars_path)
-        artifacts.keep_own_env(work_dir, envvars)
     return answers

@@ -12,19 +12,14 @@ dead-man timer), and the steady state must hold again within `recovery.within`.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chaosrun.base.phases import Phase
-from chaosrun.base.usertext import UnsafeDumper
-from chaosrun.hosts import artifacts, runner
+from chaosrun.hosts import runner
 from chaosrun.model.apiaccess import ApiAccess
 from chaosrun.plan.planning import Plan
 from chaosrun.run.engine import Activity, ActivityEnd, Engine, FaultWindow, Outcome, make_run_id
@@ -93,26 +88,12 @@ def run_step(
             hosts.setdefault(host, "ok")
         return True
 
-    fd, vars_path = tempfile.mkstemp(prefix="step-", suffix=".yml", dir=work_dir)
-    os.close(fd)
-    envvars = runner.runner_env()
     extra = {"auto_ack": True, **(endpoints or {})}
-    Path(vars_path).write_text(yaml.dump(extra, Dumper=UnsafeDumper), encoding="utf-8")
-    try:
+    with runner.play_inputs(work_dir, extra, prefix="step-") as (_, play):
+        # playbook_args in play: the user's vault ids reach the step too.
         run = ansible_runner.run(
-            private_data_dir=str(work_dir),
-            project_dir=runner.ansible_cwd(),
-            playbook=str(playbook.resolve()),
-            inventory=str(inventory),
-            cmdline=runner.playbook_args("-e", f"@{vars_path}"),  # with the user's vault ids
-            envvars=envvars,
-            event_handler=handle,
-            quiet=True,
-            suppress_env_files=True,
+            **play, playbook=str(playbook.resolve()), inventory=str(inventory), event_handler=handle
         )
-    finally:
-        os.unlink(vars_path)
-        artifacts.keep_own_env(work_dir, envvars)
     ok = run.status == "successful" and not messages
     if not ok and not messages:
         messages.append(f"ansible-playbook {run.status} (rc {run.rc})")

@@ -73,8 +73,10 @@ def fault(tmp_path: Path) -> tuple[Path, Path]:
     return state, flag
 
 
-def start_deadman(state: Path) -> subprocess.Popen:
-    return subprocess.Popen(["/bin/sh", str(DEADMAN), str(state / "active" / RUN / "demo")])
+def start_deadman(state: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["/bin/sh", str(DEADMAN), str(state / "active" / RUN / "demo")], env=env
+    )
 
 
 def test_revert_script_undoes_cleans_up_and_records(fault: tuple[Path, Path]) -> None:
@@ -193,9 +195,7 @@ def test_a_clock_stepped_back_does_not_stretch_the_lease(
     state, flag = fault
     env, offset = stepped_clock(tmp_path)
     set_lease(state, time.time() + 2)
-    proc = subprocess.Popen(
-        ["/bin/sh", str(DEADMAN), str(state / "active" / RUN / "demo")], env=env
-    )
+    proc = start_deadman(state, env)
     try:
         time.sleep(0.5)  # it read the lease and waits for it to run out
         offset.write_text("-3600")
@@ -215,9 +215,7 @@ def test_a_renewal_after_a_clock_step_still_counts(
     state, flag = fault
     env, offset = stepped_clock(tmp_path)
     set_lease(state, time.time() + 3)
-    proc = subprocess.Popen(
-        ["/bin/sh", str(DEADMAN), str(state / "active" / RUN / "demo")], env=env
-    )
+    proc = start_deadman(state, env)
     try:
         time.sleep(1)
         offset.write_text("-3600")
