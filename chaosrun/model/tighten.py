@@ -3,7 +3,7 @@ become `--set`) against the safety the files say (chaosrun.yml and the experimen
 
 The experiment is read twice, as filed and with the overrides; every safety field the
 overrides made looser is one problem naming the field, the value asked and the value the
-files give with the file it came from. Orders (docs/safety.md, "Overrides only tighten"):
+files give with the file it came from. Orders (docs/config.md, "Overrides only tighten"):
 
 - blast radius: `max_hosts`, `max_percent`, `max_zones` lower (null, no cap, is the
   loosest); `allow_whole_group`, `allow_all_zones` false;
@@ -39,7 +39,7 @@ def loosened(asked: Experiment, caps: Caps) -> list[str]:
     raw = asked.as_filed.data if isinstance(asked.as_filed.data, dict) else {}
 
     def where(path: tuple) -> str:
-        return f"{asked.locate(path)}: {field_name(path)}"
+        return f"{_place(asked, path)}: {field_name(path)}"
 
     problems = _caps(filed, asked, caps, where)
     problems += _guardrails(filed, raw, asked, project, where)
@@ -68,6 +68,18 @@ def loosened(asked: Experiment, caps: Caps) -> list[str]:
         where,
     )
     return problems
+
+
+def _place(asked: Experiment, path: tuple) -> str:
+    """`file (--set key, ...)`: the overrides that reached the field at `path`, whether they
+    set it, a field above it or fields inside it."""
+    dotted = ".".join(str(p) for p in path)
+    keys = [
+        k
+        for k in asked.overrides
+        if k == dotted or dotted.startswith(f"{k}.") or k.startswith(f"{dotted}.")
+    ]
+    return f"{asked.file} (--set {', '.join(keys)})" if keys else asked.locate(path)
 
 
 def _caps(filed: Experiment, asked: Experiment, project: Caps, where: Where) -> list[str]:
