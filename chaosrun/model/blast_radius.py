@@ -22,6 +22,7 @@ from chaosrun.base.percent import hosts_for_percent
 from chaosrun.model.schema import Checker, LocateChecker
 
 Locate = Callable[[tuple[Any, ...]], str]
+Source = str | Callable[[str], str]
 KEYS = ("max_hosts", "max_percent", "allow_whole_group", "max_zones", "allow_all_zones")
 FLAGS = ("allow_whole_group", "allow_all_zones")
 
@@ -38,18 +39,19 @@ class Caps:
     sources: tuple[tuple[str, str], ...] = ()  # (key, where it was set)
 
     @classmethod
-    def parse(cls, raw: Any, locate: Locate, at: tuple[Any, ...], source: str) -> Caps:
+    def parse(cls, raw: Any, locate: Locate, at: tuple[Any, ...], source: Source) -> Caps:
         """Caps from a mapping; keys not given keep the defaults."""
         return cls().override(raw, locate, at, source)
 
-    def override(self, raw: Any, locate: Locate, at: tuple[Any, ...], source: str) -> Caps:
+    def override(self, raw: Any, locate: Locate, at: tuple[Any, ...], source: Source) -> Caps:
         """These caps with the keys of `raw` (an experiment's `blast_radius`) replaced;
         every problem in one InvalidInput, each named by `locate`."""
         c = LocateChecker(locate)
         return c.collect(lambda: self.checked(c, raw, at, source))
 
-    def checked(self, c: Checker, raw: Any, at: tuple[Any, ...], source: str) -> Caps:
-        """These caps with the valid keys of `raw` replaced; problems go to `c`."""
+    def checked(self, c: Checker, raw: Any, at: tuple[Any, ...], source: Source) -> Caps:
+        """These caps with the valid keys of `raw` replaced; problems go to `c`. `source`
+        says where they were set: one text, or one per key."""
         if raw is None:
             return self
         if not isinstance(raw, dict):
@@ -64,7 +66,7 @@ class Caps:
             if checked is not _BAD:
                 changes[key] = checked
         sources = {k: v for k, v in self.sources if k not in changes}
-        sources.update({k: source for k in changes})
+        sources.update({k: source(k) if callable(source) else source for k in changes})
         return replace(self, **changes, sources=tuple(sorted(sources.items())))
 
     def source_of(self, key: str) -> str:

@@ -9,6 +9,7 @@ chaosrun.plan.validation so this module stays a pure parser.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +29,14 @@ from chaosrun.model.schema import Checker, place
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 PROBE_KINDS = ("prometheus", "http", "command", "alert", "tcp")
 SEVERITIES = ("low", "medium", "high")
+# Fields a `--set` may only tighten (chaosrun.model.tighten): dotted prefixes of its keys.
+SAFETY_FIELDS = (
+    "blast_radius",
+    "guardrails",
+    "steady_state",
+    "blackout_windows",
+    "targets.exclude",
+)
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,7 @@ class Experiment:
     observe: Observations = field(default_factory=lambda: Observations(1.0, ()))
     expected_alerts: tuple[ExpectedAlert, ...] = ()
     overrides: dict[str, str] = field(default_factory=dict)
+    as_filed: AsFiled | None = None  # without the overrides, when they reach SAFETY_FIELDS
     positions: Positions = field(default_factory=Positions)
     deprecated: list[tuple[str, ...]] = field(default_factory=list)  # old keys used
 
@@ -151,6 +161,26 @@ class Experiment:
             + [("guardrail", p) for p in self.guardrails.probes]
             + [("observe", p) for p in self.observe.probes]
         )
+
+
+@dataclass(frozen=True)
+class AsFiled:
+    """The experiment as its file says, before `--set`: what chaosrun.model.tighten holds
+    the overrides to. `data` is the file's YAML; `project` names chaosrun.yml, where the
+    values the experiment does not set come from."""
+
+    experiment: Experiment
+    data: Any
+    project: str
+
+
+def touches_safety(keys: Iterable[str]) -> bool:
+    """Whether any `--set` key reaches a field of SAFETY_FIELDS."""
+    return any(
+        k == s or k.startswith(f"{s}.") or s.startswith(f"{k}.")
+        for k in keys
+        for s in SAFETY_FIELDS
+    )
 
 
 def load_experiment(
@@ -177,13 +207,27 @@ def parse_experiment(
         data, positions = load_yaml(text)
     except YamlProblem as exc:
         raise InvalidInput(f"{path}:{exc.line}: {exc.message}") from None
+    defaults = defaults or Defaults()
     applied = apply_overrides(path, data, overrides or [])
     checker = Checker(path, positions, set(applied))
-    experiment = _build(checker, data, path, positions, defaults or Defaults())
+    experiment = _build(checker, data, path, positions, defaults)
     checker.raise_if_errors()
     assert experiment is not None
     experiment.overrides = applied
+    if touches_safety(applied):
+        experiment.as_filed = _as_filed(text, path, defaults)
     return experiment
+
+
+def _as_filed(text: str, path: Path, defaults: Defaults) -> AsFiled:
+    """The experiment without its overrides: a `--set` may not repair a file's safety
+    fields, so the file's own problems raise."""
+    data, positions = load_yaml(text)
+    checker = Checker(path, positions)
+    experiment = _build(checker, data, path, positions, defaults)
+    checker.raise_if_errors()
+    assert experiment is not None
+    return AsFiled(experiment, data, defaults.source)
 
 
 def apply_overrides(path: Path, data: Any, overrides: list[str]) -> dict[str, str]:

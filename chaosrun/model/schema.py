@@ -25,11 +25,17 @@ def field_name(path: Iterable[str | int]) -> str:
 
 def place(file: Path, positions: Positions, overridden: Iterable[str], path: tuple) -> str:
     """`file:line` of a field, or `file (--set key)` when an override supplied it."""
+    key = override_of(overridden, path)
+    return f"{file} (--set {key})" if key else f"{file}:{positions.line(path)}"
+
+
+def override_of(overridden: Iterable[str], path: tuple) -> str | None:
+    """The `--set` key that supplied the field at `path`, if one did."""
     dotted = ".".join(str(p) for p in path)
     for key in overridden:
         if dotted == key or dotted.startswith(key + "."):
-            return f"{file} (--set {key})"
-    return f"{file}:{positions.line(path)}"
+            return key
+    return None
 
 
 class Checker:

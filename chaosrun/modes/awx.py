@@ -157,7 +157,10 @@ def survey(experiments: Sequence[str]) -> dict[str, Any]:
                 default="",
                 min=0,
                 max=4096,
-                help="One field=value per line, as `chaosrun run --set`.",
+                help=(
+                    "One field=value per line, as `chaosrun run --set`; caps, guardrails, "
+                    "steady state, windows and exclusions may only be tightened."
+                ),
             ),
             question(
                 "chaosrun_schedule",

@@ -8,6 +8,7 @@ rate() windows shorter than four scrape intervals are flagged.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chaosrun.base.durations import parse_duration
@@ -18,11 +19,11 @@ from chaosrun.base.usertext import NOT_EVALUATED, jinja_markers
 from chaosrun.base.yamlpos import VaultValue
 from chaosrun.hosts.inventory import Inventory
 from chaosrun.hosts.rolespec import RoleSpec, check_vars, load_role
-from chaosrun.model import blast_radius
+from chaosrun.model import blast_radius, tighten
 from chaosrun.model.blast_radius import Caps, Decision
 from chaosrun.model.experiment import Experiment, ProbeSpec
 from chaosrun.model.ramp_steps import host_counts
-from chaosrun.model.schema import field_name
+from chaosrun.model.schema import field_name, override_of
 from chaosrun.model.windows import Window, parse_windows
 from chaosrun.model.zones import choose_zones, hosts_in, largest_hosts, zone_map
 
@@ -66,9 +67,10 @@ def check(exp: Experiment, inventory: Inventory | None, caps: Caps | None = None
         for name in exp.fault.secret_vars:
             if name not in exp.fault.vars:
                 problems.append(f"{where(('fault', 'secret_vars'))}: {name!r} is not in fault.vars")
+    problems += tighten.loosened(exp, caps or Caps())
     try:
         report.caps = (caps or Caps()).override(
-            exp.blast_radius, lambda at: where(at), ("blast_radius",), str(exp.file)
+            exp.blast_radius, lambda at: where(at), ("blast_radius",), _cap_source(exp)
         )
     except InvalidInput as exc:
         problems.append(str(exc))
@@ -94,6 +96,16 @@ def check(exp: Experiment, inventory: Inventory | None, caps: Caps | None = None
     ]
     report.warnings += report.deprecations
     return report
+
+
+def _cap_source(exp: Experiment) -> Callable[[str], str]:
+    """Where the experiment's cap `key` was set: its file, or the `--set` that tightened it."""
+
+    def source(key: str) -> str:
+        given = override_of(exp.overrides, ("blast_radius", key))
+        return f"--set {given}" if given else str(exp.file)
+
+    return source
 
 
 def _jinja_paths(exp: Experiment) -> list[tuple]:

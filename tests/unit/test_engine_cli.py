@@ -67,11 +67,11 @@ def test_plan_shows_hosts_and_touches_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists()
 
 
-def test_plan_refuses_impossible_selection() -> None:
-    caps = ["blast_radius.max_percent=100", "blast_radius.allow_whole_group=true"]
-    sets = [arg for cap in caps for arg in ("--set", cap)]
+def test_plan_refuses_impossible_selection(tmp_path: Path) -> None:
+    exp = tmp_path / "wide.yml"
+    exp.write_text(GOOD.read_text() + "blast_radius: {max_percent: 100, allow_whole_group: true}\n")
     code, _, err = chaosrun(
-        "plan", str(GOOD), "-i", str(INVENTORY), "--set", "targets.select.count=5", *sets
+        "plan", str(exp), "-i", str(INVENTORY), "--set", "targets.select.count=5"
     )
     assert code == 4
     assert "asked for 5 hosts but only 3 match" in err

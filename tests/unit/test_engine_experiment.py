@@ -82,10 +82,14 @@ def test_duplicate_probe_names(tmp_path: Path) -> None:
 
 
 def test_overrides_apply_and_are_recorded() -> None:
-    exp = load_experiment(GOOD, ["duration=2s", "guardrails.probes.0.max=0.2"])
+    exp = load_experiment(GOOD, ["duration=2s", "guardrails.probes.0.max=0.02"])
     assert exp.duration == 2.0
-    assert exp.guardrails.probes[0].thresholds["max"] == 0.2
-    assert exp.overrides == {"duration": "2s", "guardrails.probes.0.max": "0.2"}
+    assert exp.guardrails.probes[0].thresholds["max"] == 0.02
+    assert exp.overrides == {"duration": "2s", "guardrails.probes.0.max": "0.02"}
+    # a guardrail was overridden: the file's own values are kept to hold it to them
+    assert exp.as_filed is not None
+    assert exp.as_filed.experiment.guardrails.probes[0].thresholds["max"] == 0.05
+    assert load_experiment(GOOD, ["duration=2s"]).as_filed is None
 
 
 def test_bad_override_names_the_option() -> None:

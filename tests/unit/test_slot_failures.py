@@ -248,3 +248,41 @@ def test_guard_records_the_exit_code_a_run_ends_with(
     assert (second["outcome"], second["exit_code"], second["run_id"]) == ("passed", 0, "r-2")
     [body] = posted(record)
     assert body["run_id"] == "r-1" and "exit 4" in body["text"]
+
+
+def test_a_slot_whose_set_loosens_the_experiment_fails_naming_the_field(
+    tmp_path: Path, receiver: tuple[str, Path]
+) -> None:
+    """A schedule entry's `set:` may only tighten, as `--set` may: this one widens the blast
+    radius, so the slot is refused before a host is contacted, and recorded as failed."""
+    url, record = receiver
+    root = project(tmp_path, url)
+    (root / "experiments" / "stop.yml").write_text(
+        "title: stop one web\n"
+        "targets: {hosts: all, select: {count: 1}}\n"
+        "fault: {role: chaosrun.chaos.service_stop, vars: {service_stop_units: [web.service]}}\n"
+        "duration: 5s\n"
+    )
+    sched = {
+        "name": "nightly",
+        "experiment": "experiments/stop.yml",
+        "inventory": "hosts",
+        "cron": "@daily",
+        "set": {"blast_radius.allow_whole_group": "true", "targets.select": "all"},
+    }
+    (root / "chaosrun-schedules.yml").write_text(yaml.safe_dump({"schedules": [sched]}))
+    [entry] = schedules.load(root / "chaosrun-schedules.yml")
+    assert "blast_radius.allow_whole_group=true" in entry.run_args()  # what cron would run
+    done = cli(root, *entry.run_args())
+    assert done.returncode == 2, done.stderr
+    expected = (
+        "stop.yml (--set blast_radius.allow_whole_group): blast_radius.allow_whole_group: "
+        "true asked, looser than the ceiling false from the built-in default"
+    )
+    assert expected in done.stderr, done.stderr
+    slot = list(audit.read(root / ".chaosrun" / "audit.jsonl"))[-1]
+    assert (slot["action"], slot["outcome"], slot["exit_code"]) == ("slot", "failed", 2)
+    assert expected in slot["reason"]
+    [body] = posted(record)
+    assert body["event"] == "slot_failed"
+    assert not (root / ".chaosrun" / "runs").exists()
