@@ -470,19 +470,6 @@ def _record(event: dict[str, Any], result: PlayResult, on_event: EventSink | Non
         on_event(host, result.hosts[host], task)
 
 
-# A command probe's play: the shell command on every host of the pattern, once.
-COMMAND_PLAY = """\
-- name: Run a command probe
-  hosts: "{{ chaosrun_probe_hosts }}"
-  gather_facts: false
-  tasks:
-    - name: Run the probe's command
-      ansible.builtin.shell:
-        cmd: "{{ chaosrun_probe_command }}"
-      changed_when: false
-"""
-
-
 def run_command(
     *, pattern: str, command: str, inventory: Path, work_dir: Path, timeout: float
 ) -> dict[str, tuple[int, str]]:
@@ -505,14 +492,11 @@ def run_command(
     # unsafe variables, so Jinja in them is never evaluated on the controller. A play, not
     # an ad hoc run: ansible-runner starts a play where chaosrun was started (ansible_cwd),
     # an ad hoc run in its own directory.
-    playbook = work_dir / "probe-command.yml"
-    if not playbook.is_file():
-        playbook.write_text(COMMAND_PLAY, encoding="utf-8")
     extra = {"chaosrun_probe_command": command, "chaosrun_probe_hosts": pattern}
     with play_inputs(work_dir, extra, prefix="command-", local_tmp=work_dir / "tmp") as (_, play):
         ansible_runner.run(
             **play,
-            playbook=str(playbook),
+            playbook=str(paths.command_playbook()),
             inventory=str(inventory),
             event_handler=handle,
             timeout=int(max(5, timeout)),
