@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent
 BUNDLED = (
     "collections/ansible_collections/chaosrun/chaos",
     "playbooks/fault.yml",
+    "playbooks/probe-command.yml",
     "playbooks/experiment.yml",
 )
 # ansible-test's output and bytecode are not part of the collection.

@@ -53,6 +53,11 @@ def fault_playbook() -> Path:
     return data_dir() / "playbooks" / "fault.yml"
 
 
+def command_playbook() -> Path:
+    """A command probe's one-task play."""
+    return data_dir() / "playbooks" / "probe-command.yml"
+
+
 # The AWX job template's playbook, relative to a project (which holds a copy) and to the
 # tree chaosrun ships; its project root is its directory's parent.
 EXPERIMENT_PLAYBOOK = "playbooks/experiment.yml"

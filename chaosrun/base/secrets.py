@@ -3,6 +3,10 @@
 A `Redactor` knows the secret values of one run (vault plaintexts, values of fault vars
 whose argument spec says `no_log`, vars the experiment lists under `fault.secret_vars`)
 and replaces them wherever they would be printed or written to the journal.
+
+`secret_env()` names the variables of the operator's shell that hold secrets (those the
+project's files name as a secret's source, and the webhook URLs): chaosrun reads them
+itself, and cuts them from the environment of every play it starts.
 """
 
 from __future__ import annotations
@@ -14,6 +18,21 @@ from chaosrun.base.errors import InvalidInput
 from chaosrun.base.yamlpos import VaultValue
 
 MASK = "********"
+
+# Webhook URLs (their paths often embed a token), read by chaosrun.report.notify.
+WEBHOOKS_ENV = "CHAOSRUN_WEBHOOKS"
+_secret_env: set[str] = {WEBHOOKS_ENV}
+
+
+def note_secret_env(name: str) -> None:
+    """A secret is read from this variable (`password_env`, `bearer_token_env`,
+    `routing_key_env`): no play chaosrun starts is handed it unless it asks."""
+    _secret_env.add(name)
+
+
+def secret_env() -> frozenset[str]:
+    """Every variable noted as a secret's source so far, and the webhook URLs."""
+    return frozenset(_secret_env)
 
 
 # What the user gave with --vault-id / --vault-password-file, as ansible-playbook takes it.

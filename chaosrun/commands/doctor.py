@@ -46,8 +46,6 @@ def doctor(
                 console.print(check.line(), soft_wrap=True, markup=False)
         for check in problems:
             error(check.line())
-        hosts = len({c.where for c in found} - {checks_of.CONTROLLER})
-        scope = f"the controller and {hosts} host(s)" if inventory else "the controller"
-        info(f"{len(problems)} problem(s) on {scope}" if problems else f"all good on {scope}")
+        info(checks_of.summary(found, hosts_checked=inventory is not None))
     if problems:
         raise typer.Exit(1)

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,16 +229,20 @@ def play_inputs(
     prefix: str,
     local_tmp: Path | None = None,
     args: Sequence[str] = (),
+    needs: Collection[str] = (),
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """What every play chaosrun starts has in common: its extra vars in a private file of
     the run's directory (gone when the play ended, if not before), ansible-playbook started
     where chaosrun was (ansible_cwd) with the project's settings (runner_env), the user's
-    vault ids and `args`, quiet. Yields that file's path and ansible_runner.run's arguments;
-    on the way out, the environment record ansible-runner kept is cut to the play's own."""
+    vault ids and `args`, quiet, and without the variables that hold the project's secrets
+    (secrets.secret_env), but for those it `needs` (a drill step's probe modules read the
+    Prometheus password on the controller). Yields that file's path and ansible_runner.run's
+    arguments; on the way out, the environment record ansible-runner kept is cut to the
+    play's own."""
     envvars = runner_env()
     if local_tmp is not None:
         envvars["ANSIBLE_LOCAL_TEMP"] = str(local_tmp)
-    fd, vars_path = tempfile.mkstemp(prefix=prefix, suffix=".yml", dir=work_dir)
+    fd, vars_path = tempfile.mkstemp(prefix=prefix, suffix=VARS_SUFFIX, dir=work_dir)
     try:
         with os.fdopen(fd, "w") as fh:
             yaml.dump(dict(extra), fh, Dumper=_VarsDumper)
@@ -249,6 +253,7 @@ def play_inputs(
                 "project_dir": ansible_cwd(),
                 "cmdline": playbook_args("-e", f"@{vars_path}", *args),
                 "envvars": envvars,
+                "status_handler": without_env(secrets.secret_env() - set(needs)),
                 "quiet": True,
                 "suppress_env_files": True,
             },
@@ -256,6 +261,24 @@ def play_inputs(
     finally:
         _unlink(vars_path)
         artifacts.keep_own_env(work_dir, envvars)
+
+
+# Every play's extra vars file ends so: chaosrun.hosts.artifacts finds those a killed
+# controller left behind.
+VARS_SUFFIX = artifacts.VARS_SUFFIX
+
+
+def without_env(names: Collection[str]) -> Callable[..., None]:
+    """ansible-runner's status handler that takes `names` out of the play's environment.
+    ansible-runner copies the whole of chaosrun's into its config and calls this with that
+    config at `starting`, before it records the environment and starts ansible-playbook."""
+
+    def handler(status: Mapping[str, Any], runner_config: Any = None) -> None:
+        if status.get("status") == "starting" and runner_config is not None:
+            for name in names:
+                runner_config.env.pop(name, None)
+
+    return handler
 
 
 def run_entry_points(
@@ -315,7 +338,7 @@ def run_fault_play(
     local_tmp = work_dir / "tmp"
     local_tmp.mkdir(mode=0o700, exist_ok=True)
     inputs = play_inputs(
-        work_dir, extra, prefix="chaosrun-vars-", local_tmp=local_tmp, args=forks_args(forks)
+        work_dir, extra, prefix="fault-", local_tmp=local_tmp, args=forks_args(forks)
     )
     with inputs as (vars_path, play):
         stages = _Stages(result)
@@ -447,19 +470,6 @@ def _record(event: dict[str, Any], result: PlayResult, on_event: EventSink | Non
         on_event(host, result.hosts[host], task)
 
 
-# A command probe's play: the shell command on every host of the pattern, once.
-COMMAND_PLAY = """\
-- name: Run a command probe
-  hosts: "{{ chaosrun_probe_hosts }}"
-  gather_facts: false
-  tasks:
-    - name: Run the probe's command
-      ansible.builtin.shell:
-        cmd: "{{ chaosrun_probe_command }}"
-      changed_when: false
-"""
-
-
 def run_command(
     *, pattern: str, command: str, inventory: Path, work_dir: Path, timeout: float
 ) -> dict[str, tuple[int, str]]:
@@ -482,14 +492,11 @@ def run_command(
     # unsafe variables, so Jinja in them is never evaluated on the controller. A play, not
     # an ad hoc run: ansible-runner starts a play where chaosrun was started (ansible_cwd),
     # an ad hoc run in its own directory.
-    playbook = work_dir / "probe-command.yml"
-    if not playbook.is_file():
-        playbook.write_text(COMMAND_PLAY, encoding="utf-8")
     extra = {"chaosrun_probe_command": command, "chaosrun_probe_hosts": pattern}
     with play_inputs(work_dir, extra, prefix="command-", local_tmp=work_dir / "tmp") as (_, play):
         ansible_runner.run(
             **play,
-            playbook=str(playbook),
+            playbook=str(paths.command_playbook()),
             inventory=str(inventory),
             event_handler=handle,
             timeout=int(max(5, timeout)),

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from chaosrun.base import secrets
 from chaosrun.base.durations import parse_duration
 from chaosrun.base.errors import InvalidInput
 from chaosrun.base.yamlpos import Positions, VaultValue
@@ -65,8 +66,10 @@ class Checker:
             self.unread.append(self.errors.pop())
 
     def reads_env(self, path: tuple, variable: str) -> None:
-        """A secret comes from this environment variable (a scheduled slot lacks it)."""
+        """A secret comes from this environment variable (a scheduled slot lacks it, and
+        the plays chaosrun starts are not handed it: chaosrun.base.secrets)."""
         self.env_reads.append((self.place_of(path), variable))
+        secrets.note_secret_env(variable)
 
     def place_of(self, path: tuple) -> str:
         """`file:line: field` as an error about the field begins."""

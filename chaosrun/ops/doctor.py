@@ -317,3 +317,21 @@ def as_json(checks: list[Check]) -> dict[str, Any]:
         "problems": [c.line() for c in problems],
         "checks": [asdict(c) for c in checks],
     }
+
+
+def summary(checks: list[Check], hosts_checked: bool) -> str:
+    """The last line: how many problems and where (the controller, which share of the
+    hosts, or both), or that all is good where doctor looked."""
+    hosts = {c.where for c in checks} - {CONTROLLER}
+    mine = sum(1 for c in checks if not c.ok and c.where == CONTROLLER)
+    theirs = [c.where for c in checks if not c.ok and c.where != CONTROLLER]
+    share = f"{len(set(theirs))} of {len(hosts)} host(s)"
+    if not hosts_checked:
+        return f"{mine} problem(s) on the controller" if mine else "all good on the controller"
+    if not mine and not theirs:
+        return f"all good on the controller and {len(hosts)} host(s)"
+    if not theirs:
+        return f"{mine} problem(s) on the controller; all {len(hosts)} host(s) good"
+    if not mine:
+        return f"{len(theirs)} problem(s) on {share}; the controller is good"
+    return f"{mine + len(theirs)} problem(s): {mine} on the controller, {len(theirs)} on {share}"

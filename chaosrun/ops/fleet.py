@@ -36,6 +36,7 @@ from chaosrun.base.hostlayout import (
     fault_dir,
     frozen_marker,
 )
+from chaosrun.hosts import artifacts
 from chaosrun.hosts.hostshell import Answer, HostShell, end_run_script, run_all_twice
 from chaosrun.hosts.inventory import load_inventory
 from chaosrun.model import audit, safety
@@ -323,13 +324,15 @@ def recover(
     everything: bool,
     state_dir: str = STATE_DIR,
 ) -> tuple[list[Fault], dict[str, str], list[HostProblem]]:
-    """Run the revert script of every orphaned fault (of `run_id`, or all of them).
+    """Run the revert script of every orphaned fault (of `run_id`, or all of them), and
+    cut what a killed controller left in its run's directory (chaosrun.hosts.artifacts).
     Returns the faults acted on, host/role -> outcome, and hosts that did not answer."""
     if bool(run_id) == everything:
         raise InvalidInput("recover: give exactly one of --run ID or --all")
     with _fleet(inventory, "all") as shell:
         found = _survey(config, shell, state_dir)
         chosen, outcomes, live = _recover_on(shell, found, run_id, everything, state_dir)
+    swept = artifacts.sweep_ended(config.run_dir)
     failed = sum(1 for v in outcomes.values() if v != "reverted")
     targets = sorted({f.host for f in chosen})
     entry = audit.record(
@@ -340,6 +343,7 @@ def recover(
         targets=targets,
         faults=outcomes,
         skipped_live_runs=live,
+        swept_runs=sorted(swept),
     )
     if outcomes:
         audit.announce(config.webhooks, "recover", entry)

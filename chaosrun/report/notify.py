@@ -22,11 +22,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chaosrun import __version__
+from chaosrun.base import secrets
 from chaosrun.report import formats, verdicts
 from chaosrun.report.journal import experiment_title
 
 EVENTS = ("start", "abort", "end", "refused")
-URLS_ENV = "CHAOSRUN_WEBHOOKS"
+URLS_ENV = secrets.WEBHOOKS_ENV
 DEFAULT_TIMEOUT_S = 3.0
 _ICONS = {
     "start": ":test_tube:",

@@ -53,6 +53,17 @@ def endpoint_vars(prometheus: ApiAccess | None, alertmanager: ApiAccess | None) 
     return found
 
 
+def secret_sources(endpoints: Mapping[str, Any]) -> set[str]:
+    """The variables the compiled steps' probe modules read a secret from (on the
+    controller, in the step's play): the only secret variables a step's play is handed."""
+    found = set()
+    for name in ("prometheus", "alertmanager"):
+        block = endpoints.get(f"chaosrun_{name}_access") or {}
+        auth = block.get("basic_auth") or {}
+        found |= {v for v in (block.get("bearer_token_env"), auth.get("password_env")) if v}
+    return found
+
+
 def auto_ack(step: Step) -> tuple[bool, str]:
     return True, "manual step acknowledged automatically (--auto-ack)"
 
@@ -89,7 +100,8 @@ def run_step(
         return True
 
     extra = {"auto_ack": True, **(endpoints or {})}
-    with runner.play_inputs(work_dir, extra, prefix="step-") as (_, play):
+    needs = secret_sources(extra)
+    with runner.play_inputs(work_dir, extra, prefix="step-", needs=needs) as (_, play):
         # playbook_args in play: the user's vault ids reach the step too.
         run = ansible_runner.run(
             **play, playbook=str(playbook.resolve()), inventory=str(inventory), event_handler=handle

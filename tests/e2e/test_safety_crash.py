@@ -7,8 +7,10 @@ to last ten minutes, so only the lease can explain a fast revert.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from safety_support import (  # noqa: F401  (fixtures)
@@ -142,6 +144,93 @@ def test_recover_right_after_a_kill_reverts_at_once(project: Project):
     assert entry["run_id"] == run_id and entry["outcome"] == "recovered"
     assert entry["targets"] == [host]
     project.assert_no_active_fault()
+
+
+SLOW_LOOK = """\
+  probes:
+    - name: a slow look at the order hosts
+      command: {hosts: order_service, cmd: "sleep 3"}
+"""
+
+
+def _playing(pid: int) -> bool:
+    """Whether the controller `pid` has an ansible-playbook child running a play."""
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if f"\nPPid:\t{pid}\n" in status and b"ansible-playbook" in cmdline:
+            return True
+    return False
+
+
+def test_a_controller_killed_mid_play_leaves_no_secret_after_recover(project: Project):
+    """The operator's shell holds the Prometheus password and a PagerDuty key (both named
+    by chaosrun.yml), webhook URLs with a token, and a token chaosrun knows nothing of. A
+    controller killed while a probe's play runs cuts nothing itself: the plays were never
+    handed the named secrets, and `recover` cuts the rest from the records it left."""
+    lab = project.lab
+    access = lab.prometheus  # the lab's CA and its real password
+    named = {
+        "PROMETHEUS_PASSWORD": str(access.password),
+        "PD_ROUTING_KEY": "pd-routing-key-4c1f9e",
+        "CHAOSRUN_WEBHOOKS": "http://127.0.0.1:9/hooks/webhook-token-77ad01",
+    }
+    unnamed = {"OPS_VAULT_TOKEN": "ops-vault-token-19b3e2"}
+    project.write_config(
+        lease={"ttl": "600s", "renew_every": "5s", "max_ttl": "600s"},
+        prometheus={
+            "url": lab.config.prometheus_url,
+            "ca_file": str(access.ca_file),
+            "basic_auth": {"username": "chaosrun", "password_env": "PROMETHEUS_PASSWORD"},
+        },
+        notifications={
+            "webhooks": [
+                {
+                    "url": "http://127.0.0.1:9/pd",
+                    "format": "pagerduty",
+                    "routing_key_env": "PD_ROUTING_KEY",
+                }
+            ]
+        },
+    )
+    os.environ.update(named | unnamed)  # the shell chaosrun is started from
+    try:
+        exp = project.experiment(
+            "mid-play",
+            stop_one_order().replace(
+                "guardrails: {interval: 1s}", f"guardrails:\n  interval: 1s\n{SLOW_LOOK}"
+            ),
+        )
+        proc = project.start("run", str(exp), "-i", str(lab.inventory))
+    finally:
+        for name in named | unnamed:
+            del os.environ[name]
+    run_id, _ = project.wait_for_phase(proc, "observe")
+    deadline = time.monotonic() + 60
+    while not _playing(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _playing(proc.pid), "no probe play ran during observe"
+    kill_group(proc, signal.SIGKILL)
+    proc.wait(10)
+    time.sleep(4)  # the orphaned play ends (its output pipe is gone) or finishes its sleep
+    run_path = project.run_dir / run_id
+    left = {n for n, v in (named | unnamed).items() if files_holding(project.root, v)}
+    assert left == {"OPS_VAULT_TOKEN"}, left  # an uncut record: the play never had the rest
+    done = project.chaosrun("recover", "-i", str(lab.inventory), "--run", run_id)
+    assert done.returncode == 0, done.stderr
+    for name, value in (named | unnamed).items():
+        assert files_holding(project.root, value) == [], name
+    assert not list(run_path.rglob("*.vars.yml"))
+    (entry,) = [e for e in project.audit() if e["action"] == "recover"]
+    assert entry["swept_runs"] == [run_id]
+    project.assert_no_active_fault()
+
+
+def files_holding(root: Path, text: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and text in p.read_text(errors="replace")]
 
 
 PARTITION = """\

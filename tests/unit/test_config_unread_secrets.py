@@ -1,6 +1,7 @@
 """A secret chaosrun.yml names but this shell cannot read (its variable not set, its file
 not there) stops only the commands that send it: the on-call engineer's `freeze`, `abort`,
-`status` and `recover` work from any shell, while `plan`, `run` and `doctor` refuse with
+`status` and `recover` work from any shell, and `validate` (a CI job without the secrets
+checks the repository) names them as warnings, while `plan`, `run` and `doctor` refuse with
 the file, line and field."""
 
 from __future__ import annotations
@@ -91,3 +92,27 @@ def test_plan_refuses_naming_each_unread_secret(project: Path) -> None:
     assert doctor.exit_code == 1
     failed = [c["detail"] for c in json.loads(doctor.stdout)["checks"] if not c["ok"]]
     assert failed[: len(UNREAD)] == unread(project)
+
+
+def test_validate_checks_the_files_and_names_each_unread_secret_as_a_warning(
+    project: Path,
+) -> None:
+    (project / "e.yml").write_text(
+        "title: t\ntargets: {hosts: all, select: {count: 1}}\n"
+        "fault: {role: chaosrun.chaos.cpu_stress}\nduration: 5s\n"
+    )
+    (project / "hosts").write_text("a ansible_host=127.0.0.1\nb ansible_host=127.0.0.2\n")
+    done = CliRunner().invoke(app, ["validate", "e.yml", "-i", "hosts"])
+    assert done.exit_code == 0, done.output
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert warned == [f"warning: {line} (plan, run and drill need it)" for line in unread(project)]
+    assert done.stdout.splitlines()[0] == "ok e.yml"
+    as_json = CliRunner().invoke(app, ["validate", "--json", "e.yml", "-i", "hosts"])
+    assert as_json.exit_code == 0, as_json.output
+    doc = json.loads(as_json.stdout)
+    assert doc["ok"] is True and doc["files"][0]["ok"] is True
+    assert doc["config"] == {
+        "ok": True,
+        "errors": [],
+        "warnings": [f"{line} (plan, run and drill need it)" for line in unread(project)],
+    }

@@ -213,3 +213,25 @@ def test_a_host_that_drops_its_first_connection_is_asked_again(
     checks = doctor.host_checks(FakeInventory(infos))
     assert [c.ok for c in checks] == [True, False]
     assert checks[1].where == "b" and "Connection reset" in checks[1].detail
+
+
+def test_the_summary_says_where_the_problems_are() -> None:
+    def check(where: str, ok: bool) -> doctor.Check:
+        return doctor.Check(where, "x", ok, "detail")
+
+    good = [check("controller", True), check("a", True), check("b", True), check("c", True)]
+    assert doctor.summary(good, hosts_checked=True) == "all good on the controller and 3 host(s)"
+    assert doctor.summary(good[:1], hosts_checked=False) == "all good on the controller"
+    controller = [check("controller", False), *good]
+    assert doctor.summary(controller, hosts_checked=True) == (
+        "1 problem(s) on the controller; all 3 host(s) good"
+    )
+    assert doctor.summary(controller[:2], hosts_checked=False) == "1 problem(s) on the controller"
+    hosts = [*good, check("b", False), check("b", False), check("c", False)]
+    assert doctor.summary(hosts, hosts_checked=True) == (
+        "3 problem(s) on 2 of 3 host(s); the controller is good"
+    )
+    both = [check("controller", False), *hosts]
+    assert doctor.summary(both, hosts_checked=True) == (
+        "4 problem(s): 1 on the controller, 3 on 2 of 3 host(s)"
+    )

@@ -5,8 +5,10 @@ the command and the variables it set, and drops the rest once the play ended."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +16,9 @@ from typing import Any
 
 import pytest
 
-from chaosrun.hosts import runner
+from chaosrun.base import liveness, secrets
+from chaosrun.hosts import artifacts, runner
+from chaosrun.model import config
 from chaosrun.runbook import drill
 from chaosrun.runbook.parse import parse
 
@@ -115,3 +119,107 @@ def test_plays_run_where_chaosrun_was_started(
         inventory=inventory, work_dir=tmp_path / "inject",
     )  # fmt: skip
     assert started["project_dir"] == str(repo)
+
+
+def sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def local_inventory(tmp_path: Path) -> Path:
+    inventory = tmp_path / "hosts"
+    inventory.write_text(
+        f"here ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    return inventory
+
+
+def test_no_play_is_handed_a_variable_the_project_reads_a_secret_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project's files name PROMETHEUS_PASSWORD as a secret's source (a webhook URL
+    embeds a token): a command probe's play, run for real, sees neither; the rest of the
+    operator's environment (an ssh agent, a cloud profile) it keeps."""
+    monkeypatch.setattr(secrets, "_secret_env", {secrets.WEBHOOKS_ENV})
+    (tmp_path / "chaosrun.yml").write_text(
+        "prometheus:\n  url: https://prom.example.com\n  basic_auth:\n"
+        "    username: chaos\n    password_env: PROMETHEUS_PASSWORD\n"
+    )
+    config.load(tmp_path / "chaosrun.yml")
+    monkeypatch.setenv("PROMETHEUS_PASSWORD", SECRET)
+    monkeypatch.setenv(secrets.WEBHOOKS_ENV, f"https://hooks.example.com/{SECRET}")
+    monkeypatch.setenv("OPS_PROFILE", "team-a")
+    answers = runner.run_command(
+        pattern="here",
+        command='echo "${PROMETHEUS_PASSWORD:-none} ${CHAOSRUN_WEBHOOKS:-none} $OPS_PROFILE"',
+        inventory=local_inventory(tmp_path),
+        work_dir=tmp_path / "probe",
+        timeout=60,
+    )
+    assert answers == {"here": (0, "none none team-a")}
+    assert files_holding(tmp_path / "probe", SECRET) == []
+
+
+def test_a_drill_step_is_handed_only_the_secrets_its_probes_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compiled step's probe modules read the Prometheus token on the controller, from
+    the variable its access block names: that one variable reaches the step's play, no
+    other secret does, and the play's record under the run keeps neither."""
+    monkeypatch.setattr(secrets, "_secret_env", {"PROM_TOKEN", "PD_KEY"})
+    monkeypatch.setenv("PROM_TOKEN", SECRET)
+    monkeypatch.setenv("PD_KEY", "pagerduty-key-of-the-shell")
+    book = parse(
+        "# R\n\n## Look\n\n```chaosrun\nhosts: here\ntasks:\n"
+        "  - ansible.builtin.assert:\n"
+        "      that:\n"
+        # Its digest, not the secret itself: the step's playbook is a file of the run.
+        f"        - lookup('env', 'PROM_TOKEN') | hash('sha1') == '{sha1(SECRET)}'\n"
+        "        - lookup('env', 'PD_KEY') == ''\n"
+        "```\n",
+        tmp_path / "r.md",
+    )
+    endpoints = {
+        "chaosrun_prometheus_url": "https://prom.example.com",
+        "chaosrun_prometheus_access": {"bearer_token_env": "PROM_TOKEN"},
+    }
+    assert drill.secret_sources(endpoints) == {"PROM_TOKEN"}
+    work = tmp_path / "step"
+    result = drill.run_step(book, book.steps[0], local_inventory(tmp_path), work, endpoints)
+    assert result.ok, result.detail
+    assert files_holding(work, SECRET) == []
+    assert files_holding(work, "pagerduty-key-of-the-shell") == []
+
+
+def test_a_killed_controllers_records_are_swept(tmp_path: Path) -> None:
+    """A controller killed mid-play leaves the play's record uncut and its vars file: the
+    sweep of `recover` cuts the record of every run that ended or crashed, removes the
+    vars file, and leaves a run that still goes alone."""
+    runs = tmp_path / "runs"
+
+    def left(run_id: str, status: str, controller: dict[str, Any]) -> Path:
+        play = runs / run_id / "ansible" / "inject"
+        (play / "artifacts" / "x").mkdir(parents=True)
+        env = {"PATH": "/usr/bin", "ANSIBLE_CONFIG": "ansible.cfg", "OPS_TOKEN": SECRET}
+        (play / "artifacts" / "x" / "command").write_text(
+            json.dumps({"command": ["ansible-playbook"], "cwd": "/", "env": env})
+        )
+        (play / "fault-abc.vars.yml").write_text(f"db_password: {SECRET}\n")
+        (runs / run_id / "journal.json").write_text(
+            json.dumps({"status": status, "controller": controller})
+        )
+        return runs / run_id
+
+    here = {"host": socket.gethostname(), **liveness.identity()}
+    dead = {"host": socket.gethostname(), "pid": 2**22 + 7, "pid_started": "1"}
+    crashed = left("crashed", "running", dead)
+    finished = left("finished", "passed", dead)
+    going = left("going", "running", here)
+    assert artifacts.sweep_ended(runs) == {"crashed": 2, "finished": 2}
+    assert files_holding(crashed, SECRET) == [] and files_holding(finished, SECRET) == []
+    (record,) = crashed.rglob("artifacts/*/command")
+    assert json.loads(record.read_text())["env"] == {
+        "PATH": "/usr/bin",
+        "ANSIBLE_CONFIG": "ansible.cfg",
+    }
+    assert len(files_holding(going, SECRET)) == 2  # its play may still read its vars file
+    assert artifacts.sweep_ended(runs) == {}  # nothing left to cut

@@ -67,7 +67,7 @@ def test_the_result_comes_at_the_stats_and_the_process_ends_behind_it(
     assert (result.status, result.rc, result.hosts) == ("successful", 0, {"a": "ok", "b": "ok"})
     assert result.exited is None  # the process has not ended yet
     # Its vars file is gone with the stats: a process cut in its exit leaves none behind.
-    assert not list((tmp_path / "inject").glob("chaosrun-vars-*"))
+    assert not list((tmp_path / "inject").glob("*.vars.yml"))
     assert [p.thread.is_alive() for p in finishing.wait(0.2)] == [True]
     run.exit.set()
     assert finishing.wait(10) == []

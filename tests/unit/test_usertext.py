@@ -93,7 +93,7 @@ def test_command_probe_is_not_evaluated(tmp_path: Path) -> None:
     rc, out = answers["localhost"]
     assert rc == 0 and "{{ lookup(" in out
     assert not marker.exists()
-    assert not list((tmp_path / "work").glob("command-*.yml"))  # its vars file is gone
+    assert not list((tmp_path / "work").glob("*.vars.yml"))  # its vars file is gone
 
 
 def test_runbook_text_is_compiled_unsafe_and_warned_about(tmp_path: Path) -> None:

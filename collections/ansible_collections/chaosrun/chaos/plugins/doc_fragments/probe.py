@@ -50,7 +50,8 @@ options:
         C(basic_auth) (C(username) and C(password_env) or C(password_file)),
         C(bearer_token_env) or C(bearer_token_file), C(headers).
       - Secrets are read on the controller from the named environment variable or file, so
-        they never appear in task arguments or logs. The lab's inventory holds one such
+        they never appear in task arguments or logs, and are masked in what the module returns
+        (a server that echoes the request's credentials in its body). The lab's inventory holds one such
         block as C(lab_prometheus_access) and C(lab_alertmanager_access).
       - O(ca_path) and O(headers) are used as well; O(validate_certs=false) or
         C(insecure_skip_verify) turns verification off.

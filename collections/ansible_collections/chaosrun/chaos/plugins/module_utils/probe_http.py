@@ -67,9 +67,10 @@ def _secret(block, name):
     return None
 
 
-def request_options(params):
+def request_options(params, secrets=None):
     """Keyword arguments of http_request for the TLS, credential and header options,
-    O(access) included. Raises ValueError naming a bad setting."""
+    O(access) included; the secrets read for them are added to `secrets` (a list) when
+    given. Raises ValueError naming a bad setting."""
     access = params.get("access") or {}
     unknown = sorted(k for k in access if k not in ACCESS_KEYS)
     if unknown:
@@ -92,6 +93,8 @@ def request_options(params):
     token = _secret(access, "bearer_token")
     if token:
         headers["Authorization"] = "Bearer " + token
+    if secrets is not None:
+        secrets.extend(v for v in (options.get("url_password"), token) if v)
     return options
 
 
@@ -189,12 +192,16 @@ def poll(check, within, interval, clock=time.monotonic, sleep=time.sleep):
 
 def resolved_params(module):
     """The module's params plus the request options resolved once (`_request`), in a copy:
-    Ansible echoes module.params back, and the options hold the password. Fails the
-    module on a bad setting."""
+    Ansible echoes module.params back, and the options hold the password. The secrets read
+    are masked in whatever the module returns (a server that echoes the request's
+    credentials in its body). Fails the module on a bad setting."""
+    found = []
     try:
-        return dict(module.params, _request=request_options(module.params))
+        options = request_options(module.params, found)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    module.no_log_values.update(found)
+    return dict(module.params, _request=options)
 
 
 def finish(module, result):

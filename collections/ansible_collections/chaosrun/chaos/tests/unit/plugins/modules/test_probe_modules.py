@@ -138,6 +138,26 @@ def test_prometheus_headers_are_sent_and_not_logged(fake: FakeHTTP, tmp_path: Pa
     assert "s3cr3t-token" not in json.dumps(out)
 
 
+def test_a_secret_read_from_access_is_masked_in_what_the_module_returns(
+    fake: FakeHTTP, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token comes from the controller's environment (O(access)); a server that echoes
+    the request's credentials in its body does not put it in the task's result."""
+    monkeypatch.setenv("PROBE_TEST_TOKEN", "tok-echoed-back-5e1d")
+    fake.route("/debug", (200, b"Authorization: Bearer tok-echoed-back-5e1d", 0))
+    rc, out = run_module(
+        "http_probe",
+        tmp_path,
+        url=fake.url + "/debug",
+        body_contains="Bearer",
+        access={"bearer_token_env": "PROBE_TEST_TOKEN"},
+    )
+    assert rc == 0, out
+    assert fake.requests[0]["headers"]["Authorization"] == "Bearer tok-echoed-back-5e1d"
+    assert out["verdict"] == "PASS" and "Bearer" in out["body"]
+    assert "tok-echoed-back-5e1d" not in json.dumps(out)
+
+
 def test_http_probe_checks_status_body_latency(fake: FakeHTTP, tmp_path: Path) -> None:
     fake.route("/health", (200, b"ok healthy", 0))
     rc, out = run_module(
