@@ -67,11 +67,12 @@ class PlayResult:
     def ok(self) -> bool:
         return self.status == "successful" and all(v == "ok" for v in self.hosts.values())
 
-    def settle(self) -> None:
-        """After the run: hosts that only ever reported success are ok, those still in a
-        task (a canceled play) `unfinished`."""
+    def settle(self, cut: bool = False) -> None:
+        """After the run: hosts that only ever reported success are ok; when the process
+        was `cut` (canceled, or it died) before its stats, those still in a task are
+        `unfinished`."""
         for host, state in self.hosts.items():
-            if host in self.busy and state in ("running", "not run"):
+            if cut and host in self.busy and state in ("running", "not run"):
                 self.hosts[host] = UNFINISHED
             elif state == "running":
                 self.hosts[host] = "ok"
@@ -112,7 +113,7 @@ class PlayResult:
             stage.exited = (status, rc)
             if not stage.known.is_set():
                 stage.status, stage.rc = status, rc
-                stage.settle()
+                stage.settle(cut=True)
             stage.known.set()
 
     def stages(self) -> list[PlayResult]:

@@ -83,3 +83,13 @@ def test_a_canceled_play_names_the_hosts_still_in_a_task() -> None:
 def test_a_play_that_reached_no_host_names_them_all() -> None:
     why = deadlines.reason(60, "inject", {}, ["a", "b"])
     assert "not finished on a, b (no task under way" in why
+
+
+def test_a_play_that_reached_its_stats_has_no_unfinished_host() -> None:
+    """A task that never reported an end (a meta task, a host ended early) does not turn
+    a play that ended on its own into a failed one."""
+    result = runner.PlayResult("unknown", -1, dict.fromkeys(["a"], "not run"))
+    runner._record(_event("runner_on_ok", "a", "Look"), result, None)
+    runner._record(_event("runner_on_start", "a", "End the host"), result, None)
+    result.conclude({})
+    assert result.hosts == {"a": "ok"} and result.ok
