@@ -206,19 +206,49 @@ def end_run_script(state_dir: str, run_ids: list[str], by: str) -> str:
     )
 
 
+# The line the fault role's arm, apply and verify steps carry on their command line
+# (`# chaosrun-step <run id> <role>`): how a revert finds a step of its run still running.
+STEP_MARK = "chaosrun-step"
+STEP_ENDED = "chaosrun: ended a step of this run still running on the host"
+
+
+def stop_steps_script(run_id: str) -> str:
+    """Kill (SIGKILL, by session) the steps of the run's fault role still running on the host:
+    a canceled play ends on the controller, not on the host, where a hung apply would hold
+    the fault's locks and keep the revert waiting for them. Each step's session is its own
+    (sshd's for the command: sudo, the shell, what it waits on); what the fault left running
+    detached (a hog, the dead-man) has a session of its own and is not touched. The pattern
+    is split in this script's text, so it never matches its own command line. Prints
+    STEP_ENDED per session ended."""
+    rid = shlex.quote(run_id)
+    return (
+        "if command -v pgrep >/dev/null 2>&1; then "
+        f"p='{STEP_MARK[:9]}''{STEP_MARK[9:]} '{rid}' '; "
+        "sid() { sed 's/.*) //' \"/proc/$1/stat\" 2>/dev/null | cut -d' ' -f4; }; "
+        "own=$(sid $$); done_sids=' '; "
+        'for pid in $(pgrep -f -- "$p"); do s=$(sid "$pid"); '
+        '[ -n "$s" ] && [ "$s" -gt 1 ] && [ "$s" != "$own" ] || continue; '
+        'case $done_sids in *" $s "*) continue ;; esac; done_sids="$done_sids$s "; '
+        f'pkill -KILL -s "$s" && echo "{STEP_ENDED} (session $s)"; done; fi; '
+    )
+
+
 def revert_script(state_dir: str, run_id: str) -> str:
-    """End the run on the host (end_run_script), then run every revert script of the run
-    there; rc 0 when all succeeded (or none), LOCK_WAIT_RC when they did but the wait for
-    the arm step's lock ran out. A fault directory without a revert script (an inject cut
-    short before writing it) is left alone and answered with REVERT_INCOMPLETE_RC: the
-    role's rollback entry point clears it, after the inject's last task on the host can no
-    longer be running. Prints NOTHING_INJECTED when the host holds nothing of the run and
-    its history records no revert of it: the run never armed a fault there."""
+    """End the run's steps still running on the host (stop_steps_script: no step of the run
+    may run once its rollback began), end the run on the host (end_run_script), then run
+    every revert script of the run there; rc 0 when all succeeded (or none), LOCK_WAIT_RC
+    when they did but the wait for the arm step's lock ran out. A fault directory without a
+    revert script (an inject cut short before writing it) is left alone and answered with
+    REVERT_INCOMPLETE_RC: the role's rollback entry point clears it, after the inject's last
+    task on the host can no longer be running. Prints NOTHING_INJECTED when the host holds
+    nothing of the run and its history records no revert of it: the run never armed a fault
+    there."""
     d = shlex.quote(layout.run_dir(state_dir, run_id))
     history = shlex.quote(layout.history_file(state_dir))
     mark = shlex.quote(f'"run_id": "{run_id}"')
     return (
-        end_run_script(state_dir, [run_id], "rollback")
+        stop_steps_script(run_id)
+        + end_run_script(state_dir, [run_id], "rollback")
         + f'rc=0; for f in {d}/*/; do [ -d "$f" ] || continue; '
         f'if [ -f "$f/{layout.REVERT}" ]; then /bin/sh "$f/{layout.REVERT}" rollback || rc=1; '
         f"elif [ $rc -eq 0 ]; then rc={REVERT_INCOMPLETE_RC}; fi; done; "

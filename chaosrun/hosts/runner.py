@@ -37,6 +37,10 @@ from chaosrun.hosts import ansiblecfg, artifacts, collection
 
 EventSink = Callable[[str, str, str], None]  # (host, status, task)
 FAILED = ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed")
+# The events that end a host's task (an item's failure does not: the task goes on).
+TASK_ENDS = ("runner_on_ok", "runner_on_skipped", "runner_on_failed", "runner_on_unreachable")
+# A host's state in a play canceled while it was still in a task.
+UNFINISHED = "unfinished"
 # The last play of playbooks/fault.yml: the entry points released to follow the first ones
 # start there, so its start ends the first stage's events (`PlayResult.then`).
 NEXT_STAGE_PLAY = "Run the entry points that follow"
@@ -56,15 +60,21 @@ class PlayResult:
     # later; its events go to its own `on_event` when it has one.
     then: PlayResult | None = field(default=None, repr=False, compare=False)
     on_event: EventSink | None = field(default=None, repr=False, compare=False)
+    # Host -> the task it started and has not finished: what a canceled play was waiting on.
+    busy: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.status == "successful" and all(v == "ok" for v in self.hosts.values())
 
-    def settle(self) -> None:
-        """After the run: hosts that only ever reported success are ok."""
+    def settle(self, cut: bool = False) -> None:
+        """After the run: hosts that only ever reported success are ok; when the process
+        was `cut` (canceled, or it died) before its stats, those still in a task are
+        `unfinished`."""
         for host, state in self.hosts.items():
-            if state == "running":
+            if cut and host in self.busy and state in ("running", "not run"):
+                self.hosts[host] = UNFINISHED
+            elif state == "running":
                 self.hosts[host] = "ok"
 
     def failed_hosts(self) -> list[str]:
@@ -103,7 +113,7 @@ class PlayResult:
             stage.exited = (status, rc)
             if not stage.known.is_set():
                 stage.status, stage.rc = status, rc
-                stage.settle()
+                stage.settle(cut=True)
             stage.known.set()
 
     def stages(self) -> list[PlayResult]:
@@ -208,6 +218,13 @@ def forks_args(hosts: int) -> list[str]:
     if ansiblecfg.is_set("DEFAULT_FORKS"):
         return []
     return ["--forks", str(max(5, hosts))]
+
+
+def forks(hosts: int) -> int:
+    """How many of `hosts` a fault play runs a task on at once (forks_args)."""
+    if ansiblecfg.is_set("DEFAULT_FORKS"):
+        return max(1, int(ansiblecfg.setting("DEFAULT_FORKS") or 1))
+    return max(5, hosts)
 
 
 def _vault_representer(dumper: yaml.SafeDumper, value: VaultValue) -> yaml.Node:
@@ -455,6 +472,11 @@ def _record(event: dict[str, Any], result: PlayResult, on_event: EventSink | Non
     if not host or host not in result.hosts:
         return
     task = str(data.get("task") or "")
+    if kind == "runner_on_start":
+        result.busy[host] = task
+        return
+    if kind in TASK_ENDS:
+        result.busy.pop(host, None)
     if kind in FAILED and not data.get("ignore_errors"):
         result.hosts[host] = "unreachable" if kind == "runner_on_unreachable" else "failed"
         res = data.get("res") or {}

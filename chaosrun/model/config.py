@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
         "allow_all_zones": False,
     },
     "lease": {"ttl": "30s", "renew_every": "5s", "max_ttl": "5m"},
+    "deadlines": {"inject": "2m"},
     "audit": {"path": ".chaosrun/audit.jsonl"},
     "run_dir": ".chaosrun/runs",
     "freeze_file": ".chaosrun/freeze.json",
@@ -100,6 +101,8 @@ class Config:
     runbooks_dir: Path | None = None
     schedules_file: Path | None = None
     webhooks: list[Webhook] = field(default_factory=list)
+    # Inject and verify(active) together, per batch of hosts a play runs at once (forks).
+    inject_deadline_s: float = 120.0
     prometheus: ApiAccess | None = None  # how to reach prometheus_url (TLS, credentials)
     alertmanager: ApiAccess | None = None  # None: the inventory's URL, verified TLS, no auth
     # Secrets the file names that could not be read (a variable not set in this shell):
@@ -223,6 +226,7 @@ def check(c: Checker, data: Any, base: Path, source: Path | None) -> Config | No
     prom, guard = merged["prometheus"], merged["guardrails"]
     values = {
         **_lease(c, merged["lease"]),
+        "inject_deadline_s": _inject_deadline(c, merged["deadlines"]["inject"]),
         "prometheus_url": _url(c, prom["url"], ("prometheus", "url")),
         "prometheus_timeout_s": _seconds(c, prom["timeout"], ("prometheus", "timeout")),
         "guardrail_interval_s": _seconds(c, guard["interval"], ("guardrails", "interval")),
@@ -286,6 +290,22 @@ def _lease(c: Checker, lease: dict[str, Any]) -> dict[str, float | None]:
             "revert the fault",
         )
     return {"lease_ttl_s": ttl, "lease_renew_every_s": renew, "lease_max_ttl_s": max_ttl}
+
+
+# Shorter than a busy controller takes to inject and verify even one host: every run
+# would abort.
+MIN_INJECT_DEADLINE_S = 10.0
+
+
+def _inject_deadline(c: Checker, value: Any) -> float | None:
+    seconds = _seconds(c, value, ("deadlines", "inject"))
+    if seconds is not None and seconds < MIN_INJECT_DEADLINE_S:
+        c.err(
+            ("deadlines", "inject"),
+            f"must be at least {MIN_INJECT_DEADLINE_S:g}s: shorter than an inject takes, "
+            "every run would abort",
+        )
+    return seconds
 
 
 def _probes(c: Checker, value: Any) -> list[dict[str, Any]]:

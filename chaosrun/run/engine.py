@@ -53,6 +53,7 @@ from chaosrun.probes import Prober
 from chaosrun.probes.prometheus import PrometheusSource
 from chaosrun.report import impact, impact_text
 from chaosrun.report.hooks import RunHooks
+from chaosrun.run import deadline as deadlines
 from chaosrun.run import preflight, prestart, reaper
 from chaosrun.run.journal import Journal, now_iso
 from chaosrun.run.lease import DISARMED, FAILED, FROZEN, GONE, RENEWED, LeaseRenewer
@@ -193,6 +194,8 @@ class Engine:
         self.timings: dict[str, float] = {}
         self.watch = safety.Watch(plan.config, self.run_id)
         self.lease: LeaseRenewer | None = None
+        # Inject and verify(active) end within it, or the run cancels them (deadlines.inject).
+        self.deadline: deadlines.Deadline | None = None
         self.fault_over = threading.Event()  # set when rollback is about to start
         # Set when recovery starts (it samples the steady state itself) or the run ends.
         self.sampling_over = threading.Event()
@@ -696,6 +699,7 @@ class Engine:
         self.monitor = threading.Thread(target=self._monitor, name="guardrails", daemon=True)
         self.monitor.start()
         self.observer.start()
+        self.deadline = self._inject_deadline().start()
         try:
             if self.stop.is_set():  # stopped while the lease's first renewal ran: no release
                 self._set_abort(f"{self._stop_reason()} before inject")
@@ -705,7 +709,7 @@ class Engine:
                 # The verify behind it is being canceled: let it end before the rollback.
                 then.known.wait(CANCELED_VERIFY_S)
             if self.stop.is_set():
-                self._set_abort(f"{self._stop_reason()} during inject")
+                self._cut_short("inject", result, then)
                 return
             if not result.ok:
                 self.inject_failure = "; ".join(
@@ -720,8 +724,9 @@ class Engine:
                 if then is not None
                 else self._play(Phase.VERIFY_ACTIVE, ["verify"], "active", cancel=True)
             )
+            self.deadline.cancel()
             if self.stop.is_set():
-                self._set_abort(f"{self._stop_reason()} during verify")
+                self._cut_short("verify", None, verify)
             elif not verify.ok:
                 self._set_abort(f"fault not observable on {', '.join(verify.failed_hosts())}")
             else:
@@ -730,9 +735,34 @@ class Engine:
                 self._prestart(Phase.VERIFY_INACTIVE, "inactive", self.exp.duration + 600)
                 self._hold()
         finally:
+            self.deadline.cancel()
             self.fault_over.set()
             # stop() waits for a renewal in flight; the rollback must not wait for it.
             threading.Thread(target=lease.stop, name="lease-stop", daemon=True).start()
+
+    def _inject_deadline(self) -> deadlines.Deadline:
+        """deadlines.inject for each batch of hosts the play runs at once."""
+        hosts = len(self.hosts)
+        per_batch = self.plan.config.inject_deadline_s
+        seconds = deadlines.budget(per_batch, hosts, runner.forks(hosts))
+        return deadlines.Deadline(seconds, self.stop)
+
+    def _cut_short(
+        self, phase: str, inject: runner.PlayResult | None, verify: runner.PlayResult | None
+    ) -> None:
+        """The abort of a run stopped during inject or verify(active): the stop's reason, or
+        the deadline's with the hosts that had not finished (journal: abort.unfinished)."""
+        deadline = self.deadline
+        if deadline is None or not deadline.passed:
+            self._set_abort(f"{self._stop_reason()} during {phase}")
+            return
+        late = deadlines.unfinished([inject, verify])
+        if verify is not None and verify.busy:
+            phase = "verify"
+        why = deadlines.reason(deadline.seconds, phase, late, self.hosts)
+        self._set_abort(
+            why, deadline_s=deadline.seconds, unfinished=late or dict.fromkeys(self.hosts, "")
+        )
 
     def _start_lease(self) -> LeaseRenewer:
         script = hostshell.lease_script(self.plan.state_dir, self.run_id, self.plan.ttl)
@@ -748,11 +778,11 @@ class Engine:
         self.lease = LeaseRenewer(renew=renew, ttl=self.plan.ttl, every=self.plan.renew_every)
         return self.lease.start()
 
-    def _set_abort(self, reason: str) -> None:
+    def _set_abort(self, reason: str, **details: Any) -> None:
         with self._abort_lock:
             if self.abort is not None:
                 return
-            self.abort = {"reason": reason, "at": now_iso()}
+            self.abort = {"reason": reason, "at": now_iso(), **details}
             self.journal.set(abort=self.abort)
             self.hooks.abort()
             self.progress.message(f"abort: {reason}", "bold red")
@@ -872,6 +902,11 @@ class Engine:
                 h: {"seconds": round(a.seconds, 3), "via": a.via} for h, a in answers.items()
             },
         }
+        # The hosts where the run's steps were still running (a hung or canceled inject):
+        # the revert ended them before it took the fault's locks.
+        ended = [h for h, a in answers.items() if hostshell.STEP_ENDED in a.out]
+        if ended:
+            record["steps_ended"] = ended
         self.timings["revert_scripts_s"] = record["revert_scripts_s"]
         self.journal.set(rollback=record)
         fast_ok = all(v == "ok" for v in fast.values())

@@ -45,10 +45,12 @@ class Lab:
         """The lab's Prometheus with its CA and credentials (chaosrun.lab.api)."""
         return api.prometheus(self.config)
 
-    def podman(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def podman(
+        self, *args: str, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "CONTAINERS_CONF": str(PROJECT / "etc" / "containers.conf")}
         return subprocess.run(
-            ["podman", *args], capture_output=True, text=True, env=env, check=check, timeout=60
+            ["podman", *args], capture_output=True, text=True, env=env, check=check, timeout=timeout
         )
 
     def on_host(self, host: str, script: str) -> str:

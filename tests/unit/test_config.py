@@ -27,6 +27,7 @@ def test_no_file_gives_every_default(tmp_path, monkeypatch):
     assert cfg.prometheus_url == "http://127.0.0.1:9090"
     assert cfg.lease_ttl_s == 30 and cfg.lease_renew_every_s == 5
     assert cfg.lease_max_ttl_s == 300
+    assert cfg.inject_deadline_s == 120
     assert cfg.caps.max_percent == 50 and not cfg.caps.allow_whole_group
     assert cfg.run_dir == tmp_path / ".chaosrun/runs"
     assert cfg.audit_path == tmp_path / ".chaosrun/audit.jsonl"
@@ -75,6 +76,8 @@ def test_values_and_relative_paths(tmp_path):
             "chaosrun.yml:2: lease.ttl: 600s is longer than lease.max_ttl (300s)",
         ),
         ("lease:\n  max_ttl: 1s\n", "chaosrun.yml:2: lease.max_ttl: must be at least 5s"),
+        ("deadlines:\n  inject: 5s\n", "chaosrun.yml:2: deadlines.inject: must be at least 10s"),
+        ("deadlines:\n  inject: soon\n", "chaosrun.yml:2: deadlines.inject: not a duration"),
         ("runs_dir: x\n", "chaosrun.yml:1: runs_dir: unknown key"),
         ("blast_radius:\n  max_percent: 0\n", "chaosrun.yml:2: blast_radius.max_percent"),
         ("guardrails:\n  breaches_in_a_row: 0\n", "chaosrun.yml:2: guardrails.breaches_in_a_row"),
@@ -138,6 +141,7 @@ def test_the_shipped_example_is_the_defaults(tmp_path, monkeypatch):
         "lease_ttl_s",
         "lease_renew_every_s",
         "lease_max_ttl_s",
+        "inject_deadline_s",
         "run_dir",
         "audit_path",
         "freeze_file",

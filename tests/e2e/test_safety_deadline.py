@@ -1,0 +1,92 @@
+"""The inject deadline on the lab: a fault whose apply really hangs on one host (the
+test-only role chaostest.faults.hang, tests/e2e/collections) ends the run within the
+deadline plus a bound, rolled back on every host (measured on the hosts: the fault's file,
+its state and its blocked step are gone), aborted (exit 3) with the journal naming the
+deadline and the host that had not finished.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import datetime
+
+import pytest
+from safety_support import (  # noqa: F401  (fixtures)
+    CHAOSRUN,
+    PROJECT,
+    STATE_DIR,
+    Project,
+    project_fixture,
+    safety_lab_fixture,
+)
+
+pytestmark = [pytest.mark.lab, pytest.mark.e2e]
+DEADLINE_S = 15
+# Beyond the deadline: cancel the play, end the hung step, revert, the role's rollback and
+# verify in a fresh play, the journal. About 10 s on the lab; a busy machine is slower.
+BOUND_S = 40
+HUNG, DONE = "order-1", "payment-1"
+HANG_S = 613  # the blocked apply's `sleep`, found on the host by this number
+
+EXPERIMENT = f"""\
+title: An apply that hangs on one host
+targets: {{hosts: "{HUNG}:{DONE}", select: all}}
+fault:
+  role: chaostest.faults.hang
+  vars: {{hang_on: [{HUNG}], hang_seconds: {HANG_S}}}
+duration: 30s
+guardrails: {{interval: 1s}}
+recovery: {{within: 30s}}
+"""
+
+
+def _when(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_hung_apply_is_cut_at_the_deadline_and_every_host_rolled_back(project: Project):
+    lab = project.lab
+    project.write_config(
+        deadlines={"inject": f"{DEADLINE_S}s"},
+        blast_radius={"max_hosts": 5, "max_percent": 100, "allow_whole_group": True},
+    )
+    experiment = project.experiment("hang", EXPERIMENT)
+    env = {
+        **project.env(),
+        # The test-only collection first; the project's own for chaosrun.chaos.
+        "ANSIBLE_COLLECTIONS_PATH": f"{PROJECT}/tests/e2e/collections:{PROJECT}/collections",
+    }
+    done = subprocess.run(
+        [*CHAOSRUN, "run", str(experiment), "-i", str(lab.inventory)],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S + 300,  # without the deadline the run waits on the hang
+        env=env,
+        cwd=PROJECT,
+    )
+    assert done.returncode == 3, done.stdout[-3000:] + done.stderr[-3000:]
+    run_id = next(p.name for p in project.run_dir.iterdir() if (p / "journal.json").is_file())
+    journal = project.journal(run_id)
+    why = project.explain(run_id)
+    abort = journal["abort"]
+    assert abort["reason"].startswith(f"inject deadline of {DEADLINE_S}s passed"), why
+    assert list(abort["unfinished"]) == [HUNG], why
+    assert "Claim the host" in abort["unfinished"][HUNG], why
+    assert journal["status"] == "aborted" and journal["exit_code"] == 3
+    assert journal["rollback"]["ok"] is True, why
+    # The revert ended the hung step on its host (and found none on the other).
+    assert journal["rollback"].get("steps_ended") == [HUNG], why
+    inject = next(p for p in journal["phases"] if p["name"] == "inject")
+    took = _when(journal["ended_at"]) - _when(inject["started_at"])
+    assert took < DEADLINE_S + BOUND_S, f"{took:.1f}s from inject to the end\n{why}"
+    # On the hosts: the fault's file, its state and the blocked step are gone.
+    for host in (HUNG, DONE):
+        assert lab.on_host(host, f"ls /var/tmp/chaostest-hang-{run_id} 2>&1 | grep -c No") == "1"
+        assert run_id not in lab.active_dirs(host)
+    assert lab.on_host(HUNG, f"pgrep -f 'slee[p] {HANG_S}' || echo gone") == "gone"
+    reverts = lab.on_host(
+        DONE, f'grep -c \'"run_id": "{run_id}".*"ok": true\' {STATE_DIR}/history.jsonl'
+    )
+    assert reverts == "1", reverts
+    project.assert_no_active_fault()
+    print(f"hung apply: {took:.1f}s from inject to the end (deadline {DEADLINE_S}s)")
