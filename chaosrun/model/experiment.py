@@ -22,6 +22,7 @@ from chaosrun.base.errors import InvalidInput
 from chaosrun.base.thresholds import KEYS as THRESHOLDS
 from chaosrun.base.thresholds import Threshold, parse_amount
 from chaosrun.base.yamlpos import Positions, VaultValue, YamlProblem, load_yaml
+from chaosrun.model import fault_time
 from chaosrun.model.apiaccess import KEYS as ACCESS_KEYS
 from chaosrun.model.ramp_steps import parse_steps as parse_ramp
 from chaosrun.model.schema import Checker, place
@@ -124,6 +125,10 @@ class Defaults:
     guardrail_probes: tuple[Any, ...] = ()  # chaosrun.yml guardrails.probes, for every run
     source: str = "chaosrun.yml"  # where those probes come from, for messages
     max_ttl: float = 300.0  # chaosrun.yml lease.max_ttl: the longest lease_ttl allowed
+    # chaosrun.yml max_duration: the longest a fault may stay on (chaosrun.model.fault_time),
+    # and where that ceiling came from (`chaosrun.yml:31`, or the built-in default).
+    max_duration: float = fault_time.DEFAULT_S
+    max_duration_source: str = fault_time.DEFAULT_SOURCE
 
 
 @dataclass
@@ -312,6 +317,9 @@ def _build(
     rec_interval = c.duration(recovery.get("interval", "1s"), ("recovery", "interval"), 0.05)
     baseline = c.mapping(top.get("baseline", {}), ("baseline",), set(), {"window"}) or {}
     window = c.duration(baseline.get("window", "60s"), ("baseline", "window"), minimum=1)
+    if duration is not None and targets is not None:
+        held = fault_time.of(duration, targets.ramp)
+        fault_time.check(c, held, defaults.max_duration, defaults.max_duration_source)
     names: dict[str, tuple] = {}
     for probe in [*steady, *(guardrails.probes if guardrails else ()), *observe.probes]:
         if probe.name in names:
