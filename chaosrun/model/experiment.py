@@ -8,9 +8,10 @@ chaosrun.plan.validation so this module stays a pure parser.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -226,10 +227,12 @@ def parse_experiment(
 
 def _as_filed(text: str, path: Path, defaults: Defaults) -> AsFiled:
     """The experiment without its overrides: a `--set` may not repair a file's safety
-    fields, so the file's own problems raise."""
+    fields, so the file's own problems raise; but a shorter `--set duration` may bring a
+    fault under max_duration, which bounds what runs."""
     data, positions = load_yaml(text)
     checker = Checker(path, positions)
-    experiment = _build(checker, data, path, positions, defaults)
+    unbounded = replace(defaults, max_duration=math.inf)
+    experiment = _build(checker, data, path, positions, unbounded)
     checker.raise_if_errors()
     assert experiment is not None
     return AsFiled(experiment, data, defaults.source)

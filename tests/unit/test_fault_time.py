@@ -127,6 +127,10 @@ def test_a_shorter_set_runs_a_file_over_the_ceiling(tmp_path: Path) -> None:
     code, stdout, stderr = chaosrun(*command("plan", exp, tmp_path, "--set", "duration=10m"))
     assert code == 0, stderr
     assert "duration: 10m (ceiling: max_duration 1h from the built-in default)" in stdout
+    # Also beside an override that tightens a safety field (the file is read again as filed).
+    args = ["--set", "duration=10m", "--set", "blast_radius.max_hosts=1"]
+    code, stdout, stderr = chaosrun(*command("plan", exp, tmp_path, *args))
+    assert code == 0, stderr
 
 
 def test_plan_shows_the_ceiling_beside_the_duration(tmp_path: Path, config: Path) -> None:
