@@ -38,3 +38,17 @@ def format_duration(seconds: float) -> str:
         return f"{seconds:g}s"
     minutes, rest = divmod(seconds, 60)
     return f"{int(minutes)}m{rest:g}s" if rest else f"{int(minutes)}m"
+
+
+def say_duration(seconds: float) -> str:
+    """A duration as people write it, largest units first: 45s, 20m, 1h30m, 2d."""
+    if seconds < 60:
+        return f"{seconds:g}s"
+    parts, rest = [], seconds
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{int(count)}{unit}")
+    if rest:
+        parts.append(f"{rest:g}s")
+    return "".join(parts)

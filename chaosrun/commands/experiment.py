@@ -136,11 +136,13 @@ def plan(
 ) -> None:
     """Show what a run would do to which hosts; touches nothing."""
     use_vault(vault_id, vault_password_file)
-    from chaosrun.model import zones
+    from chaosrun.model import fault_time, zones
     from chaosrun.plan.planning import load_plan
 
     p = load_plan(project_file(experiment, "experiments"), inventory, overrides or [], seed)
     exp = p.experiment
+    held = fault_time.of(exp.duration, exp.targets.ramp)
+    ceiling = fault_time.ceiling_text(p.config.max_duration_s, p.config.max_duration_source)
     doc = {
         "experiment": {"title": exp.title, "file": str(exp.file), "severity": exp.severity},
         "inventory": str(p.inventory.path),
@@ -158,6 +160,8 @@ def plan(
             "ttl_s": p.ttl,
         },
         "duration_s": exp.duration,
+        "fault_on_s": held.seconds,
+        "max_duration": {"s": p.config.max_duration_s, "source": p.config.max_duration_source},
         "prometheus": p.prometheus_url,
         "steady_state": [s.name for s in exp.steady_state],
         "guardrails": {
@@ -188,7 +192,8 @@ def plan(
         f"fault: {exp.fault.role} inject -> verify active -> rollback -> verify inactive",
         f"  vars: {doc['fault']['vars']}",
         f"  on-host lease: {p.ttl}s (renewed while the run lives)",
-        f"duration: {exp.duration:g}s; Prometheus: {p.prometheus_url or 'none'}",
+        f"duration: {held.text()} (ceiling: {ceiling})",
+        f"Prometheus: {p.prometheus_url or 'none'}",
         f"steady state: {', '.join(doc['steady_state']) or 'none'}",
     ]
     for name, seconds, _ in p.report.detection:

@@ -17,9 +17,10 @@ from typing import Any
 import yaml
 
 from chaosrun.base import project as projects
+from chaosrun.base.durations import say_duration
 from chaosrun.base.errors import InvalidInput
 from chaosrun.base.yamlpos import Positions
-from chaosrun.model import apiaccess
+from chaosrun.model import apiaccess, fault_time
 from chaosrun.model.apiaccess import ApiAccess
 from chaosrun.model.blast_radius import Caps
 from chaosrun.model.schema import Checker
@@ -51,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
         "max_zones": 1,
         "allow_all_zones": False,
     },
+    "max_duration": say_duration(fault_time.DEFAULT_S),
     "lease": {"ttl": "30s", "renew_every": "5s", "max_ttl": "5m"},
     "deadlines": {"inject": "2m"},
     "audit": {"path": ".chaosrun/audit.jsonl"},
@@ -90,6 +92,10 @@ class Config:
     guardrail_probes: list[dict[str, Any]]
     windows: list[Window]
     caps: Caps
+    # The longest a fault may stay on in one run (chaosrun.model.fault_time), and where the
+    # ceiling came from: `file:line`, or the built-in default.
+    max_duration_s: float
+    max_duration_source: str
     lease_ttl_s: float
     lease_renew_every_s: float
     lease_max_ttl_s: float
@@ -240,6 +246,7 @@ def check(c: Checker, data: Any, base: Path, source: Path | None) -> Config | No
         "windows": check_windows(c, merged["blackout_windows"], ("blackout_windows",)),
         # Only the keys the file sets are attributed to it; the rest say "default".
         "caps": Caps().checked(c, data.get("blast_radius"), ("blast_radius",), str(c.file)),
+        **_max_duration(c, merged["max_duration"], "max_duration" in data),
         "audit_path": _path(c, merged["audit"]["path"], ("audit", "path"), base),
         "inventory": _optional_path(c, merged["inventory"], ("inventory",), base),
         "webhooks": _webhooks(c, merged["notifications"]["webhooks"]),
@@ -290,6 +297,16 @@ def _lease(c: Checker, lease: dict[str, Any]) -> dict[str, float | None]:
             "revert the fault",
         )
     return {"lease_ttl_s": ttl, "lease_renew_every_s": renew, "lease_max_ttl_s": max_ttl}
+
+
+def _max_duration(c: Checker, value: Any, in_file: bool) -> dict[str, Any]:
+    """The ceiling on how long a fault stays on, and where it came from."""
+    at = ("max_duration",)
+    seconds = _seconds(c, value, at)
+    if seconds is not None and seconds < 1:
+        c.err(at, "must be at least 1s")
+    source = f"{c.file}:{c.positions.line(at)}" if in_file else fault_time.DEFAULT_SOURCE
+    return {"max_duration_s": seconds, "max_duration_source": source}
 
 
 # Shorter than a busy controller takes to inject and verify even one host: every run

@@ -8,9 +8,10 @@ chaosrun.plan.validation so this module stays a pure parser.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from chaosrun.base.errors import InvalidInput
 from chaosrun.base.thresholds import KEYS as THRESHOLDS
 from chaosrun.base.thresholds import Threshold, parse_amount
 from chaosrun.base.yamlpos import Positions, VaultValue, YamlProblem, load_yaml
+from chaosrun.model import fault_time
 from chaosrun.model.apiaccess import KEYS as ACCESS_KEYS
 from chaosrun.model.ramp_steps import parse_steps as parse_ramp
 from chaosrun.model.schema import Checker, place
@@ -124,6 +126,10 @@ class Defaults:
     guardrail_probes: tuple[Any, ...] = ()  # chaosrun.yml guardrails.probes, for every run
     source: str = "chaosrun.yml"  # where those probes come from, for messages
     max_ttl: float = 300.0  # chaosrun.yml lease.max_ttl: the longest lease_ttl allowed
+    # chaosrun.yml max_duration: the longest a fault may stay on (chaosrun.model.fault_time),
+    # and where that ceiling came from (`chaosrun.yml:31`, or the built-in default).
+    max_duration: float = fault_time.DEFAULT_S
+    max_duration_source: str = fault_time.DEFAULT_SOURCE
 
 
 @dataclass
@@ -221,10 +227,12 @@ def parse_experiment(
 
 def _as_filed(text: str, path: Path, defaults: Defaults) -> AsFiled:
     """The experiment without its overrides: a `--set` may not repair a file's safety
-    fields, so the file's own problems raise."""
+    fields, so the file's own problems raise; but a shorter `--set duration` may bring a
+    fault under max_duration, which bounds what runs."""
     data, positions = load_yaml(text)
     checker = Checker(path, positions)
-    experiment = _build(checker, data, path, positions, defaults)
+    unbounded = replace(defaults, max_duration=math.inf)
+    experiment = _build(checker, data, path, positions, unbounded)
     checker.raise_if_errors()
     assert experiment is not None
     return AsFiled(experiment, data, defaults.source)
@@ -312,6 +320,9 @@ def _build(
     rec_interval = c.duration(recovery.get("interval", "1s"), ("recovery", "interval"), 0.05)
     baseline = c.mapping(top.get("baseline", {}), ("baseline",), set(), {"window"}) or {}
     window = c.duration(baseline.get("window", "60s"), ("baseline", "window"), minimum=1)
+    if duration is not None and targets is not None:
+        held = fault_time.of(duration, targets.ramp)
+        fault_time.check(c, held, defaults.max_duration, defaults.max_duration_source)
     names: dict[str, tuple] = {}
     for probe in [*steady, *(guardrails.probes if guardrails else ()), *observe.probes]:
         if probe.name in names:

@@ -139,7 +139,10 @@ def survey(experiments: Sequence[str]) -> dict[str, Any]:
                 default="",
                 min=0,
                 max=32,
-                help="How long the fault stays, e.g. 30s. Empty: the experiment's.",
+                help=(
+                    "How long the fault stays, e.g. 30s, at most chaosrun.yml's max_duration. "
+                    "Empty: the experiment's."
+                ),
             ),
             question(
                 "chaosrun_seed",

@@ -163,6 +163,8 @@ def defaults_from(cfg: project_config.Config) -> Defaults:
         guardrail_probes=tuple(cfg.guardrail_probes),
         source=str(cfg.source or "chaosrun.yml"),
         max_ttl=cfg.lease_max_ttl_s,
+        max_duration=cfg.max_duration_s,
+        max_duration_source=cfg.max_duration_source,
     )
 
 

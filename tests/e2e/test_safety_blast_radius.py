@@ -1,5 +1,6 @@
 """A selection over the blast-radius cap is refused by validate, plan and run, with numbers;
-an override that widens the cap is refused before any host is contacted."""
+an override that widens the cap, or holds the fault longer than max_duration, is refused
+before any host is contacted."""
 
 from __future__ import annotations
 
@@ -69,3 +70,20 @@ def test_an_override_that_widens_the_cap_is_refused_touching_no_host(project: Pr
     project.assert_no_active_fault()  # reads every host over SSH (and sudo) ...
     time.sleep(1)
     assert all(n > 0 for n in contacts(project, since).values())  # ... which the journal shows
+
+
+def test_a_fault_longer_than_max_duration_is_refused_touching_no_host(project: Project):
+    project.write_config(max_duration="10m")
+    exp = str(PROJECT / "experiments" / "kill-one-order.yml")
+    since = time.time()
+    done = project.chaosrun("run", exp, "-i", str(project.lab.inventory), "--set=duration=5h")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert (
+        f"kill-one-order.yml (--set duration): duration: 5h is longer than the ceiling "
+        f"max_duration 10m from {project.config_file}:" in done.stderr
+    ), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not project.run_dir.exists() and not project.audit_log.exists()
+    time.sleep(1)  # the journal's lines are written a moment after the fact
+    assert contacts(project, since) == dict.fromkeys(ORDER_HOSTS, 0)
+    assert all(project.lab.unit_active(h, "order-service") for h in ORDER_HOSTS)

@@ -28,6 +28,7 @@ def test_no_file_gives_every_default(tmp_path, monkeypatch):
     assert cfg.lease_ttl_s == 30 and cfg.lease_renew_every_s == 5
     assert cfg.lease_max_ttl_s == 300
     assert cfg.inject_deadline_s == 120
+    assert (cfg.max_duration_s, cfg.max_duration_source) == (3600, "the built-in default")
     assert cfg.caps.max_percent == 50 and not cfg.caps.allow_whole_group
     assert cfg.run_dir == tmp_path / ".chaosrun/runs"
     assert cfg.audit_path == tmp_path / ".chaosrun/audit.jsonl"
@@ -76,6 +77,9 @@ def test_values_and_relative_paths(tmp_path):
             "chaosrun.yml:2: lease.ttl: 600s is longer than lease.max_ttl (300s)",
         ),
         ("lease:\n  max_ttl: 1s\n", "chaosrun.yml:2: lease.max_ttl: must be at least 5s"),
+        ("max_duration: 0\n", "chaosrun.yml:1: max_duration: must be longer than zero"),
+        ("max_duration: 500ms\n", "chaosrun.yml:1: max_duration: must be at least 1s"),
+        ("max_duration: {hours: 1}\n", "chaosrun.yml:1: max_duration: not a duration"),
         ("deadlines:\n  inject: 5s\n", "chaosrun.yml:2: deadlines.inject: must be at least 10s"),
         ("deadlines:\n  inject: soon\n", "chaosrun.yml:2: deadlines.inject: not a duration"),
         ("runs_dir: x\n", "chaosrun.yml:1: runs_dir: unknown key"),
@@ -142,6 +146,7 @@ def test_the_shipped_example_is_the_defaults(tmp_path, monkeypatch):
         "lease_renew_every_s",
         "lease_max_ttl_s",
         "inject_deadline_s",
+        "max_duration_s",
         "run_dir",
         "audit_path",
         "freeze_file",
