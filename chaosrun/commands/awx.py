@@ -53,7 +53,7 @@ def export(
     file: ScheduleFileOpt = None,
 ) -> None:
     """Write AWX objects as JSON for `awx import` (awxkit/AWX 24.6.1)."""
-    from chaosrun.modes import awx, schedules
+    from chaosrun.modes import awx, schedule_sets, schedules
 
     target = awx.Target(
         organization=organization,
@@ -67,6 +67,7 @@ def export(
         template=template,
     )
     found = schedules.load(file)
+    schedule_sets.refuse_loosening(found, file)
     offered = awx.experiment_files(experiment or [])
     offered += [s.experiment for s in found if s.experiment not in offered]
     data = awx.export(target, awx.experiment_files(offered), found)

@@ -172,28 +172,35 @@ def recover(
     use_vault(vault_id, vault_password_file)
     use_runs_dir(runs_dir)
     cfg = project_config.load(config)
-    chosen, outcomes, problems = fleet.recover(
+    done = fleet.recover(
         cfg, _inventory(inventory), run, everything, state_dir_or_default(state_dir)
     )
-    failed = [k for k, v in outcomes.items() if v != "reverted"]
+    failed = [k for k, v in done.outcomes.items() if v != "reverted"]
     if as_json:
         emit_json(
             {
-                "faults": [f.as_dict() for f in chosen],
-                "outcomes": outcomes,
-                "unreachable": [{"host": p.host, "message": p.message} for p in problems],
+                "faults": [f.as_dict() for f in done.faults],
+                "outcomes": done.outcomes,
+                "steps_ended": done.steps_ended,
+                "unreachable": [{"host": p.host, "message": p.message} for p in done.problems],
             }
         )
     else:
-        if not outcomes:
+        if not done.outcomes:
             console.print("nothing to recover")
-        for key, outcome in sorted(outcomes.items()):
+        for host, runs in sorted(done.steps_ended.items()):
+            for run_id in runs:
+                console.print(
+                    f"{host}: ended a step of run {run_id} still running on the host",
+                    soft_wrap=True,
+                )
+        for key, outcome in sorted(done.outcomes.items()):
             console.print(f"{key}: {outcome}")
-        for p in problems:
+        for p in done.problems:
             info(f"[yellow]{p.host}: no answer, not recovered: {p.message}[/]")
     if failed:
         raise typer.Exit(5)
-    if problems:
+    if done.problems:
         raise typer.Exit(1)
 
 

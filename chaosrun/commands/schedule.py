@@ -38,26 +38,48 @@ def add(
     business_hours: Annotated[
         bool, typer.Option("--business-hours", help="Run only Mon-Fri 09:00-17:00 local.")
     ] = False,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Experiment override KEY=VALUE for every slot (repeatable; may only tighten "
+            "the safety fields).",
+        ),
+    ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a same-named one.")] = False,
     file: ScheduleFileOpt = None,
 ) -> None:
     """Add a schedule to the schedule file (then `chaosrun schedule install`)."""
-    from chaosrun.modes import schedules
+    from chaosrun.modes import schedule_sets, schedules
 
     raw: dict[str, Any] = {"name": name, "experiment": experiment, "cron": cron}
     if inventory:
         raw["inventory"] = inventory
     raw.update(timezone=timezone, jitter=jitter, probability=probability, min_gap=min_gap)
     raw["business_hours"] = business_hours
+    if overrides:
+        raw["set"] = _set_map(overrides)
     new = schedules.parse_one(raw, lambda at: f"--{at[-1]}".replace("_", "-"), ())
     if not (schedules.paths.project_root() / experiment).is_file():
         raise InvalidInput(f"--experiment: {experiment} not found in the project")
+    schedule_sets.refuse_added(new)
     current = schedules.load(file)
     if any(s.name == name for s in current) and not replace:
         raise InvalidInput(f"schedule {name!r} exists (use --replace)")
     kept = [s for s in current if s.name != name]
     path = schedules.save([*kept, new], file)
     info(f"added {name} to {path}; `chaosrun schedule install` puts it in the scheduler")
+
+
+def _set_map(overrides: list[str]) -> dict[str, str]:
+    """`--set KEY=VALUE` options as the schedule file's `set:` mapping."""
+    found: dict[str, str] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"--set {item!r}: expected KEY=VALUE, e.g. duration=30s")
+        found[key.strip()] = value
+    return found
 
 
 @app.command("remove")
@@ -82,9 +104,10 @@ def remove(
 def list_(file: ScheduleFileOpt = None, as_json: JsonOpt = False) -> None:
     """Show schedules, their next slots, when each last ran and how its last slot ended."""
     from chaosrun.model import config, cronexpr
-    from chaosrun.modes import schedule_install, schedules, slots
+    from chaosrun.modes import schedule_install, schedule_sets, schedules, slots
 
     found = schedules.load(file)
+    schedule_sets.refuse_loosening(found, file)
     audit_path = config.load().audit_path
     manifest = schedule_install.read_manifest(file) or {}
     now = dt.datetime.now(dt.UTC)

@@ -28,18 +28,24 @@ from chaosrun.model.schema import LocateChecker, field_name
 
 RULE = "an override may only tighten"
 Where = Callable[[tuple], str]
+# Where the overrides that reached a field were given, for a caller whose overrides are
+# not typed `--set` (a schedule's `set:`): their keys in, `file:line: ...` out.
+Place = Callable[[list[str]], str]
 
 
-def loosened(asked: Experiment, caps: Caps) -> list[str]:
+def loosened(asked: Experiment, caps: Caps, place: Place | None = None) -> list[str]:
     """One line per safety field that `asked`'s overrides made looser than its file (and,
-    where the file is silent, chaosrun.yml's `caps` and defaults) says; none without them."""
+    where the file is silent, chaosrun.yml's `caps` and defaults) says; none without them.
+    Each names the overrides as `place` says where they were given, else as `--set`."""
     if asked.as_filed is None:
         return []
     filed, project = asked.as_filed.experiment, asked.as_filed.project
     raw = asked.as_filed.data if isinstance(asked.as_filed.data, dict) else {}
 
     def where(path: tuple) -> str:
-        return f"{_place(asked, path)}: {field_name(path)}"
+        keys = _reaching(asked, path)
+        at = place(keys) if place and keys else _place(asked, path)
+        return f"{at}: {field_name(path)}"
 
     problems = _caps(filed, asked, caps, where)
     problems += _guardrails(filed, raw, asked, project, where)
@@ -71,15 +77,20 @@ def loosened(asked: Experiment, caps: Caps) -> list[str]:
 
 
 def _place(asked: Experiment, path: tuple) -> str:
-    """`file (--set key, ...)`: the overrides that reached the field at `path`, whether they
-    set it, a field above it or fields inside it."""
+    """`file (--set key, ...)`: the overrides that reached the field at `path`."""
+    keys = _reaching(asked, path)
+    return f"{asked.file} (--set {', '.join(keys)})" if keys else asked.locate(path)
+
+
+def _reaching(asked: Experiment, path: tuple) -> list[str]:
+    """The override keys that reached the field at `path`, whether they set it, a field
+    above it or fields inside it."""
     dotted = ".".join(str(p) for p in path)
-    keys = [
+    return [
         k
         for k in asked.overrides
         if k == dotted or dotted.startswith(f"{k}.") or k.startswith(f"{dotted}.")
     ]
-    return f"{asked.file} (--set {', '.join(keys)})" if keys else asked.locate(path)
 
 
 def _caps(filed: Experiment, asked: Experiment, project: Caps, where: Where) -> list[str]:

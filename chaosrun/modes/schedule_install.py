@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from chaosrun.base import paths
 from chaosrun.base.errors import ChaosrunError, InvalidInput
 from chaosrun.model import config, cronexpr
-from chaosrun.modes import slots
+from chaosrun.modes import schedule_sets, slots
 from chaosrun.modes.schedules import Schedule, schedules_path
 
 BACKENDS = ("cron", "crontab", "systemd")
@@ -365,13 +365,16 @@ def install(
 ) -> Installed:
     """Install every schedule with one backend, replacing what an earlier install wrote.
     `schedule_file` is the file the schedules came from (default: CHAOSRUN_SCHEDULES, else
-    the project's)."""
+    the project's). A schedule whose `set:` loosens its experiment's safety refuses the
+    install (chaosrun.modes.schedule_sets), before anything is written or removed."""
     if backend not in BACKENDS:
         raise InvalidInput(f"unknown backend {backend!r} (use one of {', '.join(BACKENDS)})")
     if not schedules:
         raise InvalidInput(f"{schedules_path(schedule_file)}: no schedules to install")
     if backend == "cron" and "." in cron_path.name:
         raise InvalidInput(f"{cron_path}: cron ignores files in cron.d whose name has a dot")
+    # Before an earlier install is replaced: a refused file leaves that one as it was.
+    schedule_sets.refuse_loosening(schedules, schedule_file)
     cfg = config.load()
     where = Where.here(schedule_file)
     if manifest_path(schedule_file).is_file():

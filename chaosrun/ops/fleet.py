@@ -4,7 +4,8 @@ The hosts are the source of truth: every active fault has a state directory on i
 host (run id, role, since, lease expiry, its ONE revert script). `status` reads them
 with a read-only script (what the collection's `fault_status` module reports, for
 playbooks), so it works from any controller, with the hosts' freeze markers (`chaosrun
-freeze -i`) beside them; `recover` runs each orphaned fault's own revert script. Both
+freeze -i`) beside them; `recover` ends each orphaned run's steps still running on a
+host (a hung inject of a dead controller), then runs its faults' own revert scripts. Both
 reach every host at once over one SSH connection each (chaosrun.hosts.hostshell, as Ansible
 reaches the host): no ansible-playbook start. `abort` asks a live run on this controller
 to roll back (an abort request in its run directory, then SIGTERM).
@@ -37,7 +38,14 @@ from chaosrun.base.hostlayout import (
     frozen_marker,
 )
 from chaosrun.hosts import artifacts
-from chaosrun.hosts.hostshell import Answer, HostShell, end_run_script, run_all_twice
+from chaosrun.hosts.hostshell import (
+    STEP_ENDED,
+    Answer,
+    HostShell,
+    end_run_script,
+    run_all_twice,
+    stop_steps_script,
+)
 from chaosrun.hosts.inventory import load_inventory
 from chaosrun.model import audit, safety
 from chaosrun.model.config import Config
@@ -317,45 +325,66 @@ def _listed_fault(fields: list[str], now: int | None, state_dir: str) -> dict[st
     }
 
 
+@dataclass
+class Recovery:
+    """What `recover` did: the faults acted on, host/role -> outcome ("reverted" or why
+    not), the hosts that did not answer, and per host the runs whose steps still running
+    there it ended (a hung inject of a dead controller)."""
+
+    faults: list[Fault]
+    outcomes: dict[str, str]
+    problems: list[HostProblem]
+    steps_ended: dict[str, list[str]]
+
+
 def recover(
     config: Config,
     inventory: Path,
     run_id: str | None,
     everything: bool,
     state_dir: str = STATE_DIR,
-) -> tuple[list[Fault], dict[str, str], list[HostProblem]]:
-    """Run the revert script of every orphaned fault (of `run_id`, or all of them), and
-    cut what a killed controller left in its run's directory (chaosrun.hosts.artifacts).
-    Returns the faults acted on, host/role -> outcome, and hosts that did not answer."""
+) -> Recovery:
+    """End the steps still running on the hosts of every orphaned run chosen (of `run_id`,
+    or all of them), run its faults' revert scripts, and cut what a killed controller left
+    in its run's directory (chaosrun.hosts.artifacts)."""
     if bool(run_id) == everything:
         raise InvalidInput("recover: give exactly one of --run ID or --all")
     with _fleet(inventory, "all") as shell:
         found = _survey(config, shell, state_dir)
-        chosen, outcomes, live = _recover_on(shell, found, run_id, everything, state_dir)
+        done, live = _recover_on(shell, found, run_id, everything, state_dir)
     swept = artifacts.sweep_ended(config.run_dir)
-    failed = sum(1 for v in outcomes.values() if v != "reverted")
-    targets = sorted({f.host for f in chosen})
+    failed = sum(1 for v in done.outcomes.values() if v != "reverted")
+    targets = sorted({f.host for f in done.faults})
     entry = audit.record(
         config.audit_path,
         "recover",
-        "failed" if failed else ("recovered" if outcomes else "nothing_to_recover"),
+        "failed" if failed else ("recovered" if done.outcomes else "nothing_to_recover"),
         run_id=run_id,
         targets=targets,
-        faults=outcomes,
+        faults=done.outcomes,
+        steps_ended=done.steps_ended,
         skipped_live_runs=live,
         swept_runs=sorted(swept),
     )
-    if outcomes:
+    if done.outcomes:
         audit.announce(config.webhooks, "recover", entry)
-    return chosen, outcomes, found.problems
+    done.problems = found.problems
+    return done
+
+
+# Heads each run's part of a host's recover script: its index among the host's runs, so
+# the steps ended below it are that run's.
+_RUN_HEAD = "chaosrun-recover-run"
 
 
 def _recover_on(
     shell: HostShell, found: Survey, run_id: str | None, everything: bool, state_dir: str
-) -> tuple[list[Fault], dict[str, str], list[str]]:
-    """Revert the chosen orphaned faults, every host at once: the faults acted on, their
-    outcomes, and the live runs left alone. Each run recovered on a host is first marked
-    ended there, as a rollback does: an inject of it still under way cannot arm after."""
+) -> tuple[Recovery, list[str]]:
+    """Revert the chosen orphaned faults, every host at once: what was done, and the live
+    runs left alone. On each host, each run recovered there first has its steps still
+    running ended (stop_steps_script: its controller is dead, so none of them is wanted; a
+    hung apply would hold the locks the revert waits for, and could apply after it), then
+    is marked ended, as a rollback does: an inject of it still under way cannot arm after."""
     chosen = [f for f in found.faults if everything or f.run_id == run_id]
     live = sorted({f.run_id for f in chosen if not f.orphaned})
     if run_id and live:
@@ -366,20 +395,40 @@ def _recover_on(
     by_host: dict[str, list[Fault]] = {}
     for fault in chosen:
         by_host.setdefault(fault.host, []).append(fault)
+    runs = {h: sorted({f.run_id for f in items}) for h, items in by_host.items()}
     scripts = {
-        h: end_run_script(state_dir, sorted({f.run_id for f in items}), "recover")
+        h: "".join(f"echo {_RUN_HEAD} {i}; {stop_steps_script(r)}" for i, r in enumerate(runs[h]))
+        + end_run_script(state_dir, runs[h], "recover")
         + " ; ".join(_recover_script(f) for f in items)
         for h, items in by_host.items()
     }
     # Not asked twice: a revert script that ran once is not run again behind the user's back.
     answers = shell.run_all(scripts, REVERT_TIMEOUT_S)
     outcomes: dict[str, str] = {}
+    steps_ended: dict[str, list[str]] = {}
     for host, items in by_host.items():
         answer = answers[host]
         for fault in items:
             done = f"REVERTED:{fault.role}" in answer.out
             outcomes[f"{host}/{fault.role}"] = "reverted" if done else _last_line(answer)
-    return chosen, outcomes, live
+        ended = _steps_ended(answer.out, runs[host])
+        if ended:
+            steps_ended[host] = ended
+    return Recovery(chosen, outcomes, [], steps_ended), live
+
+
+def _steps_ended(out: str, runs: list[str]) -> list[str]:
+    """The runs (of `runs`, in the script's order) whose part of the output says a step of
+    theirs was ended."""
+    ended: list[str] = []
+    current: str | None = None
+    for line in out.splitlines():
+        head, _, index = line.partition(" ")
+        if head == _RUN_HEAD and index.isdigit() and int(index) < len(runs):
+            current = runs[int(index)]
+        elif STEP_ENDED in line and current is not None and current not in ended:
+            ended.append(current)
+    return ended
 
 
 def _last_line(answer: Any) -> str:

@@ -1,13 +1,17 @@
-"""The inject deadline on the lab: a fault whose apply really hangs on one host (the
-test-only role chaostest.faults.hang, tests/e2e/collections) ends the run within the
-deadline plus a bound, rolled back on every host (measured on the hosts: the fault's file,
-its state and its blocked step are gone), aborted (exit 3) with the journal naming the
-deadline and the host that had not finished.
+"""A fault whose apply really hangs on one host (the test-only role chaostest.faults.hang,
+tests/e2e/collections), on the lab. The inject deadline ends the run within the deadline
+plus a bound, rolled back on every host (measured on the hosts: the fault's file, its state
+and its blocked step are gone), aborted (exit 3) with the journal naming the deadline and
+the host that had not finished. A controller SIGKILLed during the hang leaves it to
+`recover`, which ends the hung step first: it returns in seconds, not after the 120 s wait
+for the lock the step holds, and the step cannot apply after it.
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import time
 from datetime import datetime
 
 import pytest
@@ -16,6 +20,7 @@ from safety_support import (  # noqa: F401  (fixtures)
     PROJECT,
     STATE_DIR,
     Project,
+    kill_group,
     project_fixture,
     safety_lab_fixture,
 )
@@ -38,6 +43,17 @@ duration: 30s
 guardrails: {{interval: 1s}}
 recovery: {{within: 30s}}
 """
+
+
+def _hang(on: str, seconds: int) -> str:
+    return EXPERIMENT.replace(f'"{HUNG}:{DONE}"', on).replace(str(HANG_S), str(seconds))
+
+
+def _use_test_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The test-only collection first; the project's own for chaosrun.chaos.
+    monkeypatch.setenv(
+        "ANSIBLE_COLLECTIONS_PATH", f"{PROJECT}/tests/e2e/collections:{PROJECT}/collections"
+    )
 
 
 def _when(stamp: str) -> float:
@@ -90,3 +106,49 @@ def test_a_hung_apply_is_cut_at_the_deadline_and_every_host_rolled_back(project:
     assert reverts == "1", reverts
     project.assert_no_active_fault()
     print(f"hung apply: {took:.1f}s from inject to the end (deadline {DEADLINE_S}s)")
+
+
+RECOVER_HANG_S = 614  # this test's blocked apply, found on the host by this number
+
+
+def test_recover_ends_the_hung_step_of_a_killed_controller_at_once(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+):
+    lab = project.lab
+    # A lease (the dead-man) and a deadline far longer than the test: only recover acts.
+    project.write_config(
+        lease={"ttl": "600s", "renew_every": "5s", "max_ttl": "600s"},
+        deadlines={"inject": "10m"},
+        blast_radius={"max_hosts": 5, "max_percent": 100, "allow_whole_group": True},
+    )
+    _use_test_collection(monkeypatch)
+    experiment = project.experiment("hang-kill", _hang(HUNG, RECOVER_HANG_S))
+    proc = project.start("run", str(experiment), "-i", str(lab.inventory))
+    try:
+        run_id, _ = project.wait_for_phase(proc, "inject")
+        hung = f"pgrep -f 'slee[p] {RECOVER_HANG_S}' || echo gone"
+        deadline = time.monotonic() + 120
+        while lab.on_host(HUNG, hung) == "gone":
+            assert proc.poll() is None and time.monotonic() < deadline, "the apply never hung"
+            time.sleep(0.5)
+    finally:
+        kill_group(proc, signal.SIGKILL)
+        proc.wait(10)
+    time.sleep(2)  # the controller's guardian ends its ssh clients; the host's step goes on
+    assert lab.on_host(HUNG, hung) != "gone"
+    started = time.monotonic()
+    done = project.chaosrun("recover", "-i", str(lab.inventory), "--run", run_id, timeout=180)
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert f"{HUNG}: ended a step of run {run_id} still running on the host" in said, said
+    assert f"{HUNG}/hang: reverted" in said, said
+    assert took < 60, f"recover took {took:.1f}s: it waited for the hung step's lock"
+    # On the host: the step is gone, the fault undone (its file), nothing of the run left.
+    assert lab.on_host(HUNG, hung) == "gone"
+    assert lab.on_host(HUNG, f"ls /var/tmp/chaostest-hang-{run_id} 2>&1 | grep -c No") == "1"
+    assert lab.active_dirs(HUNG) == []
+    (entry,) = [e for e in project.audit() if e["action"] == "recover"]
+    assert entry["outcome"] == "recovered" and entry["steps_ended"] == {HUNG: [run_id]}
+    project.assert_no_active_fault()
+    print(f"recover after a SIGKILL during a hung apply: {took:.1f}s")

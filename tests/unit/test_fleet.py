@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import pytest
 
 from chaosrun.base import liveness
 from chaosrun.base.errors import InvalidInput, Refused
+from chaosrun.hosts import hostshell
 from chaosrun.hosts.hostshell import Answer
 from chaosrun.model import audit, config
 from chaosrun.ops import fleet
@@ -175,12 +178,49 @@ def test_recover_runs_revert_scripts_and_clears_a_failed_injects_directory(tmp_p
     state = state_with_faults(tmp_path, "ops@elsewhere-controller:1")
     (state / "active" / "r1" / "lease").write_text("1\n")  # ran out: orphaned
     use_shell(monkeypatch, LocalShell(["order-1"]))
-    _, outcomes, problems = fleet.recover(cfg(tmp_path), tmp_path / "hosts", None, True, str(state))
+    done = fleet.recover(cfg(tmp_path), tmp_path / "hosts", None, True, str(state))
+    outcomes, problems = done.outcomes, done.problems
     assert outcomes == {"order-1/service_stop": "reverted", "order-1/process_kill": "reverted"}
     assert (tmp_path / "undone").read_text().strip() == "undone"
     assert not (state / "active" / "r2").exists() and not problems
     (entry,) = list(audit.read(cfg(tmp_path).audit_path))
     assert entry["outcome"] == "recovered" and entry["targets"] == ["order-1"]
+
+
+def _hung_step(state, run_id: str, seconds: int) -> subprocess.Popen:
+    """A fault step of `run_id` in a session of its own (as sshd starts one), hung in its
+    apply under the host's lock (`sleep seconds`), as the arm step holds it."""
+    script = (
+        f"# {hostshell.STEP_MARK} {run_id} service_stop (the step mark)\n"
+        f"exec 9>>{state}/lock; flock 9; sleep {seconds}\n"
+    )
+    return subprocess.Popen(["setsid", "/bin/sh", "-c", script])
+
+
+def test_recover_ends_a_dead_runs_hung_step_first_and_says_so(tmp_path, monkeypatch):
+    """The step holds the host's lock the end of the run waits for (up to 120 s): recover
+    ends it first, so it returns at once, reverted, and says which run's step it ended."""
+    state = state_with_faults(tmp_path, "ops@elsewhere-controller:1")
+    (state / "active" / "r1" / "lease").write_text("1\n")  # ran out: orphaned
+    (state / "lock").touch()
+    hung, other = _hung_step(state, "r1", 614), _hung_step(tmp_path, "r10", 615)
+    try:
+        time.sleep(0.5)
+        use_shell(monkeypatch, LocalShell(["order-1"]))
+        started = time.monotonic()
+        done = fleet.recover(cfg(tmp_path), tmp_path / "hosts", "r1", False, str(state))
+        assert time.monotonic() - started < 10
+        assert done.outcomes == {"order-1/service_stop": "reverted"}
+        assert done.steps_ended == {"order-1": ["r1"]}
+        assert hung.wait(5) == -9
+        assert other.poll() is None  # another run's step (r1 is a prefix of r10)
+        (entry,) = list(audit.read(cfg(tmp_path).audit_path))
+        assert entry["steps_ended"] == {"order-1": ["r1"]} and entry["outcome"] == "recovered"
+    finally:
+        for proc in (hung, other):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def test_listing_parser_trusts_the_hosts_clock():

@@ -1,0 +1,105 @@
+"""A schedule's `set:` checked before it reaches a scheduler: like `--set`, it may only
+tighten the experiment's safety (chaosrun.model.tighten). Its slots would each refuse such
+an entry (exit 2) long after it was installed; `schedule add|list|install` and `awx export`
+refuse it up front instead, naming the schedule file's line, the entry and the field.
+
+An experiment file that is missing or invalid on its own, or a `chaosrun.yml` named by an
+entry's `env:` that cannot be read, is left to its slots (and to `chaosrun validate`):
+what is checked here is what the entry's `set:` adds to the experiment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from chaosrun.base import paths
+from chaosrun.base.errors import InvalidInput
+from chaosrun.model import config, tighten
+from chaosrun.model.config import Located
+from chaosrun.model.experiment import load_experiment, touches_safety
+from chaosrun.modes.schedules import Schedule, schedules_path
+from chaosrun.plan.planning import defaults_from
+
+# Where an entry's overrides were given: the schedule, its index, the override keys.
+Place = Callable[[Schedule, int, list[str]], str]
+
+
+def refuse_loosening(scheds: Sequence[Schedule], explicit: str | Path | None = None) -> None:
+    """InvalidInput (exit 2) naming every entry of the schedule file whose `set:` loosens
+    its experiment's safety, each by the file's line of the key, the entry and the field."""
+    path = schedules_path(explicit)
+    doc = Located(path, path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def place(sched: Schedule, index: int, keys: list[str]) -> str:
+        at = ("schedules", index, "set", keys[0])
+        line = doc.lines.get(at, doc.lines.get(at[:3])) if doc else None
+        fields = ", ".join(f"set.{k}" for k in keys)
+        return f"{path}{f':{line}' if line else ''}: schedules[{index}].{fields} ({sched.name})"
+
+    _raise(problems(scheds, place))
+
+
+def refuse_added(sched: Schedule) -> None:
+    """InvalidInput (exit 2) when a schedule given on the command line loosens (`--set`)."""
+
+    def place(one: Schedule, _index: int, keys: list[str]) -> str:
+        return f"schedule {one.name} (--set {', '.join(keys)})"
+
+    _raise(problems([sched], place))
+
+
+def problems(scheds: Sequence[Schedule], place: Place) -> list[str]:
+    """One line per safety field an entry's `set:` loosens, or per problem its `set:` makes
+    in an experiment that is valid without it."""
+    found: list[str] = []
+    configs: dict[str | None, config.Config | None] = {}
+    for index, sched in enumerate(scheds):
+        if not touches_safety(sched.overrides):
+            continue
+        given = sched.env.get(config.ENV_VAR)
+        if given not in configs:
+            configs[given] = _config(given)
+        cfg = configs[given]
+        if cfg is not None:
+            found += _loosened(sched, cfg, lambda keys, s=sched, i=index: place(s, i, keys))
+    return found
+
+
+def _config(given: str | None) -> config.Config | None:
+    """The chaosrun.yml an entry's slots read: its `env:`'s, else this shell's (install
+    carries it into the entries). None when the entry's own cannot be read: its slots
+    fail on that, naming it."""
+    if not given:
+        return config.load()
+    try:
+        return config.load(_in_project(given))
+    except InvalidInput:
+        return None
+
+
+def _loosened(sched: Schedule, cfg: config.Config, place: tighten.Place) -> list[str]:
+    file = _in_project(sched.experiment)
+    defaults = defaults_from(cfg)  # the run's, read as a slot reads them
+    try:
+        load_experiment(file, [], defaults)
+    except InvalidInput:
+        return []  # the file's own problem, not the entry's
+    overrides = [f"{k}={v}" for k, v in sorted(sched.overrides.items())]
+    try:
+        asked = load_experiment(file, overrides, defaults)
+    except InvalidInput as exc:
+        return [f"{place(list(sched.overrides))}: {line}" for line in str(exc).splitlines()]
+    return tighten.loosened(asked, cfg.caps, place)
+
+
+def _in_project(relative: str) -> Path:
+    """A path of the schedule file as its slot reads it (the slot runs in the project)."""
+    path = Path(os.path.expanduser(relative))
+    return path if path.is_absolute() else paths.project_root() / path
+
+
+def _raise(found: list[str]) -> None:
+    if found:
+        raise InvalidInput("\n".join(found))
