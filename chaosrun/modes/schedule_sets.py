@@ -1,7 +1,9 @@
 """A schedule's `set:` checked before it reaches a scheduler: like `--set`, it may only
-tighten the experiment's safety (chaosrun.model.tighten). Its slots would each refuse such
-an entry (exit 2) long after it was installed; `schedule add|list|install` and `awx export`
-refuse it up front instead, naming the schedule file's line, the entry and the field.
+tighten the experiment's safety (chaosrun.model.tighten) and may not ask a fault longer
+than chaosrun.yml's `max_duration` (checked as the experiment is read). Its slots would
+each refuse such an entry (exit 2) long after it was installed; `schedule add|list|install`
+and `awx export` refuse it up front instead, naming the schedule file's line, the entry and
+the field.
 
 An experiment file that is missing or invalid on its own, or a `chaosrun.yml` named by an
 entry's `env:` that cannot be read, is left to its slots (and to `chaosrun validate`):
@@ -18,7 +20,7 @@ from chaosrun.base import paths
 from chaosrun.base.errors import InvalidInput
 from chaosrun.model import config, tighten
 from chaosrun.model.config import Located
-from chaosrun.model.experiment import load_experiment, touches_safety
+from chaosrun.model.experiment import load_experiment
 from chaosrun.modes.schedules import Schedule, schedules_path
 from chaosrun.plan.planning import defaults_from
 
@@ -56,7 +58,7 @@ def problems(scheds: Sequence[Schedule], place: Place) -> list[str]:
     found: list[str] = []
     configs: dict[str | None, config.Config | None] = {}
     for index, sched in enumerate(scheds):
-        if not touches_safety(sched.overrides):
+        if not sched.overrides:
             continue
         given = sched.env.get(config.ENV_VAR)
         if given not in configs:

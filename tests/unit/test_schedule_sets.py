@@ -128,3 +128,19 @@ def test_an_entry_is_held_to_the_chaosrun_yml_its_slots_read(project: Path):
     ) in err, err
     schedules(project, entry.replace("    env: {CHAOSRUN_CONFIG: strict.yml}\n", ""))
     assert chaosrun("schedule", "list")[0] == 0  # the project's chaosrun.yml has no such cap
+
+
+def test_a_set_that_asks_a_longer_fault_than_max_duration_is_refused(project: Path):
+    (project / "chaosrun.yml").write_text(
+        f"audit: {{path: {project / 'audit.jsonl'}}}\nmax_duration: 10m\n"
+    )
+    path = schedules(project, TIGHT.replace("duration: 2s", "duration: 5h"))
+    code, _, err = chaosrun("schedule", "list")
+    assert code == 2, err
+    assert f"{path}:5: schedules[0].set.blast_radius.max_hosts, set.duration (tight): " in err
+    assert "duration: 5h is longer than the ceiling max_duration 10m from" in err, err
+    add = ("schedule", "add", "long", "--experiment", "experiments/good.yml", "--cron", GAP)
+    schedules(project, TIGHT)
+    code, _, err = chaosrun(*add, "--set", "duration=2h")
+    assert code == 2 and "schedule long (--set duration): " in err, err
+    assert "long" not in path.read_text()
