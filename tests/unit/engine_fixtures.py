@@ -1,8 +1,10 @@
 """Shared helpers for the engine's unit tests: fixture paths, a tiny Prometheus, and the
-command line run in a fresh interpreter."""
+command line run in a fresh interpreter or in this one."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -12,6 +14,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from chaosrun import cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "engine"
 INVENTORY = FIXTURES / "inventory.yml"
@@ -100,3 +104,19 @@ class FakePrometheus:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def main_in_process(*args: str) -> tuple[int, str, str]:
+    """The command line's own entry point in this process: (exit code, stdout, stderr), as
+    `chaosrun` exits and prints (one-line errors); a fresh interpreter per call is slow."""
+    out, err = io.StringIO(), io.StringIO()
+    old, sys.argv = sys.argv, ["chaosrun", *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            cli.main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = old
+    return code, out.getvalue(), err.getvalue()

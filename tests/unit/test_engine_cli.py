@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
+from engine_fixtures import main_in_process as chaosrun
 
-from chaosrun import cli
 from chaosrun.hosts import rolespec
 
 
@@ -21,20 +18,6 @@ def _collections(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CHAOSRUN_CONFIG", str(tmp_path / "chaosrun.yml"))
     (tmp_path / "chaosrun.yml").write_text(f"run_dir: {tmp_path / 'runs'}\n")
     rolespec.load_role.cache_clear()
-
-
-def chaosrun(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    old, sys.argv = sys.argv, ["chaosrun", *args]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = old
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_validate_prints_detection_time_and_rate_warning() -> None:

@@ -6,16 +6,13 @@ touched); `plan` shows the ceiling beside the duration."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
+from engine_fixtures import main_in_process as chaosrun
 
-from chaosrun import cli
 from chaosrun.base.durations import say_duration
 from chaosrun.hosts import rolespec
 from chaosrun.hosts.inventory import load_inventory
@@ -36,21 +33,6 @@ def config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     rolespec.load_role.cache_clear()
     load_inventory(str(INVENTORY))  # Ansible loaded here: its start-up warnings are not ours
     return path
-
-
-def chaosrun(*args: str) -> tuple[int, str, str]:
-    """The command line's own entry point (its exit codes and one-line errors)."""
-    out, err = io.StringIO(), io.StringIO()
-    old, sys.argv = sys.argv, ["chaosrun", *args]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = old
-    return code, out.getvalue(), err.getvalue()
 
 
 def command(name: str, experiment: Path, tmp_path: Path, *args: str) -> list[str]:

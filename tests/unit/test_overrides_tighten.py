@@ -5,15 +5,12 @@ a schedule slot and an AWX survey's `--set=...` argv reach it."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import sys
 from pathlib import Path
 
 import pytest
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
+from engine_fixtures import main_in_process as chaosrun
 
-from chaosrun import cli
 from chaosrun.base.errors import InvalidInput
 from chaosrun.hosts import rolespec
 from chaosrun.hosts.inventory import load_inventory
@@ -53,21 +50,6 @@ def checked(*overrides: str):
     cfg = project_config.load()
     exp = load_experiment(GOOD, list(overrides), defaults_from(cfg))
     return check(exp, load_inventory(str(INVENTORY)), cfg.caps)
-
-
-def chaosrun(*args: str) -> tuple[int, str, str]:
-    """The command line's own entry point (its exit codes and one-line errors)."""
-    out, err = io.StringIO(), io.StringIO()
-    old, sys.argv = sys.argv, ["chaosrun", *args]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = old
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.mark.parametrize(

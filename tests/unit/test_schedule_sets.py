@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from engine_fixtures import GOOD
-from test_overrides_tighten import chaosrun
+from engine_fixtures import main_in_process as chaosrun
 
 GAP = "0 4 * * *"
 TIGHT = """\
