@@ -32,13 +32,24 @@ def last_words() -> Iterator[None]:
     """What a run prints once it ended: when nobody reads any more (`chaosrun run | tee`
     and tee died), the lines are dropped and the exit code stays the run's, instead of 1
     from the broken pipe (rich turns one into SystemExit(1))."""
-    try:
+    # rich's SystemExit(1) on a broken pipe: the exit code stays the caller's.
+    with contextlib.suppress(OSError, SystemExit):
         yield
-        sys.stdout.flush()
-    except (OSError, SystemExit):
-        # The interpreter flushes stdout again as it exits: into nothing, not an error.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _into_nothing()
+
+
+def _into_nothing() -> None:
+    """Flush stdout and stderr, and point each that can no longer be written into
+    /dev/null. A buffered stream (PYTHONUNBUFFERED unset, as in most shells) keeps what it
+    failed to write, and the interpreter flushes it again as it exits: a failure there
+    makes the exit code 120. rich, on a broken pipe, points only stdout into nothing,
+    whichever stream broke (`2>&1 | tee`: stderr too)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def exit_with(outcome: Any, redactor: Any, progress_on_stderr: bool) -> None:

@@ -95,10 +95,15 @@ app(sys.argv[2:])
 """
 
 
+@pytest.mark.parametrize("buffered", [True, False])
 @pytest.mark.parametrize("code", [3, 5])
-def test_the_exit_code_is_the_runs_when_nobody_reads_its_output(code: int) -> None:
-    """`chaosrun run ... | head` (or tee that died): the run's last lines meet a closed
-    pipe, and its exit code must still be the run's, not 1 from the broken pipe."""
+def test_the_exit_code_is_the_runs_when_nobody_reads_its_output(code: int, buffered: bool) -> None:
+    """`chaosrun run ... 2>&1 | tee` and tee died: the run's last lines meet a closed pipe,
+    and its exit code must still be the run's, not 1 from the broken pipe nor 120 from the
+    interpreter's last flush (streams buffered, as in a shell without PYTHONUNBUFFERED)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
     read, write = os.pipe()
     os.close(read)  # nobody reads: every write fails with EPIPE
     try:
@@ -106,6 +111,7 @@ def test_the_exit_code_is_the_runs_when_nobody_reads_its_output(code: int) -> No
             [sys.executable, "-c", LAST_WORDS, str(code)],
             stdout=write,
             stderr=write,
+            env=env,
             timeout=60,
             check=False,
         )
