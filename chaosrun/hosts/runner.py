@@ -215,9 +215,7 @@ def playbook_args(*args: str) -> str:
 def forks_args(hosts: int) -> list[str]:
     """Every selected host at once (a fault lands on all of them together), unless the
     user's Ansible configuration sets forks: then theirs holds."""
-    if ansiblecfg.is_set("DEFAULT_FORKS"):
-        return []
-    return ["--forks", str(max(5, hosts))]
+    return [] if ansiblecfg.is_set("DEFAULT_FORKS") else ["--forks", str(forks(hosts))]
 
 
 def forks(hosts: int) -> int:

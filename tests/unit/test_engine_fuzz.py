@@ -6,18 +6,15 @@ stay under a minute, `make test` all 2,200."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 import typer
 import yaml
-from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
+from engine_fixtures import COLLECTIONS, GOOD, INVENTORY, main_in_process
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -90,18 +87,8 @@ def _collections():
 def validate(text: str) -> tuple[int, str]:
     path = WORK / "exp.yml"
     path.write_text(text)
-    err = io.StringIO()
-    argv = ["chaosrun", "validate", str(path), "-i", str(INVENTORY)]
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        old, sys.argv = sys.argv, argv
-        try:
-            cli.main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        finally:
-            sys.argv = old
-    return code, err.getvalue()
+    code, _, err = main_in_process("validate", str(path), "-i", str(INVENTORY))
+    return code, err
 
 
 def assert_named_error(code: int, message: str) -> None:
