@@ -44,6 +44,15 @@ class RoleSpec:
     def secret_options(self) -> set[str]:
         return {k for k, v in self.all_options().items() if isinstance(v, dict) and v.get("no_log")}
 
+    def missing_entry_points(self) -> list[str]:
+        """ENTRY_POINTS without a tasks file: the engine's playbook imports all three."""
+        tasks = self.path / "tasks"
+        return [
+            name
+            for name in ENTRY_POINTS
+            if not (tasks / f"{name}.yml").is_file() and not (tasks / f"{name}.yaml").is_file()
+        ]
+
     def irreversible(self) -> bool:
         return any(bool((ep or {}).get("irreversible")) for ep in self.entry_points.values())
 

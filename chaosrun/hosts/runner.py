@@ -179,6 +179,35 @@ def fault_playbook() -> Path:
     return paths.fault_playbook()
 
 
+# fault.yml runs each entry point as a play of its own, in this order (and verify again
+# in its last play, the one stage that may follow).
+ENTRY_POINT_ORDER = ("rollback", "inject", "verify")
+
+
+def check_entry_points(entry_points: Sequence[str], then: Sequence[str] = ()) -> None:
+    """Refuse what fault.yml cannot run: entry points out of ENTRY_POINT_ORDER, or a stage
+    to follow that is not verify alone (a bug of the caller, never of the user)."""
+    ordered = [e for e in ENTRY_POINT_ORDER if e in entry_points]
+    if list(entry_points) != ordered or list(then) not in ([], ["verify"]):
+        raise ValueError(f"fault.yml cannot run {list(entry_points)} then {list(then)}")
+
+
+def fault_playbook_command(cmdline: str) -> dict[str, str]:
+    """ansible_runner.run's arguments that start fault.yml: Ansible's ansible-playbook run
+    by chaosrun.hosts.playbook_main, which keeps compiled templates across the play's
+    workers; plain ansible-playbook when CHAOSRUN_TEMPLATE_CACHE=0."""
+    playbook = str(fault_playbook())
+    if os.environ.get("CHAOSRUN_TEMPLATE_CACHE", "1") == "0":
+        return {"cmdline": cmdline, "playbook": playbook}
+    # With `binary`, ansible-runner runs that program with the cmdline as given (its "raw"
+    # mode) and adds the inventory and extra arguments, not the playbook.
+    main = f"-m {PLAYBOOK_MAIN} {cmdline} {shlex.quote(playbook)}"
+    return {"binary": sys.executable, "cmdline": main, "playbook": playbook}
+
+
+PLAYBOOK_MAIN = "chaosrun.hosts.playbook_main"
+
+
 def runner_env() -> dict[str, str]:
     """What ansible-playbook needs from the engine, added to the user's own setup: the
     collection roots are the user's plus the bundled copy's, this venv's tools. The
@@ -310,6 +339,7 @@ def run_entry_points(
 ) -> PlayResult:
     """Run `entry_points` of `role` on `hosts` in one ansible-playbook process; returns
     once the result is known. With `finishing`, the process's end is left to it."""
+    check_entry_points(entry_points)
     result = PlayResult(status="unknown", rc=-1, hosts=dict.fromkeys(hosts, "not run"))
     extra = {"chaos_hosts": ",".join(hosts), "chaos_entry_points": entry_points}
     play = fault_play(
@@ -368,8 +398,7 @@ def run_fault_play(
 
         _fast_cancel(work_dir)
         run = ansible_runner.run(
-            **play,
-            playbook=str(fault_playbook()),
+            **{**play, **fault_playbook_command(play["cmdline"])},
             inventory=str(inventory),
             event_handler=handle,
             # A play whose result is known is only exiting: nothing left to cancel.

@@ -61,6 +61,12 @@ def check(exp: Experiment, inventory: Inventory | None, caps: Caps | None = None
         problems.append(f"{where(('fault', 'role'))}: role {exp.fault.role} is not installed")
     else:
         report.role = role
+        missing = role.missing_entry_points()
+        if missing:
+            problems.append(
+                f"{where(('fault', 'role'))}: role {exp.fault.role} has no {', '.join(missing)} "
+                "entry point (tasks/<name>.yml): a fault role has inject, verify and rollback"
+            )
         for name, message in check_vars(role, _plain_vars(exp, problems, where)):
             path = ("fault", "vars", name) if name else ("fault", "vars")
             problems.append(f"{where(path)}: {message}")

@@ -95,6 +95,7 @@ class Pending:
         `then`: entry points the same process runs next, on the hosts where `entry_points`
         succeeded; the result is then known when they begin, and its `then` is theirs (their
         events go to `then_events`). `cancel` cancels the whole play, both stages."""
+        runner.check_entry_points(entry_points, then or [])
         self.result.hosts = dict.fromkeys(hosts, "not run")
         if then:
             self.result.then = runner.PlayResult("unknown", -1, on_event=then_events)

@@ -96,3 +96,14 @@ def test_the_old_lease_key_is_warned_about() -> None:
     assert any(
         "(--set ttl_margin): ttl_margin: deprecated, write lease_ttl" in w for w in report.warnings
     ), report.warnings
+
+
+def test_a_role_without_every_entry_point_is_named(tmp_path) -> None:
+    from chaosrun.hosts.rolespec import RoleSpec
+
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "inject.yml").write_text("[]\n")
+    (tasks / "verify.yaml").write_text("[]\n")
+    role = RoleSpec(fqcn="ns.col.half", path=tmp_path, entry_points={})
+    assert role.missing_entry_points() == ["rollback"]

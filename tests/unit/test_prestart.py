@@ -16,17 +16,17 @@ from chaosrun.run import prestart
 @pytest.fixture
 def marker_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A role whose entry points each leave a file named after themselves in the test's
-    directory (`first`, `second`), and an inventory of localhost."""
+    directory (`rollback`, `inject`, `verify`; inject fails with `marker_broken`), and an
+    inventory of localhost."""
     tasks = tmp_path / "roles" / "marker" / "tasks"
     tasks.mkdir(parents=True)
-    for name in ("first", "second"):
+    for name in runner.ENTRY_POINT_ORDER:
         (tasks / f"{name}.yml").write_text(
+            "- name: Fail\n  ansible.builtin.fail:\n    msg: the broken entry point\n"
+            "  when: marker_broken | default(false)\n"
             f"- name: Leave the {name} marker\n"
             f"  ansible.builtin.copy:\n    content: x\n    dest: {tmp_path}/{name}\n"
         )
-    (tasks / "broken.yml").write_text(
-        "- name: Fail\n  ansible.builtin.fail:\n    msg: the broken entry point\n"
-    )
     monkeypatch.setenv("ANSIBLE_ROLES_PATH", str(tmp_path / "roles"))
     inventory = tmp_path / "hosts"
     inventory.write_text(
@@ -36,11 +36,15 @@ def marker_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _pending(
-    inventory: Path, tmp_path: Path, wait_s: float = 120, finishing: runner.Finishing | None = None
+    inventory: Path,
+    tmp_path: Path,
+    wait_s: float = 120,
+    finishing: runner.Finishing | None = None,
+    variables: dict | None = None,
 ) -> prestart.Pending:
     return prestart.Pending(
         role="marker",
-        variables={},
+        variables=variables or {},
         hosts=1,
         inventory=inventory,
         work_dir=tmp_path / "work",
@@ -66,12 +70,12 @@ def test_a_released_play_runs_the_entry_points_the_release_names(
     pending = _pending(marker_role, tmp_path, finishing=finishing)
     _waiting(pending)
     time.sleep(1)
-    assert not (tmp_path / "first").exists()  # waiting touches no host
+    assert not (tmp_path / "verify").exists()  # waiting touches no host
     assert finishing.wait(0) == []  # nothing to wait for before the release
-    result = pending.release(["localhost"], ["second"])
+    result = pending.release(["localhost"], ["verify"])
     assert result is not None and result.ok, result
     assert result.hosts == {"localhost": "ok"}
-    assert (tmp_path / "second").exists() and not (tmp_path / "first").exists()
+    assert (tmp_path / "verify").exists() and not (tmp_path / "inject").exists()
     # The result came from the play's stats; the run's end waits for the process's exit.
     assert finishing.wait(120) == [] and result.exited == ("successful", 0)
 
@@ -81,26 +85,27 @@ def test_a_play_released_with_a_next_stage_splits_its_result_there(
 ) -> None:
     pending = _pending(marker_role, tmp_path)
     _waiting(pending)
-    first = pending.release(["localhost"], ["first"], then=["second"])
+    first = pending.release(["localhost"], ["rollback", "inject"], then=["verify"])
     assert first is not None and first.ok, first
-    assert (tmp_path / "first").exists()
+    assert (tmp_path / "rollback").exists() and (tmp_path / "inject").exists()
     then = first.then
     assert then is not None and then.known.wait(120)
     assert then.ok and then.hosts == {"localhost": "ok"}, then
-    assert (tmp_path / "second").exists()
-    # The first stage ended before the second began.
-    assert (tmp_path / "first").stat().st_mtime <= (tmp_path / "second").stat().st_mtime
+    assert (tmp_path / "verify").exists()
+    # The first stage ended before the second began, its entry points in order.
+    rollback, inject, verify = ((tmp_path / n).stat().st_mtime for n in runner.ENTRY_POINT_ORDER)
+    assert rollback <= inject <= verify
 
 
 def test_a_failed_first_stage_runs_no_next_one(marker_role: Path, tmp_path: Path) -> None:
-    pending = _pending(marker_role, tmp_path)
+    pending = _pending(marker_role, tmp_path, variables={"marker_broken": True})
     _waiting(pending)
-    first = pending.release(["localhost"], ["broken"], then=["second"])
+    first = pending.release(["localhost"], ["inject"], then=["verify"])
     assert first is not None and not first.ok
     assert first.hosts == {"localhost": "failed"}
     assert "the broken entry point" in first.messages["localhost"]
     assert first.then is not None and first.then.known.wait(120) and not first.then.ok
-    assert pending.ended(120) and not (tmp_path / "second").exists()
+    assert pending.ended(120) and not (tmp_path / "verify").exists()
 
 
 def test_an_abandoned_play_ends_touching_nothing(marker_role: Path, tmp_path: Path) -> None:
@@ -122,8 +127,8 @@ def test_a_play_abandoned_while_starting_is_stopped(marker_role: Path, tmp_path:
 def test_a_play_whose_wait_ran_out_is_not_used(marker_role: Path, tmp_path: Path) -> None:
     pending = _pending(marker_role, tmp_path, wait_s=1)
     assert pending.ended(120)  # the wait runs out and the playbook ends
-    assert pending.release(["localhost"], ["first"]) is None
-    assert not (tmp_path / "first").exists()
+    assert pending.release(["localhost"], ["inject"]) is None
+    assert not (tmp_path / "inject").exists()
 
 
 def _readers(fifo: Path) -> bool:
@@ -136,3 +141,19 @@ def _readers(fifo: Path) -> bool:
         except OSError:
             continue
     return False
+
+
+@pytest.mark.parametrize(
+    ("entry_points", "then"),
+    [
+        (["verify", "inject"], []),
+        (["inject", "rollback"], []),
+        (["backup"], []),
+        (["inject"], ["rollback"]),
+    ],
+)
+def test_what_the_playbook_cannot_run_is_refused_before_a_release(
+    entry_points: list[str], then: list[str]
+) -> None:
+    with pytest.raises(ValueError, match=r"fault\.yml cannot run"):
+        runner.check_entry_points(entry_points, then)

@@ -15,10 +15,12 @@ from chaosrun.hosts import runner
 
 @pytest.fixture
 def sleeper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A role whose `main` entry point sleeps 30 s, and an inventory of localhost."""
+    """A role whose `inject` entry point sleeps 30 s, and an inventory of localhost."""
     tasks = tmp_path / "roles" / "sleeper" / "tasks"
     tasks.mkdir(parents=True)
-    (tasks / "main.yml").write_text(
+    for name in ("rollback", "verify"):
+        (tasks / f"{name}.yml").write_text("- name: Do nothing\n  ansible.builtin.meta: noop\n")
+    (tasks / "inject.yml").write_text(
         "- name: Sleep\n  ansible.builtin.command: sleep 31.5\n  changed_when: false\n"
     )
     monkeypatch.setenv("ANSIBLE_ROLES_PATH", str(tmp_path / "roles"))
@@ -45,7 +47,7 @@ def test_a_canceled_play_ends_at_once_and_takes_its_task_along(
     threading.Thread(target=cancel_once_sleeping, daemon=True).start()
     result = runner.run_entry_points(
         role="sleeper",
-        entry_points=["main"],
+        entry_points=["inject"],
         hosts=["localhost"],
         variables={},
         inventory=sleeper,
