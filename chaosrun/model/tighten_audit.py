@@ -25,7 +25,7 @@ _SECRETISH = re.compile(r"header|auth|password|token|secret|key_file", re.IGNORE
 
 def record(path: Path, command: str, refused: Loosened) -> dict[str, Any]:
     """Append the refusal to the audit log at `path`; returns the line."""
-    asked = {key: _shown(key, value) for key, value in refused.overrides.items()}
+    asked = {key: _shown(key, str(value)) for key, value in refused.overrides.items()}
     return audit.record(
         path,
         "refused",

@@ -234,7 +234,9 @@ def test_other_invalid_input_is_not_audited(project: Path) -> None:
     assert audit_lines(project) == []
 
 
-def test_a_schedule_entry_may_not_redirect_the_guardrails(project: Path, monkeypatch) -> None:
+def test_a_schedule_entry_may_not_redirect_the_guardrails_and_is_audited(
+    project: Path, monkeypatch
+) -> None:
     (project / "ansible.cfg").write_text("[defaults]\n")
     (project / "experiments").mkdir()
     (project / "experiments" / "good.yml").write_text(GOOD.read_text())
@@ -249,3 +251,17 @@ def test_a_schedule_entry_may_not_redirect_the_guardrails(project: Path, monkeyp
     assert "prometheus.url: 'http://127.0.0.1:1' asked" in stderr, stderr
     assert "expected_alerts[0]: a silence of 'InstanceDown'" in stderr, stderr
     assert not (project / "chaosrun-schedules.yml").exists()
+    (entry,) = audit_lines(project)
+    assert (entry["outcome"], entry["command"]) == ("loosened", "schedule add")
+    assert entry["overrides"] == {
+        "prometheus.url": "http://127.0.0.1:1",
+        "expected_alerts": "[InstanceDown]",
+    }
+    assert len(entry["problems"]) == 2 and entry["experiment"].endswith("experiments/good.yml")
+    # a `set:` that is merely invalid is not a loosening: refused, not audited
+    code, _, stderr = chaosrun(
+        "schedule", "add", "typo", "--experiment", "experiments/good.yml", "--cron", "0 3 * * *",
+        "--set", "duration=soon",
+    )  # fmt: skip
+    assert code == 2 and "duration" in stderr, stderr
+    assert len(audit_lines(project)) == 1
