@@ -26,11 +26,11 @@ Where = Callable[[tuple], str]
 # Settings shown by name only: header values and credentials may be secrets.
 HIDDEN = ("headers", "basic_auth")
 TRUTH = "an override may not change where the guardrails and steady state read from"
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s'\"]+@")
 SILENCE = (
     "an override may not add or widen a silence: it mutes pages; drop one or narrow it, "
     "or change the file"
 )
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s'\"]+@")  # scheme://user:pass@
 
 
 def redirected(
@@ -68,7 +68,7 @@ def _said(url: str | None) -> str:
 
 
 def scrub(text: str) -> str:
-    """`text` without the user information of the URLs in it (`https://u:p@h` -> `https://********@h`)."""
+    """`text` with the user information of its URLs masked (`https://u:p@h`: a password)."""
     return _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
 
 
