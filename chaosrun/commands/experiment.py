@@ -28,6 +28,7 @@ from chaosrun.commands.options import (
 from chaosrun.commands.outcome import exit_with, last_words, outcome_json
 
 if TYPE_CHECKING:
+    from chaosrun.model.tighten import Loosened
     from chaosrun.plan.planning import Plan
     from chaosrun.run.engine import Outcome
     from chaosrun.run.progress import Progress
@@ -56,6 +57,7 @@ def validate(
     from chaosrun.hosts.inventory import default_inventory, load_inventory
     from chaosrun.model import config as project_config
     from chaosrun.model.experiment import load_experiment
+    from chaosrun.model.tighten import Loosened
     from chaosrun.plan.planning import defaults_from
     from chaosrun.plan.validation import check
 
@@ -79,6 +81,8 @@ def validate(
             exp = load_experiment(path, overrides or [], defaults)
             report = check(exp, inv, cfg.caps)
         except InvalidInput as exc:
+            if isinstance(exc, Loosened):
+                _audit_loosened(cfg.audit_path, "validate", exc)
             failed += 1
             for line in str(exc).splitlines():
                 error(line)
@@ -137,9 +141,10 @@ def plan(
     """Show what a run would do to which hosts; touches nothing."""
     use_vault(vault_id, vault_password_file)
     from chaosrun.model import fault_time, zones
-    from chaosrun.plan.planning import load_plan
 
-    p = load_plan(project_file(experiment, "experiments"), inventory, overrides or [], seed)
+    p = _load_plan(
+        project_file(experiment, "experiments"), inventory, overrides or [], seed, "plan"
+    )
     exp = p.experiment
     held = fault_time.of(exp.duration, exp.targets.ramp)
     ceiling = fault_time.ceiling_text(p.config.max_duration_s, p.config.max_duration_source)
@@ -272,7 +277,7 @@ def run(
 
     collector.pause()  # until the engine starts: see chaosrun.commands.collector
     try:
-        p = _load_plan(experiment, inventory, overrides or [], seed)
+        p = _load_plan(experiment, inventory, overrides or [], seed, "run")
         for text in p.report.deprecations:  # so scheduled runs' logs say it too
             warn(text)
         p.allow_irreversible = allow_irreversible
@@ -301,16 +306,22 @@ def run(
 
 
 def _load_plan(
-    experiment: Path, inventory: Path | None, overrides: list[str], seed: int | None
+    experiment: Path, inventory: Path | None, overrides: list[str], seed: int | None, command: str
 ) -> Plan:
-    """The run's plan; a refusal is audited here, before any run directory exists."""
+    """The plan of `command` (`plan` or `run`); a run's refusal and either's loosening
+    override are audited here, before any run directory exists."""
+    from chaosrun.model import audit, config
+    from chaosrun.model.tighten import Loosened
     from chaosrun.plan.planning import load_plan
 
     try:
         return load_plan(experiment, inventory, overrides, seed)
+    except Loosened as exc:
+        _audit_loosened(config.load().audit_path, command, exc)
+        raise
     except Refused as exc:
-        from chaosrun.model import audit, config
-
+        if command != "run":
+            raise
         audit.record(
             config.load().audit_path,
             "refused",
@@ -319,6 +330,16 @@ def _load_plan(
             reason=str(exc),
         )
         raise
+
+
+def _audit_loosened(path: Path, command: str, exc: Loosened) -> None:
+    """Who tried to widen what: the loosening override's audit line (never in its way)."""
+    from chaosrun.model import tighten_audit
+
+    try:
+        tighten_audit.record(path, command, exc)
+    except OSError as err:
+        warn(f"audit log not written: {err}")
 
 
 def _starter(plan: Plan, root: Path, progress: Progress) -> Callable[[], Outcome]:

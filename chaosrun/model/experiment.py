@@ -38,6 +38,8 @@ SAFETY_FIELDS = (
     "steady_state",
     "blackout_windows",
     "targets.exclude",
+    "prometheus",
+    "expected_alerts",
 )
 
 

@@ -13,24 +13,43 @@ files give with the file it came from. Orders (docs/config.md, "Overrides only t
   `max_latency` lower, `min` higher; one of them added is tighter, one dropped looser; a
   percentage against an absolute step cannot be ordered and is refused); added probes are
   tighter. Steady-state probes (the gate before inject) follow the same rule;
-- `blackout_windows` and `targets.exclude`: what the file lists stays; more may be added.
+- `blackout_windows` and `targets.exclude`: what the file lists stays; more may be added;
+- the experiment's Prometheus and its expected alerts' silences: see
+  chaosrun.model.tighten_sources (not redirected, not widened).
+
+A refusal is `Loosened` (exit 2, as other invalid input), carrying its lines and the
+overrides asked so the command line can write it to the audit log (tighten_audit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from chaosrun.base.errors import InvalidInput
 from chaosrun.base.thresholds import parse_amount
 from chaosrun.model.blast_radius import FLAGS, KEYS, Caps
 from chaosrun.model.experiment import Experiment, ProbeSpec
 from chaosrun.model.schema import LocateChecker, field_name
+from chaosrun.model.tighten_sources import redirected, widened
 
 RULE = "an override may only tighten"
 Where = Callable[[tuple], str]
 # Where the overrides that reached a field were given, for a caller whose overrides are
 # not typed `--set` (a schedule's `set:`): their keys in, `file:line: ...` out.
 Place = Callable[[list[str]], str]
+
+
+class Loosened(InvalidInput):
+    """Overrides that loosen the files' safety (exit 2): `lines` are the loosenings among
+    the message's problems, `overrides` what was asked, `experiment` its file."""
+
+    def __init__(
+        self, message: str, lines: Sequence[str], overrides: dict[str, str], experiment: Path
+    ) -> None:
+        super().__init__(message)
+        self.lines, self.overrides, self.experiment = list(lines), dict(overrides), experiment
 
 
 def loosened(asked: Experiment, caps: Caps, place: Place | None = None) -> list[str]:
@@ -73,6 +92,8 @@ def loosened(asked: Experiment, caps: Caps, place: Place | None = None) -> list[
         filed,
         where,
     )
+    problems += redirected(filed, raw, asked, project, where)
+    problems += widened(filed, asked, where)
     return problems
 
 

@@ -162,7 +162,8 @@ def survey(experiments: Sequence[str]) -> dict[str, Any]:
                 max=4096,
                 help=(
                     "One field=value per line, as `chaosrun run --set`; caps, guardrails, "
-                    "steady state, windows and exclusions may only be tightened."
+                    "steady state, windows and exclusions may only be tightened, expected "
+                    "alerts only dropped or narrowed; the Prometheus stays the file's."
                 ),
             ),
             question(

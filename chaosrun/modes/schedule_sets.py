@@ -3,7 +3,7 @@ tighten the experiment's safety (chaosrun.model.tighten) and may not ask a fault
 than chaosrun.yml's `max_duration` (checked as the experiment is read). Its slots would
 each refuse such an entry (exit 2) long after it was installed; `schedule add|list|install`
 and `awx export` refuse it up front instead, naming the schedule file's line, the entry and
-the field.
+the field. A loosening `schedule add --set` is also an audit line (tighten_audit).
 
 An experiment file that is missing or invalid on its own, or a `chaosrun.yml` named by an
 entry's `env:` that cannot be read, is left to its slots (and to `chaosrun validate`):
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from chaosrun.base import paths
 from chaosrun.base.errors import InvalidInput
-from chaosrun.model import config, tighten
+from chaosrun.model import config, tighten, tighten_audit
 from chaosrun.model.config import Located
 from chaosrun.model.experiment import load_experiment
 from chaosrun.modes.schedules import Schedule, schedules_path
@@ -44,17 +44,28 @@ def refuse_loosening(scheds: Sequence[Schedule], explicit: str | Path | None = N
 
 
 def refuse_added(sched: Schedule) -> None:
-    """InvalidInput (exit 2) when a schedule given on the command line loosens (`--set`)."""
+    """InvalidInput (exit 2) when a schedule given on the command line loosens (`--set`);
+    a loosening is written to the audit log, as `run` writes one (tighten_audit)."""
 
     def place(one: Schedule, _index: int, keys: list[str]) -> str:
         return f"schedule {one.name} (--set {', '.join(keys)})"
 
-    _raise(problems([sched], place))
+    loose: list[str] = []
+    found = problems([sched], place, loose)
+    if loose:
+        refused = tighten.Loosened(
+            "\n".join(found), loose, sched.overrides, _in_project(sched.experiment)
+        )
+        try:
+            tighten_audit.record(config.load().audit_path, "schedule add", refused)
+        except OSError as exc:
+            found.append(f"audit log not written: {exc}")
+    _raise(found)
 
 
-def problems(scheds: Sequence[Schedule], place: Place) -> list[str]:
-    """One line per safety field an entry's `set:` loosens, or per problem its `set:` makes
-    in an experiment that is valid without it."""
+def problems(scheds: Sequence[Schedule], place: Place, loose: list[str] | None = None) -> list[str]:
+    """One line per safety field an entry's `set:` loosens (also added to `loose`), or per
+    problem its `set:` makes in an experiment that is valid without it."""
     found: list[str] = []
     configs: dict[str | None, config.Config | None] = {}
     for index, sched in enumerate(scheds):
@@ -65,7 +76,12 @@ def problems(scheds: Sequence[Schedule], place: Place) -> list[str]:
             configs[given] = _config(given)
         cfg = configs[given]
         if cfg is not None:
-            found += _loosened(sched, cfg, lambda keys, s=sched, i=index: place(s, i, keys))
+            lines, loosening = _loosened(
+                sched, cfg, lambda keys, s=sched, i=index: place(s, i, keys)
+            )
+            found += lines
+            if loosening and loose is not None:
+                loose += lines
     return found
 
 
@@ -81,19 +97,22 @@ def _config(given: str | None) -> config.Config | None:
         return None
 
 
-def _loosened(sched: Schedule, cfg: config.Config, place: tighten.Place) -> list[str]:
+def _loosened(sched: Schedule, cfg: config.Config, place: tighten.Place) -> tuple[list[str], bool]:
+    """The entry's problems, and whether they are loosenings (else its `set:` makes the
+    experiment invalid)."""
     file = _in_project(sched.experiment)
     defaults = defaults_from(cfg)  # the run's, read as a slot reads them
     try:
         load_experiment(file, [], defaults)
     except InvalidInput:
-        return []  # the file's own problem, not the entry's
+        return [], False  # the file's own problem, not the entry's
     overrides = [f"{k}={v}" for k, v in sorted(sched.overrides.items())]
     try:
         asked = load_experiment(file, overrides, defaults)
     except InvalidInput as exc:
-        return [f"{place(list(sched.overrides))}: {line}" for line in str(exc).splitlines()]
-    return tighten.loosened(asked, cfg.caps, place)
+        lines = [f"{place(list(sched.overrides))}: {line}" for line in str(exc).splitlines()]
+        return lines, False
+    return tighten.loosened(asked, cfg.caps, place), True
 
 
 def _in_project(relative: str) -> Path:

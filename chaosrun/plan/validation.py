@@ -19,7 +19,7 @@ from chaosrun.base.usertext import NOT_EVALUATED, jinja_markers
 from chaosrun.base.yamlpos import VaultValue
 from chaosrun.hosts.inventory import Inventory
 from chaosrun.hosts.rolespec import RoleSpec, check_vars, load_role
-from chaosrun.model import blast_radius, tighten
+from chaosrun.model import blast_radius, tighten, tighten_sources
 from chaosrun.model.blast_radius import Caps, Decision
 from chaosrun.model.experiment import Experiment, ProbeSpec
 from chaosrun.model.ramp_steps import host_counts
@@ -73,7 +73,8 @@ def check(exp: Experiment, inventory: Inventory | None, caps: Caps | None = None
         for name in exp.fault.secret_vars:
             if name not in exp.fault.vars:
                 problems.append(f"{where(('fault', 'secret_vars'))}: {name!r} is not in fault.vars")
-    problems += tighten.loosened(exp, caps or Caps())
+    loose = tighten.loosened(exp, caps or Caps())
+    problems += loose
     try:
         report.caps = (caps or Caps()).override(
             exp.blast_radius, lambda at: where(at), ("blast_radius",), _cap_source(exp)
@@ -91,11 +92,14 @@ def check(exp: Experiment, inventory: Inventory | None, caps: Caps | None = None
     for _, probe in exp.all_probes():
         _secret_probe_values(exp, probe, report, problems, where)
     if problems:
+        if loose:  # the audit log wants to know who tried to widen what
+            raise tighten.Loosened("\n".join(problems), loose, exp.overrides, exp.file)
         raise InvalidInput("\n".join(problems))
     if inventory is not None:
         report.blast_radius = _blast_radius(exp, inventory, report.caps)
     report.detection, report.warnings = detection_times(exp)
     report.warnings += [f"{where(path)} {NOT_EVALUATED}" for path in _jinja_paths(exp)]
+    report.warnings += [f"{where(path)}: {text}" for path, text in tighten_sources.unscoped(exp)]
     report.deprecations = [
         f"{where(path)}: deprecated, write lease_ttl (the lease's length, not a margin)"
         for path in exp.deprecated

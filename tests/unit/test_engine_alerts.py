@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_fixtures import GOOD
 from test_engine_run import env, run  # noqa: F401  (fixture)
+
+
+def expecting(env, alerts: str = "[InstanceDown]") -> Path:  # noqa: F811
+    """GOOD with `expected_alerts` in the file: an override may not add a silence."""
+    path: Path = env[0] / "alerting.yml"
+    path.write_text(GOOD.read_text() + f"expected_alerts: {alerts}\n")
+    return path
 
 
 class FakeAlertmanager:
@@ -90,7 +98,7 @@ def alertmanager(env):  # noqa: F811
 
 def test_an_expected_alert_that_fired_passes_and_its_silence_is_expired(env, alertmanager):  # noqa: F811
     fake = alertmanager([{"alertname": "InstanceDown", "instance": "order-2:9100"}])
-    outcome, journal = run(env, "expected_alerts=[InstanceDown]")
+    outcome, journal = run(env, file=expecting(env))
     assert (outcome.exit_code, journal["status"]) == (0, "passed")
     alerts = journal["alerts"]
     (silence,) = alerts["silences"]
@@ -109,7 +117,7 @@ def test_an_expected_alert_that_fired_passes_and_its_silence_is_expired(env, ale
 
 def test_an_expected_alert_that_never_fired_fails_the_run(env, alertmanager):  # noqa: F811
     fake = alertmanager([{"alertname": "InstanceDown", "instance": "order-1"}])  # not a target
-    outcome, journal = run(env, "expected_alerts=[InstanceDown]")
+    outcome, journal = run(env, file=expecting(env))
     assert (outcome.exit_code, journal["status"]) == (1, "failed")
     assert journal["alerts"]["expected"][0]["fired"] is False
     assert len(fake.deleted) == 1
@@ -118,5 +126,5 @@ def test_an_expected_alert_that_never_fired_fails_the_run(env, alertmanager):  #
 def test_no_alertmanager_refuses_expected_alerts(env) -> None:  # noqa: F811
     from chaosrun.base.errors import InvalidInput
 
-    with pytest.raises(InvalidInput, match=r"good.yml \(--set expected_alerts\).*no Alertmanager"):
-        run(env, "expected_alerts=[InstanceDown]")
+    with pytest.raises(InvalidInput, match=r"alerting.yml:\d+: expected_alerts: no Alertmanager"):
+        run(env, file=expecting(env))

@@ -5,6 +5,7 @@ a schedule slot and an AWX survey's `--set=...` argv reach it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -182,7 +183,12 @@ def test_the_command_line_refuses_a_looser_override_touching_nothing(
     assert expected in stderr, stderr
     assert len(stderr.strip().splitlines()) == 1, stderr  # one clear line
     assert not (tmp_path / "runs").exists()  # no run directory, no journal
-    assert not (tmp_path / "audit").exists()
+    # ... and one audit line: who tried to widen what (chaosrun.model.tighten_audit)
+    (entry,) = [json.loads(line) for line in (tmp_path / "audit").read_text().splitlines()]
+    assert (entry["action"], entry["outcome"], entry["command"]) == ("refused", "loosened", command)
+    asked = [a.removeprefix("--set=") for a in args if a != "--set"]
+    assert entry["overrides"] == dict(a.split("=", 1) for a in asked)
+    assert [expected in line for line in entry["problems"]] == [True]
 
 
 def test_a_tighter_override_plans_and_says_where_the_cap_came_from() -> None:
