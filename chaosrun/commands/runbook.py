@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from chaosrun.base.output import console, emit_json, err_console, error, info, warn
+from chaosrun.base.output import (
+    console,
+    emit_json,
+    err_console,
+    error,
+    info,
+    warn,
+    write_out,
+)
 from chaosrun.commands.options import (
     InventoryOpt,
     JsonOpt,
@@ -74,7 +81,7 @@ def compile_(
     book, _ = check_file(runbook)
     text = compiler.dump(book)
     if output is None:
-        sys.stdout.write(text)
+        write_out(text)
         return
     output.write_text(text, encoding="utf-8")
     info(f"wrote {output} ({len(book.steps)} plays)")
