@@ -6,9 +6,8 @@ import sys
 
 import typer
 
-from chaosrun.base import project, pywarnings
+from chaosrun.base import output, project, pywarnings
 from chaosrun.base.errors import ChaosrunError
-from chaosrun.base.output import error
 from chaosrun.commands import awx as awx_commands
 from chaosrun.commands import collector, doctor, experiment, fault, init, lab, version
 from chaosrun.commands import fleet as fleet_commands
@@ -53,22 +52,35 @@ def _root(
 
 
 def main() -> None:
-    """Entry point: turn user-facing errors into one line and their exit code."""
+    """Entry point: turn user-facing errors into one line and their exit code. A command
+    whose output nobody reads (`chaosrun validate x.yml 2>&1 | head -1`) keeps its own exit
+    code: the lines are dropped (output.drop_unread_lines) and the streams are flushed, or
+    pointed into nothing, before the interpreter's own last flush could make it 120."""
     pywarnings.silence()
     collector.free_exit()
+    output.drop_unread_lines()
+    try:
+        code = _command()
+    finally:
+        output.flush_or_drop()
+    if code:
+        sys.exit(code)
+
+
+def _command() -> int:
+    """Run the command line; its exit code."""
     try:
         code = app(standalone_mode=False)
         # Without standalone mode, click returns a command's `typer.Exit(code)` instead of exiting.
-        if isinstance(code, int) and code:
-            sys.exit(code)
+        return code if isinstance(code, int) else 0
     except ChaosrunError as exc:
-        error(str(exc))
-        sys.exit(exc.exit_code)
+        output.error(str(exc))
+        return exc.exit_code
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except typer.Abort:
-        error("aborted")
-        sys.exit(130)
+        output.error("aborted")
+        return 130
     except Exception as exc:  # click usage errors carry their own exit code
         code = getattr(exc, "exit_code", None)
         if code is None:
@@ -76,4 +88,4 @@ def main() -> None:
         show = getattr(exc, "show", None)
         if show:
             show()
-        sys.exit(code)
+        return code

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from chaosrun.base.output import info, warn
+from chaosrun.base.output import info, warn, write_out
 from chaosrun.commands.options import ScheduleFileOpt
 
 app = typer.Typer(help="Run chaosrun from AWX: export job templates and schedules.")
@@ -77,4 +76,4 @@ def export(
     if output:
         info(f"wrote {output}: import it with `awx import < {output}`")
     else:
-        sys.stdout.write(text)
+        write_out(text)

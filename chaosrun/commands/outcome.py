@@ -4,15 +4,13 @@ ROLLBACK FAILED line on exit 5, then the exit code) for both."""
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import typer
 
 from chaosrun.base.exitcodes import ExitCode, rollback_failed_line
-from chaosrun.base.output import error
+from chaosrun.base.output import error, flush_or_drop
 
 
 def outcome_json(outcome: Any, redactor: Any, **extra: Any) -> dict[str, Any]:
@@ -32,24 +30,11 @@ def last_words() -> Iterator[None]:
     """What a run prints once it ended: when nobody reads any more (`chaosrun run | tee`
     and tee died), the lines are dropped and the exit code stays the run's, instead of 1
     from the broken pipe (rich turns one into SystemExit(1))."""
-    # rich's SystemExit(1) on a broken pipe: the exit code stays the caller's.
+    # rich's SystemExit(1) on a broken pipe, where the command line's own answer to it
+    # (output.drop_unread_lines) is not in place: the exit code stays the caller's.
     with contextlib.suppress(OSError, SystemExit):
         yield
-    _into_nothing()
-
-
-def _into_nothing() -> None:
-    """Flush stdout and stderr, and point each that can no longer be written into
-    /dev/null. A buffered stream (PYTHONUNBUFFERED unset, as in most shells) keeps what it
-    failed to write, and the interpreter flushes it again as it exits: a failure there
-    makes the exit code 120. rich, on a broken pipe, points only stdout into nothing,
-    whichever stream broke (`2>&1 | tee`: stderr too)."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            with contextlib.suppress(OSError, ValueError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    flush_or_drop()
 
 
 def exit_with(outcome: Any, redactor: Any, progress_on_stderr: bool) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from chaosrun.base.errors import InvalidInput
-from chaosrun.base.output import console, emit_json, info, warn
+from chaosrun.base.output import console, emit_json, info, warn, write_out
 from chaosrun.commands.options import RunsDirOpt, use_runs_dir
 
 if TYPE_CHECKING:
@@ -29,7 +28,7 @@ def _deliver(text: str, output: Path | None) -> None:
     from chaosrun.report.writer import write_atomic
 
     if output is None:
-        sys.stdout.write(text)
+        write_out(text)
         return
     write_atomic(output, text)
     info(f"wrote {output}")

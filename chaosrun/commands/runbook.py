@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import sys
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from chaosrun.base.output import console, emit_json, err_console, error, info, warn
+from chaosrun.base.output import (
+    console,
+    emit_json,
+    err_console,
+    error,
+    info,
+    warn,
+    write_out,
+)
 from chaosrun.commands.options import (
     InventoryOpt,
     JsonOpt,
@@ -74,7 +82,7 @@ def compile_(
     book, _ = check_file(runbook)
     text = compiler.dump(book)
     if output is None:
-        sys.stdout.write(text)
+        write_out(text)
         return
     output.write_text(text, encoding="utf-8")
     info(f"wrote {output} ({len(book.steps)} plays)")
@@ -91,10 +99,19 @@ def drill(
     as_json: JsonOpt = False,
     vault_id: VaultIdOpt = None,
     vault_password_file: VaultFileOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Show what the drill would do, and its limit; touch nothing."
+        ),
+    ] = False,
 ) -> None:
     """Drill a runbook: inject its fault, run its steps instead of the automatic rollback,
-    time every step. Exit 0 passed; 1 a step failed or the system did not recover (the
-    fault was rolled back automatically); 3 aborted; 4 refused; 5 rollback failed."""
+    time every step. The fault stays on no longer than the runbook's `duration`, else
+    chaosrun.yml's max_duration: past it the drill is rolled back and ends timed out (exit 3).
+    Exit 0 passed; 1 a step failed or the system did not recover (the fault was rolled
+    back automatically); 2 invalid input; 3 aborted or timed out; 4 refused; 5 rollback
+    failed."""
     from chaosrun.run.progress import make_progress
     from chaosrun.runbook.drill import DrillEngine
     from chaosrun.runbook.drill import auto_ack as ack_all
@@ -103,12 +120,24 @@ def drill(
     use_vault(vault_id, vault_password_file)
     root = use_runs_dir(runs_dir)
     book, plan = drill_plan(project_file(runbook, "runbooks"), inventory, seed)
+    if dry_run:
+        _show_plan(book, plan, as_json)
+        return
     progress = make_progress(err_console if as_json else console, plan.redactor, live=False)
 
     def prompt(step) -> tuple[bool, str]:
-        console.print(f"[bold]Step {step.number}: {step.title}[/] (manual)\n{step.text}")
-        done = typer.confirm("Done?", default=True)
-        return done, "acknowledged by the operator" if done else "the operator said not done"
+        # With --json, stdout is the summary's alone: the prompt goes to stderr.
+        out = err_console if as_json else console
+        out.print(f"[bold]Step {step.number}: {step.title}[/] (manual)\n{step.text}")
+        while True:
+            out.print("Done? [Y/n]: ", end="")
+            answer = _answer()
+            if answer is None:
+                return False, "no operator: standard input is closed"
+            if answer in ("", "y", "yes"):
+                return True, "acknowledged by the operator"
+            if answer in ("n", "no"):
+                return False, "the operator said not done"
 
     try:
         engine = DrillEngine(plan, root, progress, book, ack_all if auto_ack else prompt)
@@ -127,3 +156,54 @@ def drill(
                 )
             info(f"journal: {outcome.journal}")
     exit_with(outcome, plan.redactor, progress_on_stderr=as_json)
+
+
+def _answer() -> str | None:
+    """One line the operator typed (lower case, trimmed), None at the end of input. Read
+    from the descriptor, not sys.stdin: a drill past its limit leaves the prompt's thread
+    waiting here, and one blocked inside sys.stdin's buffer would hold its lock when the
+    interpreter exits, which aborts it (a fatal error, not the drill's exit code)."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(0, 1)  # one at a time: what follows the line stays for the next step
+        if not byte:
+            if not line:
+                return None
+            break
+        line += byte
+    return line.decode(errors="replace").strip().lower()
+
+
+def _show_plan(book, plan, as_json: bool) -> None:
+    """What `drill --dry-run` prints: the targets, the fault, its lease and its limit."""
+    from chaosrun.model import fault_time
+    from chaosrun.runbook.plan import drill_limit
+
+    limit = drill_limit(book, plan)
+    doc = {
+        "runbook": {"title": book.title, "file": str(book.file), "steps": len(book.steps)},
+        "inventory": str(plan.inventory.path),
+        "targets": {"pattern": plan.selection.pattern, "selected": plan.selection.selected},
+        "fault": {
+            "role": plan.experiment.fault.role,
+            "vars": plan.public_vars(),
+            "ttl_s": fault_time.arm_ttl(plan.ttl, limit),
+        },
+        "limit": limit.as_dict(),
+    }
+    if as_json:
+        emit_json(plan.redactor.data(doc))
+        return
+    kinds = ", ".join(f"{s.number} {s.kind}" for s in book.steps)
+    lines = [
+        f"[bold]{book.title}[/] ({book.file}): {len(book.steps)} steps ({kinds})",
+        f"inventory: {doc['inventory']}",
+        f"targets: {plan.selection.pattern!r}, selected: {', '.join(plan.selection.selected)}",
+        f"fault: {plan.experiment.fault.role}, vars: {doc['fault']['vars']}",
+        f"  on-host lease: {doc['fault']['ttl_s']}s (renewed while the drill lives, "
+        "never past the limit)",
+        f"limit: the fault stays on at most {limit.text()}; then it is rolled back and the "
+        "drill ends timed out (exit 3)",
+    ]
+    for line in lines:
+        console.print(plan.redactor.text(line), soft_wrap=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from chaosrun import __version__
+from chaosrun.base.output import write_out
 
 
 def show(value: bool) -> None:
@@ -12,12 +13,12 @@ def show(value: bool) -> None:
     if value:
         from chaosrun.hosts import collection
 
-        typer.echo(f"chaosrun {__version__}")
+        write_out(f"chaosrun {__version__}\n")
         found = collection.find()
         if found is None:
-            typer.echo(f"{collection.FQCN}: not found")
+            write_out(f"{collection.FQCN}: not found\n")
         else:
             old = found.too_old()
             note = f" (too old: this chaosrun needs {collection.REQUIRED})" if old else ""
-            typer.echo(f"collection {found.describe()}{note}")
+            write_out(f"collection {found.describe()}{note}\n")
         raise typer.Exit()

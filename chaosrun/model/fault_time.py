@@ -7,10 +7,17 @@ probes sample while it is on, the baseline and the recovery wait run with it off
 verify and rollback are bounded by `deadlines.inject` and the revert's own limits, a dead
 controller by the lease. What the files or `--set` ask above chaosrun.yml's `max_duration`
 is refused (exit 2) while the experiment is read, before anything is touched.
+
+A drill holds its fault for no set duration: while people work through the runbook. Its
+`Limit` is the runbook's own `duration` when the front matter gives one (already held to
+the ceiling), else `max_duration`; the engine rolls the fault back when it has been on that
+long, and no renewal of the on-host lease reaches past it (`lease_seconds`), so the host's
+dead-man does not outlive it either.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,3 +74,43 @@ def check(c: Checker, fault: FaultTime, ceiling: float, source: str) -> None:
         "(the longest a fault may stay on in one run; a longer one needs max_duration "
         "raised in chaosrun.yml)"
     )
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The longest a run that holds its fault for no set duration (a drill) keeps it on."""
+
+    seconds: float
+    key: str  # what set it: `duration` (the runbook's own) or `max_duration`
+    source: str  # where: `runbooks/x.md:4`, `chaosrun.yml:31` or the built-in default
+
+    def text(self) -> str:
+        """`max_duration 1h from chaosrun.yml:31`, `duration 15m from runbooks/x.md:4`."""
+        return f"{self.key} {say_duration(self.seconds)} from {self.source}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"s": self.seconds, "key": self.key, "source": self.source}
+
+
+def drill_limit(own: float | None, own_source: str, ceiling: float, source: str) -> Limit:
+    """A drill's limit: its own `duration` (at `own_source`) when it has one within the
+    ceiling, else the ceiling `max_duration` from `source`."""
+    if own is not None and own <= ceiling:
+        return Limit(own, "duration", own_source)
+    return Limit(ceiling, "max_duration", source)
+
+
+def arm_ttl(ttl: int, limit: Limit | None) -> int:
+    """The lease a fault is armed with: the run's `ttl`, never longer than its limit (the
+    dead-man's timer first fires after it, whatever a renewal writes later)."""
+    if limit is None:
+        return ttl
+    return max(1, min(ttl, math.floor(limit.seconds)))
+
+
+def lease_seconds(ttl: float, left: float | None) -> int:
+    """What a lease renewal writes: `ttl` from now, never past the limit `left` seconds
+    away (None: no limit); 0 once it passed, so the host's dead-man reverts at once."""
+    if left is None:
+        return int(ttl)
+    return max(0, min(int(ttl), math.floor(left)))

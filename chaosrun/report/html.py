@@ -225,6 +225,7 @@ def _configuration(journal: Journal) -> str:
 def render_run(journal: Journal) -> str:
     """The complete, self-contained HTML report of one run."""
     status = str(journal.get("status"))
+    headline = verdicts.headline(status, journal)
     title = experiment_title(journal)
     exp = journal.get("experiment") or {}
     axis = svg.time_axis(journal)
@@ -234,7 +235,7 @@ def render_run(journal: Journal) -> str:
             f'<p class="sub">{e(exp.get("description") or "")}</p>'
             if exp.get("description")
             else "",
-            f'<div class="banner {status_class(status)}">{e(verdicts.headline(status))}</div>',
+            f'<div class="banner {status_class(status)}">{e(headline)}</div>',
             _facts(journal),
             _abort(journal),
             _impact(journal),

@@ -88,7 +88,7 @@ def _verdict_case(suite: ET.Element, journal: Journal) -> None:
     case = _case(suite, "run", "verdict", took)
     if status != "passed":
         reason = (journal.get("abort") or {}).get("reason")
-        message = verdicts.headline(status) + (f": {reason}" if reason else "")
+        message = verdicts.headline(status, journal) + (f": {reason}" if reason else "")
         _fail(case, status, message)
 
 

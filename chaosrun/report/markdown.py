@@ -77,7 +77,7 @@ def render_markdown(journal: Journal) -> str:
     lines = [
         f"# {md(experiment_title(journal))}",
         "",
-        f"**{md(verdicts.headline(status))}** (run {md(journal.get('run_id'))}, "
+        f"**{md(verdicts.headline(status, journal))}** (run {md(journal.get('run_id'))}, "
         f"exit code {md(journal.get('exit_code'))})",
         "",
         f"- Targets: {md(targets.get('pattern'))}: {md(selected)}",

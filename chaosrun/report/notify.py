@@ -91,7 +91,8 @@ def _text(event: str, journal: Mapping[str, Any]) -> str:
         status = str(journal.get("status"))
         ttr = (journal.get("recovery") or {}).get("time_to_recover_s")
         recovered = f", recovered in {ttr:.1f} s" if verdicts.is_number(ttr) else ""
-        line = f"chaosrun run {run_id} ended: {title}: {verdicts.headline(status)}{recovered}"
+        headline = verdicts.headline(status, journal)
+        line = f"chaosrun run {run_id} ended: {title}: {headline}{recovered}"
     return f"{_ICONS.get(event, '')} {_slack_escape(line)}".strip()
 
 

@@ -41,7 +41,14 @@ _SECRET_KEY = re.compile(r"pass|secret|token|key|credential|auth|cookie|private"
 REDACTED = "***"
 
 
-def headline(status: str) -> str:
+TIMED_OUT = "TIMED OUT and rolled back: the fault reached its limit"
+
+
+def headline(status: str, journal: Journal | None = None) -> str:
+    """The run's outcome in a few words; an aborted run its limit stopped (a drill past
+    `max_duration`, `abort.timed_out`) says so."""
+    if status == "aborted" and ((journal or {}).get("abort") or {}).get("timed_out"):
+        return TIMED_OUT
     return STATUS_HEADLINES.get(status, status.upper())
 
 

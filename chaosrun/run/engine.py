@@ -45,7 +45,7 @@ from chaosrun.base.hostlayout import run_dir as host_run_dir
 from chaosrun.base.phases import Phase
 from chaosrun.base.verdict import ProbeResult, Verdict
 from chaosrun.hosts import hostshell, runner
-from chaosrun.model import audit, safety, zones
+from chaosrun.model import audit, fault_time, safety, zones
 from chaosrun.model.audit import controller_id
 from chaosrun.model.experiment import ProbeSpec
 from chaosrun.plan.planning import Plan
@@ -57,6 +57,7 @@ from chaosrun.run import deadline as deadlines
 from chaosrun.run import preflight, prestart, reaper
 from chaosrun.run.journal import Journal, now_iso
 from chaosrun.run.lease import DISARMED, FAILED, FROZEN, GONE, RENEWED, LeaseRenewer
+from chaosrun.run.limit import FaultLimit
 from chaosrun.run.observe import Observer
 from chaosrun.run.progress import Progress
 from chaosrun.run.silences import AlertWatch, SilenceError
@@ -118,6 +119,10 @@ class Activity:
     detail: str
     run: Callable[[FaultWindow], ActivityEnd]
     abort_outcome: str = "aborted"  # the phase's outcome in the journal when it stopped early
+    # The longest it may keep the fault on (chaosrun.run.limit), for an activity that holds
+    # it for no set duration; `doing` says where it was when the limit passed.
+    limit: fault_time.Limit | None = None
+    doing: Callable[[], str] | None = None
 
 
 def make_run_id(stem: str) -> str:
@@ -150,6 +155,9 @@ class Engine:
             Phase.OBSERVE, f"{self.exp.duration:g}s, guardrails every {g.interval:g}s", self._wait
         )
         self.activity_end: ActivityEnd | None = None
+        limit = self.activity.limit
+        self.limit = FaultLimit(limit, self._time_out) if limit is not None else None
+        self.timed_out = False  # the activity's limit stopped the run
         self.stop = threading.Event()
         self.stop_reason = ""
         self.signalled = False  # a signal (not a guardrail) stopped the run
@@ -310,6 +318,7 @@ class Engine:
                 "role_path": str(p.role.path),  # which copy of the role ran
                 "vars": p.public_vars(),
                 "ttl_s": p.ttl,
+                **({"limit": self.limit.limit.as_dict()} if self.limit else {}),
             },
             **self.journal_extras,
         )
@@ -549,7 +558,7 @@ class Engine:
         values: dict[str, Any] = {
             **self.exp.fault.vars,
             "chaos_run_id": self.run_id,
-            "chaos_ttl": self.plan.ttl,
+            "chaos_ttl": fault_time.arm_ttl(self.plan.ttl, self.activity.limit),
             "chaos_state_dir": self.plan.state_dir,
             # user@host:pid, so `chaosrun status` can tell whether this run still lives.
             "chaos_controller": controller_id(),
@@ -692,6 +701,8 @@ class Engine:
     def _inject_and_observe(self) -> None:
         # Renew from the start of inject: the lease is written by the role's arm step, and
         # a slow inject must not outlive it (the role then refuses to apply the fault).
+        if self.limit is not None:  # counted from the start of inject, as the lease is
+            self.limit.start()
         lease = self._start_lease()
         # Guardrails watch from the start of inject too: a fault that hurts users while
         # it is being applied is rolled back without waiting for the observe phase.
@@ -732,10 +743,13 @@ class Engine:
             else:
                 # Rollback's confirmation starts while the fault is on: an abort's
                 # confirmation then waits for no ansible-playbook start either.
-                self._prestart(Phase.VERIFY_INACTIVE, "inactive", self.exp.duration + 600)
+                held = self.limit.limit.seconds if self.limit else self.exp.duration
+                self._prestart(Phase.VERIFY_INACTIVE, "inactive", held + 600)
                 self._hold()
         finally:
             self.deadline.cancel()
+            if self.limit is not None:
+                self.limit.cancel()
             self.fault_over.set()
             # stop() waits for a renewal in flight; the rollback must not wait for it.
             threading.Thread(target=lease.stop, name="lease-stop", daemon=True).start()
@@ -765,17 +779,20 @@ class Engine:
         )
 
     def _start_lease(self) -> LeaseRenewer:
-        script = hostshell.lease_script(self.plan.state_dir, self.run_id, self.plan.ttl)
+        ttl = self.plan.ttl
 
         # A renewal waits no longer than the interval: one stuck on a host that is going
         # down must not keep the next from asking it again once it is back.
         timeout = max(2.0, self.plan.renew_every)
 
         def renew() -> dict[str, str]:
+            # Never past the activity's limit: the host's dead-man reverts there at the latest.
+            seconds = self.limit.lease_seconds(ttl) if self.limit else ttl
+            script = hostshell.lease_script(self.plan.state_dir, self.run_id, seconds)
             answers = self.shell.run_all(dict.fromkeys(self.hosts, script), timeout=timeout)
             return {h: (_lease_answer(a.rc), a.out.strip()) for h, a in answers.items()}
 
-        self.lease = LeaseRenewer(renew=renew, ttl=self.plan.ttl, every=self.plan.renew_every)
+        self.lease = LeaseRenewer(renew=renew, ttl=ttl, every=self.plan.renew_every)
         return self.lease.start()
 
     def _set_abort(self, reason: str, **details: Any) -> None:
@@ -799,8 +816,18 @@ class Engine:
         self.timings.update(end.timings)
         if end.abort:
             self._set_abort(end.abort)
-        outcome = activity.abort_outcome if self.abort else "ok"
+        outcome = "timed_out" if self.timed_out else activity.abort_outcome if self.abort else "ok"
         self.journal.phase_end(phase, outcome, (self.abort or {}).get("reason", ""))
+
+    def _time_out(self) -> None:
+        """The activity's limit passed with the fault on: stop the run as a guardrail does,
+        unless something else stopped it first or the rollback already began."""
+        if self.limit is None or self.stop.is_set() or self.fault_over.is_set():
+            return
+        doing = self.activity.doing() if self.activity.doing else ""
+        self._set_abort(self.limit.reason(doing), timed_out=self.limit.limit.as_dict())
+        self.timed_out = "timed_out" in (self.abort or {})
+        self.stop.set()
 
     def _wait(self, window: FaultWindow) -> ActivityEnd:
         """The default activity: wait out the experiment's duration."""

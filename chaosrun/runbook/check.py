@@ -1,9 +1,10 @@
 """Validate a parsed runbook; every error names the file and the line.
 
 The front matter is the drilled experiment minus what the runbook supplies itself (the
-title from the `#` heading, the duration: the runbook replaces the observe phase), so it
-is checked by the experiment loader's own rules. Runbook-only keys: `variables` (vars
-of every compiled play) and `drill` (how the drill treats manual steps).
+title from the `#` heading; the runbook replaces the observe phase, so `duration` is
+optional and, given, the drill's limit), so it is checked by the experiment loader's own
+rules, `max_duration` among them. The runbook-only key: `variables` (vars of every
+compiled play).
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def experiment_data(book: Runbook) -> dict[str, Any] | None:
         return None
     data = {k: v for k, v in book.front.items() if k not in RUNBOOK_KEYS}
     data.setdefault("title", book.title or book.file.stem)
-    data.setdefault("duration", "1s")  # unused: the runbook's steps replace observe
+    # The steps replace observe; a `duration` of its own is the drill's limit (runbook.plan).
+    data.setdefault("duration", "1s")
     return data
 
 

@@ -5,18 +5,23 @@ inject + verify, lease, guardrails, rollback, recovery) with the runbook's steps
 activity while the fault is on, in place of the observe phase's wait: one ansible-runner
 run per executable step. A step that fails (or a signal, guardrail or kill switch) aborts:
 the engine's rollback then reverts the fault and the drill is reported as failed at that
-step. After a runbook that succeeded
+step. A drill keeps its fault on no longer than its limit (chaosrun.runbook.plan.drill_limit:
+the runbook's `duration`, else chaosrun.yml's `max_duration`): past it the engine stops the
+drill as a guardrail does, and ends it aborted (exit 3) and timed out. A stop does not wait
+for the step under way: its play is canceled, an unanswered prompt left behind, and the
+step journaled as `stopped`. After a runbook that succeeded
 the fault's rollback still runs (it is idempotent and clears the on-host state and the
 dead-man timer), and the steady state must hold again within `recovery.within`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chaosrun.base.phases import Phase
 from chaosrun.hosts import runner
@@ -27,8 +32,13 @@ from chaosrun.run.journal import now_iso
 from chaosrun.run.progress import Progress
 from chaosrun.runbook import compile as compiler
 from chaosrun.runbook.parse import Runbook, Step
+from chaosrun.runbook.plan import drill_limit
 
+T = TypeVar("T")
 Ack = Callable[[Step], tuple[bool, str]]  # manual step -> (done, detail)
+# How long a stopped step's play may take to end once canceled, before the rollback starts
+# beside it (ansible-runner looks at its cancel callback between events).
+STEP_CANCELED_S = 10.0
 
 
 @dataclass
@@ -38,7 +48,8 @@ class StepResult:
     hosts: dict[str, str] = field(default_factory=dict)
 
 
-StepRunner = Callable[[Runbook, Step, Path, Path, Mapping[str, Any]], StepResult]
+# (runbook, step, inventory, work dir, endpoints, cancel=) -> how the step went
+StepRunner = Callable[..., StepResult]
 
 
 def endpoint_vars(prometheus: ApiAccess | None, alertmanager: ApiAccess | None) -> dict[str, Any]:
@@ -74,9 +85,10 @@ def run_step(
     inventory: Path,
     work_dir: Path,
     endpoints: Mapping[str, Any] | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> StepResult:
     """Run the compiled play of one step with ansible-runner; `endpoints` (endpoint_vars)
-    are extra vars, so they win over the inventory's."""
+    are extra vars, so they win over the inventory's; `cancel` ends the play early."""
     import ansible_runner
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -104,7 +116,11 @@ def run_step(
     with runner.play_inputs(work_dir, extra, prefix="step-", needs=needs) as (_, play):
         # playbook_args in play: the user's vault ids reach the step too.
         run = ansible_runner.run(
-            **play, playbook=str(playbook.resolve()), inventory=str(inventory), event_handler=handle
+            **play,
+            playbook=str(playbook.resolve()),
+            inventory=str(inventory),
+            event_handler=handle,
+            cancel_callback=cancel,
         )
     ok = run.status == "successful" and not messages
     if not ok and not messages:
@@ -128,11 +144,15 @@ class DrillEngine:
     ) -> None:
         self.plan, self.book, self.ack, self.step_runner = plan, book, ack, step_runner
         self.failed_step: Step | None = None
+        self.current: Step | None = None  # the step under way
+        self.limit = drill_limit(book, plan)
         activity = Activity(
             Phase.RUNBOOK,
-            f"{book.title}: {len(book.steps)} step(s)",
+            f"{book.title}: {len(book.steps)} step(s), at most {self.limit.text()}",
             self._run_book,
             abort_outcome="failed",
+            limit=self.limit,
+            doing=self._doing,
         )
         runbook = {"title": book.title, "file": str(book.file), "steps": len(book.steps)}
         self.engine = Engine(
@@ -149,6 +169,12 @@ class DrillEngine:
     def run(self) -> Outcome:
         return self.engine.run()
 
+    def _doing(self) -> str:
+        step = self.current
+        if step is None:
+            return ""
+        return f"during step {step.number} ({step.title}), {self.book.where(step.line)}"
+
     def _run_book(self, window: FaultWindow) -> ActivityEnd:
         """The runbook, step by step, until one fails or the run is stopped."""
         started = time.monotonic()
@@ -157,7 +183,12 @@ class DrillEngine:
             if window.stop.is_set():
                 end.abort = f"{window.stop_reason()} before step {step.number}"
                 break
+            self.current = step
             entry = self._step(step, window, started, end.timings)
+            self.current = None
+            if entry["outcome"] == "stopped":  # a signal's reason; an abort's is already set
+                end.abort = f"{window.stop_reason()} during step {step.number} ({step.title})"
+                break
             if entry["outcome"] == "failed":
                 self.failed_step = step
                 window.journal.update("runbook", failed_step=step.number)
@@ -187,15 +218,28 @@ class DrillEngine:
         }
         started = time.monotonic()
         if step.kind == "manual":
-            done, detail = self.ack(step)
+            answer = _until_stopped(lambda: self.ack(step), window.stop, wait_s=0)
+            done, detail = answer if answer is not None else (False, "")
             outcome = "acknowledged" if done else "failed"
         else:
             work_dir = window.run_dir / "ansible" / "runbook"
             endpoints = endpoint_vars(self.plan.prometheus, self.plan.alertmanager)
             inventory = self.plan.inventory.path
-            result = self.step_runner(self.book, step, inventory, work_dir, endpoints)
-            outcome, detail = ("ok" if result.ok else "failed"), result.detail
-            entry["hosts"] = result.hosts
+            answer = result = _until_stopped(
+                lambda: self.step_runner(
+                    self.book, step, inventory, work_dir, endpoints, cancel=window.stop.is_set
+                ),
+                window.stop,
+                wait_s=STEP_CANCELED_S,
+            )
+            if result is not None:
+                outcome, detail = ("ok" if result.ok else "failed"), result.detail
+                entry["hosts"] = result.hosts
+        if answer is None or (outcome == "failed" and window.stop.is_set()):
+            # Stopped under way (the drill's limit, a guardrail, a signal): not the step's
+            # own failure; the run's abort says why.
+            outcome = "stopped"
+            detail = (window.journal.get("abort") or {}).get("reason") or window.stop_reason()
         ended = time.monotonic()
         entry.update(
             ended_at=now_iso(),
@@ -211,6 +255,30 @@ class DrillEngine:
         window.journal.add_step(entry)
         window.progress.message(f"{name}: {outcome} in {entry['duration_s']:.1f}s")
         return entry
+
+
+def _until_stopped(work: Callable[[], T], stop: threading.Event, wait_s: float) -> T | None:
+    """`work()` in a thread of its own, or None once `stop` is set before it returned (then
+    waiting up to `wait_s` more for it to end: a canceled play winding down)."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def go() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # raised in the drill's own thread below
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=go, name="drill-step", daemon=True).start()
+    while not done.wait(0.1):
+        if stop.is_set():
+            done.wait(wait_s)
+            return None
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _measure(step: Step) -> str | None:

@@ -11,7 +11,10 @@ Alertmanager, PostgreSQL).
     step's play runs and the instance serves again;
 (d) a drill that watches: its observe-only probe's samples are in the journal (the
     observer's thread lives), and a guardrail a runbook step breaches aborts the drill and
-    is in the cascade, after the observed signal the fault itself moved.
+    is in the cascade, after the observed signal the fault itself moved;
+(e) a drill whose manual step nobody answers is rolled back at chaosrun.yml's max_duration:
+    measured on the host (the unit's own timestamps, the leases it held), exit 3, the
+    journal and the last line name the limit and its line.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -152,3 +157,76 @@ def test_d_watched_drill_samples_and_shows_a_step_breach_in_the_cascade(project:
     (victim,) = journal["targets"]["selected"]
     assert project.lab.unit_active(victim, "order-service.service")
     project.assert_no_active_fault()
+
+
+LIMIT_S = 25  # the test project's max_duration: longer than inject and the detect step
+
+
+def test_e_a_drill_left_waiting_is_rolled_back_at_its_limit(project: Project) -> None:
+    """Nobody answers the manual step: at chaosrun.yml's max_duration the fault is gone
+    from the host (its unit's own timestamps say how long it was down), the drill exits 3
+    naming the limit and its line, and no lease the host held reached past the limit."""
+    project.write_config(max_duration=f"{LIMIT_S}s")
+    line = project.config_file.read_text().splitlines().index(f"max_duration: {LIMIT_S}s") + 1
+    done, result, journal, leases = when_steady(project, lambda: _unanswered(project))
+    explain = (journal.get("abort"), done.stderr[-3000:])
+    assert done.returncode == 3 and journal["status"] == "aborted", explain
+    where = f"max_duration {LIMIT_S}s from {project.config_file}:{line}"
+    assert journal["abort"]["timed_out"]["key"] == "max_duration", explain
+    assert f"timed out: the fault was on for {LIMIT_S}s, its limit ({where})" in result["reason"]
+    assert "during step 2 (Restart the instance)" in result["reason"]
+    assert f"its limit ({where})" in done.stderr  # the drill's last line says why
+    assert [s["outcome"] for s in journal["steps"]] == ["ok", "stopped"]
+    assert journal["rollback"]["ok"] is True
+    (victim,) = journal["targets"]["selected"]
+    # Measured on the host: the unit was down for the limit, not for a step that ran.
+    down = project.lab.on_host(
+        victim, "systemctl show order-service.service --value "
+        "-p InactiveEnterTimestampMonotonic -p ActiveEnterTimestampMonotonic"
+    ).split()  # fmt: skip
+    assert project.lab.unit_active(victim, "order-service.service")
+    active_at, inactive_at = (int(v) / 1e6 for v in down)
+    # The hosts share the controller's kernel, so its monotonic clock: the limit counts from
+    # the start of inject (the journal's, on the wall clock), the unit stopped after it.
+    inject = next(p for p in journal["phases"] if p["name"] == "inject")
+    wall_to_mono = time.time() - time.monotonic()
+    inject_at = datetime.fromisoformat(inject["started_at"]).timestamp() - wall_to_mono
+    assert inject_at < inactive_at < active_at, (inject_at, inactive_at, active_at)
+    assert LIMIT_S - 1 <= active_at - inject_at <= LIMIT_S + 10, active_at - inject_at
+    # Every lease the host held expired by the limit (armed at `since`, after its start).
+    assert leases, "no lease seen on the host during the drill"
+    assert all(until <= since + LIMIT_S + 1 for since, until in leases), leases
+    project.assert_no_active_fault()
+
+
+def _unanswered(project: Project):
+    """`chaosrun drill` with its standard input open and never written (a manual step
+    nobody acknowledges); the hosts' leases read every 2 s while it runs."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chaosrun", "drill", str(UNANSWERED), "--json"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=project.env(), cwd=project.workdir,
+    )  # fmt: skip
+    leases: set[tuple[int, int]] = set()
+    while proc.poll() is None:
+        for host in ORDER_HOSTS:
+            seen = project.lab.on_host(host, LEASES).split()
+            leases.update((int(a), int(b)) for a, b in zip(seen[::2], seen[1::2], strict=True))
+        time.sleep(2)
+    stdout, stderr = proc.communicate(timeout=600)
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    try:
+        result = json.loads(stdout)
+    except ValueError:
+        pytest.fail(f"no JSON (rc {proc.returncode}): {stdout[-1000:]} {stderr[-3000:]}")
+    return done, result, project.journal(result["run_id"]), leases
+
+
+UNANSWERED = RUNBOOKS / "order-down-unanswered.md"
+# Each active fault's arm time (meta.json `since`) and its run's lease expiry, on one host.
+LEASES = (
+    'for m in /var/lib/chaosrun/active/*/*/meta.json; do [ -f "$m" ] || continue; '
+    'since=$(sed -n \'s/^{"since": \\([0-9]*\\),.*/\\1/p\' "$m"); '
+    'until=$(cat "${m%/*/meta.json}/lease" 2>/dev/null); '
+    '[ -n "$since" ] && [ -n "$until" ] && echo "$since $until"; done; true'
+)

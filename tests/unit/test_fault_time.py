@@ -150,3 +150,66 @@ def test_fault_time_and_durations_read_as_written() -> None:
         "1h30m",
         "1d1m1s",
     ]
+
+
+def test_a_drills_limit_is_its_own_duration_within_the_ceiling_else_the_ceiling() -> None:
+    own = fault_time.drill_limit(600, "runbooks/x.md:4", 3600, "chaosrun.yml:31")
+    assert own == fault_time.Limit(600, "duration", "runbooks/x.md:4")
+    assert own.text() == "duration 10m from runbooks/x.md:4"
+    ceiling = fault_time.drill_limit(None, "runbooks/x.md:1", 3600, "chaosrun.yml:31")
+    assert ceiling.text() == "max_duration 1h from chaosrun.yml:31"
+    assert ceiling.as_dict() == {"s": 3600, "key": "max_duration", "source": "chaosrun.yml:31"}
+    # Over the ceiling the loader refuses it; were it ever asked, the ceiling still holds.
+    assert fault_time.drill_limit(7200, "x.md:4", 3600, "the built-in default").seconds == 3600
+
+
+def test_the_lease_never_reaches_past_the_limit() -> None:
+    limit = fault_time.Limit(20, "max_duration", "chaosrun.yml:3")
+    assert fault_time.arm_ttl(30, limit) == 20  # armed for no longer than the limit
+    assert fault_time.arm_ttl(30, fault_time.Limit(3600, "max_duration", "")) == 30
+    assert fault_time.arm_ttl(30, None) == 30
+    assert fault_time.arm_ttl(30, fault_time.Limit(0.5, "duration", "")) == 1  # a role's least
+    assert fault_time.lease_seconds(30, None) == 30
+    assert fault_time.lease_seconds(30, 3599.5) == 30
+    assert fault_time.lease_seconds(30, 12.9) == 12  # rounded down: never past it
+    assert fault_time.lease_seconds(30, -4) == 0  # passed: the dead-man reverts at once
+
+
+RUNBOOK = """\
+---
+fault: {role: testns.faults.demo_fault, vars: {demo_fault_unit: order-service.service}}
+targets: {hosts: order_service, select: {count: 1}, seed: 7}
+DURATION
+---
+
+# Demo down
+
+## Look
+
+Look at it.
+"""
+
+
+@pytest.mark.parametrize("own", ["", "duration: 15m", "duration: 2h"])
+def test_drill_dry_run_shows_the_limit_and_a_longer_one_is_refused(
+    tmp_path: Path, config: Path, own: str
+) -> None:
+    config.write_text(config.read_text() + "max_duration: 1h\n")
+    book = tmp_path / "demo.md"
+    book.write_text(RUNBOOK.replace("DURATION", own))
+    runs = tmp_path / "runs"
+    args = ["drill", str(book), "-i", str(INVENTORY), "--dry-run", "--runs-dir", str(runs)]
+    code, stdout, stderr = chaosrun(*args)
+    if own == "duration: 2h":
+        assert code == 2, stderr
+        assert f"{book}:4: duration: 2h is longer than the ceiling max_duration 1h from " in stderr
+        assert not runs.exists()
+        return
+    assert code == 0, stderr
+    text = "duration 15m from {book}:4" if own else "max_duration 1h from {config}:3"
+    assert f"the fault stays on at most {text.format(book=book, config=config)};" in stdout
+    assert "on-host lease: 30s" in stdout
+    assert not runs.exists() and not (tmp_path / "audit").exists()  # touched nothing
+    code, stdout, stderr = chaosrun(*args, "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["limit"]["key"] == ("duration" if own else "max_duration")

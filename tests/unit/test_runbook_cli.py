@@ -87,3 +87,22 @@ def test_drill_and_run_shout_rollback_failed_the_same_way(
     done = CliRunner().invoke(cli.app, ["drill", str(WRONG_UNIT), "--auto-ack"])
     assert done.exit_code == 4
     assert "refused: freeze in force: INC-42" in done.stderr
+
+
+def test_the_drills_prompt_reads_lines_and_sees_the_end_of_input() -> None:
+    """The manual step's answer is read from the descriptor (a prompt left waiting past the
+    drill's limit must not hold sys.stdin's lock as the interpreter exits); a closed
+    standard input is no operator, never an endless wait."""
+    import subprocess
+    import sys
+
+    code = (
+        "from chaosrun.commands.runbook import _answer\n"
+        "print([_answer(), _answer(), _answer(), _answer()])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=" Yes \nn\nmaybe", capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['yes', 'n', 'maybe', None]"

@@ -4,6 +4,8 @@ and a failing step falls back to the fault's rollback and names the step."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -66,7 +68,7 @@ class FakeSteps:
         self.ran: list[int] = []
         self.fail, self.seconds = fail, seconds
 
-    def __call__(self, book, step, inventory, work_dir, endpoints) -> StepResult:
+    def __call__(self, book, step, inventory, work_dir, endpoints, cancel=None) -> StepResult:
         self.ran.append(step.number)
         self.endpoints = endpoints
         time.sleep(self.seconds)
@@ -165,9 +167,9 @@ def test_drill_with_observe_records_samples_and_cascade(env) -> None:  # noqa: F
     threading.excepthook = lambda args: errors.append(args.exc_value)
 
     class BreachingSteps(FakeSteps):
-        def __call__(self, book, step, inventory, work_dir, endpoints) -> StepResult:
+        def __call__(self, book, step, inventory, work_dir, endpoints, cancel=None) -> StepResult:
             prom.answers["user_errors"] = [0.5]  # users hurt while the step runs
-            return super().__call__(book, step, inventory, work_dir, endpoints)
+            return super().__call__(book, step, inventory, work_dir, endpoints, cancel)
 
     path = tmp_path / "watched.md"
     text = RUNBOOK.format(url=prom.url).replace(
@@ -192,3 +194,92 @@ def test_drill_with_observe_records_samples_and_cascade(env) -> None:  # noqa: F
     breach = next(p for p in journal["probes"] if p["name"] == "user errors under 10%")
     first = next(s for s in breach["samples"] if s["verdict"] == "BREACH")
     assert first["phase"] == "runbook" and first["at"] == journal["cascade"][0]["first_at"]
+
+
+def limited(env, *, ceiling: str = "", own: str = "") -> tuple[Path, Path]:  # noqa: F811
+    """The runbook, with its own `duration` when `own` is given, and chaosrun.yml with a
+    `max_duration` when `ceiling` is: their paths."""
+    tmp_path, _hosts, prom = env
+    cfg = Path(os.environ["CHAOSRUN_CONFIG"])
+    if ceiling:
+        cfg.write_text(cfg.read_text() + f"max_duration: {ceiling}\n")
+    path = tmp_path / "demo.md"
+    text = RUNBOOK.format(url=prom.url)
+    if own:
+        text = text.replace(
+            "recovery: {within: 5s}\n", f"recovery: {{within: 5s}}\nduration: {own}\n"
+        )
+    path.write_text(text)
+    return path, cfg
+
+
+def drill_at(env, path: Path, steps, ack=auto_ack):  # noqa: F811
+    tmp_path, _hosts, _ = env
+    book, plan = drill_plan(path, INVENTORY)
+    engine = DrillEngine(
+        plan, tmp_path / "runs", Progress(_quiet(), plan.redactor), book, ack, steps
+    )
+    started = time.monotonic()
+    outcome = engine.run()
+    return outcome, json.loads(outcome.journal.read_text()), time.monotonic() - started
+
+
+def lease_seconds(scripts: list[str]) -> list[int]:
+    """The seconds each lease renewal wrote (`date +%s) + N`)."""
+    return [int(m) for s in scripts for m in re.findall(r"\$\(date \+%s\) \+ (\d+) \)\)", s)]
+
+
+def test_a_drill_past_max_duration_times_out_mid_step_and_rolls_back(env) -> None:  # noqa: F811
+    """A step still under way at the ceiling: the drill does not wait for it, the fault is
+    rolled back, exit 3, and the journal says timed out, naming the limit and its line."""
+    path, cfg = limited(env, ceiling="2s")
+    steps = FakeSteps(seconds=30)
+    outcome, journal, took = drill_at(env, path, steps)
+    hosts = env[1]
+    assert (outcome.exit_code, journal["status"]) == (3, "aborted"), journal.get("abort")
+    assert took < 20, "the drill waited for the step"
+    abort = journal["abort"]
+    assert abort["timed_out"] == {"s": 2.0, "key": "max_duration", "source": f"{cfg}:4"}
+    assert abort["reason"] == (
+        f"timed out: the fault was on for 2s, its limit (max_duration 2s from {cfg}:4), "
+        f"during step 1 (Detect the failure), {path}:21"
+    )
+    assert journal["fault"]["limit"] == abort["timed_out"]
+    assert [s["outcome"] for s in journal["steps"]] == ["stopped"]
+    assert journal["steps"][0]["detail"] == abort["reason"]
+    assert journal["runbook"]["failed_step"] is None
+    runbook = next(p for p in journal["phases"] if p["name"] == "runbook")
+    assert runbook["outcome"] == "timed_out"
+    assert journal["rollback"]["ok"] is True and hosts.plays[-1] == ("verify",)
+    # The host's dead-man does not outlive the limit: armed for it, never renewed past it.
+    assert hosts.variables["chaos_ttl"] == 2
+    assert lease_seconds(hosts.scripts) and max(lease_seconds(hosts.scripts)) <= 2
+    assert outcome.abort_reason == abort["reason"]
+    report = (outcome.journal.parent / "report.html").read_text()
+    assert "TIMED OUT and rolled back" in report
+
+
+def test_an_unanswered_prompt_times_out_at_the_runbooks_own_duration(env) -> None:  # noqa: F811
+    """The runbook's own `duration` is the drill's limit when it is shorter than the
+    ceiling; an operator who never answers a manual step does not keep the fault on."""
+    path, _ = limited(env, own="2s")
+    never = threading.Event()
+    outcome, journal, took = drill_at(
+        env, path, FakeSteps(seconds=0.1), ack=lambda step: (never.wait(), "")
+    )
+    assert (outcome.exit_code, journal["status"]) == (3, "aborted")
+    assert took < 20
+    assert journal["abort"]["timed_out"] == {"s": 2.0, "key": "duration", "source": f"{path}:17"}
+    assert "its limit (duration 2s from " in journal["abort"]["reason"]
+    assert "during step 3 (Write the postmortem)" in journal["abort"]["reason"]
+    assert [s["outcome"] for s in journal["steps"]] == ["ok", "ok", "stopped"]
+
+
+def test_a_drill_within_its_limit_passes_and_keeps_its_lease(env) -> None:  # noqa: F811
+    """Far from the limit nothing changes: the lease is the run's own, the drill passes."""
+    path, _ = limited(env, ceiling="1h")
+    outcome, journal, _ = drill_at(env, path, FakeSteps())
+    assert outcome.exit_code == 0 and journal["abort"] is None
+    assert journal["fault"]["limit"]["key"] == "max_duration"
+    assert env[1].variables["chaos_ttl"] == journal["fault"]["ttl_s"]
+    assert set(lease_seconds(env[1].scripts)) == {journal["fault"]["ttl_s"]}
