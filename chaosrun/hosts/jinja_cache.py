@@ -9,9 +9,9 @@ another compiled the same source (this play's other hosts, the next task, the ne
 the next run) loads it instead.
 
 The code depends only on the source, on the environment's compile settings and on the
-versions of Python, Jinja and ansible-core, which make the key; a filter or test that
-changes how it is called (Jinja reads that while compiling) is a new ansible-core or
-collection version, so the directory is per versions and the collections' plugin files.
+versions of Python, Jinja and ansible-core, which make the key, and on how each filter and
+test it names is called (Jinja reads that while compiling): the directory is per versions
+and per state of the collections' filter and test plugin files.
 The directory is the user's own (0700, refused otherwise): a compiled template is code.
 """
 
@@ -155,10 +155,31 @@ def _bound(directory: Path) -> None:
 
 
 def default_directory() -> Path:
-    """Per user and versions: ~/.cache/chaosrun/jinja/<python>-<jinja>-<ansible-core>."""
+    """Per user and versions: ~/.cache/chaosrun/jinja/<python>-<jinja>-<ansible-core>-<plugins>,
+    the last the filter and test plugins of the collections Ansible will read."""
     import jinja2
     from ansible.release import __version__ as ansible_version
 
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    tag = f"py{sys.version_info[0]}{sys.version_info[1]}-j{jinja2.__version__}-a{ansible_version}"
+    py = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    tag = f"{py}-j{jinja2.__version__}-a{ansible_version}-p{_plugins_tag()}"
     return base / "chaosrun" / "jinja" / tag
+
+
+def _plugins_tag() -> str:
+    """What the collections' filter and test plugins are (path, size, mtime): Jinja reads how a
+    filter is called while compiling, so other plugins make another directory."""
+    roots = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or os.environ.get(
+        "ANSIBLE_COLLECTIONS_PATHS"
+    )
+    paths = (roots or "~/.ansible/collections:/usr/share/ansible/collections").split(":")
+    seen = []
+    for root in paths:
+        base = Path(root).expanduser()
+        base = base if base.name == "ansible_collections" else base / "ansible_collections"
+        for kind in ("filter", "test"):
+            for plugin in base.glob(f"*/*/plugins/{kind}/*.py"):
+                with contextlib.suppress(OSError):
+                    st = plugin.stat()
+                    seen.append(f"{plugin}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(seen)).encode()).hexdigest()[:12]

@@ -10,9 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 RENDER = r"""
 import json, sys
 from pathlib import Path
+
+import pytest
 counts = {"generate": 0}
 if sys.argv[1] != "-":
     from chaosrun.hosts import jinja_cache
@@ -75,3 +79,19 @@ def test_a_directory_others_may_write_is_not_used(tmp_path: Path) -> None:
     assert result[0] == {"installed": False}
     assert result[-1]["generated"] >= 6
     assert list(shared.iterdir()) == []
+
+
+def test_other_filter_plugins_make_another_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaosrun.hosts import jinja_cache
+
+    plugins = tmp_path / "ansible_collections" / "ns" / "col" / "plugins" / "filter"
+    plugins.mkdir(parents=True)
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    before = jinja_cache.default_directory()
+    (plugins / "shout.py").write_text("def shout(v):\n    return v.upper()\n")
+    after = jinja_cache.default_directory()
+    assert before != after and after.parent == before.parent
+    assert after.is_relative_to(tmp_path / "cache" / "chaosrun" / "jinja")
