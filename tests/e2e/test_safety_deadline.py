@@ -126,7 +126,10 @@ def test_recover_ends_the_hung_step_of_a_killed_controller_at_once(
     proc = project.start("run", str(experiment), "-i", str(lab.inventory))
     try:
         run_id, _ = project.wait_for_phase(proc, "inject")
-        hung = f"pgrep -f 'slee[p] {RECOVER_HANG_S}' || echo gone"
+        # The sleep itself (its command line starts so), not the arm step's script, which
+        # carries the same words from before its apply runs: a controller killed then leaves
+        # no step on the host for recover to end.
+        hung = f"pgrep -f '^slee[p] {RECOVER_HANG_S}' || echo gone"
         deadline = time.monotonic() + 120
         while lab.on_host(HUNG, hung) == "gone":
             assert proc.poll() is None and time.monotonic() < deadline, "the apply never hung"
