@@ -192,6 +192,9 @@ def check_entry_points(entry_points: Sequence[str], then: Sequence[str] = ()) ->
         raise ValueError(f"fault.yml cannot run {list(entry_points)} then {list(then)}")
 
 
+PLAYBOOK_MAIN = "chaosrun.hosts.playbook_main"
+
+
 def fault_playbook_command(cmdline: str) -> dict[str, str]:
     """ansible_runner.run's arguments that start fault.yml: Ansible's ansible-playbook run
     by chaosrun.hosts.playbook_main, which keeps compiled templates across the play's
@@ -203,9 +206,6 @@ def fault_playbook_command(cmdline: str) -> dict[str, str]:
     # mode) and adds the inventory and extra arguments, not the playbook.
     main = f"-m {PLAYBOOK_MAIN} {cmdline} {shlex.quote(playbook)}"
     return {"binary": sys.executable, "cmdline": main, "playbook": playbook}
-
-
-PLAYBOOK_MAIN = "chaosrun.hosts.playbook_main"
 
 
 def runner_env() -> dict[str, str]:

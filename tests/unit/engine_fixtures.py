@@ -13,6 +13,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from chaosrun import cli
@@ -120,3 +121,31 @@ def main_in_process(*args: str) -> tuple[int, str, str]:
     finally:
         sys.argv = old
     return code, out.getvalue(), err.getvalue()
+
+
+def isolated_project(monkeypatch: Any, tmp_path: Path) -> Path:
+    """The test's own chaosrun.yml (runs and audit log under `tmp_path`), the fixture
+    collections and a Prometheus nobody answers; the chaosrun.yml's path."""
+    from chaosrun.hosts import rolespec
+
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
+    monkeypatch.setenv("CHAOSRUN_PROMETHEUS_URL", "http://127.0.0.1:9")
+    config = tmp_path / "chaosrun.yml"
+    config.write_text(f"run_dir: {tmp_path / 'runs'}\naudit: {{path: {tmp_path / 'audit'}}}\n")
+    monkeypatch.setenv("CHAOSRUN_CONFIG", str(config))
+    rolespec.load_role.cache_clear()
+    return config
+
+
+def validated(file: Path, *overrides: str) -> Any:
+    """validate's check of `file` with `overrides` against the fixture inventory and the
+    project's caps (its Report; InvalidInput when refused)."""
+    from chaosrun.hosts.inventory import load_inventory
+    from chaosrun.model import config as project_config
+    from chaosrun.model.experiment import load_experiment
+    from chaosrun.plan.planning import defaults_from
+    from chaosrun.plan.validation import check
+
+    cfg = project_config.load()
+    exp = load_experiment(file, list(overrides), defaults_from(cfg))
+    return check(exp, load_inventory(str(INVENTORY)), cfg.caps)

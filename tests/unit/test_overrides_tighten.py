@@ -9,15 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
-from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
+from engine_fixtures import GOOD, INVENTORY, isolated_project, validated
 from engine_fixtures import main_in_process as chaosrun
 
 from chaosrun.base.errors import InvalidInput
-from chaosrun.hosts import rolespec
 from chaosrun.hosts.inventory import load_inventory
-from chaosrun.model import config as project_config
 from chaosrun.model.experiment import load_experiment
-from chaosrun.plan.planning import defaults_from
 from chaosrun.plan.validation import check
 
 PROJECT_GUARDRAIL = """\
@@ -31,13 +28,7 @@ guardrails:
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
-    monkeypatch.setenv("CHAOSRUN_PROMETHEUS_URL", "http://127.0.0.1:9")
-    config = tmp_path / "chaosrun.yml"
-    config.write_text(f"run_dir: {tmp_path / 'runs'}\naudit: {{path: {tmp_path / 'audit'}}}\n")
-    monkeypatch.setenv("CHAOSRUN_CONFIG", str(config))
-    rolespec.load_role.cache_clear()
-    return config
+    return isolated_project(monkeypatch, tmp_path)
 
 
 def problems(*overrides: str) -> str:
@@ -48,9 +39,7 @@ def problems(*overrides: str) -> str:
 
 
 def checked(*overrides: str):
-    cfg = project_config.load()
-    exp = load_experiment(GOOD, list(overrides), defaults_from(cfg))
-    return check(exp, load_inventory(str(INVENTORY)), cfg.caps)
+    return validated(GOOD, *overrides)
 
 
 @pytest.mark.parametrize(
