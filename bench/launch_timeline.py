@@ -150,13 +150,14 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", help="the order host to aim at (default: the first)")
+    parser.add_argument("--targets", type=int, default=1, help="aim at this many order hosts")
     parser.add_argument("--duration", type=float, default=5.0)
     args = parser.parse_args()
     config = benchlib.lab()
-    host = args.host or benchlib.order_hosts(config, 1)[0]
+    hosts = [args.host] if args.host else benchlib.order_hosts(config, args.targets)
     with tempfile.TemporaryDirectory(prefix="chaosrun-timeline-") as tmp:
         work = Path(tmp)
-        exp = latency.experiment([host], work)
+        exp = latency.experiment(hosts, work)
         stamps = work / "timeline"
         command = [
             sys.executable, __file__, "--trace", "run", str(exp),
@@ -168,9 +169,10 @@ def main() -> None:
         done = subprocess.run(command, env=env, cwd=benchlib.PROJECT, capture_output=True)
         print(f"chaosrun run exited {done.returncode}, load {os.getloadavg()[0]:.1f}")
         show(stamps.read_text().splitlines())
-        killed = latency.killed_at(config, host, started)
-        print(f"the kill in {host}'s unit journal: {killed - started:.3f} s after launch"
-              if killed else f"no kill in {host}'s unit journal")  # fmt: skip
+        for host in hosts:
+            killed = latency.killed_at(config, host, started)
+            print(f"the kill in {host}'s unit journal: {killed - started:.3f} s after launch"
+                  if killed else f"no kill in {host}'s unit journal")  # fmt: skip
 
 
 if __name__ == "__main__":
