@@ -79,6 +79,23 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def cgroup_cpu(pid: int) -> float:
+    """CPU seconds of the cgroup that holds `pid` (cgroup v2, else v1's cpuacct)."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _id, controllers, path = line.split(":", 2)
+        if controllers == "":
+            stat = Path("/sys/fs/cgroup", path.lstrip("/"), "cpu.stat")
+            if stat.exists():
+                usage = dict(ln.split() for ln in stat.read_text().splitlines())
+                return int(usage["usage_usec"]) / 1e6
+        if "cpuacct" in controllers.split(","):
+            for mount in ("cpu,cpuacct", "cpuacct"):
+                usage = Path("/sys/fs/cgroup", mount, path.lstrip("/"), "cpuacct.usage")
+                if usage.exists():
+                    return int(usage.read_text()) / 1e9
+    raise SystemExit(f"no CPU accounting found for pid {pid}'s cgroup")
+
+
 def spread(values: Sequence[float]) -> str:
     if not values:
         return "no value"

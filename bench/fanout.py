@@ -13,7 +13,12 @@ its workers and ssh clients, and ansible-runner's event handling in this process
 at the same boundary; "ahead" is the first play's start-up before its release.
 Prints per size min/median/max of the whole inject+verify+rollback and the median CPU
 per host and phase, then the ratio largest/smallest per round and of the medians
-(target <= 4x for 50 vs 5 hosts). With --profile, the last round also prints per phase
+(target <= 4x for 50 vs 5 hosts). Beside the controller's CPU it prints the hosts' own:
+the targets' containers' CPU (their cgroups) over the run, less what they spent at rest
+in the same length of time just before it (sshd, sudo and the scripts the run made them
+run), and at the end what the medians say a host costs: the sizes' medians as a fixed
+part and a part per host, and the most a host may add for the target ratio (for 4x at
+50 vs 5 hosts, a tenth of the fixed part). With --profile, the last round also prints per phase
 the remote round trips per host (tasks that ran a module on the host, from the job
 events) and the tasks that stayed on the controller, and where the time went per task.
 
@@ -25,9 +30,11 @@ order hosts).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,17 +42,50 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib
 import engine_play
 
+from chaosrun.lab.hosts import list_containers
+
 TARGET = 4.0
 PHASES = engine_play.PHASES
 Cpu = dict[str, tuple[float, float]]
 
 
-def one(hosts: list[str], inv: Path, work: Path, profile: bool = False) -> tuple[float, Cpu]:
-    """One inject + verify + rollback on `hosts`: the wall seconds and the CPU per phase."""
+# How long the hosts' CPU at rest is read before each run, to take it off the run's.
+REST_S = 2.0
+
+
+class HostCpu:
+    """The CPU seconds the target hosts' containers spend: in all, and above their rest."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+
+    def total(self, hosts: list[str]) -> float:
+        return sum(benchlib.cgroup_cpu(self.pids[h]) for h in hosts)
+
+    def at_rest(self, hosts: list[str]) -> float:
+        """CPU seconds per second the hosts spend doing nothing of ours (REST_S measured)."""
+        before, started = self.total(hosts), time.monotonic()
+        time.sleep(REST_S)
+        return (self.total(hosts) - before) / (time.monotonic() - started)
+
+
+def one(
+    hosts: list[str], inv: Path, work: Path, host_cpu: HostCpu, profile: bool = False
+) -> tuple[float, Cpu, float]:
+    """One inject + verify + rollback on `hosts`: the wall seconds, the controller's CPU per
+    phase, and the hosts' CPU seconds per host above their rest."""
     run_id = benchlib.new_run_id(f"fan{len(hosts)}")
+    rest = host_cpu.at_rest(hosts)
+    before, started = host_cpu.total(hosts), time.monotonic()
     run = engine_play.run(hosts, inv, work, run_id)
+    spent = host_cpu.total(hosts) - before - rest * (time.monotonic() - started)
     total = sum(run.times.values())
-    print(f"  {len(hosts):3d} hosts: {total:6.2f}s  [{benchlib.load()}]", flush=True)
+    print(
+        f"  {len(hosts):3d} hosts: {total:6.2f}s  hosts' CPU {spent / len(hosts):5.3f} s/host "
+        f"above rest ({rest / len(hosts) * 100:.1f} % of a core each at rest)  "
+        f"[{benchlib.load()}]",
+        flush=True,
+    )
     play, runner = run.ahead
     print(f"     {'ahead':8s} {'':7s}  CPU {(play + runner) / len(hosts):5.3f} s/host "
           f"(ansible-playbook {play:5.2f}s, ansible-runner {runner:4.2f}s)")  # fmt: skip
@@ -61,7 +101,7 @@ def one(hosts: list[str], inv: Path, work: Path, profile: bool = False) -> tuple
         stage = engine_play.STAGES[phase]
         print(*round_trips(work_dir, hosts, stage), sep="\n")
         print(*benchlib.play_profile(work_dir, t0, t1, stage), sep="\n")
-    return total, {"ahead": run.ahead, **run.cpu}
+    return total, {"ahead": run.ahead, **run.cpu}, spent / len(hosts)
 
 
 def round_trips(work_dir: Path, hosts: list[str], stage: bool | None) -> list[str]:
@@ -86,6 +126,20 @@ def cpu_per_host(runs: list[Cpu], hosts: int) -> str:
     return f"CPU s/host (medians) {parts}, all {sum(medians):.3f}"
 
 
+def budget(small: int, large: int, times: tuple[float, float], target: float) -> str:
+    """The medians as a fixed part and a part per host, and the most a host may add for
+    `target` (large/small) with that fixed part."""
+    per_host = (times[1] - times[0]) / (large - small)
+    fixed = times[0] - small * per_host
+    if large <= target * small:  # the ratio stays under the target whatever a host costs
+        return f"per host {per_host:.3f} s, fixed {fixed:.2f} s"
+    allowed = fixed * (target - 1) / (large - target * small)
+    return (
+        f"per host {per_host:.3f} s, fixed {fixed:.2f} s: {target:g}x needs at most "
+        f"{allowed:.3f} s per host ({per_host / allowed:.1f}x less)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5,20,50", help="comma-separated host counts")
@@ -99,23 +153,29 @@ def main() -> int:
     config = benchlib.lab()
     inv = benchlib.inventory(config)
     hosts = benchlib.order_hosts(config, sizes[-1])
+    host_cpu = HostCpu({c.host: c.pid for c in list_containers(config) if c.running})
     results: dict[int, list[float]] = {n: [] for n in sizes}
     cpus: dict[int, list[Cpu]] = {n: [] for n in sizes}
+    on_hosts: dict[int, list[float]] = {n: [] for n in sizes}
     print(f"fan-out of process_kill on lab {config.name!r}, sizes {sizes}, {args.rounds} rounds")
     with tempfile.TemporaryDirectory(prefix="chaosrun-fanout-") as tmp:
         work = Path(tmp)
         if not args.skip_cold:
             print("cold (connections not yet open):")
-            one(hosts, inv, work)
+            one(hosts, inv, work, host_cpu)
         for r in range(args.rounds):
             print(f"round {r + 1}/{args.rounds}")
             for n in sizes:
                 last = args.profile and r == args.rounds - 1
-                total, cpu = one(hosts[:n], inv, work, last)
+                total, cpu, spent = one(hosts[:n], inv, work, host_cpu, last)
                 results[n].append(total)
                 cpus[n].append(cpu)
+                on_hosts[n].append(spent)
     for n in sizes:
-        print(f"{n:3d} hosts: {benchlib.spread(results[n])} s; {cpu_per_host(cpus[n], n)}")
+        print(
+            f"{n:3d} hosts: {benchlib.spread(results[n])} s; {cpu_per_host(cpus[n], n)}; "
+            f"hosts' CPU {statistics.median(on_hosts[n]):.3f} s/host above rest"
+        )
     small, large = sizes[0], sizes[-1]
     ratios = [b / a for a, b in zip(results[small], results[large], strict=True)]
     median_ratio = statistics.median(results[large]) / statistics.median(results[small])
@@ -125,6 +185,8 @@ def main() -> int:
         f"of the medians {median_ratio:.2f}x (target <= {TARGET:g}x: {verdict}) "
         f"[{benchlib.load()}]"
     )
+    medians = (statistics.median(results[small]), statistics.median(results[large]))
+    print(f"{budget(small, large, medians, TARGET)}; {os.cpu_count()} cores for all of it")
     return 0 if median_ratio <= TARGET else 1
 
 

@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from benchlib import lab, load
+from benchlib import cgroup_cpu, lab, load
 
 from chaosrun.lab import controller
 from chaosrun.lab import processes as procs
@@ -27,23 +27,6 @@ from chaosrun.lab.state import LabPaths
 from chaosrun.lab.topology import LabConfig
 
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cgroup_cpu(pid: int) -> float:
-    """CPU seconds of the cgroup that holds `pid` (cgroup v2, else v1's cpuacct)."""
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        _id, controllers, path = line.split(":", 2)
-        if controllers == "":
-            stat = Path("/sys/fs/cgroup", path.lstrip("/"), "cpu.stat")
-            if stat.exists():
-                usage = dict(ln.split() for ln in stat.read_text().splitlines())
-                return int(usage["usage_usec"]) / 1e6
-        if "cpuacct" in controllers.split(","):
-            for mount in ("cpu,cpuacct", "cpuacct"):
-                usage = Path("/sys/fs/cgroup", mount, path.lstrip("/"), "cpuacct.usage")
-                if usage.exists():
-                    return int(usage.read_text()) / 1e9
-    raise SystemExit(f"no CPU accounting found for pid {pid}'s cgroup")
 
 
 def process_cpu(pid: int) -> float:
