@@ -18,12 +18,16 @@ the targets' containers' CPU (their cgroups) over the run, less what they spent 
 in the same length of time just before it (sshd, sudo and the scripts the run made them
 run), and at the end what the medians say a host costs: the sizes' medians as a fixed
 part and a part per host, and the most a host may add for the target ratio (for 4x at
-50 vs 5 hosts, a tenth of the fixed part). With --profile, the last round also prints per phase
-the remote round trips per host (tasks that ran a module on the host, from the job
-events) and the tasks that stayed on the controller, and where the time went per task.
+50 vs 5 hosts, a tenth of the fixed part). With --script, each run is followed by the
+same kill done as a plain script would do it (one fresh `ssh host sudo kill`, all hosts at
+once: bench/latency.py's floor) and the hosts' CPU it cost above their rest, over the same
+few seconds in which systemd starts the unit again (which both pay). With --profile,
+the last round also prints per phase the remote round trips per host (tasks that ran a
+module on the host, from the job events) and the tasks that stayed on the controller,
+and where the time went per task.
 
 Usage: CHAOSRUN_LAB_NAME=... CHAOSRUN_LAB_HOSTS=50 .venv/bin/python bench/fanout.py
-[--sizes 5,20,50] [--rounds 3] [--profile] (the lab must be up with at least max(sizes)
+[--sizes 5,20,50] [--rounds 3] [--profile] [--script] (the lab must be up with at least max(sizes)
 order hosts).
 """
 
@@ -41,8 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib
 import engine_play
+import latency
 
 from chaosrun.lab.hosts import list_containers
+from chaosrun.lab.topology import LabConfig
 
 TARGET = 4.0
 PHASES = engine_play.PHASES
@@ -51,6 +57,8 @@ Cpu = dict[str, tuple[float, float]]
 
 # How long the hosts' CPU at rest is read before each run, to take it off the run's.
 REST_S = 2.0
+# How long the script's kill is given to be over on the hosts (the unit started again).
+SCRIPT_S = 3.0
 
 
 class HostCpu:
@@ -119,6 +127,18 @@ def round_trips(work_dir: Path, hosts: list[str], stage: bool | None) -> list[st
     return lines
 
 
+def script_cpu(config: LabConfig, hosts: list[str], host_cpu: HostCpu) -> float:
+    """The hosts' CPU seconds per host above their rest of the plain script's kill."""
+    rest = host_cpu.at_rest(hosts)
+    before, started = host_cpu.total(hosts), time.monotonic()
+    if isinstance(latency.floor_round(config, hosts), str):
+        raise SystemExit("the script's kill failed")
+    time.sleep(max(0.0, SCRIPT_S - (time.monotonic() - started)))
+    spent = host_cpu.total(hosts) - before - rest * (time.monotonic() - started)
+    print(f"      script: hosts' CPU {spent / len(hosts):5.3f} s/host above rest", flush=True)
+    return spent / len(hosts)
+
+
 def cpu_per_host(runs: list[Cpu], hosts: int) -> str:
     names = ("ahead", *PHASES)
     medians = [statistics.median(sum(run[phase]) / hosts for run in runs) for phase in names]
@@ -148,6 +168,7 @@ def main() -> int:
         "--profile", action="store_true", help="round trips, task times: last round"
     )
     parser.add_argument("--skip-cold", action="store_true", help="no uncounted first pass")
+    parser.add_argument("--script", action="store_true", help="the plain script's host CPU too")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     config = benchlib.lab()
@@ -157,6 +178,7 @@ def main() -> int:
     results: dict[int, list[float]] = {n: [] for n in sizes}
     cpus: dict[int, list[Cpu]] = {n: [] for n in sizes}
     on_hosts: dict[int, list[float]] = {n: [] for n in sizes}
+    by_script: dict[int, list[float]] = {n: [] for n in sizes}
     print(f"fan-out of process_kill on lab {config.name!r}, sizes {sizes}, {args.rounds} rounds")
     with tempfile.TemporaryDirectory(prefix="chaosrun-fanout-") as tmp:
         work = Path(tmp)
@@ -171,10 +193,13 @@ def main() -> int:
                 results[n].append(total)
                 cpus[n].append(cpu)
                 on_hosts[n].append(spent)
+                if args.script:
+                    by_script[n].append(script_cpu(config, hosts[:n], host_cpu))
     for n in sizes:
         print(
             f"{n:3d} hosts: {benchlib.spread(results[n])} s; {cpu_per_host(cpus[n], n)}; "
             f"hosts' CPU {statistics.median(on_hosts[n]):.3f} s/host above rest"
+            + (f" (the script's {statistics.median(by_script[n]):.3f})" if by_script[n] else "")
         )
     small, large = sizes[0], sizes[-1]
     ratios = [b / a for a, b in zip(results[small], results[large], strict=True)]
