@@ -15,6 +15,9 @@ from pathlib import Path
 
 import jinja2
 import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
 
 from chaosrun.base import hostlayout as layout
 
@@ -154,3 +157,38 @@ def test_a_host_another_run_holds_is_refused_before_the_probe(tmp_path: Path) ->
     assert done.returncode == 3, (done.stdout, done.stderr)
     assert "holds an active fault of run run-0" in done.stderr
     assert not probed.exists() and not out.exists() and not (state / "active" / RUN).exists()
+
+
+ONE_STEP = {
+    "stdout": f"CHAOSRUN_INJECT {RUN} process_kill\nABSENT\nCONTROLLER 10.0.0.1\nCHAOSRUN_PROBE\n"
+    f"{PROBE}\nCHAOSRUN_ARM\narmed timer u until 9\napplied\n"
+}
+BEGIN = {"stdout": "PRESENT\nCONTROLLER 10.0.0.2\nCHAOSRUN_PROBE\nfrom begin\n"}
+
+
+@pytest.mark.parametrize(
+    ("given", "found"),
+    [
+        # begin_arm of this run and role: its output, the probe's without arm's lines.
+        ({"fault_role": "process_kill"}, [False, "10.0.0.1", PROBE]),
+        # a two-step role after it in the same play: its own begin, never the stale one.
+        ({"fault_role": "service_stop"}, [True, "10.0.0.2", "from begin"]),
+        # a role's own task outside the shared steps (no fault_role): begin's.
+        ({}, [True, "10.0.0.2", "from begin"]),
+    ],
+)
+def test_the_role_vars_read_begin_arm_only_for_its_own_run_and_role(
+    given: dict[str, str], found: list[object]
+) -> None:
+    """__fault_present, __fault_controller and __fault_probe as Ansible evaluates them."""
+    role_vars = yaml.safe_load((FAULT / "vars/main.yml").read_text())
+    variables = {
+        **{k: trust_as_template(v) if isinstance(v, str) else v for k, v in role_vars.items()},
+        "chaos_run_id": RUN,
+        "__fault_arm": ONE_STEP,
+        "__fault_begin": BEGIN,
+        **given,
+    }
+    templar = Templar(loader=DataLoader(), variables=variables)
+    names = ("__fault_present", "__fault_controller", "__fault_probe")
+    assert [templar.template(trust_as_template(f"{{{{ {n} }}}}")) for n in names] == found
