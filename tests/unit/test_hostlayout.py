@@ -66,7 +66,8 @@ def test_fault_role_files_are_the_layouts() -> None:
     """The role writes what the Python side reads: the lease beside the fault directories,
     the revert script and meta in each, the lock, the history and the freeze marker."""
     templates = FAULT / "templates"
-    arm = (templates / "arm.sh.j2").read_text()
+    # arm's script and begin_arm's share these parts.
+    arm = "".join((templates / f"arm-{part}.sh.j2").read_text() for part in ("lock", "claim"))
     assert f'lease="$(dirname "$dir")/{layout.LEASE}"' in arm
     assert (
         f'"$dir/{layout.META}"' in arm

@@ -58,6 +58,7 @@ def _vars(state: Path, flag: Path) -> dict[str, object]:
         "__fault_unit": f"chaosrun-deadman-{RUN}-demo",
         "__fault_textfile": "",
         "__fault_meta": {"run_id": RUN, "role": "demo"},
+        "__fault_controller": "local",
         "fault_apply_body": f"echo on > {shlex.quote(str(flag))}",
         "fault_revert_body": f"rm -f {shlex.quote(str(flag))}",
     }
