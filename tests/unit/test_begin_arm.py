@@ -13,28 +13,16 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import jinja2
 import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
+from fault_templates import FAULT, environment
 
 from chaosrun.base import hostlayout as layout
 
-FAULT = (
-    Path(__file__).resolve().parents[2]
-    / "collections/ansible_collections/chaosrun/chaos/roles/fault"
-)
 RUN = "run-1"
 PROBE = '{"pids": [12,34], "unit_active": "active"}'
-
-
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(FAULT / "templates"))
-    env.filters["quote"] = lambda value: shlex.quote(str(value))
-    env.filters["to_json"] = json.dumps
-    env.globals["lookup"] = lambda _kind, name: (FAULT / "files" / name).read_text().rstrip("\n")
-    return env
 
 
 def script(state: Path, out: Path, **given: object) -> str:
@@ -58,7 +46,7 @@ def script(state: Path, out: Path, **given: object) -> str:
         "fault_revert_body": "true",
         **given,
     }
-    return _env().get_template("begin-arm.sh.j2").render(values)
+    return environment().get_template("begin-arm.sh.j2").render(values)
 
 
 def run(text: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -17,16 +17,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import jinja2
 import pytest
+from fault_templates import environment
 
 from chaosrun.base import hostlayout as layout
 from chaosrun.hosts import hostshell
 
-FAULT = (
-    Path(__file__).resolve().parents[2]
-    / "collections/ansible_collections/chaosrun/chaos/roles/fault"
-)
 RUN = "run-1"
 # A `cat` that dawdles once in the arm step only (CHAOSRUN_TEST_SLOW set), after saying so:
 # the arm's first `cat` writes a program under the lock, before the revert script exists.
@@ -36,14 +32,6 @@ if [ -n "${CHAOSRUN_TEST_SLOW:-}" ] && [ ! -e "$CHAOSRUN_TEST_SLOW" ]; then
 fi
 exec /bin/cat "$@"
 """
-
-
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(FAULT / "templates"))
-    env.filters["quote"] = lambda value: shlex.quote(str(value))
-    env.filters["to_json"] = json.dumps
-    env.globals["lookup"] = lambda _kind, name: (FAULT / "files" / name).read_text().rstrip("\n")
-    return env
 
 
 def _vars(state: Path, flag: Path) -> dict[str, object]:
@@ -65,7 +53,7 @@ def _vars(state: Path, flag: Path) -> dict[str, object]:
 
 
 def arm(state: Path, flag: Path, **env: str) -> subprocess.Popen[str]:
-    script = _env().get_template("arm.sh.j2").render(_vars(state, flag))
+    script = environment().get_template("arm.sh.j2").render(_vars(state, flag))
     return subprocess.Popen(
         ["/bin/sh", "-c", script],
         env={**os.environ, **env},
@@ -76,7 +64,7 @@ def arm(state: Path, flag: Path, **env: str) -> subprocess.Popen[str]:
 
 
 def role_rollback(state: Path, flag: Path) -> str:
-    return _env().get_template("rollback.sh.j2").render(_vars(state, flag))
+    return environment().get_template("rollback.sh.j2").render(_vars(state, flag))
 
 
 def fast_revert(state: Path, _flag: Path) -> str:
