@@ -240,10 +240,17 @@ def test_http_health_metrics_and_draining(order_app: tuple[demo_app.App, FakeDB]
         with urllib.request.urlopen(req, timeout=5) as resp:
             assert resp.status == 201
         assert _get(base + "/health")[0] == 200
+        # The request is counted once its response is written, on the server's thread: the
+        # client may ask for the metrics first.
+        counted = b'demo_requests_total{service="order-service",code="201"} 1'
+        deadline = time.monotonic() + 5
         code, text = _get(base + "/metrics")
+        while counted not in text and time.monotonic() < deadline:
+            time.sleep(0.02)
+            code, text = _get(base + "/metrics")
         assert code == 200
         # health checks and scrapes are not user requests
-        assert b'demo_requests_total{service="order-service",code="201"} 1' in text
+        assert counted in text
         assert b'code="200"' not in text
         app.draining.set()
         code, body = _get(base + "/health")
