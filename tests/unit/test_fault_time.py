@@ -10,11 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
-from engine_fixtures import COLLECTIONS, GOOD, INVENTORY
+from engine_fixtures import GOOD, INVENTORY, isolated_project
 from engine_fixtures import main_in_process as chaosrun
 
 from chaosrun.base.durations import say_duration
-from chaosrun.hosts import rolespec
 from chaosrun.hosts.inventory import load_inventory
 from chaosrun.model import fault_time
 from chaosrun.model.experiment import load_experiment
@@ -25,12 +24,7 @@ RULE = "(the longest a fault may stay on in one run"
 
 @pytest.fixture(autouse=True)
 def config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
-    monkeypatch.setenv("CHAOSRUN_PROMETHEUS_URL", "http://127.0.0.1:9")
-    path = tmp_path / "chaosrun.yml"
-    path.write_text(f"run_dir: {tmp_path / 'runs'}\naudit: {{path: {tmp_path / 'audit'}}}\n")
-    monkeypatch.setenv("CHAOSRUN_CONFIG", str(path))
-    rolespec.load_role.cache_clear()
+    path = isolated_project(monkeypatch, tmp_path)
     load_inventory(str(INVENTORY))  # Ansible loaded here: its start-up warnings are not ours
     return path
 
