@@ -57,7 +57,7 @@ def run(hosts: list[str], inv: Path, work: Path, run_id: str) -> Phases:
     work_dir = work / run_id / "inject"
     pending = prestart.Pending(
         role=ROLE,
-        variables=benchlib.role_vars(run_id, 120, "active"),
+        variables=prestart.VALIDATED,
         hosts=len(hosts),
         inventory=inv,
         work_dir=work_dir,
@@ -67,7 +67,8 @@ def run(hosts: list[str], inv: Path, work: Path, run_id: str) -> Phases:
     ahead = (_tree_cpu(main), benchlib.self_cpu() - own0)
     out.ahead = ahead
     started, epoch = time.monotonic(), time.time()
-    inject = pending.release(hosts, ["inject"], then=["verify"])
+    variables = benchlib.role_vars(run_id, 120, "active")
+    inject = pending.release(hosts, ["inject"], variables, then=["verify"])
     if inject is None:
         raise RuntimeError("the started-ahead play was not waiting for its release")
     boundary, bound_epoch = time.monotonic(), time.time()

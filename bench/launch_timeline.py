@@ -37,6 +37,10 @@ STAMPED = {
         for name in ("__init__", "_preflight", "_steady_state_before", "_inject_then_verify")
     ],
     "chaosrun.run.prestart": [("Pending", "__init__"), ("Pending", "_write")],
+    "chaosrun.run.early": [("Starter", "__call__")],
+    "chaosrun.run.reaper": [("Reaper", "start")],
+    "chaosrun.hosts.runner": [(None, "runner_env")],
+    "pexpect.pty_spawn": [("spawn", "_spawn")],
     "chaosrun.hosts.hostshell": [("HostShell", "run_all")],
 }
 

@@ -28,8 +28,11 @@ from chaosrun.commands.options import (
 from chaosrun.commands.outcome import exit_with, last_words, outcome_json
 
 if TYPE_CHECKING:
+    from chaosrun.model.config import Config
+    from chaosrun.model.experiment import Experiment
     from chaosrun.model.tighten import Loosened
     from chaosrun.plan.planning import Plan
+    from chaosrun.run.early import Started
     from chaosrun.run.engine import Outcome
     from chaosrun.run.progress import Progress
 
@@ -273,21 +276,27 @@ def run(
     use_vault(vault_id, vault_password_file)
     root = use_runs_dir(runs_dir)
     experiment = project_file(experiment, "experiments")
+    from chaosrun.run import early
     from chaosrun.run.progress import make_progress
 
     collector.pause()  # until the engine starts: see chaosrun.commands.collector
+    # Inject's playbook starts once the experiment is read, beside the planning.
+    begun = early.Starter(root, inventory)
     try:
-        p = _load_plan(experiment, inventory, overrides or [], seed, "run")
+        p = _load_plan(experiment, inventory, overrides or [], seed, "run", on_read=begun)
         for text in p.report.deprecations:  # so scheduled runs' logs say it too
             warn(text)
         p.allow_irreversible = allow_irreversible
         target = err_console if as_json else console
         progress = make_progress(target, p.redactor, live=not as_json)
         try:
-            go = _starter(p, root, progress)
+            go = _starter(p, root, progress, begun.started)
         except BaseException:
             progress.close()
             raise
+    except BaseException:
+        begun.discard()  # refused or failed before any engine: nothing of it stays
+        raise
     finally:
         collector.settle()
     try:
@@ -306,16 +315,22 @@ def run(
 
 
 def _load_plan(
-    experiment: Path, inventory: Path | None, overrides: list[str], seed: int | None, command: str
+    experiment: Path,
+    inventory: Path | None,
+    overrides: list[str],
+    seed: int | None,
+    command: str,
+    on_read: Callable[[Experiment, Config], None] | None = None,
 ) -> Plan:
     """The plan of `command` (`plan` or `run`); a run's refusal and either's loosening
-    override are audited here, before any run directory exists."""
+    override are audited here, before any run directory is kept. `on_read`: see
+    chaosrun.plan.planning.load_plan."""
     from chaosrun.model import audit, config
     from chaosrun.model.tighten import Loosened
     from chaosrun.plan.planning import load_plan
 
     try:
-        return load_plan(experiment, inventory, overrides, seed)
+        return load_plan(experiment, inventory, overrides, seed, on_read)
     except Loosened as exc:
         _audit_loosened(config.load().audit_path, command, exc)
         raise
@@ -342,15 +357,18 @@ def _audit_loosened(path: Path, command: str, exc: Loosened) -> None:
         warn(f"audit log not written: {err}")
 
 
-def _starter(plan: Plan, root: Path, progress: Progress) -> Callable[[], Outcome]:
-    """What runs the plan (the ramp, or one engine made ready), to be called once."""
+def _starter(
+    plan: Plan, root: Path, progress: Progress, started: Started | None = None
+) -> Callable[[], Outcome]:
+    """What runs the plan (the ramp, or one engine made ready, taking what `started`
+    began before the plan: chaosrun.run.early), to be called once."""
     if plan.experiment.targets.ramp:
         from chaosrun.modes import ramp
 
         return functools.partial(ramp.run_plan, plan, root, progress)
     from chaosrun.run.engine import Engine
 
-    return Engine(plan, root, progress).run
+    return Engine(plan, root, progress, started=started).run
 
 
 __all__ = ["ChaosrunError", "register"]

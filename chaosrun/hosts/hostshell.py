@@ -25,6 +25,10 @@ from chaosrun.hosts.shellsession import ShellSession
 CONTROL_DIR = Path("/tmp/chaosrun-cp")  # short: unix socket paths are limited to 108 bytes
 
 
+# The name prefix of a run's own ControlMaster sockets in its run_control_dir.
+RUN_CONTROL = "e"
+
+
 def run_control_dir(run_id: str) -> Path:
     """Where one run keeps its ssh ControlMaster sockets, its own and Ansible's: a run never
     joins a connection it did not open (one opened elsewhere skipped this run's host key
@@ -46,7 +50,7 @@ class HostShell:
         hosts: list[HostInfo],
         persist: int = 600,
         connect_timeout: int = 15,
-        control: str = "e",
+        control: str = RUN_CONTROL,
         control_dir: Path = CONTROL_DIR,
     ):
         self.hosts = {h.name: h for h in hosts}
@@ -101,7 +105,12 @@ class HostShell:
         opened (this one gone) would then be joined here unchecked."""
         if not all(h.host_key_checking for h in self.hosts.values()):
             return None
-        return f"%(directory)s/{self.control}-%%C"
+        return self.shared_control_path(self.control)
+
+    @staticmethod
+    def shared_control_path(control: str = RUN_CONTROL) -> str:
+        """ansible_control_path's value when it shares the masters of a run's shell."""
+        return f"%(directory)s/{control}-%%C"
 
     def remote(self, name: str, command: str) -> str:
         """The command as the host runs it: under non-interactive sudo when Ansible becomes

@@ -304,12 +304,30 @@ def play_inputs(
         )
     finally:
         _unlink(vars_path)
+        # A started-ahead play's role vars (chaosrun.run.prestart) go with its extra vars.
+        if extra.get("chaos_release_vars"):
+            _unlink(str(extra["chaos_release_vars"]))
         artifacts.keep_own_env(work_dir, envvars)
 
 
 # Every play's extra vars file ends so: chaosrun.hosts.artifacts finds those a killed
 # controller left behind.
 VARS_SUFFIX = artifacts.VARS_SUFFIX
+
+
+def write_vars(path: Path, variables: Mapping[str, Any]) -> None:
+    """`variables` as a private vars file at `path` (a started-ahead play's release: its
+    plays read it when they start; gone when the play ended, as its extra vars are)."""
+    tmp = path.with_name(f".new-{path.name}")  # a sweep finds it too (VARS_SUFFIX)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        yaml.dump(dict(variables), fh, Dumper=_VarsDumper)
+    os.replace(tmp, path)
+
+
+def remove_vars(path: Path | str) -> None:
+    """Remove a vars file of `write_vars` or `play_inputs`, if it is still there."""
+    _unlink(str(path))
 
 
 def without_env(names: Collection[str]) -> Callable[..., None]:
@@ -372,9 +390,11 @@ def run_fault_play(
     work_dir: Path,
     on_event: EventSink | None = None,
     canceled: Callable[[], bool] | None = None,
+    spawning: threading.Event | None = None,
 ) -> PlayResult:
     """Run playbooks/fault.yml with `extra` vars; events of the hosts in `result.hosts`
     (read at each event: chaosrun.run.prestart fills them in when it releases the play).
+    `spawning` is set once ansible-runner starts the process (or gave up before).
     Returns when the process ended; `result.known` is set from the stats event on, or from
     the start of the next stage's play when `result.then` names one."""
     import ansible_runner
@@ -385,6 +405,7 @@ def run_fault_play(
     inputs = play_inputs(
         work_dir, extra, prefix="fault-", local_tmp=local_tmp, args=forks_args(forks)
     )
+    released = extra.get("chaos_release_vars")  # written at the release (prestart)
     with inputs as (vars_path, play):
         stages = _Stages(result)
         last = result.stages()[-1]
@@ -393,10 +414,14 @@ def run_fault_play(
             # Read at the start; gone before the caller has the result (the exit may be cut).
             if event.get("event") == "playbook_on_stats":
                 _unlink(vars_path)
+                if released:
+                    _unlink(released)
             stages.record(event, on_event)
             return True
 
         _fast_cancel(work_dir)
+        if spawning is not None:
+            play["status_handler"] = _telling(play["status_handler"], spawning)
         run = ansible_runner.run(
             **{**play, **fault_playbook_command(play["cmdline"])},
             inventory=str(inventory),
@@ -411,6 +436,18 @@ def run_fault_play(
         )
     result.exit(run.status, run.rc if run.rc is not None else -1)
     return result
+
+
+def _telling(handler: Callable[..., None], spawning: threading.Event) -> Callable[..., None]:
+    """`handler`, and `spawning` set when ansible-runner says it runs the process (it
+    spawns it next) or that the run is over."""
+
+    def status(status: Mapping[str, Any], runner_config: Any = None) -> None:
+        handler(status, runner_config)
+        if status.get("status") != "starting":
+            spawning.set()
+
+    return status
 
 
 def _unlink(path: str) -> None:

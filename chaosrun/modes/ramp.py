@@ -20,8 +20,9 @@ from chaosrun.model.ramp_steps import host_counts
 from chaosrun.plan.planning import Plan
 from chaosrun.plan.targets import Selection, choose
 from chaosrun.run import journal
-from chaosrun.run.engine import Engine, Outcome, make_run_id
+from chaosrun.run.engine import Engine, Outcome
 from chaosrun.run.progress import Progress
+from chaosrun.run.runid import make_run_id
 
 
 @dataclass

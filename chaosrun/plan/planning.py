@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,7 @@ class Plan:
     def ttl(self) -> int:
         """The on-host lease: how long a fault outlives a controller that stops renewing
         (the experiment's lease_ttl, else the config's lease.ttl)."""
-        ttl = self.experiment.lease_ttl
-        return max(5, int(ttl if ttl is not None else self.config.lease_ttl_s))
+        return lease_ttl(self.experiment, self.config)
 
     @property
     def renew_every(self) -> float:
@@ -75,6 +75,12 @@ class Plan:
         return masked
 
 
+def lease_ttl(experiment: Experiment, cfg: project_config.Config) -> int:
+    """The on-host lease of `experiment` under `cfg` (Plan.ttl)."""
+    ttl = experiment.lease_ttl
+    return max(5, int(ttl if ttl is not None else cfg.lease_ttl_s))
+
+
 def resolve_inventory(path: Path | None) -> Path:
     found = path or default_inventory()
     if found is None:
@@ -85,12 +91,19 @@ def resolve_inventory(path: Path | None) -> Path:
 
 
 def load_plan(
-    file: Path, inventory_path: Path | None, overrides: list[str], seed: int | None = None
+    file: Path,
+    inventory_path: Path | None,
+    overrides: list[str],
+    seed: int | None = None,
+    on_read: Callable[[Experiment, project_config.Config], None] | None = None,
 ) -> Plan:
     """The plan of an experiment file: the project config loaded once, the experiment read
-    with its defaults (and `--set` overrides), then make_plan."""
+    with its defaults (and `--set` overrides), then make_plan. `on_read` is called between
+    the two (`chaosrun run` starts inject's playbook there: chaosrun.run.early)."""
     cfg = project_config.load()
     experiment = load_experiment(file, overrides, defaults_from(cfg))
+    if on_read is not None:
+        on_read(experiment, cfg)
     return make_plan(experiment, inventory_path, cfg, seed)
 
 

@@ -12,8 +12,9 @@ entry point when a revert script did not answer success on some host or inject w
 short (its last step may land after the revert script).
 
 No phase waits for an ansible-playbook start when it can help it (chaosrun.run.prestart):
-inject's playbook starts beside preflight and runs verify(active) too, behind inject in
-the same process (its events split at the boundary into the two phases), rollback's
+inject's playbook starts before the plan is made (chaosrun.run.early: the engine takes
+it with the run's id and guardian) or else beside preflight, and runs verify(active) too,
+behind inject in the same process (its events split at the boundary into the two phases), rollback's
 confirmation starts once the fault is verified, each released when its phase begins; the
 rest are abandoned unused.
 Nor for its end: a phase ends at its play's stats event, and the process exits in the
@@ -28,8 +29,6 @@ runbook's steps) and `journal_extras` are a mode's own journal entries (a drill'
 
 from __future__ import annotations
 
-import datetime as dt
-import secrets as pyrandom
 import signal
 import threading
 import time
@@ -54,12 +53,13 @@ from chaosrun.probes.prometheus import PrometheusSource
 from chaosrun.report import impact, impact_text
 from chaosrun.report.hooks import RunHooks
 from chaosrun.run import deadline as deadlines
-from chaosrun.run import preflight, prestart, reaper
+from chaosrun.run import early, preflight, prestart, reaper
 from chaosrun.run.journal import Journal, now_iso
 from chaosrun.run.lease import DISARMED, FAILED, FROZEN, GONE, RENEWED, LeaseRenewer
 from chaosrun.run.limit import FaultLimit
 from chaosrun.run.observe import Observer
 from chaosrun.run.progress import Progress
+from chaosrun.run.runid import make_run_id
 from chaosrun.run.silences import AlertWatch, SilenceError
 
 # Before the second look at a rollback that was not confirmed: long enough for a queued
@@ -125,12 +125,6 @@ class Activity:
     doing: Callable[[], str] | None = None
 
 
-def make_run_id(stem: str) -> str:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    slug = "".join(c if c.isalnum() else "-" for c in stem.lower()).strip("-")[:40] or "run"
-    return f"{stamp}-{slug}-{pyrandom.token_hex(2)}"
-
-
 class Engine:
     def __init__(
         self,
@@ -141,10 +135,13 @@ class Engine:
         kind: str = "run",
         activity: Activity | None = None,
         journal_extras: Mapping[str, Any] | None = None,
+        started: early.Started | None = None,
     ):
         self.plan = plan
         self.exp = plan.experiment
         self.progress = progress
+        if started is not None:  # begun before its plan (chaosrun.run.early)
+            run_id = started.run_id
         self.run_id = run_id or make_run_id(self.exp.file.stem)
         self.run_dir = run_root / self.run_id
         # The one journal of the run: the observer and the report hooks write to it too.
@@ -219,15 +216,32 @@ class Engine:
         self.finishing = runner.Finishing()
         # Webhooks at start/abort/end and report.html + junit.xml in the run dir.
         self.hooks = RunHooks(self.journal.path, plan.config.webhooks, self.progress.message)
+        self.guardian = self._take(started) if started is not None else None
+
+    def _take(self, started: early.Started) -> reaper.Reaper | None:
+        """The guardian and inject's play of a run begun before its plan, when they are
+        what this engine would start itself; else both end (the run's directory stays)."""
+        started.taken = True
+        if not started.fits(self.shell.ansible_control_path(), len(self.hosts)):
+            started.discard(keep_dir=True)
+            return None
+        started.pending.adopt(
+            lambda h, s, t: self.progress.host(Phase.INJECT, h, s, t), self.finishing
+        )
+        self.pending[Phase.INJECT] = started.pending
+        return started.guardian
 
     # -- the whole run -------------------------------------------------------------------
     def run(self) -> Outcome:
         # Every process the run starts ends with it, even when this one is SIGKILLed.
-        run_reaper = reaper.Reaper(
-            self.run_id,
-            self.shell.control_dir,
-            self.shell.ansible_control_path(),
-        ).start()
+        run_reaper = (
+            self.guardian
+            or reaper.Reaper(
+                self.run_id,
+                self.shell.control_dir,
+                self.shell.ansible_control_path(),
+            ).start()
+        )
         try:
             self._start_journal()
             self.hooks.start()
@@ -249,8 +263,8 @@ class Engine:
         try:
             # Inject's playbook (verify(active) runs in it too, behind inject) starts while
             # preflight and the steady state run.
-            waits = 600 + self.exp.baseline_window + self.plan.ttl
-            self._prestart(Phase.INJECT, "active", waits)
+            waits = early.inject_wait_s(self.exp, self.plan.ttl)
+            self._prestart(Phase.INJECT, waits)
             self._preflight()
             self._steady_state_before()
             self._baseline()
@@ -586,7 +600,8 @@ class Engine:
         result = None
         if pending is not None:
             canceled = stop.is_set if stop is not None else None
-            result = pending.release(hosts or self.hosts, entry_points, canceled)
+            variables = self._role_vars(expect)
+            result = pending.release(hosts or self.hosts, entry_points, variables, canceled)
         started_ahead = result is not None
         if result is None:
             result = self._fresh_play(phase_name, entry_points, expect, stop, hosts)
@@ -651,6 +666,7 @@ class Engine:
         first = pending.release(
             self.hosts,
             ["inject"],
+            self._role_vars("active"),
             canceled,
             then=["verify"],
             then_events=lambda h, s, t: self.progress.host(Phase.VERIFY_ACTIVE, h, s, t),
@@ -671,13 +687,13 @@ class Engine:
         self._play_end(Phase.VERIFY_ACTIVE, phase, started, then, True)
         return then
 
-    def _prestart(self, phase_name: Phase, expect: str | None, wait_s: float) -> None:
+    def _prestart(self, phase_name: Phase, wait_s: float) -> None:
         """Start `phase_name`'s playbook now, to be released when the phase begins."""
         if phase_name in self.pending:
             return
         pending = prestart.start(
             role=self.exp.fault.role,
-            variables=self._role_vars(expect),
+            variables=prestart.VALIDATED,
             hosts=len(self.hosts),
             inventory=self.plan.inventory.path,
             work_dir=self.run_dir / "ansible" / phase_name,
@@ -744,7 +760,7 @@ class Engine:
                 # Rollback's confirmation starts while the fault is on: an abort's
                 # confirmation then waits for no ansible-playbook start either.
                 held = self.limit.limit.seconds if self.limit else self.exp.duration
-                self._prestart(Phase.VERIFY_INACTIVE, "inactive", held + 600)
+                self._prestart(Phase.VERIFY_INACTIVE, held + 600)
                 self._hold()
         finally:
             self.deadline.cancel()

@@ -4,12 +4,17 @@ Starting ansible-playbook (Python, Ansible's imports, the inventory, the plugins
 to three seconds of a busy controller; a phase that starts its own pays them while the
 operator waits for the fault. `Pending` starts playbooks/fault.yml early with a release
 FIFO: the playbook's first play reads it on the controller, so the process sits ready
-there. `release` writes the hosts and entry points decided when the phase begins (and
-those the same process runs next: inject, then verify) and returns the play's result as
-soon as it is known (its process ends in the background, held by the run's
+there. `release` writes the role's variables (a vars file the fault's plays read when they
+start) and the hosts and entry points decided when the phase begins (and those the same
+process runs next: inject, then verify), and returns the play's result as soon as it is
+known (its process ends in the background, held by the run's
 `runner.Finishing`); `abandon` ends a play that will not be needed without it touching
 any host. A pending play that is no longer waiting (its wait ran out, it failed
 to start) is never used: `release` answers None and the caller starts a fresh one.
+
+Nothing of the plan is needed to start one but the role, the inventory and the run's
+directory, so `chaosrun run` starts inject's as soon as the experiment is read, beside
+the planning (chaosrun.run.early); `adopt` then hands its events to the engine.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import errno
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,46 +37,77 @@ from chaosrun.hosts import runner
 POLL_S = 0.02
 # How long `abandon` waits for the abandoned playbook to end.
 ABANDON_WAIT_S = 10.0
+# What the engine's started-ahead plays are told when they start: the role's vars are
+# checked against its argument specs before any release, so the plays skip Ansible's
+# per-host validation (playbooks/fault.yml, chaos_validated).
+VALIDATED: dict[str, Any] = {"chaos_validated": True}
 
 
 class Pending:
-    """One fault.yml process waiting for its phase; its events go to `on_event`."""
+    """One fault.yml process waiting for its phase; its events go to `on_event`.
+
+    `variables`: those the playbook must have when it is read (`chaos_validated`); the
+    role's own come with the release."""
 
     def __init__(
         self,
         *,
         role: str,
-        variables: dict[str, Any],
         hosts: int,
         inventory: Path,
         work_dir: Path,
         wait_s: float,
+        variables: dict[str, Any] | None = None,
         on_event: runner.EventSink | None = None,
         finishing: runner.Finishing | None = None,
     ) -> None:
         filemodes.group_dirs(work_dir)
         self.fifo = work_dir / "release.fifo"
-        with contextlib.suppress(FileNotFoundError):
-            self.fifo.unlink()
+        self.vars_file = work_dir / f"release{runner.VARS_SUFFIX}"
+        for path in (self.fifo, self.vars_file):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
         os.mkfifo(self.fifo, 0o600)
         self.result = runner.PlayResult(status="unknown", rc=-1)
         self._cancel: Callable[[], bool] | None = None
+        self.on_event = on_event
+        self.spawning = threading.Event()  # ansible-runner starts the process
         release = {
             "chaos_release_file": str(self.fifo),
             "chaos_release_wait_s": max(1, int(wait_s)),
+            "chaos_release_vars": str(self.vars_file),
         }
         play = runner.fault_play(
             role=role,
-            variables={**variables, **release},
+            variables={**(variables or {}), **release},
             result=self.result,
             forks=hosts,
             inventory=inventory,
             work_dir=work_dir,
-            on_event=on_event,
+            on_event=self._event,
             canceled=self._canceled,
+            spawning=self.spawning,
         )
         self._play = runner.Background(f"prestart-{work_dir.name}", play)
         self._finishing = finishing
+
+    def spawned(self, timeout: float) -> bool:
+        """Wait until ansible-runner starts the playbook's process (False: it ended first,
+        or `timeout` ran out)."""
+        deadline = time.monotonic() + timeout
+        while not self.spawning.wait(POLL_S):
+            if self.ended() or time.monotonic() > deadline:
+                return False
+        return True
+
+    def adopt(self, on_event: runner.EventSink | None, finishing: runner.Finishing) -> None:
+        """Hand the play's host events and its end to the run that will release it."""
+        self.on_event = on_event
+        self._finishing = finishing
+
+    def _event(self, host: str, status: str, text: str) -> None:
+        if self.on_event is not None:
+            self.on_event(host, status, text)
 
     def _canceled(self) -> bool:
         cancel = self._cancel
@@ -85,12 +122,14 @@ class Pending:
         self,
         hosts: list[str],
         entry_points: list[str],
+        variables: dict[str, Any],
         cancel: Callable[[], bool] | None = None,
         then: list[str] | None = None,
         then_events: runner.EventSink | None = None,
     ) -> runner.PlayResult | None:
-        """Begin the phase on `hosts`; its result once known (the play's stats). None: the
-        playbook is not waiting any more and touched nothing (start a fresh one).
+        """Begin the phase on `hosts` with the role's `variables`; its result once known
+        (the play's stats). None: the playbook is not waiting any more and touched nothing
+        (start a fresh one).
 
         `then`: entry points the same process runs next, on the hosts where `entry_points`
         succeeded; the result is then known when they begin, and its `then` is theirs (their
@@ -100,8 +139,11 @@ class Pending:
         if then:
             self.result.then = runner.PlayResult("unknown", -1, on_event=then_events)
         self._cancel = cancel
+        # Read by the fault's plays when each starts, so it is in place before the release.
+        runner.write_vars(self.vars_file, variables)
         release = {"hosts": hosts, "entry_points": entry_points, "then": then or []}
         if not self._write(release, wait=True):
+            runner.remove_vars(self.vars_file)
             self._cancel = None
             self.result.then = None
             return None

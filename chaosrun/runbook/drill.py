@@ -27,9 +27,10 @@ from chaosrun.base.phases import Phase
 from chaosrun.hosts import runner
 from chaosrun.model.apiaccess import ApiAccess
 from chaosrun.plan.planning import Plan
-from chaosrun.run.engine import Activity, ActivityEnd, Engine, FaultWindow, Outcome, make_run_id
+from chaosrun.run.engine import Activity, ActivityEnd, Engine, FaultWindow, Outcome
 from chaosrun.run.journal import now_iso
 from chaosrun.run.progress import Progress
+from chaosrun.run.runid import make_run_id
 from chaosrun.runbook import compile as compiler
 from chaosrun.runbook.parse import Runbook, Step
 from chaosrun.runbook.plan import drill_limit

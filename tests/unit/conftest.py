@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from chaosrun.run import prestart
+from chaosrun.run import early, prestart
 
 # The collection's modules and their test helpers, as ansible_collections.chaosrun.chaos.
 COLLECTIONS = str(Path(__file__).resolve().parents[2] / "collections")
@@ -35,8 +35,10 @@ def _restore_process_wide_env():
 @pytest.fixture(autouse=True)
 def _no_prestarted_plays(monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine's unit tests fake the plays (runner.run_entry_points): no real
-    ansible-playbook is started ahead for them (tests/unit/test_prestart.py tests that)."""
+    ansible-playbook is started ahead for them (tests/unit/test_prestart.py tests that),
+    and `chaosrun run` begins no run before its plan (tests that ask for it say so)."""
     monkeypatch.setattr(prestart, "start", lambda **_kw: None)
+    monkeypatch.setenv(early.ENV_SWITCH, "0")
 
 
 @pytest.fixture

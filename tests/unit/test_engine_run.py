@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 from engine_fixtures import COLLECTIONS, GOOD, INVENTORY, FakePrometheus
 
+from chaosrun.base.errors import ChaosrunError
 from chaosrun.base.secrets import Redactor
 from chaosrun.hosts import hostshell, rolespec, runner
 from chaosrun.hosts.runner import PlayResult
 from chaosrun.model.experiment import load_experiment
 from chaosrun.plan.planning import load_plan
-from chaosrun.run import prestart
+from chaosrun.run import early, prestart
 from chaosrun.run.engine import Engine
 from chaosrun.run.progress import Progress
 
@@ -396,13 +397,19 @@ class FakePending:
         self.fleet, self.log, self.waiting = fleet, log, waiting
         self.phase = kw["work_dir"].name
         self.journal = kw["work_dir"].parent.parent / "journal.json"
-        self.variables = kw["variables"]
         self.result = PlayResult("unknown", -1)  # the same object the release returns
 
-    def release(self, hosts, entry_points, cancel=None, then=None, then_events=None):
+    def spawned(self, timeout: float) -> bool:
+        return True
+
+    def adopt(self, on_event, finishing) -> None:
+        self.log.append(("adopt", self.phase))
+
+    def release(self, hosts, entry_points, variables, cancel=None, then=None, then_events=None):
         self.log.append(("release", self.phase, *entry_points, *(["then", *then] if then else [])))
         if not self.waiting:
             return None
+        self.variables = variables  # the role's vars come with the release
         first, played = (
             self.result,
             self.fleet.play(entry_points=entry_points, hosts=hosts, variables=self.variables),
@@ -656,3 +663,86 @@ def test_a_signal_while_the_lease_starts_releases_no_inject(env, monkeypatch) ->
     assert journal["abort"]["reason"] == "SIGTERM received before inject"
     assert not any(entry[0] == "release" for entry in log)
     assert ("inject",) not in hosts.plays
+
+
+def _begin(env, monkeypatch, inventory: Path = INVENTORY):
+    """`chaosrun run`'s way: inject's play starts once the experiment is read, then the
+    plan is made (chaosrun.run.early)."""
+    tmp_path, hosts, _ = env
+    log = _prestart(monkeypatch, hosts)
+    monkeypatch.delenv(early.ENV_SWITCH)
+    starter = early.Starter(tmp_path / "runs", inventory)
+    plan = load_plan(GOOD, inventory, ["duration=0.6s"], on_read=starter)
+    return log, starter, plan
+
+
+def test_a_run_begun_before_its_plan_releases_the_play_it_started(env, monkeypatch) -> None:
+    tmp_path, hosts, _ = env
+    log, starter, plan = _begin(env, monkeypatch)
+    assert log == [("start", "inject")] and starter.started is not None
+    engine = Engine(
+        plan, tmp_path / "runs", Progress(_quiet(), plan.redactor), started=starter.started
+    )
+    outcome = engine.run()
+    journal = json.loads(outcome.journal.read_text())
+    assert outcome.exit_code == 0
+    assert log == [
+        ("start", "inject"), ("adopt", "inject"), ("release", "inject", "inject", "then", "verify"),
+        ("start", "verify_inactive"), ("release", "verify_inactive", "verify"),
+    ]  # fmt: skip
+    # The run is the one begun: its id and directory, and the role's vars at the release.
+    assert journal["run_id"] == starter.started.run_id == hosts.variables["chaos_run_id"]
+    assert outcome.journal.parent == starter.started.run_dir
+
+
+def test_a_run_begun_for_hosts_that_skip_host_keys_starts_its_own_play(
+    env, monkeypatch, tmp_path: Path
+) -> None:
+    """Ansible's plays then open their own connections, not the run's shared ones: the play
+    started before the plan assumed them shared, so it ends unused."""
+    loose = tmp_path / "inventory.yml"
+    loose.write_text(
+        INVENTORY.read_text().replace("vars:\n", "vars:\n    ansible_host_key_checking: false\n", 1)
+    )
+    log, starter, plan = _begin(env, monkeypatch, loose)
+    engine = Engine(
+        plan, tmp_path / "runs", Progress(_quiet(), plan.redactor), started=starter.started
+    )
+    assert engine.run().exit_code == 0
+    assert log[:3] == [("start", "inject"), ("abandon", "inject"), ("start", "inject")]
+    assert engine.run_id == starter.started.run_id
+
+
+def test_a_run_its_plan_refuses_leaves_no_run_directory(env, monkeypatch, tmp_path: Path) -> None:
+    empty = tmp_path / "inventory.yml"
+    empty.write_text("all:\n  hosts:\n    elsewhere: {}\n")
+    hosts = env[1]
+    log = _prestart(monkeypatch, hosts)
+    monkeypatch.delenv(early.ENV_SWITCH)
+    starter = early.Starter(tmp_path / "runs", empty)
+    with pytest.raises(ChaosrunError):
+        load_plan(GOOD, empty, ["duration=0.6s"], on_read=starter)
+    assert log == [("start", "inject")]
+    starter.discard()
+    assert log == [("start", "inject"), ("abandon", "inject")]
+    assert not starter.started.run_dir.exists() and hosts.plays == []
+
+
+def test_a_run_command_its_plan_refuses_leaves_no_run_directory(
+    env, monkeypatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from chaosrun import cli
+
+    empty = tmp_path / "inventory.yml"
+    empty.write_text("all:\n  hosts:\n    elsewhere: {}\n")
+    log = _prestart(monkeypatch, env[1])
+    monkeypatch.delenv(early.ENV_SWITCH)
+    runs = tmp_path / "cli-runs"
+    args = ["run", str(GOOD), "-i", str(empty), "--runs-dir", str(runs)]
+    done = CliRunner().invoke(cli.app, args)  # cli.main would print it and exit 2
+    assert isinstance(done.exception, ChaosrunError), done.output
+    assert "pattern 'order_service' matches no host" in str(done.exception)
+    assert log == [("start", "inject"), ("abandon", "inject")]
+    assert not runs.exists()  # made for the run, removed with it

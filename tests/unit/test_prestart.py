@@ -1,5 +1,6 @@
 """A phase's playbook started ahead (chaosrun.run.prestart) waits without touching a host, runs
-what the release names once released, and ends touching nothing when abandoned."""
+what the release names with the vars it brings once released, and ends touching nothing when
+abandoned."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from chaosrun.run import prestart
 @pytest.fixture
 def marker_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A role whose entry points each leave a file named after themselves in the test's
-    directory (`rollback`, `inject`, `verify`; inject fails with `marker_broken`), and an
-    inventory of localhost."""
+    directory (`rollback`, `inject`, `verify`; inject fails with `marker_broken`; the file
+    holds `marker_text`), and an inventory of localhost."""
     tasks = tmp_path / "roles" / "marker" / "tasks"
     tasks.mkdir(parents=True)
     for name in runner.ENTRY_POINT_ORDER:
@@ -25,7 +26,9 @@ def marker_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             "- name: Fail\n  ansible.builtin.fail:\n    msg: the broken entry point\n"
             "  when: marker_broken | default(false)\n"
             f"- name: Leave the {name} marker\n"
-            f"  ansible.builtin.copy:\n    content: x\n    dest: {tmp_path}/{name}\n"
+            "  ansible.builtin.copy:\n"
+            "    content: \"{{ marker_text | default('x') }}\"\n"
+            f"    dest: {tmp_path}/{name}\n"
         )
     monkeypatch.setenv("ANSIBLE_ROLES_PATH", str(tmp_path / "roles"))
     inventory = tmp_path / "hosts"
@@ -40,11 +43,9 @@ def _pending(
     tmp_path: Path,
     wait_s: float = 120,
     finishing: runner.Finishing | None = None,
-    variables: dict | None = None,
 ) -> prestart.Pending:
     return prestart.Pending(
         role="marker",
-        variables=variables or {},
         hosts=1,
         inventory=inventory,
         work_dir=tmp_path / "work",
@@ -72,12 +73,16 @@ def test_a_released_play_runs_the_entry_points_the_release_names(
     time.sleep(1)
     assert not (tmp_path / "verify").exists()  # waiting touches no host
     assert finishing.wait(0) == []  # nothing to wait for before the release
-    result = pending.release(["localhost"], ["verify"])
+    result = pending.release(["localhost"], ["verify"], {"marker_text": "from the release"})
     assert result is not None and result.ok, result
     assert result.hosts == {"localhost": "ok"}
-    assert (tmp_path / "verify").exists() and not (tmp_path / "inject").exists()
+    assert (tmp_path / "verify").read_text() == "from the release"
+    assert not (tmp_path / "inject").exists()
     # The result came from the play's stats; the run's end waits for the process's exit.
     assert finishing.wait(120) == [] and result.exited == ("successful", 0)
+    # The role's vars may hold secrets: their file went with the play.
+    assert not pending.vars_file.exists()
+    assert not list((tmp_path / "work").glob(f"*{runner.VARS_SUFFIX}"))
 
 
 def test_a_play_released_with_a_next_stage_splits_its_result_there(
@@ -85,7 +90,7 @@ def test_a_play_released_with_a_next_stage_splits_its_result_there(
 ) -> None:
     pending = _pending(marker_role, tmp_path)
     _waiting(pending)
-    first = pending.release(["localhost"], ["rollback", "inject"], then=["verify"])
+    first = pending.release(["localhost"], ["rollback", "inject"], {}, then=["verify"])
     assert first is not None and first.ok, first
     assert (tmp_path / "rollback").exists() and (tmp_path / "inject").exists()
     then = first.then
@@ -98,9 +103,9 @@ def test_a_play_released_with_a_next_stage_splits_its_result_there(
 
 
 def test_a_failed_first_stage_runs_no_next_one(marker_role: Path, tmp_path: Path) -> None:
-    pending = _pending(marker_role, tmp_path, variables={"marker_broken": True})
+    pending = _pending(marker_role, tmp_path)
     _waiting(pending)
-    first = pending.release(["localhost"], ["inject"], then=["verify"])
+    first = pending.release(["localhost"], ["inject"], {"marker_broken": True}, then=["verify"])
     assert first is not None and not first.ok
     assert first.hosts == {"localhost": "failed"}
     assert "the broken entry point" in first.messages["localhost"]
@@ -127,8 +132,8 @@ def test_a_play_abandoned_while_starting_is_stopped(marker_role: Path, tmp_path:
 def test_a_play_whose_wait_ran_out_is_not_used(marker_role: Path, tmp_path: Path) -> None:
     pending = _pending(marker_role, tmp_path, wait_s=1)
     assert pending.ended(120)  # the wait runs out and the playbook ends
-    assert pending.release(["localhost"], ["inject"]) is None
-    assert not (tmp_path / "inject").exists()
+    assert pending.release(["localhost"], ["inject"], {"marker_text": "late"}) is None
+    assert not (tmp_path / "inject").exists() and not pending.vars_file.exists()
 
 
 def _readers(fifo: Path) -> bool:
