@@ -32,6 +32,7 @@ from typing import Any
 
 from chaosrun.base import filemodes
 from chaosrun.hosts import runner
+from chaosrun.hosts.playbook_main import RELEASE_VARS_NAME
 
 # How often a release looks again for the playbook's reader while it is still starting.
 POLL_S = 0.02
@@ -63,7 +64,7 @@ class Pending:
     ) -> None:
         filemodes.group_dirs(work_dir)
         self.fifo = work_dir / "release.fifo"
-        self.vars_file = work_dir / f"release{runner.VARS_SUFFIX}"
+        self.vars_file = work_dir / RELEASE_VARS_NAME
         for path in (self.fifo, self.vars_file):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
