@@ -12,7 +12,8 @@ planning instead of after it.
 
 The engine takes both (`Started`) when what it would have started itself is the same:
 the ssh control path (a host that skips host key checking must not join a shared
-connection) and every selected host in one batch of forks. Otherwise, or when the run
+connection: Ansible's setting says which to expect, a host's own variable may differ) and
+every selected host in one batch of forks. Otherwise, or when the run
 never reaches an engine (planning refused it, a ramp runs engines of its own),
 `Started.discard` ends the play, which touched no host, and the guardian; before any
 engine, it also removes the run's directory, so a refused run leaves nothing behind.
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaosrun.base.phases import Phase
-from chaosrun.hosts import hostshell
+from chaosrun.hosts import ansiblecfg, hostshell
 from chaosrun.model import config as project_config
 from chaosrun.model.experiment import Experiment
 from chaosrun.plan.planning import lease_ttl, resolve_inventory
@@ -37,7 +38,7 @@ from chaosrun.run.runid import make_run_id
 # workers, so this is the most hosts it covers at once, as the engine's own would.
 FORKS = 500
 # The ssh control path of the engine's plays when every host checks its host key
-# (hostshell.HostShell.ansible_control_path), the production default assumed here.
+# (hostshell.HostShell.ansible_control_path); Ansible's setting says which to expect.
 CONTROL_PATH = hostshell.HostShell.shared_control_path()
 # The longest planning waits for the play's process to be started.
 SPAWN_WAIT_S = 2.0
@@ -91,12 +92,15 @@ class Starter:
             return
         try:
             inventory = resolve_inventory(self.inventory)
-        except Exception:
+        except Exception:  # the planning says what is wrong with it
             return
         run_id = make_run_id(experiment.file.stem)
         run_dir = self.run_root / run_id
         made = _missing(run_dir)
-        guardian = reaper.Reaper(run_id, hostshell.run_control_dir(run_id), CONTROL_PATH)
+        # A host of the inventory may say otherwise: then the engine does not take the play.
+        checked = bool(ansiblecfg.setting("HOST_KEY_CHECKING"))
+        control_path = CONTROL_PATH if checked else None
+        guardian = reaper.Reaper(run_id, hostshell.run_control_dir(run_id), control_path)
         guardian.start()
         pending = prestart.start(
             role=experiment.fault.role,
@@ -113,7 +117,7 @@ class Starter:
         # Its thread prepares the process, which planning's Python would slow down (one
         # interpreter lock): planning waits the few hundredths of a second until it runs.
         pending.spawned(SPAWN_WAIT_S)
-        self.started = Started(run_id, run_dir, guardian, pending, CONTROL_PATH, FORKS, made)
+        self.started = Started(run_id, run_dir, guardian, pending, control_path, FORKS, made)
 
     def discard(self) -> None:
         """The run never reached an engine: end what was started for it."""

@@ -713,6 +713,26 @@ def test_a_run_begun_for_hosts_that_skip_host_keys_starts_its_own_play(
     assert engine.run_id == starter.started.run_id
 
 
+def test_a_run_begun_where_ansible_skips_host_keys_releases_the_play_it_started(
+    env, monkeypatch
+) -> None:
+    """Ansible's own setting off: the play was started without the shared connections,
+    as the engine would start it, so the engine takes it."""
+    monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "False")
+    tmp_path = env[0]
+    log, starter, plan = _begin(env, monkeypatch)
+    assert starter.started is not None and starter.started.control_path is None
+    engine = Engine(
+        plan, tmp_path / "runs", Progress(_quiet(), plan.redactor), started=starter.started
+    )
+    assert engine.run().exit_code == 0
+    assert log[:3] == [
+        ("start", "inject"),
+        ("adopt", "inject"),
+        ("release", "inject", "inject", "then", "verify"),
+    ]
+
+
 def test_a_run_its_plan_refuses_leaves_no_run_directory(env, monkeypatch, tmp_path: Path) -> None:
     empty = tmp_path / "inventory.yml"
     empty.write_text("all:\n  hosts:\n    elsewhere: {}\n")
