@@ -14,9 +14,9 @@ short (its last step may land after the revert script).
 No phase waits for an ansible-playbook start when it can help it (chaosrun.run.prestart):
 inject's playbook starts before the plan is made (chaosrun.run.early: the engine takes
 it with the run's id and guardian) or else beside preflight, and runs verify(active) too,
-behind inject in the same process (its events split at the boundary into the two phases), rollback's
-confirmation starts once the fault is verified, each released when its phase begins; the
-rest are abandoned unused.
+behind inject in the same process (its events split at the boundary into the two
+phases), rollback's confirmation starts once the fault is verified, each released when
+its phase begins; the rest are abandoned unused.
 Nor for its end: a phase ends at its play's stats event, and the process exits in the
 background (`runner.Finishing`); the run's end, once its journal is written, waits a
 little for those exits, and the reaper's sweep ends any still exiting.
