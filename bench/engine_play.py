@@ -57,7 +57,6 @@ def run(hosts: list[str], inv: Path, work: Path, run_id: str) -> Phases:
     work_dir = work / run_id / "inject"
     pending = prestart.Pending(
         role=ROLE,
-        variables=prestart.VALIDATED,
         hosts=len(hosts),
         inventory=inv,
         work_dir=work_dir,

@@ -325,11 +325,6 @@ def write_vars(path: Path, variables: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def remove_vars(path: Path | str) -> None:
-    """Remove a vars file of `write_vars` or `play_inputs`, if it is still there."""
-    _unlink(str(path))
-
-
 def without_env(names: Collection[str]) -> Callable[..., None]:
     """ansible-runner's status handler that takes `names` out of the play's environment.
     ansible-runner copies the whole of chaosrun's into its config and calls this with that

@@ -61,14 +61,13 @@ class Started:
     guardian: reaper.Reaper
     pending: prestart.Pending
     control_path: str | None
-    forks: int
     # Directories made for the run that did not exist before it (deepest first).
     made: list[Path] = field(default_factory=list)
     taken: bool = False
 
     def fits(self, control_path: str | None, hosts: int) -> bool:
         """Whether the engine of the planned run would have started the same play."""
-        return self.control_path == control_path and hosts <= self.forks
+        return self.control_path == control_path and hosts <= FORKS
 
     def discard(self, keep_dir: bool = False) -> None:
         """End the play (it never touched a host) and the guardian; unless `keep_dir`, the
@@ -104,7 +103,6 @@ class Starter:
         guardian.start()
         pending = prestart.start(
             role=experiment.fault.role,
-            variables=prestart.VALIDATED,
             hosts=FORKS,
             inventory=inventory,
             work_dir=run_dir / "ansible" / Phase.INJECT,
@@ -117,7 +115,7 @@ class Starter:
         # Its thread prepares the process, which planning's Python would slow down (one
         # interpreter lock): planning waits the few hundredths of a second until it runs.
         pending.spawned(SPAWN_WAIT_S)
-        self.started = Started(run_id, run_dir, guardian, pending, control_path, FORKS, made)
+        self.started = Started(run_id, run_dir, guardian, pending, control_path, made)
 
     def discard(self) -> None:
         """The run never reached an engine: end what was started for it."""

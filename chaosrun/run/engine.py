@@ -693,7 +693,6 @@ class Engine:
             return
         pending = prestart.start(
             role=self.exp.fault.role,
-            variables=prestart.VALIDATED,
             hosts=len(self.hosts),
             inventory=self.plan.inventory.path,
             work_dir=self.run_dir / "ansible" / phase_name,

@@ -19,7 +19,6 @@ the planning (chaosrun.run.early); `adopt` then hands its events to the engine.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
@@ -38,17 +37,13 @@ from chaosrun.hosts.playbook_main import RELEASE_VARS_NAME
 POLL_S = 0.02
 # How long `abandon` waits for the abandoned playbook to end.
 ABANDON_WAIT_S = 10.0
-# What the engine's started-ahead plays are told when they start: the role's vars are
-# checked against its argument specs before any release, so the plays skip Ansible's
-# per-host validation (playbooks/fault.yml, chaos_validated).
-VALIDATED: dict[str, Any] = {"chaos_validated": True}
 
 
 class Pending:
-    """One fault.yml process waiting for its phase; its events go to `on_event`.
-
-    `variables`: those the playbook must have when it is read (`chaos_validated`); the
-    role's own come with the release."""
+    """One fault.yml process waiting for its phase; its events go to `on_event`. The role's
+    vars come with the release; the engine checked them against the role's argument specs
+    before any release, so the plays skip Ansible's per-host validation (`chaos_validated`,
+    read when the playbook is)."""
 
     def __init__(
         self,
@@ -58,29 +53,28 @@ class Pending:
         inventory: Path,
         work_dir: Path,
         wait_s: float,
-        variables: dict[str, Any] | None = None,
         on_event: runner.EventSink | None = None,
         finishing: runner.Finishing | None = None,
     ) -> None:
         filemodes.group_dirs(work_dir)
         self.fifo = work_dir / "release.fifo"
         self.vars_file = work_dir / RELEASE_VARS_NAME
-        for path in (self.fifo, self.vars_file):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        self.fifo.unlink(missing_ok=True)
+        self.vars_file.unlink(missing_ok=True)
         os.mkfifo(self.fifo, 0o600)
         self.result = runner.PlayResult(status="unknown", rc=-1)
         self._cancel: Callable[[], bool] | None = None
         self.on_event = on_event
         self.spawning = threading.Event()  # ansible-runner starts the process
         release = {
+            "chaos_validated": True,
             "chaos_release_file": str(self.fifo),
             "chaos_release_wait_s": max(1, int(wait_s)),
             "chaos_release_vars": str(self.vars_file),
         }
         play = runner.fault_play(
             role=role,
-            variables={**(variables or {}), **release},
+            variables=release,
             result=self.result,
             forks=hosts,
             inventory=inventory,
@@ -144,7 +138,7 @@ class Pending:
         runner.write_vars(self.vars_file, variables)
         release = {"hosts": hosts, "entry_points": entry_points, "then": then or []}
         if not self._write(release, wait=True):
-            runner.remove_vars(self.vars_file)
+            self.vars_file.unlink(missing_ok=True)
             self._cancel = None
             self.result.then = None
             return None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from ansible.parsing.dataloader import DataLoader
 
-from chaosrun.hosts import playbook_main, runner
+from chaosrun.hosts import artifacts, playbook_main, runner
 
 
 @pytest.fixture
@@ -46,7 +46,11 @@ def test_other_files_are_read_as_ansible_reads_them(loader: DataLoader, tmp_path
     assert loader.load_from_file(str(release), cache="none") == {"b": 2}
 
 
-def test_the_release_vars_file_is_one_a_sweep_removes() -> None:
+def test_the_release_vars_file_is_one_a_sweep_removes(tmp_path: Path) -> None:
     """A killed controller's release vars (role vars, maybe secrets) are swept as extra
     vars files are (chaosrun.hosts.artifacts)."""
-    assert playbook_main.RELEASE_VARS_NAME.endswith(runner.VARS_SUFFIX)
+    release = tmp_path / "run-1" / "ansible" / "inject" / playbook_main.RELEASE_VARS_NAME
+    release.parent.mkdir(parents=True)
+    runner.write_vars(release, {"secret": "s3cret"})
+    assert artifacts.sweep(tmp_path / "run-1") == 1
+    assert not release.exists()
