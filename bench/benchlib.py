@@ -45,6 +45,13 @@ def chaosrun_from(root: str | Path) -> list[str]:
     return [sys.executable, "-c", LAUNCH, str(root)]
 
 
+def checkout_env(env: dict[str, str], root: str | Path) -> dict[str, str]:
+    """`env` for a `chaosrun` of the checkout at `root`: Ansible reads that checkout's
+    ansible.cfg, so its plays run its own collection, not this checkout's."""
+    config = Path(root) / "ansible.cfg"
+    return {**env, "ANSIBLE_CONFIG": str(config)} if config.exists() else env
+
+
 def lab() -> LabConfig:
     return LabConfig.from_env()
 

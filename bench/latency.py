@@ -161,7 +161,12 @@ def chaosrun_round(
     ]  # fmt: skip
     started = time.time()
     done = subprocess.run(
-        command, env=env, cwd=benchlib.PROJECT, capture_output=True, text=True, timeout=600
+        command,
+        env=benchlib.checkout_env(env, root),
+        cwd=benchlib.PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     wall = time.time() - started
     reason = _reason(done.stdout) or done.stderr.strip()[-300:]

@@ -180,3 +180,56 @@ def test_the_role_vars_read_begin_arm_only_for_its_own_run_and_role(
     templar = Templar(loader=DataLoader(), variables=variables)
     names = ("__fault_present", "__fault_controller", "__fault_probe")
     assert [templar.template(trust_as_template(f"{{{{ {n} }}}}")) for n in names] == found
+
+
+def test_the_controller_is_found_in_a_parents_environment(
+    tmp_path: Path, armed: list[Path]
+) -> None:
+    """As under sudo, which drops SSH_CLIENT: the step's shell has none, its parent has."""
+    state, out = tmp_path / "state", tmp_path / "out"
+    armed.append(fault_dir(state))
+    inner = f"env -u SSH_CLIENT /bin/sh -c {shlex.quote(script(state, out))}"
+    done = run(inner, SSH_CLIENT="10.9.8.6 40000 22")
+    assert done.returncode == 0, done.stderr
+    assert "CONTROLLER 10.9.8.6" in done.stdout.splitlines()
+    assert json.loads((fault_dir(state) / layout.META).read_text())["controller"] == "10.9.8.6"
+
+
+def test_the_dead_mans_programs_are_written_when_this_version_lacks_them(
+    tmp_path: Path, armed: list[Path]
+) -> None:
+    """bin/installed names the programs' version: an inject that finds it and them writes
+    nothing, one that misses a program, or finds another version, writes them all."""
+    state, out = tmp_path / "state", tmp_path / "out"
+    bin_dir = state / "bin"
+    programs = [bin_dir / "chaosrun-deadman", bin_dir / "chaosrun-boot-guard"]
+    programs.append(bin_dir / "boot-path" / "systemctl")
+
+    def inject(run_id: str) -> None:
+        fault = state / "active" / run_id / "demo"
+        unit = f"chaosrun-deadman-{run_id}-demo"
+        text = script(state, out, chaos_run_id=run_id, __fault_dir=str(fault), __fault_unit=unit)
+        assert run(text).returncode == 0
+        armed.append(fault)
+        # Reverted at once: the next inject is another run's, which the host would refuse.
+        assert run(f"/bin/sh {shlex.quote(str(fault / layout.REVERT))} rollback").returncode == 0
+
+    inject("run-a")
+    version = (bin_dir / "installed").read_text()
+    assert len(version.strip()) == 40 and all(p.stat().st_mode & 0o777 == 0o755 for p in programs)
+    assert programs[0].read_text().rstrip("\n") == (
+        FAULT / "files/chaosrun-deadman"
+    ).read_text().rstrip("\n")
+    for path in programs:
+        path.write_text("# left as found\n")
+    inject("run-b")
+    assert all(p.read_text() == "# left as found\n" for p in programs)
+
+    programs[1].unlink()
+    inject("run-c")
+    assert all(p.read_text() != "# left as found\n" for p in programs)
+    (bin_dir / "installed").write_text("another-version\n")
+    programs[0].write_text("# an older dead-man\n")
+    inject("run-d")
+    assert programs[0].read_text() != "# an older dead-man\n"
+    assert (bin_dir / "installed").read_text() == version

@@ -68,7 +68,7 @@ def test_fault_role_files_are_the_layouts() -> None:
     templates = FAULT / "templates"
     # arm's script and begin_arm's share these parts.
     arm = "".join((templates / f"arm-{part}.sh.j2").read_text() for part in ("lock", "claim"))
-    assert f'lease="$(dirname "$dir")/{layout.LEASE}"' in arm
+    assert f'lease="${{dir%/*}}/{layout.LEASE}"' in arm
     assert (
         f'"$dir/{layout.META}"' in arm
         and f'mv "$dir/{layout.REVERT}.tmp" "$dir/{layout.REVERT}"' in arm
