@@ -233,3 +233,16 @@ def test_the_dead_mans_programs_are_written_when_this_version_lacks_them(
     inject("run-d")
     assert programs[0].read_text() != "# an older dead-man\n"
     assert (bin_dir / "installed").read_text() == version
+
+
+def test_the_probe_reads_the_controller_the_step_found(tmp_path: Path, armed: list[Path]) -> None:
+    """The probe is given the controller's SSH_CLIENT (CHAOSRUN_SSH_CLIENT), found once by
+    the step, even where sudo dropped it from the step's own environment."""
+    state, out = tmp_path / "state", tmp_path / "out"
+    armed.append(fault_dir(state))
+    probe = 'printf \'{"client": "%s"}\\n\' "$CHAOSRUN_SSH_CLIENT"'
+    inner = script(state, out, fault_probe_body=probe)
+    done = run(f"env -u SSH_CLIENT /bin/sh -c {shlex.quote(inner)}", SSH_CLIENT="10.9.8.5 4 22")
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((fault_dir(state) / layout.META).read_text())
+    assert meta["pre_state"]["client"] == "10.9.8.5 4 22"
