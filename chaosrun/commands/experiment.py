@@ -287,6 +287,10 @@ def run(
         for text in p.report.deprecations:  # so scheduled runs' logs say it too
             warn(text)
         p.allow_irreversible = allow_irreversible
+        if begun.started is not None:  # preflight's hosts asked while the engine loads
+            from chaosrun.run import preflight
+
+            preflight.ask_ahead(p, begun.started)
         target = err_console if as_json else console
         progress = make_progress(target, p.redactor, live=not as_json)
         try:

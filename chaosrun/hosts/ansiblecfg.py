@@ -13,9 +13,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from chaosrun.hosts import yaml_cache
+
 
 def config_file() -> Path | None:
     """The ansible.cfg Ansible would use from here, or None when there is none."""
+    _prepare()
     from ansible.config.manager import find_ini_config_file
 
     found = find_ini_config_file()
@@ -29,12 +32,19 @@ def manager(path: str | None) -> Any:
     it reads the same file, as it does unless ANSIBLE_CONFIG or the working directory
     changed since Ansible was loaded: Ansible's long list of settings is then read once
     per process, not once per reader (tens of milliseconds each at a run's start)."""
+    _prepare()
     from ansible import constants
     from ansible.config.manager import ConfigManager
 
     if _same_file(constants.CONFIG_FILE, path):
         return constants.config
     return ConfigManager(conf_file=path)  # None: no file (its own search finds none either)
+
+
+def _prepare() -> None:
+    """Ansible's own YAML from the cache (chaosrun.hosts.yaml_cache) before Ansible first
+    reads its settings; the plugin loader's part where chaosrun loads plugins."""
+    yaml_cache.install((yaml_cache.SETTINGS, yaml_cache.ROUTING))
 
 
 def _same_file(a: str | None, b: str | None) -> bool:

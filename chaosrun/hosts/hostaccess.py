@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chaosrun.hosts import ansiblecfg
+from chaosrun.hosts import ansiblecfg, yaml_cache
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class HostInfo:
 @lru_cache(maxsize=4)
 def _config(path: str) -> Any:
     """ansible-core's config for the ansible.cfg the runner uses, with the plugin options."""
+    yaml_cache.install()  # the ssh and sudo plugins' documentation is parsed below
     from ansible import constants
     from ansible.plugins.loader import become_loader, connection_loader
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from chaosrun.base import secrets
 from chaosrun.base.errors import InvalidInput
-from chaosrun.hosts import ansiblecfg, hostaccess
+from chaosrun.hosts import ansiblecfg, hostaccess, yaml_cache
 from chaosrun.hosts.hostaccess import HostInfo
 from chaosrun.model import config
 
@@ -36,6 +36,7 @@ class Inventory:
     """One loaded inventory source."""
 
     def __init__(self, path: Path) -> None:
+        yaml_cache.install()  # Ansible's own YAML, the inventory plugins' documentation too
         from ansible import constants
         from ansible.inventory.manager import InventoryManager
         from ansible.parsing.dataloader import DataLoader

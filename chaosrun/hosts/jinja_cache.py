@@ -27,6 +27,8 @@ import types
 from pathlib import Path
 from typing import Any
 
+from chaosrun.hosts import cachedir
+
 # Environment attributes Jinja's lexer and code generator read.
 _SETTINGS = (
     "block_start_string",
@@ -98,14 +100,8 @@ def install(directory: Path) -> Cache | None:
     the user's alone."""
     import jinja2
 
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = directory.stat()
-    except OSError:
+    if not cachedir.own(directory, MAX_ENTRIES):
         return None
-    if st.st_uid != os.getuid() or st.st_mode & 0o077:
-        return None
-    _bound(directory)
     cache = Cache(directory)
     env_class = jinja2.Environment
     compile_source = env_class.compile
@@ -141,17 +137,6 @@ def install(directory: Path) -> Cache | None:
     env_class.compile = compile_cached
     env_class.compile_expression = compile_expression_cached
     return cache
-
-
-def _bound(directory: Path) -> None:
-    """Empty the directory once it holds more than MAX_ENTRIES (templates of many
-    projects, or of versions since replaced)."""
-    with contextlib.suppress(OSError):
-        names = os.listdir(directory)
-        if len(names) > MAX_ENTRIES:
-            for name in names:
-                with contextlib.suppress(OSError):
-                    os.unlink(directory / name)
 
 
 def default_directory() -> Path:

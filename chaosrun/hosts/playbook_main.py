@@ -1,6 +1,7 @@
 """ansible-playbook as chaosrun's fault plays run it: Ansible's own command, with compiled
-templates kept across its workers (chaosrun.hosts.jinja_cache) and a started-ahead play's
-release vars file read once."""
+templates kept across its workers (chaosrun.hosts.jinja_cache), Ansible's own YAML parsed
+once per content (chaosrun.hosts.yaml_cache) and a started-ahead play's release vars file
+read once."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import os
 import sys
 from typing import Any
 
-from chaosrun.hosts import jinja_cache
+from chaosrun.hosts import jinja_cache, yaml_cache
 
 # The name of a started-ahead play's release vars file (chaosrun.run.prestart).
 RELEASE_VARS_NAME = "release.vars.yml"
 
 
 def main() -> int:
+    yaml_cache.install()  # before Ansible reads its settings
     jinja_cache.install(jinja_cache.default_directory())
     from ansible.cli.playbook import main as playbook
 

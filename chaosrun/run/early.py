@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,10 @@ class Started:
     # Directories made for the run that did not exist before it (deepest first).
     made: list[Path] = field(default_factory=list)
     taken: bool = False
+    # The selected hosts' shell and preflight's answers from them, once the plan allowed
+    # the run (chaosrun.run.preflight.ask_ahead); None when the hosts were not asked.
+    shell: hostshell.HostShell | None = None
+    asked: Future[dict[str, hostshell.Answer]] | None = None
 
     def fits(self, control_path: str | None, hosts: int) -> bool:
         """Whether the engine of the planned run would have started the same play."""

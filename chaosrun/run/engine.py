@@ -177,10 +177,9 @@ class Engine:
         # it ever armed, that is a refusal, as the on-host lock step's own would be.
         self.frozen_abort = False
         self.hosts = list(plan.selection.selected)
-        self.shell = hostshell.HostShell(
-            [plan.inventory.host_info(h) for h in self.hosts],
-            control_dir=hostshell.run_control_dir(self.run_id),
-        )
+        # Preflight's answers when `chaosrun run` asked the hosts before this engine was ready.
+        self.asked = started.asked if started is not None else None
+        self.shell = started.shell if started is not None and started.shell else self._new_shell()
         source = (
             PrometheusSource(plan.prometheus, self.exp.prometheus.timeout)
             if plan.prometheus
@@ -218,12 +217,21 @@ class Engine:
         self.hooks = RunHooks(self.journal.path, plan.config.webhooks, self.progress.message)
         self.guardian = self._take(started) if started is not None else None
 
+    def _new_shell(self) -> hostshell.HostShell:
+        return hostshell.HostShell(
+            [self.plan.inventory.host_info(h) for h in self.hosts],
+            control_dir=hostshell.run_control_dir(self.run_id),
+        )
+
     def _take(self, started: early.Started) -> reaper.Reaper | None:
-        """The guardian and inject's play of a run begun before its plan, when they are
-        what this engine would start itself; else both end (the run's directory stays)."""
+        """The guardian, inject's play and the hosts' shell of a run begun before its plan,
+        when they are what this engine would start itself; else they end (the run's
+        directory stays) and preflight asks the hosts again on connections of its own."""
         started.taken = True
         if not started.fits(self.shell.ansible_control_path(), len(self.hosts)):
-            started.discard(keep_dir=True)
+            started.discard(keep_dir=True)  # its guardian's sweep ends the shell's ssh
+            if started.shell is not None:
+                self.shell, self.asked = self._new_shell(), None
             return None
         started.pending.adopt(
             lambda h, s, t: self.progress.host(Phase.INJECT, h, s, t), self.finishing
@@ -474,7 +482,9 @@ class Engine:
     def _preflight(self) -> None:
         phase = self._phase(Phase.PREFLIGHT, f"{len(self.hosts)} host(s): {', '.join(self.hosts)}")
         try:
-            hosts = preflight.run_checks(self.plan, self.shell, self.prober, self.run_id)
+            hosts = preflight.run_checks(
+                self.plan, self.shell, self.prober.source, self.run_id, self.asked
+            )
         except Refused as exc:
             self.journal.phase_end(phase, "refused", str(exc))
             raise

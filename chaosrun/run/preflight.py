@@ -6,16 +6,23 @@ must be ready when probes use it; every selected host must answer over SSH, carr
 freeze marker (`chaosrun freeze -i`) and hold no active fault of another run (the on-host
 lock; the role's lock step checks both again when it arms, which is the guarantee). The
 SSH connections opened here stay open for the fast rollback path.
+
+`chaosrun run` asks the hosts as soon as its plan passes the local checks (the run's
+guardian is up by then: chaosrun.run.early), while the engine is still being imported and
+set up; the engine's preflight makes the local checks again and takes those answers.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
+
 from chaosrun.base.errors import Refused
-from chaosrun.hosts.hostshell import HostShell, explain, holders_script
+from chaosrun.hosts.hostshell import Answer, HostShell, explain, holders_script, run_control_dir
 from chaosrun.model import safety
 from chaosrun.plan.planning import Plan
-from chaosrun.probes import Prober
 from chaosrun.run import hostfreeze
+from chaosrun.run.early import Started
 
 LACKING_RC = 9  # the prerequisites script's answer when the host lacks something
 # What every role needs on a host, checked as the fast path runs there: root (the state
@@ -29,8 +36,16 @@ PREREQUISITES = (
 )
 
 
-def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dict[str, str]:
-    """Host -> "ok"; raises Refused naming what is wrong."""
+class Readiness(Protocol):
+    """What preflight asks of the probes' Prometheus (chaosrun.probes.prometheus, whose HTTP
+    client is the engine's to import, after the hosts were asked)."""
+
+    def ready(self) -> tuple[bool, str]: ...
+
+
+def local_checks(plan: Plan, shell: HostShell, run_id: str) -> None:
+    """What refuses the run without asking anything over the network: the irreversible
+    flag, the project's safety rules, the hosts' privilege escalation. Raises Refused."""
     if plan.role.irreversible() and not plan.allow_irreversible:
         raise Refused(f"{plan.role.fqcn} is irreversible; it needs --allow-irreversible")
     sel = plan.selection
@@ -43,22 +58,61 @@ def run_checks(plan: Plan, shell: HostShell, prober: Prober, run_id: str) -> dic
         run_id=run_id,
         zones=sel.zone_counts(),
     )
+    unfit = access_problems(shell)
+    if unfit:
+        raise Refused("host access: " + "; ".join(f"{h}: {why}" for h, why in unfit.items()))
+
+
+def ask_ahead(plan: Plan, started: Started) -> None:
+    """Preflight's question to the selected hosts of a run begun before its plan, asked now
+    in the background (the run's guardian ends its connections with the run), when the plan
+    passes the local checks; else nothing is asked and the engine's preflight says why it
+    refuses."""
+    hosts = [plan.inventory.host_info(h) for h in plan.selection.selected]
+    shell = HostShell(hosts, control_dir=run_control_dir(started.run_id))
+    try:
+        local_checks(plan, shell, started.run_id)
+    except Refused:
+        return
+    started.shell, started.asked = shell, ask_hosts(plan, shell)
+
+
+def ask_hosts(plan: Plan, shell: HostShell) -> Future[dict[str, Answer]]:
+    """Preflight's one script on every host (read only: root and systemd-run there, the
+    freeze marker, the runs holding the host), started in the background: the answers
+    for run_checks. Only after local_checks passed, so that a run the project's rules
+    refuse opens no connection."""
+    script = f"{PREREQUISITES}; {hostfreeze.check_script(plan.state_dir)}; "
+    script += holders_script(plan.state_dir)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preflight")
+    try:
+        return pool.submit(shell.run_all, dict.fromkeys(shell.hosts, script), 60)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def run_checks(
+    plan: Plan,
+    shell: HostShell,
+    prometheus: Readiness | None,
+    run_id: str,
+    asked: Future[dict[str, Answer]] | None = None,
+) -> dict[str, str]:
+    """Host -> "ok"; raises Refused naming what is wrong. `asked`: ask_hosts's answers when
+    the hosts were asked before (the local checks are made again: a kill switch may have
+    been thrown since)."""
+    local_checks(plan, shell, run_id)
     kinds = {p.kind for _, p in plan.experiment.all_probes()}
     if "prometheus" in kinds:
-        if prober.source is None:
+        if prometheus is None:
             raise Refused(
                 "probes need Prometheus but no URL is known (experiment, "
                 "CHAOSRUN_PROMETHEUS_URL or the inventory's lab_prometheus_url)"
             )
-        ready, evidence = prober.source.ready()
+        ready, evidence = prometheus.ready()
         if not ready:
             raise Refused(f"Prometheus is not ready: {evidence}")
-    unfit = access_problems(shell)
-    if unfit:
-        raise Refused("host access: " + "; ".join(f"{h}: {why}" for h, why in unfit.items()))
-    frozen_check = hostfreeze.check_script(plan.state_dir)
-    script = f"{PREREQUISITES}; {frozen_check}; {holders_script(plan.state_dir)}"
-    answers = shell.run_all(dict.fromkeys(shell.hosts, script), 60)
+    answers = (asked or ask_hosts(plan, shell)).result()
     lacking = {h: a.out for h, a in answers.items() if a.rc == LACKING_RC}
     if lacking:
         detail = "; ".join(f"{h}: {out[-200:]}" for h, out in lacking.items())

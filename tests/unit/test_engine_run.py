@@ -22,7 +22,7 @@ from chaosrun.hosts import hostshell, rolespec, runner
 from chaosrun.hosts.runner import PlayResult
 from chaosrun.model.experiment import load_experiment
 from chaosrun.plan.planning import load_plan
-from chaosrun.run import early, prestart
+from chaosrun.run import early, preflight, prestart
 from chaosrun.run.engine import Engine
 from chaosrun.run.progress import Progress
 
@@ -695,6 +695,46 @@ def test_a_run_begun_before_its_plan_releases_the_play_it_started(env, monkeypat
     assert outcome.journal.parent == starter.started.run_dir
 
 
+def _asked(hosts: Hosts) -> int:
+    """How many times preflight's script went to the hosts."""
+    return sum(preflight.PREREQUISITES in s for s in hosts.scripts)
+
+
+def test_a_run_begun_before_its_plan_asks_its_hosts_before_the_engine(env, monkeypatch) -> None:
+    """`chaosrun run` asks the hosts once the plan passes the local checks, while the engine
+    loads; the engine's preflight takes those answers instead of asking again."""
+    tmp_path, hosts, _ = env
+    _log, starter, plan = _begin(env, monkeypatch)
+    preflight.ask_ahead(plan, starter.started)
+    assert starter.started.asked is not None and starter.started.asked.result()
+    assert _asked(hosts) == 1
+    engine = Engine(
+        plan, tmp_path / "runs", Progress(_quiet(), plan.redactor), started=starter.started
+    )
+    assert engine.shell is starter.started.shell
+    outcome = engine.run()
+    journal = json.loads(outcome.journal.read_text())
+    assert outcome.exit_code == 0 and _asked(hosts) == 1
+    assert [p["outcome"] for p in journal["phases"] if p["name"] == "preflight"] == ["ok"]
+
+
+def test_a_run_the_safety_rules_refuse_asks_no_host_before_its_refusal(env, monkeypatch) -> None:
+    from chaosrun.model import killswitch
+
+    tmp_path, hosts, _ = env
+    killswitch.freeze(tmp_path / "freeze.json", "game day over", tmp_path / "audit.jsonl")
+    _log, starter, plan = _begin(env, monkeypatch)
+    preflight.ask_ahead(plan, starter.started)
+    assert starter.started.shell is None and starter.started.asked is None
+    engine = Engine(
+        plan, tmp_path / "runs", Progress(_quiet(), plan.redactor), started=starter.started
+    )
+    outcome = engine.run()
+    journal = json.loads(outcome.journal.read_text())
+    assert (outcome.exit_code, journal["status"]) == (4, "refused")
+    assert "game day over" in outcome.abort_reason and hosts.scripts == []
+
+
 def test_a_run_begun_for_hosts_that_skip_host_keys_starts_its_own_play(
     env, monkeypatch, tmp_path: Path
 ) -> None:
@@ -705,12 +745,16 @@ def test_a_run_begun_for_hosts_that_skip_host_keys_starts_its_own_play(
         INVENTORY.read_text().replace("vars:\n", "vars:\n    ansible_host_key_checking: false\n", 1)
     )
     log, starter, plan = _begin(env, monkeypatch, loose)
+    preflight.ask_ahead(plan, starter.started)
+    asked_early = starter.started.shell
     engine = Engine(
         plan, tmp_path / "runs", Progress(_quiet(), plan.redactor), started=starter.started
     )
     assert engine.run().exit_code == 0
     assert log[:3] == [("start", "inject"), ("abandon", "inject"), ("start", "inject")]
     assert engine.run_id == starter.started.run_id
+    # The hosts asked early on connections its guardian ended: preflight asked again.
+    assert asked_early is not None and engine.shell is not asked_early and _asked(env[1]) == 2
 
 
 def test_a_run_begun_where_ansible_skips_host_keys_releases_the_play_it_started(
