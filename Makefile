@@ -69,7 +69,7 @@ bench-lab:
 	$(BIN)/python bench/lab_up.py
 
 # Speed benchmarks on the lab named by CHAOSRUN_LAB_* (see docs/performance.md).
-.PHONY: bench-fanout bench-overhead bench-abort bench-idle bench-latency bench-cli
+.PHONY: bench-fanout bench-overhead bench-abort bench-idle bench-latency bench-cli bench-start
 bench-fanout:
 	$(BIN)/python bench/fanout.py
 bench-overhead:
@@ -80,5 +80,7 @@ bench-idle:
 	$(BIN)/python bench/lab_idle.py
 bench-latency:
 	$(BIN)/python bench/latency.py
+bench-start:
+	$(BIN)/python bench/playbook_start.py
 bench-cli:
 	$(BIN)/python bench/cli_startup.py
