@@ -57,22 +57,27 @@ def vault_args() -> list[str]:
 
 
 def vault_secrets() -> list[Any]:
-    """The secrets ansible-playbook would have: the given vault ids and password files,
-    then the configured ones (vault_identity_list, ANSIBLE_VAULT_PASSWORD_FILE)."""
+    """The secrets ansible-playbook would have: Ansible's configured identities
+    (vault_identity_list) and the given vault ids, then the given password files and the
+    configured one (ANSIBLE_VAULT_PASSWORD_FILE)."""
     from ansible import constants
-    from ansible.cli import CLI
     from ansible.errors import AnsibleError
     from ansible.parsing.dataloader import DataLoader
 
+    ids = [*constants.DEFAULT_VAULT_IDENTITY_LIST, *_vault_ids]
     files = list(_vault_password_files)
     # ansible.constants read the environment once, at import; the variable may be newer.
     env = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
     if env and env != constants.DEFAULT_VAULT_PASSWORD_FILE:
         files.append(env)
+    if not ids and not files and not constants.DEFAULT_VAULT_PASSWORD_FILE:
+        return []  # nothing to read: Ansible's CLI module (and its SSH agent's crypto) stays out
+    from ansible.cli import CLI
+
     try:
         return CLI.setup_vault_secrets(
             DataLoader(),
-            vault_ids=list(_vault_ids),
+            vault_ids=ids,
             vault_password_files=files,
             ask_vault_pass=False,
             auto_prompt=False,

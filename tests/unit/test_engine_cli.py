@@ -142,6 +142,38 @@ def test_vault_ids_decrypt_and_reach_ansible(tmp_path: Path, monkeypatch) -> Non
     assert code == 2 and "needs --vault-id" in err
 
 
+def test_ansibles_configured_vault_identities_decrypt_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vault_identity_list (ansible.cfg, or ANSIBLE_VAULT_IDENTITY_LIST) is read as
+    ansible-playbook reads it: a team that keeps its vault ids there needs no --vault-id."""
+    from ansible.parsing.vault import VaultLib, VaultSecret
+    from engine_fixtures import run_fresh
+
+    (tmp_path / "prod-pass").write_text("prod secret\n")
+    cipher = VaultLib([("prod", VaultSecret(b"prod secret"))])
+    cipher = cipher.encrypt("the-prod-plaintext", vault_id="prod").decode()
+    exp = tmp_path / "exp.yml"
+    indented = "\n".join("      " + line for line in cipher.splitlines())
+    exp.write_text(
+        GOOD.read_text().replace(
+            "    demo_fault_unit: order-service.service\n",
+            "    demo_fault_unit: order-service.service\n"
+            f"    demo_fault_token: !vault |\n{indented}\n",
+        )
+    )
+    probe = "import sys; from chaosrun.cli import main; sys.argv[0] = 'chaosrun'; main()"
+    monkeypatch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
+    args = ("plan", str(exp), "-i", str(INVENTORY), "--json")
+    done = run_fresh(tmp_path, probe, *args)
+    assert done.returncode == 2 and "needs --vault-id" in done.stderr, done.stderr
+    monkeypatch.setenv("ANSIBLE_VAULT_IDENTITY_LIST", f"prod@{tmp_path / 'prod-pass'}")
+    done = run_fresh(tmp_path, probe, *args)
+    assert done.returncode == 0, done.stderr
+    assert "the-prod-plaintext" not in done.stdout + done.stderr
+    assert json.loads(done.stdout)["fault"]["vars"]["demo_fault_token"] == "********"
+
+
 def test_a_dependency_s_import_warning_does_not_reach_the_operator(tmp_path: Path) -> None:
     """ansible-core imports a cryptography API that newer cryptography deprecates: the
     warning is Ansible's to fix, not the operator's, and would lead every command's
