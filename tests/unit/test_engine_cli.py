@@ -106,14 +106,11 @@ def test_project_guardrails_join_every_experiment(tmp_path: Path) -> None:
     assert "guardrails.probes[0]: a probe needs exactly one of" in err
 
 
-def test_vault_ids_decrypt_and_reach_ansible(tmp_path: Path, monkeypatch) -> None:
+def _with_prod_vaulted_token(tmp_path: Path) -> Path:
+    """An experiment whose fault vars hold a value vaulted with id "prod", whose password
+    is in tmp_path/prod-pass."""
     from ansible.parsing.vault import VaultLib, VaultSecret
 
-    from chaosrun.base import secrets
-    from chaosrun.hosts import runner
-
-    monkeypatch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
-    (tmp_path / "dev-pass").write_text("dev secret\n")
     (tmp_path / "prod-pass").write_text("prod secret\n")
     vault = VaultLib([("prod", VaultSecret(b"prod secret"))])
     cipher = vault.encrypt("the-prod-plaintext", vault_id="prod").decode()
@@ -126,6 +123,16 @@ def test_vault_ids_decrypt_and_reach_ansible(tmp_path: Path, monkeypatch) -> Non
             f"    demo_fault_token: !vault |\n{indented}\n",
         )
     )
+    return exp
+
+
+def test_vault_ids_decrypt_and_reach_ansible(tmp_path: Path, monkeypatch) -> None:
+    from chaosrun.base import secrets
+    from chaosrun.hosts import runner
+
+    monkeypatch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
+    (tmp_path / "dev-pass").write_text("dev secret\n")
+    exp = _with_prod_vaulted_token(tmp_path)
     ids = [
         "--vault-id",
         f"dev@{tmp_path / 'dev-pass'}",
@@ -147,21 +154,9 @@ def test_ansibles_configured_vault_identities_decrypt_too(
 ) -> None:
     """vault_identity_list (ansible.cfg, or ANSIBLE_VAULT_IDENTITY_LIST) is read as
     ansible-playbook reads it: a team that keeps its vault ids there needs no --vault-id."""
-    from ansible.parsing.vault import VaultLib, VaultSecret
     from engine_fixtures import run_fresh
 
-    (tmp_path / "prod-pass").write_text("prod secret\n")
-    cipher = VaultLib([("prod", VaultSecret(b"prod secret"))])
-    cipher = cipher.encrypt("the-prod-plaintext", vault_id="prod").decode()
-    exp = tmp_path / "exp.yml"
-    indented = "\n".join("      " + line for line in cipher.splitlines())
-    exp.write_text(
-        GOOD.read_text().replace(
-            "    demo_fault_unit: order-service.service\n",
-            "    demo_fault_unit: order-service.service\n"
-            f"    demo_fault_token: !vault |\n{indented}\n",
-        )
-    )
+    exp = _with_prod_vaulted_token(tmp_path)
     probe = "import sys; from chaosrun.cli import main; sys.argv[0] = 'chaosrun'; main()"
     monkeypatch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
     args = ("plan", str(exp), "-i", str(INVENTORY), "--json")
