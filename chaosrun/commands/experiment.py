@@ -277,7 +277,6 @@ def run(
     root = use_runs_dir(runs_dir)
     experiment = project_file(experiment, "experiments")
     from chaosrun.run import early
-    from chaosrun.run.progress import make_progress
 
     collector.pause()  # until the engine starts: see chaosrun.commands.collector
     # Inject's playbook starts once the experiment is read, beside the planning.
@@ -291,6 +290,8 @@ def run(
             from chaosrun.run import preflight
 
             preflight.ask_ahead(p, begun.started)
+        from chaosrun.run.progress import make_progress  # after the early starts: rich's tables
+
         target = err_console if as_json else console
         progress = make_progress(target, p.redactor, live=not as_json)
         try:
@@ -329,7 +330,7 @@ def _load_plan(
     """The plan of `command` (`plan` or `run`); a run's refusal and either's loosening
     override are audited here, before any run directory is kept. `on_read`: see
     chaosrun.plan.planning.load_plan."""
-    from chaosrun.model import audit, config
+    from chaosrun.model import config
     from chaosrun.model.tighten import Loosened
     from chaosrun.plan.planning import load_plan
 
@@ -341,6 +342,9 @@ def _load_plan(
     except Refused as exc:
         if command != "run":
             raise
+        # Imported here: its webhook client would otherwise delay inject's early start.
+        from chaosrun.model import audit
+
         audit.record(
             config.load().audit_path,
             "refused",

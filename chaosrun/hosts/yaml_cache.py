@@ -83,7 +83,10 @@ def install(parts: tuple[str, ...] = EVERYTHING) -> Store | None:
     if _store is None:
         if os.environ.get(ENV_SWITCH, "1") == "0":
             return None
-        directory = default_directory()
+        try:
+            directory = default_directory()
+        except (RuntimeError, KeyError):  # no home directory to find
+            return None
         if not cachedir.own(directory, MAX_ENTRIES):
             return None
         _store = Store(directory)

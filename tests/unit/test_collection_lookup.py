@@ -62,6 +62,25 @@ def test_an_old_copy_is_refused_in_one_line(elsewhere: Path, monkeypatch) -> Non
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    ("found", "required", "old"),
+    [
+        ("0.10.0", "0.9.0", False),  # numbers, not text
+        ("0.9.0", "0.10.0", True),
+        ("1.2.3", "1.2.3", False),
+        ("0.1.0rc1", "0.1.0", True),  # a pre-release, as packaging orders it
+        ("0.2.0.dev1", "0.1.0", False),
+        ("banana", "0.1.0", True),  # no version at all
+    ],
+)
+def test_versions_compare_as_packaging_orders_them(
+    found: str, required: str, old: bool, monkeypatch
+) -> None:
+    monkeypatch.setattr(collection, "REQUIRED", required)
+    copy = collection.Collection(Path("/nowhere"), found, bundled=False)
+    assert copy.too_old() is old
+
+
 def test_runner_keeps_the_users_ansible_cfg(elsewhere: Path, monkeypatch) -> None:
     monkeypatch.setenv("ANSIBLE_CONFIG", str(elsewhere / "team.cfg"))
     (elsewhere / "team.cfg").write_text("[defaults]\nforks = 7\n")
