@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
+
+
+def directory(kind: str, *tags: str) -> Path:
+    """~/.cache/chaosrun/<kind>/py<X><Y>-<tags> (XDG_CACHE_HOME when set): per user, and per
+    the versions what it holds depends on."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    py = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    return base / "chaosrun" / kind / "-".join((py, *tags))
 
 
 def own(directory: Path, max_entries: int) -> bool:

@@ -145,10 +145,8 @@ def default_directory() -> Path:
     import jinja2
     from ansible.release import __version__ as ansible_version
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    py = f"py{sys.version_info[0]}{sys.version_info[1]}"
-    tag = f"{py}-j{jinja2.__version__}-a{ansible_version}-p{_plugins_tag()}"
-    return base / "chaosrun" / "jinja" / tag
+    tags = (f"j{jinja2.__version__}", f"a{ansible_version}", f"p{_plugins_tag()}")
+    return cachedir.directory("jinja", *tags)
 
 
 def _plugins_tag() -> str:

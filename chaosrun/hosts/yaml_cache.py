@@ -154,9 +154,7 @@ def default_directory() -> Path:
     pickle of ansible-core's classes)."""
     from ansible.release import __version__ as ansible_version
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    py = f"py{sys.version_info[0]}{sys.version_info[1]}"
-    return base / "chaosrun" / "yaml" / f"{py}-a{ansible_version}"
+    return cachedir.directory("yaml", f"a{ansible_version}")
 
 
 _INSTALLERS: dict[str, Callable[[Store], None]] = {

@@ -179,7 +179,7 @@ class Engine:
         self.hosts = list(plan.selection.selected)
         # Preflight's answers when `chaosrun run` asked the hosts before this engine was ready.
         self.asked = started.asked if started is not None else None
-        self.shell = started.shell if started is not None and started.shell else self._new_shell()
+        self.shell = (started and started.shell) or preflight.run_shell(plan, self.run_id)
         source = (
             PrometheusSource(plan.prometheus, self.exp.prometheus.timeout)
             if plan.prometheus
@@ -217,21 +217,16 @@ class Engine:
         self.hooks = RunHooks(self.journal.path, plan.config.webhooks, self.progress.message)
         self.guardian = self._take(started) if started is not None else None
 
-    def _new_shell(self) -> hostshell.HostShell:
-        return hostshell.HostShell(
-            [self.plan.inventory.host_info(h) for h in self.hosts],
-            control_dir=hostshell.run_control_dir(self.run_id),
-        )
-
     def _take(self, started: early.Started) -> reaper.Reaper | None:
         """The guardian, inject's play and the hosts' shell of a run begun before its plan,
         when they are what this engine would start itself; else they end (the run's
         directory stays) and preflight asks the hosts again on connections of its own."""
         started.taken = True
         if not started.fits(self.shell.ansible_control_path(), len(self.hosts)):
-            started.discard(keep_dir=True)  # its guardian's sweep ends the shell's ssh
-            if started.shell is not None:
-                self.shell, self.asked = self._new_shell(), None
+            # Its guardian's sweep ends the shell's ssh and removes the run's control directory,
+            # which a shell makes when it is made: the engine's is made after it.
+            started.discard(keep_dir=True)
+            self.shell, self.asked = preflight.run_shell(self.plan, self.run_id), None
             return None
         started.pending.adopt(
             lambda h, s, t: self.progress.host(Phase.INJECT, h, s, t), self.finishing

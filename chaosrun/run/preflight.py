@@ -63,13 +63,18 @@ def local_checks(plan: Plan, shell: HostShell, run_id: str) -> None:
         raise Refused("host access: " + "; ".join(f"{h}: {why}" for h, why in unfit.items()))
 
 
+def run_shell(plan: Plan, run_id: str) -> HostShell:
+    """The shell to the run's selected hosts, on the run's own connections."""
+    hosts = [plan.inventory.host_info(h) for h in plan.selection.selected]
+    return HostShell(hosts, control_dir=run_control_dir(run_id))
+
+
 def ask_ahead(plan: Plan, started: Started) -> None:
     """Preflight's question to the selected hosts of a run begun before its plan, asked now
     in the background (the run's guardian ends its connections with the run), when the plan
     passes the local checks; else nothing is asked and the engine's preflight says why it
     refuses."""
-    hosts = [plan.inventory.host_info(h) for h in plan.selection.selected]
-    shell = HostShell(hosts, control_dir=run_control_dir(started.run_id))
+    shell = run_shell(plan, started.run_id)
     try:
         local_checks(plan, shell, started.run_id)
     except Refused:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 READ = r"""
 import json, sys
 import yaml
@@ -87,23 +89,19 @@ def test_a_torn_entry_is_parsed_again_and_rewritten(tmp_path: Path) -> None:
     assert all(not e.read_bytes().endswith(b"torn") for e in _entries(cache))
 
 
-def test_a_directory_others_may_write_is_not_used(tmp_path: Path) -> None:
+def test_a_directory_others_may_write_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaosrun.hosts import yaml_cache
+
     cache = tmp_path / "cache"
-    shared = cache / "chaosrun" / "yaml"
-    shared.mkdir(parents=True)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    directory = yaml_cache.default_directory()
+    directory.mkdir(parents=True)
     plain = _read(tmp_path / "off", switch="0")
-    for level in (cache / "chaosrun", shared):
+    for level in (cache / "chaosrun", cache / "chaosrun" / "yaml", directory):
         level.chmod(0o777)
-    directory = shared / Path(_version_dir())
-    directory.mkdir(mode=0o777)
-    directory.chmod(0o777)
     result = _read(cache)
     assert not result["installed"]
     assert result["settings"] == plain["settings"] and result["parsed"] == plain["parsed"]
     assert list(directory.iterdir()) == []
-
-
-def _version_dir() -> str:
-    from ansible.release import __version__
-
-    return f"py{sys.version_info[0]}{sys.version_info[1]}-a{__version__}"
