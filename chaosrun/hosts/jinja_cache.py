@@ -56,26 +56,26 @@ _local = threading.local()
 class Cache:
     """Code objects by key: this process's dict, then the directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: cachedir.Directory) -> None:
         self.directory = directory
         self.memory: dict[str, types.CodeType] = {}
 
     def get(self, key: str) -> types.CodeType | None:
         code = self.memory.get(key)
         if code is None:
+            data = self.directory.read(key)
+            if data is None:
+                return None
             try:
-                code = marshal.loads((self.directory / key).read_bytes())
-            except (OSError, ValueError, EOFError, TypeError):
+                code = marshal.loads(data)
+            except (ValueError, EOFError, TypeError):
                 return None
             self.memory[key] = code
         return code
 
     def put(self, key: str, code: types.CodeType) -> None:
         self.memory[key] = code
-        tmp = self.directory / f".{key}.{os.getpid()}"
-        with contextlib.suppress(OSError):
-            tmp.write_bytes(marshal.dumps(code))
-            os.replace(tmp, self.directory / key)
+        self.directory.write(key, marshal.dumps(code))
 
 
 def _key(env: Any, kind: str, source: str, *extra: Any) -> str:
@@ -100,9 +100,10 @@ def install(directory: Path) -> Cache | None:
     the user's alone."""
     import jinja2
 
-    if not cachedir.own(directory, MAX_ENTRIES):
+    held = cachedir.own(directory, MAX_ENTRIES)
+    if held is None:
         return None
-    cache = Cache(directory)
+    cache = Cache(held)
     env_class = jinja2.Environment
     compile_source = env_class.compile
     compile_expression = env_class.compile_expression

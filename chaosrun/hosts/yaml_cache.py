@@ -42,22 +42,21 @@ EVERYTHING = (SETTINGS, ROUTING, DOCUMENTATION)
 
 
 class Store:
-    """Parsed documents by key, as pickles in `directory`."""
+    """Parsed documents by key, as pickles in the user's own directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: cachedir.Directory) -> None:
         self.directory = directory
 
     def parsed(self, key: str, parse: Callable[[], Any]) -> Any:
-        path = self.directory / key
-        try:
-            return pickle.loads(path.read_bytes())
-        except Exception:  # missing, torn or foreign: parsed again, whatever it raised
-            pass
+        data = self.directory.read(key)
+        if data is not None:
+            try:
+                return pickle.loads(data)
+            except Exception:  # torn or foreign: parsed again, whatever it raised
+                pass
         value = parse()
-        tmp = self.directory / f".{key}.{os.getpid()}"
-        with contextlib.suppress(OSError, pickle.PicklingError, TypeError):
-            tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(tmp, path)
+        with contextlib.suppress(pickle.PicklingError, TypeError):
+            self.directory.write(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         return value
 
 
@@ -84,10 +83,11 @@ def install(parts: tuple[str, ...] = EVERYTHING) -> Store | None:
         if os.environ.get(ENV_SWITCH, "1") == "0":
             return None
         try:
-            directory = default_directory()
+            path = default_directory()
         except (RuntimeError, KeyError):  # no home directory to find
             return None
-        if not cachedir.own(directory, MAX_ENTRIES):
+        directory = cachedir.own(path, MAX_ENTRIES)
+        if directory is None:
             return None
         _store = Store(directory)
     for part in parts:
