@@ -14,8 +14,6 @@ import json
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,6 +132,11 @@ def _post(url: str, body: bytes, timeout: float) -> Delivery:
     target = safe_target(url)
     if urlsplit(url).scheme not in ("http", "https"):
         return Delivery(target, False, "only http and https webhooks are supported")
+    # Imported here (http.client, ssl): preflight reads the kill switch through the audit
+    # log, which announces through this module, before it asks the hosts.
+    import urllib.error
+    import urllib.request
+
     headers = {"Content-Type": "application/json", "User-Agent": f"chaosrun/{__version__}"}
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
