@@ -258,3 +258,26 @@ def test_http_health_metrics_and_draining(order_app: tuple[demo_app.App, FakeDB]
     finally:
         server.shutdown()
         server.server_close()
+
+
+class NeverReached(demo_app.BaseHTTPRequestHandler):
+    """The test calls the server's error policy directly, not through a request."""
+
+
+@pytest.mark.parametrize("gone", [ConnectionResetError(104, "reset"), BrokenPipeError(32, "pipe")])
+def test_a_client_gone_mid_answer_leaves_no_traceback_other_errors_do(
+    gone: OSError, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # HAProxy resets its health check's connection as soon as it has the status line.
+    server = demo_app.Server(("127.0.0.1", 0), NeverReached)
+    try:
+        for exc in (gone, ValueError("a bug")):
+            try:
+                raise exc
+            except Exception:
+                server.handle_error(None, ("10.0.0.1", 1234))
+    finally:
+        server.server_close()
+    printed = capsys.readouterr().err
+    assert "ValueError: a bug" in printed
+    assert type(gone).__name__ not in printed
