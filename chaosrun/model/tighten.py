@@ -12,7 +12,9 @@ files give with the file it came from. Orders (docs/config.md, "Overrides only t
   query and timeout, and no threshold looser (`max`, `max_increase`, `max_decrease`,
   `max_latency` lower, `min` higher; one of them added is tighter, one dropped looser; a
   percentage against an absolute step cannot be ordered and is refused); added probes are
-  tighter. Steady-state probes (the gate before inject) follow the same rule;
+  tighter when they only read: an added command probe, or an HTTP probe sending another
+  method than GET or HEAD, is refused (it acts on what it reaches). Steady-state probes
+  (the gate before inject) follow the same rule;
 - `blackout_windows` and `targets.exclude`: what the file lists stays; more may be added;
 - the experiment's Prometheus and its expected alerts' silences: see
   chaosrun.model.tighten_sources (not redirected, not widened).
@@ -197,9 +199,16 @@ def _probes(
     source: Callable[[str], str],
     where: Where,
 ) -> list[str]:
-    """Every probe of the files kept, the same probe, no threshold looser."""
+    """Every probe of the files kept, the same probe, no threshold looser; a probe added
+    only if it only reads."""
     asked = {p.name: p for p in theirs}
-    problems = []
+    filed = {p.name for p in mine}
+    problems = [
+        f"{where(probe.path)}: the {what} {probe.name!r} {why} ({RULE}: such a probe belongs "
+        "in the experiment file, reviewed with it)"
+        for probe in theirs
+        if probe.name not in filed and (why := _acts(probe))
+    ]
     dropped: dict[str, list[str]] = {}  # by the file they come from: one line each
     for probe in mine:
         other = asked.get(probe.name)
@@ -218,6 +227,19 @@ def _probes(
             f"of {origin} ({RULE}: add probes, never remove one)",
         )
     return problems
+
+
+def _acts(probe: ProbeSpec) -> str:
+    """Why an added probe does more than read, or "": a command runs as the run's hosts
+    run the fault (become included), an HTTP request other than GET or HEAD may change what
+    it reaches. Overrides come from people who may launch a run but not edit its files (an
+    AWX survey's answers, a schedule's `set:`)."""
+    if probe.kind == "command":
+        return f"runs a command on {probe.config.get('hosts')!r}"
+    method = str(probe.config.get("method") or "GET").upper()
+    if probe.kind == "http" and method not in ("GET", "HEAD"):
+        return f"sends {method} requests"
+    return ""
 
 
 def _probe_looser(mine: ProbeSpec, theirs: ProbeSpec) -> list[tuple[tuple, str]]:

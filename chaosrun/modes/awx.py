@@ -162,8 +162,9 @@ def survey(experiments: Sequence[str]) -> dict[str, Any]:
                 max=4096,
                 help=(
                     "One field=value per line, as `chaosrun run --set`; caps, guardrails, "
-                    "steady state, windows and exclusions may only be tightened, expected "
-                    "alerts only dropped or narrowed; the Prometheus stays the file's."
+                    "steady state, windows and exclusions may only be tightened (no command "
+                    "probe added), expected alerts only dropped or narrowed; the Prometheus "
+                    "stays the file's."
                 ),
             ),
             question(

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from engine_fixtures import GOOD, INVENTORY, isolated_project, validated
 from engine_fixtures import main_in_process as chaosrun
 
@@ -29,6 +30,17 @@ guardrails:
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return isolated_project(monkeypatch, tmp_path)
+
+
+URL = "http://127.0.0.1:9/"
+
+
+def _added(key: str, probe: dict) -> str:
+    """`--set key=<the file's probes and this one>` (JSON is YAML)."""
+    node = yaml.safe_load(GOOD.read_text())
+    for part in key.split("."):
+        node = node[part]
+    return f"{key}={json.dumps([*node, probe])}"
 
 
 def problems(*overrides: str) -> str:
@@ -77,9 +89,30 @@ def test_an_override_may_not_loosen_a_guardrail(override: str, needle: str) -> N
     assert "an override may only tighten" in text
 
 
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        (
+            _added("guardrails.probes", {"name": "disk", "command": {"hosts": "all", "cmd": "rm"}}),
+            "guardrails.probes[2]: the guardrail 'disk' runs a command on 'all'",
+        ),
+        (
+            _added("steady_state", {"name": "poke", "http": {"url": URL, "method": "POST"}}),
+            "steady_state[1]: the steady-state probe 'poke' sends POST requests",
+        ),
+    ],
+)
+def test_an_override_may_not_add_a_probe_that_acts(override: str, needle: str) -> None:
+    # Survey answers and schedule entries are overrides from people who may launch a run
+    # but not edit its files: a command or a POST would run as the run does.
+    text = problems(override)
+    assert needle in text and "belongs in the experiment file" in text, text
+
+
 def test_tighter_guardrails_and_more_of_them_work() -> None:
     extra = "{name: p99 under 1s, prometheus: 'histogram_quantile(0.99, x)', max: 1}"
     report = checked(
+        _added("steady_state", {"name": "shop answers", "http": {"url": URL, "method": "HEAD"}}),
         "guardrails.probes.0.max=0.01",
         "guardrails.probes.1.max_increase=20%",
         "guardrails.probes.1.max=2",  # a threshold added is tighter
