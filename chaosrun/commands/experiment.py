@@ -330,7 +330,7 @@ def _load_plan(
     """The plan of `command` (`plan` or `run`); a run's refusal and either's loosening
     override are audited here, before any run directory is kept. `on_read`: see
     chaosrun.plan.planning.load_plan."""
-    from chaosrun.model import config
+    from chaosrun.model import audit, config
     from chaosrun.model.tighten import Loosened
     from chaosrun.plan.planning import load_plan
 
@@ -342,9 +342,6 @@ def _load_plan(
     except Refused as exc:
         if command != "run":
             raise
-        # Imported here: its webhook client would otherwise delay inject's early start.
-        from chaosrun.model import audit
-
         audit.record(
             config.load().audit_path,
             "refused",

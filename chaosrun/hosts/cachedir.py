@@ -35,8 +35,7 @@ def directory(kind: str, *tags: str) -> Path:
 class Directory:
     """A cache directory held open: entries by name, read and written inside it only."""
 
-    def __init__(self, path: Path, fd: int) -> None:
-        self.path = path
+    def __init__(self, fd: int) -> None:
         self.fd = fd
 
     def read(self, name: str) -> bytes | None:
@@ -89,6 +88,6 @@ def own(path: Path, max_entries: int) -> Directory | None:
     if st.st_uid != os.getuid() or st.st_mode & 0o077:
         os.close(fd)
         return None
-    held = Directory(path, fd)
+    held = Directory(fd)
     held.bound(max_entries)
     return held

@@ -235,10 +235,9 @@ def _acts(probe: ProbeSpec) -> str:
     it reaches. Overrides come from people who may launch a run but not edit its files (an
     AWX survey's answers, a schedule's `set:`)."""
     if probe.kind == "command":
-        return f"runs a command on {probe.config.get('hosts')!r}"
-    method = str(probe.config.get("method") or "GET").upper()
-    if probe.kind == "http" and method not in ("GET", "HEAD"):
-        return f"sends {method} requests"
+        return f"runs a command on {probe.config['hosts']!r}"
+    if probe.kind == "http" and probe.config["method"] not in ("GET", "HEAD"):
+        return f"sends {probe.config['method']} requests"
     return ""
 
 
