@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosrun.base.errors import Refused
+from chaosrun.base.errors import InvalidInput, Refused
 from chaosrun.model import blast_radius, killswitch, windows
 from chaosrun.model.blast_radius import Caps, Decision
 from chaosrun.model.config import Config
@@ -57,6 +57,20 @@ def preflight(
             f"{', '.join(owners)}; wait for it or run `chaosrun abort {owners[0]}`"
         )
     return decision
+
+
+def refuses_now(config: Config, own_windows: Any = None, now: dt.datetime | None = None) -> bool:
+    """Whether the kill switch, a blackout window of the project or `own_windows` (an
+    experiment's `blackout_windows` as read) refuses any run now, or those windows do not
+    parse: what needs no inventory of preflight's checks, for a caller deciding whether to
+    start work ahead of the plan (whose own checks then say why)."""
+    if killswitch.current(config.freeze_file) is not None:
+        return True
+    try:
+        own = windows.parse_windows(own_windows or [], lambda at: "blackout_windows")
+    except InvalidInput:
+        return True
+    return windows.active([*config.windows, *own], now or utcnow()) is not None
 
 
 @dataclass

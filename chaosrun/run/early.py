@@ -13,7 +13,8 @@ planning instead of after it.
 The engine takes both (`Started`) when what it would have started itself is the same:
 the ssh control path (a host that skips host key checking must not join a shared
 connection: Ansible's setting says which to expect, a host's own variable may differ) and
-every selected host in one batch of forks. Otherwise, or when the run
+every selected host in one batch of forks. A run the kill switch or an open blackout
+window refuses starts nothing (those checks need no inventory). Otherwise, or when the run
 never reaches an engine (planning refused it, a ramp runs engines of its own),
 `Started.discard` ends the play, which touched no host, and the guardian; before any
 engine, it also removes the run's directory, so a refused run leaves nothing behind.
@@ -30,6 +31,7 @@ from pathlib import Path
 from chaosrun.base.phases import Phase
 from chaosrun.hosts import ansiblecfg, hostshell
 from chaosrun.model import config as project_config
+from chaosrun.model import safety
 from chaosrun.model.experiment import Experiment
 from chaosrun.plan.planning import lease_ttl, resolve_inventory
 from chaosrun.run import prestart, reaper
@@ -94,6 +96,8 @@ class Starter:
     def __call__(self, experiment: Experiment, cfg: project_config.Config) -> None:
         if experiment.targets.ramp or os.environ.get(ENV_SWITCH, "1") == "0":
             return
+        if safety.refuses_now(cfg, experiment.blackout_windows):
+            return  # frozen or in a blackout: the plan refuses it, nothing to start for it
         try:
             inventory = resolve_inventory(self.inventory)
         except Exception:  # the planning says what is wrong with it

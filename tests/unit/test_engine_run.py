@@ -723,16 +723,28 @@ def test_a_run_the_safety_rules_refuse_asks_no_host_before_its_refusal(env, monk
 
     tmp_path, hosts, _ = env
     killswitch.freeze(tmp_path / "freeze.json", "game day over", tmp_path / "audit.jsonl")
-    _log, starter, plan = _begin(env, monkeypatch)
-    preflight.ask_ahead(plan, starter.started)
-    assert starter.started.shell is None and starter.started.asked is None
-    engine = Engine(
-        plan, tmp_path / "runs", Progress(_quiet(), plan.redactor), started=starter.started
-    )
+    log, starter, plan = _begin(env, monkeypatch)
+    # Frozen: nothing was started ahead of the plan (no playbook, no guardian).
+    assert starter.started is None and log == []
+    engine = Engine(plan, tmp_path / "runs", Progress(_quiet(), plan.redactor))
     outcome = engine.run()
     journal = json.loads(outcome.journal.read_text())
     assert (outcome.exit_code, journal["status"]) == (4, "refused")
     assert "game day over" in outcome.abort_reason and hosts.scripts == []
+
+
+def test_a_run_its_own_blackout_window_refuses_starts_nothing_ahead(env, monkeypatch) -> None:
+    tmp_path, hosts, _ = env
+    log = _prestart(monkeypatch, hosts)
+    monkeypatch.delenv(early.ENV_SWITCH)
+    starter = early.Starter(tmp_path / "runs", INVENTORY)
+    always = '[{name: all day, cron: "* * * * *", length: 1h}]'
+    sets = ["duration=0.6s", f"blackout_windows={always}"]
+    plan = load_plan(GOOD, INVENTORY, sets, on_read=starter)
+    assert starter.started is None and log == []
+    outcome = Engine(plan, tmp_path / "runs", Progress(_quiet(), plan.redactor)).run()
+    assert outcome.exit_code == 4 and "inside blackout window 'all day'" in outcome.abort_reason
+    assert hosts.scripts == []
 
 
 def test_a_run_begun_for_hosts_that_skip_host_keys_starts_its_own_play(

@@ -73,6 +73,19 @@ def test_preflight_refuses_frozen_window_cap_and_busy_hosts(tmp_path):
         safety.preflight(c, now=noon, **args)
 
 
+def test_refuses_now_needs_no_inventory_and_fails_closed(tmp_path):
+    c = cfg(tmp_path, "blackout_windows:\n  - {name: backup, cron: '0 2 * * *', length: 1h}\n")
+    night = dt.datetime(2026, 11, 27, 2, 30, tzinfo=dt.UTC)
+    noon = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+    lunch = [{"name": "lunch", "cron": "0 12 * * *", "length": "1h"}]
+    assert safety.refuses_now(c, now=night)
+    assert not safety.refuses_now(c, now=noon)
+    assert safety.refuses_now(c, lunch, now=noon)  # the experiment's own window
+    assert safety.refuses_now(c, [{"name": "broken"}], now=noon)  # the plan will say why
+    killswitch.freeze(c.freeze_file, "game day over", c.audit_path)
+    assert safety.refuses_now(c, now=noon)
+
+
 def test_watch_reports_freeze_window_and_abort_requests(tmp_path):
     c = cfg(tmp_path, "blackout_windows:\n  - {name: backup, cron: '0 2 * * *', length: 1h}\n")
     watch = safety.Watch(c, "run-b")
