@@ -10,6 +10,7 @@ Ansible works for the fast path.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -61,7 +62,7 @@ def config_file() -> str:
     return str(found) if found else ""
 
 
-def resolve(name: str, hostvars: dict[str, Any], base: Path, cfg: str | None = None) -> HostInfo:
+def resolve(name: str, hostvars: Mapping[str, Any], base: Path, cfg: str | None = None) -> HostInfo:
     """The connection settings of one host; relative key paths are taken from `base`."""
     from ansible.module_utils.parsing.convert_bool import boolean
 

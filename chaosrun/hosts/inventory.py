@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from chaosrun.base import secrets
 from chaosrun.base.errors import InvalidInput
 from chaosrun.hosts import ansiblecfg, hostaccess, yaml_cache
 from chaosrun.hosts.hostaccess import HostInfo
+from chaosrun.hosts.rendered_vars import RenderedVars
 from chaosrun.model import config
 
 
@@ -47,7 +49,7 @@ class Inventory:
         self.path = path
         # An unmatched pattern is reported by chaosrun with file and line, not by Ansible.
         constants.HOST_PATTERN_MISMATCH = "ignore"
-        loader = DataLoader()
+        loader = self._loader = DataLoader()
         with contextlib.suppress(InvalidInput):  # a broken vault setup fails where it is used
             loader.set_vault_secrets(secrets.vault_secrets())  # vaulted host and group vars
         self._manager = InventoryManager(loader=loader, sources=[str(path)])
@@ -59,11 +61,14 @@ class Inventory:
         """Host names matching an Ansible pattern, in inventory order."""
         return [h.name for h in self._manager.get_hosts(pattern)]
 
-    def host_vars(self, name: str) -> dict[str, Any]:
+    def host_vars(self, name: str) -> Mapping[str, Any]:
+        """The host's variables as a task on it sees them: an inventory template
+        (`ansible_host: "{{ ip }}"`) rendered when read (chaosrun.hosts.rendered_vars)."""
         host = self._manager.get_host(name)
         if host is None:
             return {}
-        return dict(self._variables.get_vars(host=host, include_hostvars=False))
+        variables = self._variables.get_vars(host=host, include_hostvars=True)
+        return RenderedVars(variables, self._loader, f"{self.path}: host {name}")
 
     def group_var(self, name: str) -> Any:
         """A variable as the first host of `all` sees it (lab_prometheus_url and friends)."""

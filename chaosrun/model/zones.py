@@ -9,7 +9,7 @@ var of a zone group (`zone_a: {vars: {zone: zone_a}}`), so any inventory can say
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from chaosrun.base.errors import Refused
@@ -18,7 +18,7 @@ ZONE_VAR = "zone"
 
 
 class HostVars(Protocol):
-    def host_vars(self, name: str) -> dict[str, Any]: ...
+    def host_vars(self, name: str) -> Mapping[str, Any]: ...
 
 
 def zone_map(inventory: HostVars, hosts: Sequence[str]) -> dict[str, list[str]]:

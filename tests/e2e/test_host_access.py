@@ -4,12 +4,14 @@ The lab's hosts refuse root logins; chaosrun goes in as `chaos` and escalates wi
 non-interactive sudo, Ansible and the fast path alike, with host keys checked against the
 known_hosts `lab up` wrote. Abort and rollback as `chaos` are proven by test_run_engine's
 (b) and the controller SIGKILL by test_safety_crash, on this same lab; here: root is
-refused, a revert without the rights it needs is a named failure, and a host whose key
-changed is refused before anything is injected.
+refused, a revert without the rights it needs is a named failure, a host whose key
+changed is refused before anything is injected, and an inventory giving addresses and ssh
+arguments as templates reaches the hosts on every path.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -128,3 +130,45 @@ def test_a_changed_host_key_is_refused_before_inject(project: Project, tmp_path:
     assert "host key" in said and any(h in said for h in hosts), said[-2000:]
     for host in hosts:
         assert lab.active_dirs(host) == [] and lab.unit_active(host, UNIT), host
+
+
+def _templated(inventory: dict, known_hosts: str) -> dict:
+    """The lab's inventory with every address, and the known_hosts path in the ssh
+    arguments, given as templates, as many real inventories give them."""
+
+    def walk(group: dict) -> None:
+        for host in (group.get("hosts") or {}).values():
+            if host and "ansible_host" in host:
+                host["lab_ip"] = host["ansible_host"]
+                host["ansible_host"] = "{{ lab_ip }}"
+        for child in (group.get("children") or {}).values():
+            walk(child or {})
+
+    walk(inventory["all"])
+    lab_vars = inventory["all"]["children"]["lab"]["vars"]
+    lab_vars["lab_known_hosts"] = known_hosts
+    args = lab_vars["ansible_ssh_common_args"].replace(known_hosts, "{{ lab_known_hosts }}")
+    lab_vars["ansible_ssh_common_args"] = args
+    return inventory
+
+
+def test_an_inventory_of_templates_reaches_the_hosts_as_its_plays_do(
+    project: Project, tmp_path: Path
+) -> None:
+    """The run's own SSH path (preflight, lease, revert) renders the inventory's templates
+    as Ansible renders them for its plays; it used to dial the template text."""
+    lab = project.lab
+    known = str(LabPaths.of(lab.config).known_hosts)
+    inventory = tmp_path / "hosts.yml"
+    data = _templated(yaml.safe_load(lab.inventory.read_text()), known)
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert (
+        "{{ lab_ip }}" in inventory.read_text() and "{{ lab_known_hosts }}" in inventory.read_text()
+    )
+    exp = project.experiment("templated", stop_one_order(duration="3s"))
+    done = project.chaosrun("run", str(exp), "-i", str(inventory), "--json", timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    journal = json.loads(Path(json.loads(done.stdout)["journal"]).read_text())
+    (host,) = journal["targets"]["selected"]
+    assert journal["rollback"]["revert_scripts"] == {host: "ok"}, journal["rollback"]
+    assert lab.unit_active(host, UNIT) and lab.active_dirs(host) == []
