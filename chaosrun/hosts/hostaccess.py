@@ -36,6 +36,11 @@ class HostInfo:
     become_user: str = "root"
     # Whether a become password was supplied (the secret itself never leaves Ansible).
     become_password: bool = False
+    # Ansible's connection plugin for the host (ansible_connection, else ansible.cfg's
+    # transport), the ssh program its ssh plugin runs, and whether an SSH password is set.
+    connection: str = "ssh"
+    ssh_executable: str = "ssh"
+    password: bool = False
 
 
 @lru_cache(maxsize=4)
@@ -89,6 +94,7 @@ def resolve(name: str, hostvars: Mapping[str, Any], base: Path, cfg: str | None 
     method = hostvars.get("ansible_become_method") or manager.get_config_value(
         "DEFAULT_BECOME_METHOD"
     )
+    connection = hostvars.get("ansible_connection") or manager.get_config_value("DEFAULT_TRANSPORT")
     return HostInfo(
         name=name,
         address=str(hostvars.get("ansible_host") or hostvars.get("ansible_ssh_host") or name),
@@ -101,4 +107,7 @@ def resolve(name: str, hostvars: Mapping[str, Any], base: Path, cfg: str | None 
         become_method=str(method),
         become_user=str(sudo("become_user") or "root"),
         become_password=bool(sudo("become_pass")),
+        connection=str(connection).removeprefix("ansible.builtin."),
+        ssh_executable=str(ssh("ssh_executable") or "ssh"),
+        password=bool(ssh("password")),
     )

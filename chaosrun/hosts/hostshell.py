@@ -77,7 +77,7 @@ class HostShell:
         turns host key checking off is not followed: host keys are always checked here."""
         h = self.hosts[name]
         args = [
-            "ssh",
+            h.ssh_executable,
             "-o", "BatchMode=yes",
             "-o", "LogLevel=ERROR",
             "-o", f"ConnectTimeout={self.connect_timeout}",

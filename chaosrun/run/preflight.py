@@ -24,6 +24,9 @@ from chaosrun.plan.planning import Plan
 from chaosrun.run import hostfreeze
 from chaosrun.run.early import Started
 
+# Ansible's connection plugins whose hosts chaosrun's own SSH path reaches the same way
+# ("smart" is ssh wherever OpenSSH is there).
+SSH_CONNECTIONS = ("ssh", "smart")
 LACKING_RC = 9  # the prerequisites script's answer when the host lacks something
 # What every role needs on a host, checked as the fast path runs there: root (the state
 # directory, the dead-man timer; a revert run unprivileged would find nothing to revert)
@@ -140,9 +143,21 @@ def run_checks(
 
 
 def access_problems(shell: HostShell) -> dict[str, str]:
-    """Hosts whose privilege escalation the fast rollback path cannot reproduce."""
+    """Hosts whose connection or privilege escalation the fast rollback path cannot reproduce."""
     found = {}
     for name, host in shell.hosts.items():
+        if host.connection not in SSH_CONNECTIONS:
+            found[name] = (
+                f"connection {host.connection!r} is not supported: chaosrun reverts over "
+                "its own SSH connections (ansible_connection ssh only)"
+            )
+            continue
+        if host.password:
+            found[name] = (
+                "an SSH password is set; chaosrun reverts without Ansible and needs key or "
+                "agent authentication (no prompt)"
+            )
+            continue
         if not host.become:
             continue
         if host.become_method != "sudo":

@@ -101,6 +101,38 @@ def test_preflight_refuses_what_the_fast_path_cannot_escalate_with() -> None:
     assert "sudo only" in found["su"] and "NOPASSWD" in found["pw"]
 
 
+def test_preflight_refuses_hosts_the_fast_path_cannot_reach_as_ansible_does() -> None:
+    hosts = [
+        HostInfo("ssh", "1.1.1.1", "chaos", None, None, connection="ssh"),
+        HostInfo("local", "1.1.1.2", "chaos", None, None, connection="local"),
+        HostInfo("docker", "1.1.1.3", None, None, None, connection="community.docker.docker"),
+        HostInfo("pw", "1.1.1.4", "chaos", None, None, password=True),
+    ]
+    found = preflight.access_problems(hostshell.HostShell(hosts))
+    assert set(found) == {"local", "docker", "pw"}
+    assert "connection 'local' is not supported" in found["local"]
+    assert "SSH password" in found["pw"]
+
+
+def test_the_connection_and_ssh_program_come_from_ansible(cfg: str, tmp_path: Path) -> None:
+    hv = {
+        "ansible_connection": "ansible.builtin.ssh",
+        "ansible_ssh_executable": "/opt/ssh/bin/ssh",
+        "ansible_password": "s3cret",
+    }
+    info = hostaccess.resolve("web-1", hv, tmp_path, cfg)
+    assert (info.connection, info.ssh_executable, info.password) == (
+        "ssh",
+        "/opt/ssh/bin/ssh",
+        True,
+    )
+    assert hostshell.HostShell([info]).argv("web-1")[0] == "/opt/ssh/bin/ssh"
+    local = hostaccess.resolve("here", {"ansible_connection": "local"}, tmp_path, cfg)
+    assert local.connection == "local" and "s3cret" not in repr(info)
+    plain = hostaccess.resolve("web-2", {}, tmp_path, cfg)
+    assert (plain.connection, plain.ssh_executable, plain.password) == ("ssh", "ssh", False)
+
+
 @pytest.mark.parametrize(
     ("out", "expected"),
     [
