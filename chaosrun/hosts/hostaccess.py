@@ -34,6 +34,7 @@ class HostInfo:
     become: bool = False
     become_method: str = "sudo"
     become_user: str = "root"
+    become_exe: str = "sudo"  # the sudo program (become_exe: a site's own path or wrapper)
     # Whether a become password was supplied (the secret itself never leaves Ansible).
     become_password: bool = False
     # Ansible's connection plugin for the host (ansible_connection, else ansible.cfg's
@@ -106,6 +107,7 @@ def resolve(name: str, hostvars: Mapping[str, Any], base: Path, cfg: str | None 
         become=boolean(become, strict=False),
         become_method=str(method),
         become_user=str(sudo("become_user") or "root"),
+        become_exe=str(sudo("become_exe") or "sudo"),
         become_password=bool(sudo("become_pass")),
         connection=str(connection).removeprefix("ansible.builtin."),
         ssh_executable=str(ssh("ssh_executable") or "ssh"),

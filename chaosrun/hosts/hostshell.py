@@ -118,7 +118,7 @@ class HostShell:
         h = self.hosts[name]
         if not h.become:
             return command
-        return f"sudo -n -u {shlex.quote(h.become_user)} -- {command}"
+        return f"{shlex.quote(h.become_exe)} -n -u {shlex.quote(h.become_user)} -- {command}"
 
     def run(self, name: str, script: str, timeout: float = 30.0) -> Answer:
         """Through the host's open shell; a one-shot ssh when that shell is busy or gone."""

@@ -114,7 +114,9 @@ def test_preflight_refuses_hosts_the_fast_path_cannot_reach_as_ansible_does() ->
     assert "SSH password" in found["pw"]
 
 
-def test_the_connection_and_ssh_program_come_from_ansible(cfg: str, tmp_path: Path) -> None:
+def test_the_connection_and_the_ssh_and_sudo_programs_come_from_ansible(
+    cfg: str, tmp_path: Path
+) -> None:
     hv = {
         "ansible_connection": "ansible.builtin.ssh",
         "ansible_ssh_executable": "/opt/ssh/bin/ssh",
@@ -129,6 +131,10 @@ def test_the_connection_and_ssh_program_come_from_ansible(cfg: str, tmp_path: Pa
     assert hostshell.HostShell([info]).argv("web-1")[0] == "/opt/ssh/bin/ssh"
     local = hostaccess.resolve("here", {"ansible_connection": "local"}, tmp_path, cfg)
     assert local.connection == "local" and "s3cret" not in repr(info)
+    dzdo = {"ansible_become": True, "ansible_become_exe": "/usr/bin/dzdo"}
+    info = hostaccess.resolve("web-3", dzdo, tmp_path, cfg)
+    remote = hostshell.HostShell([info]).remote("web-3", "/bin/sh")
+    assert remote == "/usr/bin/dzdo -n -u root -- /bin/sh"
     plain = hostaccess.resolve("web-2", {}, tmp_path, cfg)
     assert (plain.connection, plain.ssh_executable, plain.password) == ("ssh", "ssh", False)
 
