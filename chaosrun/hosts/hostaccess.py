@@ -69,7 +69,8 @@ def config_file() -> str:
 
 
 def resolve(name: str, hostvars: Mapping[str, Any], base: Path, cfg: str | None = None) -> HostInfo:
-    """The connection settings of one host; relative key paths are taken from `base`."""
+    """The connection settings of one host; a relative key path is taken from `base`, the
+    directory the plays run in (Ansible hands it to ssh as it is)."""
     from ansible.module_utils.parsing.convert_bool import boolean
 
     manager = _config(cfg or config_file())

@@ -76,8 +76,9 @@ class Inventory:
         return self.host_vars(hosts[0].name).get(name) if hosts else None
 
     def host_info(self, name: str) -> HostInfo:
-        """How Ansible reaches the host (see chaosrun.hosts.hostaccess)."""
-        return hostaccess.resolve(name, self.host_vars(name), self.path.parent)
+        """How Ansible reaches the host (see chaosrun.hosts.hostaccess); a relative key
+        path is the plays' own: from where chaosrun runs, not from the inventory."""
+        return hostaccess.resolve(name, self.host_vars(name), Path.cwd())
 
 
 @lru_cache(maxsize=8)

@@ -69,3 +69,15 @@ def test_a_template_that_fails_names_the_inventory_host_and_variable(
     message = str(caught.value)
     assert message.startswith(f"{tmp_path / 'hosts.yml'}: host broken: ansible_host: ")
     assert "no_such_variable" in message
+
+
+def test_a_relative_key_is_found_where_the_plays_find_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ansible hands ssh the key path as written, so ssh takes it from the directory the
+    plays run in (where chaosrun runs), not from the inventory's."""
+    (tmp_path / "inventories").mkdir()
+    path = tmp_path / "inventories" / "hosts.yml"
+    path.write_text("all:\n  hosts:\n    web-1:\n      ansible_ssh_private_key_file: keys/id\n")
+    monkeypatch.chdir(tmp_path)
+    assert Inventory(path).host_info("web-1").key_file == str(tmp_path / "keys" / "id")
