@@ -321,6 +321,8 @@ _REASONS = (
      "sudo (NOPASSWD) for the become user"),
     ("a terminal is required", "sudo needs a password: chaosrun needs non-interactive "
      "sudo (NOPASSWD) for the become user"),
+    ("you must have a tty to run sudo", "sudo requires a tty (`Defaults requiretty`): "
+     "chaosrun's reverts run without one; exempt the user (`Defaults:<user> !requiretty`)"),
     ("not in the sudoers file", "the user may not use sudo"),
     ("is not allowed to", "the user may not run a shell with sudo as the become user"),
 )  # fmt: skip

@@ -145,6 +145,7 @@ def test_the_connection_and_the_ssh_and_sudo_programs_come_from_ansible(
         ("could not open a shell: Host key verification failed.", "host key verification"),
         ("@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@", "host key mismatch"),
         ("could not open a shell: sudo: a password is required", "sudo needs a password"),
+        ("sudo: sorry, you must have a tty to run sudo", "sudo requires a tty"),
         ("", "no answer"),
     ],
 )
