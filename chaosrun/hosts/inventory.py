@@ -23,7 +23,8 @@ from chaosrun.model import config
 
 def default_inventory() -> Path | None:
     """CHAOSRUN_INVENTORY, else `inventory` of the project's chaosrun.yml, else the
-    inventory of the ansible.cfg in effect (ANSIBLE_INVENTORY too) if it exists."""
+    inventory of the ansible.cfg in effect (ANSIBLE_INVENTORY too) if it exists; several
+    there are refused rather than one of them read."""
     env = os.environ.get("CHAOSRUN_INVENTORY")
     if env:
         return Path(env)
@@ -31,6 +32,12 @@ def default_inventory() -> Path | None:
     if pointer is not None:
         return pointer
     found = ansiblecfg.default_inventory()
+    if len(found) > 1:  # reading the first alone would hide the others' hosts
+        names = ", ".join(str(f) for f in found)
+        raise InvalidInput(
+            f"Ansible's settings name {len(found)} inventory sources ({names}); chaosrun reads "
+            "one: give -i (a directory holding them all is one source)"
+        )
     return found[0].resolve() if found else None
 
 
