@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import shlex
+import stat
 import subprocess
 import time
 from collections.abc import Callable
@@ -19,10 +21,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaosrun.base import hostlayout as layout
+from chaosrun.base.errors import Refused
 from chaosrun.hosts.inventory import HostInfo
 from chaosrun.hosts.shellsession import ShellSession
 
-CONTROL_DIR = Path("/tmp/chaosrun-cp")  # short: unix socket paths are limited to 108 bytes
+# Short: unix socket paths are limited to 108 bytes. One per user (with its uid).
+CONTROL_ROOT = "/tmp/chaosrun-cp-{uid}"
+
+
+def control_root() -> Path:
+    """The user's own directory of ControlMaster sockets, made 0700 if missing. Refused
+    unless it is a directory of this user's that nobody else may enter: a socket in a
+    directory another user controls could be swapped for a listener of theirs, which would
+    then be handed the commands (and their sudo) sent through it, and could answer a
+    revert with "ok". In sticky /tmp, nobody else can move it once it is the user's."""
+    uid = os.geteuid()
+    path = Path(CONTROL_ROOT.format(uid=uid))
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    found = os.lstat(path)
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != uid or found.st_mode & 0o077:
+        raise Refused(
+            f"{path}: not a private directory of this user (owner uid {found.st_uid}, mode "
+            f"{stat.filemode(found.st_mode)}); chaosrun keeps its ssh connections there: "
+            "remove it and run again"
+        )
+    return path
 
 
 # The name prefix of a run's own ControlMaster sockets in its run_control_dir.
@@ -33,7 +57,7 @@ def run_control_dir(run_id: str) -> Path:
     """Where one run keeps its ssh ControlMaster sockets, its own and Ansible's: a run never
     joins a connection it did not open (one opened elsewhere skipped this run's host key
     check, and ends with its owner), and its guardian finds its masters by this path."""
-    return CONTROL_DIR / ("r" + hashlib.sha1(run_id.encode()).hexdigest()[:12])
+    return control_root() / ("r" + hashlib.sha1(run_id.encode()).hexdigest()[:12])
 
 
 @dataclass(frozen=True)
@@ -51,14 +75,14 @@ class HostShell:
         persist: int = 600,
         connect_timeout: int = 15,
         control: str = RUN_CONTROL,
-        control_dir: Path = CONTROL_DIR,
+        control_dir: Path | None = None,
     ):
         self.hosts = {h.name: h for h in hosts}
         # The ControlMaster sockets' directory and name prefix. A run has a directory of its
         # own (run_control_dir); a one-off command on the fleet (`freeze -i`) takes its own
         # prefix, so that its end never closes the connection of a run it is stopping.
         self.control = control
-        self.control_dir = control_dir
+        self.control_dir = control_dir = control_dir or control_root()
         self.persist = persist
         self.connect_timeout = connect_timeout
         # One shell kept open per host: after the first command (preflight's lock check),
@@ -66,7 +90,6 @@ class HostShell:
         self.sessions = {
             n: ShellSession([*self.argv(n), "--", self.remote(n, "/bin/sh")]) for n in self.hosts
         }
-        CONTROL_DIR.mkdir(mode=0o700, exist_ok=True)
         control_dir.mkdir(mode=0o700, exist_ok=True)
 
     def argv(self, name: str, *extra: str) -> list[str]:
