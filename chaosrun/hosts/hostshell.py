@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import resource
 import shlex
 import stat
 import subprocess
@@ -49,6 +50,13 @@ def control_root() -> Path:
     return path
 
 
+# The most hosts asked at once: a fleet-wide command (status, recover, freeze -i) may name
+# every host of the inventory, and each ssh at work holds a process and three descriptors.
+PARALLEL = 64
+# Descriptors a host's open shell holds here (its stdin, stdout and stderr file).
+SHELL_FDS = 3
+
+
 # The name prefix of a run's own ControlMaster sockets in its run_control_dir.
 RUN_CONTROL = "e"
 
@@ -76,8 +84,15 @@ class HostShell:
         connect_timeout: int = 15,
         control: str = RUN_CONTROL,
         control_dir: Path | None = None,
+        shells: bool = True,
     ):
         self.hosts = {h.name: h for h in hosts}
+        # One shell kept open per host (a run's reverts and lease renewals: one round trip
+        # each), or none (a command that sends each host a script or two: each is one ssh
+        # over the host's master, so what is open is bounded by PARALLEL, not the fleet).
+        self.shells = shells
+        if shells:
+            _allow_open_files(SHELL_FDS * len(hosts) + 4 * PARALLEL)
         # The ControlMaster sockets' directory and name prefix. A run has a directory of its
         # own (run_control_dir); a one-off command on the fleet (`freeze -i`) takes its own
         # prefix, so that its end never closes the connection of a run it is stopping.
@@ -146,7 +161,7 @@ class HostShell:
     def run(self, name: str, script: str, timeout: float = 30.0) -> Answer:
         """Through the host's open shell; a one-shot ssh when that shell is busy or gone."""
         started = time.monotonic()
-        answer = self.sessions[name].run(script, timeout)
+        answer = self.sessions[name].run(script, timeout) if self.shells else None
         if answer is not None:
             return Answer(answer[0], answer[1], time.monotonic() - started)
         try:
@@ -166,10 +181,10 @@ class HostShell:
         return Answer(proc.returncode, out, time.monotonic() - started, "ssh")
 
     def run_all(self, scripts: dict[str, str], timeout: float = 30.0) -> dict[str, Answer]:
-        """Run one script per host, all at once."""
+        """Run one script per host, up to PARALLEL hosts at once."""
         if not scripts:
             return {}
-        with ThreadPoolExecutor(max_workers=len(scripts)) as pool:
+        with ThreadPoolExecutor(max_workers=min(len(scripts), PARALLEL)) as pool:
             futures = {n: pool.submit(self.run, n, s, timeout) for n, s in scripts.items()}
             return {n: f.result() for n, f in futures.items()}
 
@@ -188,8 +203,18 @@ class HostShell:
                 )
 
         if self.hosts:
-            with ThreadPoolExecutor(max_workers=len(self.hosts)) as pool:
+            with ThreadPoolExecutor(max_workers=min(len(self.hosts), PARALLEL)) as pool:
                 list(pool.map(stop, self.hosts))
+
+
+def _allow_open_files(needed: int) -> None:
+    """Raise this process's soft limit of open files toward `needed`, as far as its hard
+    limit allows (the soft one is often 1024: a shell to each of 350 hosts would not fit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        want = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
 
 
 REVERT_INCOMPLETE_RC = 4  # the revert script's answer when a fault directory has no script

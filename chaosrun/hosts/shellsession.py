@@ -111,9 +111,10 @@ class ShellSession:
         self._answered = False
         if self._stderr is not None:
             self._stderr.close()
-        # A file, not a pipe nobody reads: kept only to say why a shell did not come up.
-        self._stderr = tempfile.TemporaryFile(prefix="chaosrun-shell-")  # noqa: SIM115
+            self._stderr = None
         try:
+            # A file, not a pipe nobody reads: kept only to say why a shell did not come up.
+            self._stderr = tempfile.TemporaryFile(prefix="chaosrun-shell-")  # noqa: SIM115
             self._proc = subprocess.Popen(
                 self.argv,
                 stdin=subprocess.PIPE,
@@ -122,7 +123,7 @@ class ShellSession:
                 start_new_session=True,  # a Ctrl-C on the terminal must not end it
                 bufsize=0,
             )
-        except OSError:
+        except OSError:  # no descriptor or process left: the caller goes one-shot
             self._proc = None
         return self._proc
 

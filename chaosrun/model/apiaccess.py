@@ -154,7 +154,11 @@ def _file(c: Checker, value: Any, at: tuple[Any, ...], base: Path) -> Path | Non
     path = secret_path(c, value, at, base)
     if path is None:
         return None
-    if not path.is_file():
+    try:  # a directory this user may not enter raises rather than answering no
+        readable = path.is_file() and os.access(path, os.R_OK)
+    except OSError:
+        readable = False
+    if not readable:
         c.err(at, f"{path} is not a readable file")
         return None
     return path

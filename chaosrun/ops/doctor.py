@@ -27,7 +27,7 @@ import yaml
 from chaosrun.base import paths
 from chaosrun.base.hostlayout import STATE_DIR
 from chaosrun.hosts import collection
-from chaosrun.hosts.hostshell import Answer, HostShell, explain
+from chaosrun.hosts.hostshell import PARALLEL, Answer, HostShell, explain
 from chaosrun.hosts.inventory import load_inventory
 from chaosrun.model import config
 from chaosrun.plan.planning import alertmanager_access, project_prometheus_access
@@ -246,7 +246,7 @@ def host_checks(inventory: Any, pattern: str = "all", timeout: float = 60.0) -> 
     names = inventory.match(pattern)
     infos = [inventory.host_info(n) for n in names]
     keys = tools_for(project_roles())
-    shell = HostShell(infos, persist=30)
+    shell = HostShell(infos, persist=30, shells=False)
     try:
         fix = "chaosrun needs passwordless sudo (NOPASSWD) for the become user"
         checks = [Check(h, "become", False, why, fix) for h, why in access_problems(shell).items()]
@@ -271,7 +271,7 @@ def _retry_unanswered(answers: dict, scripts: dict[str, str], infos: list, timeo
     again = [n for n in scripts if answers[n].rc not in (0, LACKING_RC)]
     if not again:
         return {}
-    shell = HostShell([i for i in infos if i.name in again], persist=30)
+    shell = HostShell([i for i in infos if i.name in again], persist=30, shells=False)
 
     def plain(name: str) -> Answer:
         unshared = {"ControlMaster=auto": "ControlMaster=no"}
@@ -290,7 +290,7 @@ def _retry_unanswered(answers: dict, scripts: dict[str, str], infos: list, timeo
             return Answer(-1, f"no answer within {timeout:g}s", timeout, "ssh")
         return Answer(proc.returncode, (proc.stdout + proc.stderr).strip(), 0.0, "ssh")
 
-    with ThreadPoolExecutor(max_workers=len(again)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(again), PARALLEL)) as pool:
         return dict(zip(again, pool.map(plain, again), strict=True))
 
 

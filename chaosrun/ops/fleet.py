@@ -233,7 +233,9 @@ def _fleet(inventory: Path, pattern: str) -> Iterator[HostShell]:
         raise InvalidInput(f"{inventory}: inventory not found")
     inv = load_inventory(str(inventory.resolve()))
     names = inv.match(pattern)
-    shell = HostShell([inv.host_info(n) for n in names], persist=CONNECTION_PERSIST_S, control="s")
+    shell = HostShell(
+        [inv.host_info(n) for n in names], persist=CONNECTION_PERSIST_S, control="s", shells=False
+    )
     try:
         yield shell
     finally:

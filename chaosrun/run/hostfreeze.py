@@ -225,7 +225,7 @@ def _shell(inventory: Path, pattern: str) -> HostShell:
     names = inv.match(pattern)
     if not names:
         raise InvalidInput(f"--limit {pattern!r} matches no host of {inventory}")
-    return HostShell([inv.host_info(n) for n in names], control=f"k{os.getpid()}")
+    return HostShell([inv.host_info(n) for n in names], control=f"k{os.getpid()}", shells=False)
 
 
 def _run(shell: HostShell, script: str) -> dict[str, tuple[int, str]]:

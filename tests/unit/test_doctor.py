@@ -124,7 +124,7 @@ class FakeShell:
     answers: ClassVar[dict[str, Answer]] = {}
     seen: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, hosts: list[HostInfo], persist: int = 600) -> None:
+    def __init__(self, hosts: list[HostInfo], persist: int = 600, shells: bool = True) -> None:
         self.hosts = {h.name: h for h in hosts}
 
     def run_all(self, scripts: dict[str, str], timeout: float) -> dict[str, Answer]:

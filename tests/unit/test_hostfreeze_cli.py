@@ -21,7 +21,9 @@ from chaosrun.run import hostfreeze
 class LocalShell:
     """HostShell's run_all, with `web-1` as this machine's /bin/sh and `web-2` down."""
 
-    def __init__(self, hosts: list, control: str = "e", persist: int = 600) -> None:
+    def __init__(
+        self, hosts: list, control: str = "e", persist: int = 600, shells: bool = True
+    ) -> None:
         self.hosts = {h.name: h for h in hosts}
 
     def run_all(self, scripts: dict[str, str], timeout: float = 30.0) -> dict[str, Answer]:
