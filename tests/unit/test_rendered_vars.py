@@ -18,6 +18,8 @@ all:
     ansible_ssh_common_args: "-o ProxyJump={{ bastion }} -o ServerAliveInterval=5"
     zone: "{{ region }}-{{ az }}"
     region: eu
+    tls_dir: /etc/chaos/tls
+    lab_prometheus_access: {ca_file: "{{ tls_dir }}/ca.pem", timeout: 3}
   hosts:
     web-1:
       ip: 10.0.0.5
@@ -56,9 +58,11 @@ def test_a_password_is_noticed_never_rendered(inventory: Inventory, tmp_path: Pa
     assert not (tmp_path / "looked-up").exists()  # the lookup behind it never ran
 
 
-def test_zones_are_counted_by_their_rendered_names(inventory: Inventory) -> None:
+def test_zones_and_group_vars_are_read_rendered(inventory: Inventory) -> None:
     assert zone_map(inventory, ["web-1", "web-2"]) == {"eu-a": ["web-1"], "eu-b": ["web-2"]}
     assert inventory.group_var("bastion") == "jump.example"
+    access = inventory.group_var("lab_prometheus_access")
+    assert access == {"ca_file": "/etc/chaos/tls/ca.pem", "timeout": 3}
 
 
 def test_a_template_that_fails_names_the_inventory_host_and_variable(
