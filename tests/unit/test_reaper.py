@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -50,10 +49,7 @@ CONTROLLER = textwrap.dedent(
 )
 
 
-def _start(
-    run_id: str, how: str, control_dir: Path | None = None
-) -> tuple[subprocess.Popen[str], list[int]]:
-    control_dir = control_dir or Path(tempfile.mkdtemp(prefix="chaosrun-cp-test-")) / "r"
+def _start(run_id: str, how: str, control_dir: Path) -> tuple[subprocess.Popen[str], list[int]]:
     proc = subprocess.Popen(
         [sys.executable, "-c", CONTROLLER, run_id, how, str(control_dir)],
         stdin=subprocess.PIPE,
@@ -80,16 +76,16 @@ def _gone_within(pids: list[int], seconds: float) -> list[int]:
     return left
 
 
-def test_sigkill_of_the_controller_group_ends_the_runs_processes():
-    proc, pids = _start(f"unit-kill-{os.getpid()}", "kill")
+def test_sigkill_of_the_controller_group_ends_the_runs_processes(tmp_path: Path):
+    proc, pids = _start(f"unit-kill-{os.getpid()}", "kill", tmp_path / "r")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(10)
     assert _gone_within(pids, 5) == []
 
 
-def test_the_end_of_a_run_ends_its_processes_but_not_the_controller():
+def test_the_end_of_a_run_ends_its_processes_but_not_the_controller(tmp_path: Path):
     # On cue: a controller that ended at once could sweep before this test saw its pids.
-    proc, pids = _start(f"unit-end-{os.getpid()}", "end-on-cue")
+    proc, pids = _start(f"unit-end-{os.getpid()}", "end-on-cue", tmp_path / "r")
     try:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write("go\n")
