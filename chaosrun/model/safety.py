@@ -43,10 +43,9 @@ def preflight(
     zones: tuple[int, int] | None = None,
 ) -> Decision:
     """Raise Refused naming the reason, or return the blast-radius decision."""
-    killswitch.check(config.freeze_file)
-    opened = windows.active([*config.windows, *extra_windows], now or utcnow())
-    if opened:
-        raise Refused(opened.message())
+    closed = closed_now(config, extra_windows, now)
+    if closed:
+        raise Refused(closed)
     decision = blast_radius.check(pattern, len(matched), len(selected), caps or config.caps, zones)
     busy = busy_hosts(config.run_dir, exclude_run=run_id)
     clash = sorted(set(selected) & set(busy))
@@ -64,13 +63,22 @@ def refuses_now(config: Config, own_windows: Any = None, now: dt.datetime | None
     experiment's `blackout_windows` as read) refuses any run now, or those windows do not
     parse: what needs no inventory of preflight's checks, for a caller deciding whether to
     start work ahead of the plan (whose own checks then say why)."""
-    if killswitch.current(config.freeze_file) is not None:
-        return True
     try:
         own = windows.parse_windows(own_windows or [], lambda at: "blackout_windows")
     except InvalidInput:
         return True
-    return windows.active([*config.windows, *own], now or utcnow()) is not None
+    return closed_now(config, own, now) is not None
+
+
+def closed_now(
+    config: Config, extra_windows: Sequence[windows.Window] = (), now: dt.datetime | None = None
+) -> str | None:
+    """Why no run may start now (the kill switch, an open blackout window), or None."""
+    freeze = killswitch.current(config.freeze_file)
+    if freeze is not None:
+        return freeze.message()
+    opened = windows.active([*config.windows, *extra_windows], now or utcnow())
+    return opened.message() if opened else None
 
 
 @dataclass
