@@ -24,12 +24,17 @@ then per size the medians and their ratios to the floor. Targets (issue 22): lau
 fault at most 3x the floor at 1 target and 4x at 5; a 5 s run ends at most 3 s after its
 duration.
 
+With `--warm`, the chaosrun side is the installed `chaosrun` with a warm process started
+before the rounds (`chaosrun warm`: the run is a fork of a process that has chaosrun and
+Ansible loaded), and each round also runs the same `chaosrun` without it (CHAOSRUN_WARM=0);
+both are printed against the floor.
+
 With `--baseline DIR` (a checkout of another commit, as for bench/cli_startup.py), each
 round also runs that checkout's `chaosrun run`, sides alternating, and the ratio of the
 medians this/baseline is printed: a change measured against its parent on the same load.
 
 Usage: CHAOSRUN_LAB_NAME=... .venv/bin/python bench/latency.py [--targets 1,5]
-[--rounds 5] [--duration 5] [--baseline DIR] (the lab must be up with max(targets) order
+[--rounds 5] [--duration 5] [--baseline DIR] [--warm] (the lab must be up with max(targets) order
 hosts: CHAOSRUN_LAB_HOSTS=5 chaosrun lab up).
 """
 
@@ -150,13 +155,14 @@ def chaosrun_round(
     env: dict[str, str],
     duration: float,
     root: Path = benchlib.PROJECT,
+    launcher: list[str] | None = None,
 ) -> tuple[float, float | None] | str:
     """(launch -> fault on every target, seconds beyond the duration) of the `chaosrun run`
     of the checkout at `root`, or why not. A run that did not pass (a guardrail aborted it:
     the lab's load) still tells when its fault landed; it has no time beyond its duration
     (None)."""
     command = [
-        *benchlib.chaosrun_from(root), "run", str(exp),
+        *(launcher or benchlib.chaosrun_from(root)), "run", str(exp),
         "-i", str(benchlib.inventory(config)), "--set", f"duration={duration:g}s", "--json",
     ]  # fmt: skip
     started = time.time()
@@ -262,12 +268,28 @@ def summary(
     return launch_ok and beyond <= BEYOND_TARGET_S
 
 
+def warm(installed: list[str], env: dict[str, str], *args: str) -> None:
+    """`chaosrun warm ARGS` with the environment and directory of the runs that follow."""
+    done = subprocess.run(
+        [*installed, "warm", *args], env=env, cwd=benchlib.PROJECT, capture_output=True, text=True
+    )
+    print(f"  chaosrun warm {' '.join(args)}: {(done.stdout + done.stderr).strip()}", flush=True)
+    if done.returncode != 0:
+        raise SystemExit(f"chaosrun warm exited {done.returncode}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", default="1,5", help="comma-separated target counts")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=5.0, help="the run's duration, s")
     parser.add_argument("--baseline", type=Path, help="checkout to compare with")
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="run the installed chaosrun with a warm process (`chaosrun warm`), and beside "
+        "it the same chaosrun without one (CHAOSRUN_WARM=0)",
+    )
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.targets.split(","))
     config = benchlib.lab()
@@ -275,6 +297,8 @@ def main() -> int:
     ours: dict[int, list[tuple[float, float | None]]] = {n: [] for n in sizes}
     floor: dict[int, list[tuple[float, float]]] = {n: [] for n in sizes}
     base: dict[int, list[tuple[float, float | None]]] = {n: [] for n in sizes}
+    cold: dict[int, list[tuple[float, float | None]]] = {n: [] for n in sizes}
+    installed = [str(Path(sys.executable).with_name("chaosrun"))]
     with tempfile.TemporaryDirectory(prefix="chaosrun-latency-") as tmp:
         work = Path(tmp)
         env = {
@@ -285,15 +309,28 @@ def main() -> int:
             f"launch latency on lab {config.name!r}: kill {benchlib.UNIT}, run duration "
             f"{args.duration:g}s, {args.rounds} rounds"
         )
+        if args.warm:
+            warm(installed, benchlib.checkout_env(env, benchlib.PROJECT), "--idle", "30m")
         for r in range(args.rounds):
             for n in sizes:
                 exp = experiment(hosts[:n], work)
                 sides = [("chaosrun run", ours), ("one ssh", floor)]
                 if args.baseline:
                     sides.append(("baseline", base))
+                if args.warm:
+                    sides.append(("no warm", cold))
                 for name, results in sides if r % 2 == 0 else sides[::-1]:
                     if name == "one ssh":
                         got = floor_round(config, hosts[:n])
+                    elif name == "no warm":
+                        off = {**env, "CHAOSRUN_WARM": "0"}
+                        got = chaosrun_round(
+                            config, hosts[:n], exp, off, args.duration, launcher=installed
+                        )
+                    elif args.warm:
+                        got = chaosrun_round(
+                            config, hosts[:n], exp, env, args.duration, launcher=installed
+                        )
                     elif name == "baseline":
                         root = args.baseline.resolve()
                         got = chaosrun_round(config, hosts[:n], exp, env, args.duration, root)
@@ -311,7 +348,13 @@ def main() -> int:
                             flush=True,
                         )
                     settle(config, hosts[:n])
+        if args.warm:
+            warm(installed, benchlib.checkout_env(env, benchlib.PROJECT), "--stop")
     ok = all([summary(n, ours[n], floor[n]) for n in sizes])
+    if args.warm:
+        print("without a warm process (CHAOSRUN_WARM=0), the same rounds:")
+        for n in sizes:
+            summary(n, cold[n], floor[n])
     if args.baseline:
         for n in sizes:
             versus(n, ours[n], base[n])

@@ -1,5 +1,5 @@
 """Allow `python -m chaosrun`."""
 
-from chaosrun.cli import main
+from chaosrun.launch import main
 
 main()

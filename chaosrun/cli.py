@@ -9,7 +9,7 @@ import typer
 from chaosrun.base import output, project, pywarnings
 from chaosrun.base.errors import ChaosrunError
 from chaosrun.commands import awx as awx_commands
-from chaosrun.commands import collector, doctor, experiment, fault, init, lab, version
+from chaosrun.commands import collector, doctor, experiment, fault, init, lab, version, warm
 from chaosrun.commands import fleet as fleet_commands
 from chaosrun.commands import report as report_commands
 from chaosrun.commands import runbook as runbook_commands
@@ -33,6 +33,7 @@ app.add_typer(awx_commands.app, name="awx")
 runbook_commands.register(app)
 doctor.register(app)
 init.register(app)
+warm.register(app)
 
 
 @app.callback()

@@ -16,6 +16,13 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+def reattach() -> None:
+    """Look at stdout and stderr afresh (a terminal or not, its colours and width): a warm
+    process's fork is handed the command's own after these consoles were made."""
+    console.__init__(highlight=False)  # type: ignore[misc]
+    err_console.__init__(stderr=True, highlight=False)  # type: ignore[misc]
+
+
 def error(message: str) -> None:
     err_console.print(f"[bold red]chaosrun: error:[/] {message}", markup=True, soft_wrap=True)
 

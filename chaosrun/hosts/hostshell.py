@@ -13,7 +13,6 @@ import hashlib
 import os
 import resource
 import shlex
-import stat
 import subprocess
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaosrun.base import hostlayout as layout
-from chaosrun.base.errors import Refused
+from chaosrun.base import privatedir
 from chaosrun.hosts.inventory import HostInfo
 from chaosrun.hosts.shellsession import ShellSession
 
@@ -31,23 +30,10 @@ CONTROL_ROOT = "/tmp/chaosrun-cp-{uid}"
 
 
 def control_root() -> Path:
-    """The user's own directory of ControlMaster sockets, made 0700 if missing. Refused
-    unless it is a directory of this user's that nobody else may enter: a socket in a
-    directory another user controls could be swapped for a listener of theirs, which would
-    then be handed the commands (and their sudo) sent through it, and could answer a
-    revert with "ok". In sticky /tmp, nobody else can move it once it is the user's."""
-    uid = os.geteuid()
-    path = Path(CONTROL_ROOT.format(uid=uid))
-    with contextlib.suppress(FileExistsError):
-        path.mkdir(mode=0o700)
-    found = os.lstat(path)
-    if not stat.S_ISDIR(found.st_mode) or found.st_uid != uid or found.st_mode & 0o077:
-        raise Refused(
-            f"{path}: not a private directory of this user (owner uid {found.st_uid}, mode "
-            f"{stat.filemode(found.st_mode)}); chaosrun keeps its ssh connections there: "
-            "remove it and run again"
-        )
-    return path
+    """The user's own directory of ControlMaster sockets (chaosrun.base.privatedir): a
+    listener swapped in for a socket would be handed the commands (and their sudo) sent
+    through it, and could answer a revert with "ok"."""
+    return privatedir.ensure(Path(CONTROL_ROOT.format(uid=os.geteuid())), "its ssh connections")
 
 
 # The most hosts asked at once: a fleet-wide command (status, recover, freeze -i) may name

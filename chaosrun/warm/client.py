@@ -1,0 +1,76 @@
+"""A command handed to a warm chaosrun process (chaosrun.warm.server), when one matches.
+
+Only the commands in WARM_COMMANDS, named first on the command line, and only when a warm
+process with this command's key (chaosrun.base.warm_key) listens: the command sends its
+arguments, directory and shell variables, and its stdin, stdout and stderr; the fork runs
+it on them. Until the warm process has forked, anything amiss (no process, a refusal, a
+broken socket) is None: the command then runs here, as it would without one. Once forked,
+this process passes on the signals it receives and ends with the fork's exit status.
+`CHAOSRUN_WARM=0` never hands a command over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+
+from chaosrun.base import warm_key
+
+ENV_SWITCH = "CHAOSRUN_WARM"
+# Commands that read the project and the fleet and gain from Ansible already loaded.
+WARM_COMMANDS = ("run", "validate", "plan", "status")
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+MAX_MESSAGE = 65536
+
+
+def hand_over(argv: Sequence[str]) -> int | None:
+    """The command's exit status when a warm process ran it; None to run it here."""
+    if os.environ.get(ENV_SWITCH) == "0" or not argv or argv[0] not in WARM_COMMANDS:
+        return None
+    env, cwd = warm_key.started_with()
+    key = warm_key.key(env, cwd)
+    path = warm_key.socket_path(key)
+    if not os.path.exists(path):
+        return None
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        conn.connect(str(path))
+        request = {"op": "run", "key": key, "argv": list(argv), "cwd": cwd}
+        request["shell"] = warm_key.shell_vars(env)
+        socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
+        reply = json.loads(conn.recv(MAX_MESSAGE) or b"{}")
+    except (OSError, ValueError):
+        conn.close()
+        return None
+    if "pid" not in reply:
+        conn.close()
+        return None
+    return _wait(conn)
+
+
+def _wait(conn: socket.socket) -> int:
+    """Pass the signals on until the fork's exit status arrives."""
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(OSError):
+            conn.send(json.dumps({"signal": signum}).encode())
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    while True:
+        try:
+            data = conn.recv(MAX_MESSAGE)
+        except OSError:
+            data = b""
+        if not data:
+            print("chaosrun: error: the warm process ended before the command did", file=sys.stderr)
+            return 1
+        try:
+            return int(json.loads(data)["exit"])
+        except (ValueError, KeyError, TypeError):
+            continue

@@ -1,0 +1,136 @@
+"""`chaosrun run` in a warm process's fork, on the lab: the same run, the same aborts.
+
+A run started with a warm process up passes with the fork as its controller; Ctrl-C on
+the command aborts it and rolls back (exit 3), as without one; a command killed outright
+leaves its fork to roll back at once (a hangup), instead of a fault left to the hosts'
+dead-man.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from safety_support import (  # noqa: F401  (fixtures)
+    LEASE_TTL,
+    Project,
+    project_fixture,
+    safety_lab_fixture,
+    stop_one_order,
+    when_steady,
+)
+
+from chaosrun.base import liveness
+
+pytestmark = [pytest.mark.lab, pytest.mark.e2e]
+UNIT = "order-service.service"
+
+
+class WarmProject(Project):
+    """The project's commands with an environment of their own, where a warm process runs."""
+
+    marker: str = ""
+
+    def env(self) -> dict[str, str]:
+        # pytest's own variable names the test's stage (setup, call): a command's
+        # environment that changes is one no warm process serves.
+        env = {**super().env(), "CHAOSRUN_WARM_TEST": self.marker}
+        env.pop("PYTEST_CURRENT_TEST", None)
+        return env
+
+
+@pytest.fixture
+def warm(project: Project) -> Iterator[WarmProject]:
+    here = WarmProject(project.root, project.lab)
+    here.marker = uuid.uuid4().hex
+    started = here.chaosrun("warm", "--idle", "10m")
+    assert started.returncode == 0 and "ready" in started.stderr, started.stderr
+    yield here
+    here.chaosrun("warm", "--stop")
+
+
+def _server(project: WarmProject) -> dict[str, Any]:
+    done = project.chaosrun("warm", "--status", "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _observing(project: WarmProject, proc: subprocess.Popen[str], timeout: float = 300) -> str:
+    """The run's id once its journal shows the fault on (observe started)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in project.run_dir.glob("*/journal.json"):
+            try:
+                journal = json.loads(path.read_text())
+            except ValueError:
+                continue
+            if any(p.get("name") == "observe" for p in journal.get("phases", [])):
+                return journal["run_id"]
+        if proc.poll() is not None:
+            pytest.fail(f"run ended (rc {proc.returncode}) before observe: {proc.stderr.read()}")
+        time.sleep(0.2)
+    pytest.fail(f"no observe phase within {timeout}s")
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_run_in_the_fork_passes_with_the_fork_as_its_controller(warm: WarmProject) -> None:
+    exp = warm.experiment("warm-pass", stop_one_order(duration="3s"))
+
+    def attempt():
+        proc = warm.start("run", str(exp), "-i", str(warm.lab.inventory), "--json")
+        run_id = _observing(warm, proc)
+        controller = warm.journal(run_id)["controller"]["pid"]
+        # The fork's parent is the warm process; the command is another process.
+        parent = _parent(controller)
+        out, err = proc.communicate(timeout=300)
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        return done, (controller, parent, proc.pid), warm.journal(run_id)
+
+    done, (controller, parent, client), journal = when_steady(warm, attempt)
+    assert done.returncode == 0, done.stderr[-3000:]
+    server = _server(warm)
+    assert parent == server["pid"] and controller != client
+    assert journal["status"] == "passed"
+    assert server["served"] >= 1 and server["running"] == 0
+    warm.assert_no_active_fault()
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "killed"])
+def test_a_warm_run_stopped_from_its_command_rolls_back_at_once(
+    warm: WarmProject, how: str
+) -> None:
+    exp = warm.experiment(f"warm-{how}", stop_one_order(duration="600s"))
+    proc = warm.start("run", str(exp), "-i", str(warm.lab.inventory))
+    run_id = _observing(warm, proc)
+    (host,) = warm.journal(run_id)["targets"]["selected"]
+    assert not warm.lab.unit_active(host, UNIT)  # the fault is on
+    controller = warm.journal(run_id)["controller"]
+    sent = time.monotonic()
+    if how == "ctrl-c":
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 3, err[-3000:]
+    else:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    # The fork rolls back and ends well before the lease (LEASE_TTL) could have.
+    while liveness.gone(controller) is None:
+        assert time.monotonic() - sent < 60, "the fork did not end"
+        time.sleep(0.2)
+    journal = warm.journal(run_id)
+    assert journal["status"] == "aborted", warm.explain(run_id)
+    assert journal["abort"]["signal"] == ("SIGINT" if how == "ctrl-c" else "SIGHUP")
+    assert journal["rollback"]["ok"] is True
+    assert time.monotonic() - sent < LEASE_TTL + 60
+    assert warm.lab.unit_active(host, UNIT)
+    warm.assert_no_active_fault()
