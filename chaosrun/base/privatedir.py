@@ -15,15 +15,30 @@ from pathlib import Path
 from chaosrun.base.errors import Refused
 
 
+def is_private(path: Path) -> bool:
+    """Whether `path` is a directory of this user's that nobody else may enter (nothing
+    made)."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return False
+    return _private(found)
+
+
+def _private(found: os.stat_result) -> bool:
+    return (
+        stat.S_ISDIR(found.st_mode) and found.st_uid == os.geteuid() and not found.st_mode & 0o077
+    )
+
+
 def ensure(path: Path, purpose: str) -> Path:
     """`path`, made 0700 if missing; Refused unless it is a directory of this user's that
     nobody else may enter (in sticky /tmp nobody else can move it once it is the user's).
     `purpose` says what chaosrun keeps there, for the refusal."""
-    uid = os.geteuid()
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
     found = os.lstat(path)
-    if not stat.S_ISDIR(found.st_mode) or found.st_uid != uid or found.st_mode & 0o077:
+    if not _private(found):
         raise Refused(
             f"{path}: not a private directory of this user (owner uid {found.st_uid}, mode "
             f"{stat.filemode(found.st_mode)}); chaosrun keeps {purpose} there: remove it and "

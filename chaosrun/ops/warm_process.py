@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaosrun.base import warm_key
+from chaosrun.base import privatedir, warm_key
 from chaosrun.base.errors import ChaosrunError
 
 READY_WAIT_S = 30.0
@@ -42,7 +42,10 @@ def _here() -> tuple[dict[str, str], str, Path]:
 
 
 def _answers(path: Path, message: dict | None = None) -> dict | None:
-    """The process's reply to `message` (None: only whether it accepts a connection)."""
+    """The process's reply to `message` (None: only whether it accepts a connection); only
+    in the user's private directory."""
+    if not privatedir.is_private(path.parent):
+        return None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     conn.settimeout(5.0)
     try:

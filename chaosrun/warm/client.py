@@ -16,10 +16,11 @@ import json
 import os
 import signal
 import socket
+import struct
 import sys
 from collections.abc import Sequence
 
-from chaosrun.base import warm_key
+from chaosrun.base import privatedir, warm_key
 
 ENV_SWITCH = "CHAOSRUN_WARM"
 # Commands that read the project and the fleet and gain from Ansible already loaded.
@@ -35,11 +36,16 @@ def hand_over(argv: Sequence[str]) -> int | None:
     env, cwd = warm_key.started_with()
     key = warm_key.key(env, cwd)
     path = warm_key.socket_path(key)
-    if not os.path.exists(path):
+    # Only the user's own process, in the user's own directory: whatever listens there is
+    # handed the terminal and the command.
+    if not os.path.exists(path) or not privatedir.is_private(path.parent):
         return None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         conn.connect(str(path))
+        if peer_uid(conn) != os.geteuid():
+            conn.close()
+            return None
         request = {"op": "run", "key": key, "argv": list(argv), "cwd": cwd}
         request["shell"] = warm_key.shell_vars(env)
         socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
@@ -51,6 +57,12 @@ def hand_over(argv: Sequence[str]) -> int | None:
         conn.close()
         return None
     return _wait(conn)
+
+
+def peer_uid(conn: socket.socket) -> int:
+    """The uid of the process at the other end of a unix socket (the kernel's word)."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
 
 
 def _wait(conn: socket.socket) -> int:

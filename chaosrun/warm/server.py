@@ -29,7 +29,6 @@ import os
 import selectors
 import signal
 import socket
-import struct
 import sys
 import threading
 import time
@@ -44,6 +43,7 @@ from chaosrun import cli
 from chaosrun.base import output, warm_key
 from chaosrun.plan import planning  # noqa: F401
 from chaosrun.run import early, engine  # noqa: F401
+from chaosrun.warm import client
 
 MAX_MESSAGE = 65536
 # The signals a command passes on to its fork (others act on the command itself).
@@ -55,11 +55,6 @@ KEY_CHECK_S = 5.0
 def send(conn: socket.socket, message: dict) -> None:
     with contextlib.suppress(OSError):
         conn.send(json.dumps(message).encode())
-
-
-def peer_uid(conn: socket.socket) -> int:
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", creds)[1]
 
 
 class Server:
@@ -158,7 +153,7 @@ class Server:
         except (OSError, ValueError):
             conn.close()
             return
-        if peer_uid(conn) == os.geteuid() and request.get("op") in ("stop", "status"):
+        if client.peer_uid(conn) == os.geteuid() and request.get("op") in ("stop", "status"):
             if request["op"] == "stop":
                 self.listening = False
             send(conn, self.status())
@@ -187,7 +182,7 @@ class Server:
         send(conn, {"pid": pid})
 
     def refusal(self, conn: socket.socket, request: dict, fds: list[int]) -> str | None:
-        if peer_uid(conn) != os.geteuid():
+        if client.peer_uid(conn) != os.geteuid():
             return "another user's command"
         if request.get("op") != "run" or len(fds) != 3:
             return "not a command"

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from chaosrun.base import warm_key
+from chaosrun.warm import client
 
 CHAOSRUN = [sys.executable, "-m", "chaosrun"]
 SLEEPY_SSH = "#!/bin/sh\nexec sleep 5\n"  # longer than the signal takes to come
@@ -155,3 +157,38 @@ def test_what_changed_under_a_warm_process_is_said_by_name_never_by_value() -> N
     assert said == "environment NEW, TOKEN"
     assert "s3cr3t" not in said and "other" not in said
     assert warm_key.changes(before, before) == "nothing"
+
+
+def test_a_socket_in_a_directory_others_may_enter_is_never_handed_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(warm_key, "SOCKET_ROOT", str(tmp_path / "warm-{uid}"))
+    env, cwd = warm_key.started_with()
+    path = warm_key.socket_path(warm_key.key(env, cwd))
+    path.parent.mkdir(mode=0o700)
+    path.parent.chmod(0o777)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(path))
+    listener.listen(1)
+    listener.settimeout(5)
+    assert client.hand_over(["validate", "x.yml"]) is None
+    listener.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        listener.accept()  # nobody connected
+    # The same listener in a private directory is asked (and refuses: the command runs here).
+    path.parent.chmod(0o700)
+    listener.settimeout(5)
+
+    def refuse() -> None:
+        conn, _ = listener.accept()
+        for fd in socket.recv_fds(conn, 65536, 3)[1]:
+            os.close(fd)
+        conn.send(json.dumps({"refused": "test"}).encode())
+        conn.close()
+
+    answering = threading.Thread(target=refuse)
+    answering.start()
+    assert client.hand_over(["validate", "x.yml"]) is None
+    answering.join(10)
+    assert not answering.is_alive()
+    listener.close()
