@@ -3,6 +3,7 @@ a listener of someone else's in place of a socket would be handed the run's comm
 
 from __future__ import annotations
 
+import configparser
 import os
 import stat
 from pathlib import Path
@@ -50,3 +51,12 @@ def test_another_users_directory_is_refused(root: Path) -> None:
     os.chown(root, 65534, 65534)
     with pytest.raises(Refused, match="owner uid 65534"):
         hostshell.control_root()
+
+
+def test_the_projects_ansible_cfg_keeps_each_users_sockets_apart() -> None:
+    """Plays outside a run (the lab's site playbooks) use Ansible's control_path_dir: one
+    named in /tmp would be one directory for every user of the machine."""
+    cfg = configparser.ConfigParser()
+    cfg.read(Path(__file__).resolve().parents[2] / "ansible.cfg")
+    where = cfg.get("ssh_connection", "control_path_dir", fallback="~/.ansible/cp")
+    assert where.startswith("~/")
