@@ -40,6 +40,7 @@ SAFETY_FIELDS = (
     "targets.exclude",
     "prometheus",
     "expected_alerts",
+    "fault",
 )
 
 

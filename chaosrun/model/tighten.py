@@ -17,7 +17,10 @@ files give with the file it came from. Orders (docs/config.md, "Overrides only t
   (the gate before inject) follow the same rule;
 - `blackout_windows` and `targets.exclude`: what the file lists stays; more may be added;
 - the experiment's Prometheus and its expected alerts' silences: see
-  chaosrun.model.tighten_sources (not redirected, not widened).
+  chaosrun.model.tighten_sources (not redirected, not widened);
+- the fault: its role and every option as the file gives them (no order between two
+  units, or two fill levels, holds for every role), but a secret option (a credential
+  the file cannot hold in clear, `no_log` in the role's spec or in `fault.secret_vars`).
 
 A refusal is `Loosened` (exit 2, as other invalid input), carrying its lines and the
 overrides asked so the command line can write it to the audit log (tighten_audit).
@@ -37,6 +40,7 @@ from chaosrun.model.schema import LocateChecker, field_name
 from chaosrun.model.tighten_sources import redirected, widened
 
 RULE = "an override may only tighten"
+FAULT_RULE = "the fault is the experiment file's: change it there"
 Where = Callable[[tuple], str]
 # Where the overrides that reached a field were given, for a caller whose overrides are
 # not typed `--set` (a schedule's `set:`): their keys in, `file:line: ...` out.
@@ -54,10 +58,17 @@ class Loosened(InvalidInput):
         self.lines, self.overrides, self.experiment = list(lines), dict(overrides), experiment
 
 
-def loosened(asked: Experiment, caps: Caps, place: Place | None = None) -> list[str]:
+def loosened(
+    asked: Experiment,
+    caps: Caps,
+    place: Place | None = None,
+    secret_options: frozenset[str] = frozenset(),
+) -> list[str]:
     """One line per safety field that `asked`'s overrides made looser than its file (and,
     where the file is silent, chaosrun.yml's `caps` and defaults) says; none without them.
-    Each names the overrides as `place` says where they were given, else as `--set`."""
+    Each names the overrides as `place` says where they were given, else as `--set`.
+    `secret_options`: the role's options that are secrets (`no_log`), which an override
+    may give (a credential kept out of the file, not a choice of fault)."""
     if asked.as_filed is None:
         return []
     filed, project = asked.as_filed.experiment, asked.as_filed.project
@@ -96,6 +107,31 @@ def loosened(asked: Experiment, caps: Caps, place: Place | None = None) -> list[
     )
     problems += redirected(filed, raw, asked, project, where)
     problems += widened(filed, asked, where)
+    problems += _fault(filed, asked, where, secret_options | set(filed.fault.secret_vars))
+    return problems
+
+
+def _fault(
+    filed: Experiment, asked: Experiment, where: Where, secrets: frozenset[str] | set[str]
+) -> list[str]:
+    """The fault and its options are the file's: another role, or another value of an
+    option (more memory filled, another unit stopped), cannot be ordered against the
+    file's, and a survey answer must not turn the reviewed experiment into another.
+    A secret option (a credential) may come from an override. Values are not repeated."""
+    mine, theirs = filed.fault, asked.fault
+    problems = []
+    if theirs.role != mine.role:
+        problems.append(
+            f"{where(('fault', 'role'))}: {theirs.role!r} asked, {filed.file} says "
+            f"{mine.role!r} ({FAULT_RULE})"
+        )
+    for key in sorted((mine.vars.keys() | theirs.vars.keys()) - secrets):
+        if key not in theirs.vars or mine.vars.get(key) != theirs.vars[key]:
+            gives = "gives another" if key in mine.vars else "gives none"
+            problems.append(
+                f"{where(('fault', 'vars', key))}: a value asked where {filed.file} {gives} "
+                f"({FAULT_RULE})"
+            )
     return problems
 
 

@@ -73,7 +73,8 @@ def check(exp: Experiment, inventory: Inventory | None, caps: Caps | None = None
         for name in exp.fault.secret_vars:
             if name not in exp.fault.vars:
                 problems.append(f"{where(('fault', 'secret_vars'))}: {name!r} is not in fault.vars")
-    loose = tighten.loosened(exp, caps or Caps())
+    secret = frozenset(role.secret_options()) if role is not None else frozenset()
+    loose = tighten.loosened(exp, caps or Caps(), secret_options=secret)
     problems += loose
     try:
         report.caps = (caps or Caps()).override(

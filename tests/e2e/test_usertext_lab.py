@@ -1,5 +1,5 @@
 """Text a user typed never runs as code, on the lab: `{{ lookup('pipe', 'touch ...') }}` in
-a fault var (in the file and through `--set`), in a command probe, and in a runbook's
+a fault var (in the file; through `--set` it is refused), in a command probe, and in a runbook's
 heading and prose leaves no marker on the controller or the hosts through validate,
 plan, run, runbook compile + ansible-playbook --syntax-check, and drill; an endless Jinja
 loop in a fault var costs nothing."""
@@ -53,7 +53,7 @@ targets: {{hosts: order_service, select: {{count: 1}}}}
 fault:
   role: chaosrun.chaos.process_kill
   vars:
-    process_kill_pidfile: "/run/chaosrun-none-{markers.template()}.pid"
+    process_kill_pidfile: "/run/chaosrun-none-{markers.template()}.pid{LOOP}"
 duration: 5s
 steady_state:
   - name: the command ran as text
@@ -74,9 +74,14 @@ def test_hostile_text_in_experiments_is_never_evaluated(project: Project) -> Non
     assert "steady_state[0].command.cmd holds Jinja" in validate.stderr
     plan = project.chaosrun("plan", str(exp))
     assert plan.returncode == 0, plan.stderr
+    # An override may not change the fault's options at all: refused before anything runs,
+    # its text not evaluated either.
     override = f"fault.vars.process_kill_pidfile=/run/none-{markers.template()}{LOOP}"
+    refused = project.chaosrun("run", str(exp), "--set", override, "--json", timeout=120)
+    assert refused.returncode == 2, refused.stderr
+    assert "fault.vars.process_kill_pidfile: a value asked where" in refused.stderr
     started = time.monotonic()
-    done = project.chaosrun("run", str(exp), "--set", override, "--json", timeout=300)
+    done = project.chaosrun("run", str(exp), "--json", timeout=300)
     elapsed = time.monotonic() - started
     result = json.loads(done.stdout)
     journal = project.journal(result["run_id"])

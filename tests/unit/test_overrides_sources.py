@@ -94,6 +94,32 @@ def test_a_url_with_credentials_is_named_without_them() -> None:
     assert "'https://********@prom.example.com' asked" in text and "hunter2" not in text
 
 
+FAULT_RULE = "(the fault is the experiment file's: change it there)"
+
+
+def test_an_override_may_not_change_the_fault() -> None:
+    """A survey's More overrides or a schedule's set: cannot turn the reviewed experiment
+    into another fault, nor aim it at another unit."""
+    text = refused(
+        GOOD,
+        "fault={role: chaosrun.chaos.process_kill, vars: {process_kill_unit: x.service}}",
+    )
+    assert (
+        f"{GOOD} (--set fault): fault.role: 'chaosrun.chaos.process_kill' asked, {GOOD} "
+        f"says 'testns.faults.demo_fault' {FAULT_RULE}"
+    ) in text, text
+    text = refused(GOOD, "fault.vars.demo_fault_unit=postgresql.service")
+    assert (
+        f"{GOOD} (--set fault.vars.demo_fault_unit): fault.vars.demo_fault_unit: a value "
+        f"asked where {GOOD} gives another {FAULT_RULE}"
+    ) in text, text
+    assert "postgresql" not in text  # a role's option may be a secret: named, not shown
+    text = refused(GOOD, "fault={role: testns.faults.demo_fault, vars: {}}")
+    assert f"fault.vars.demo_fault_unit: a value asked where {GOOD} gives another" in text
+    # The file's own values, repeated, change nothing.
+    assert checked(GOOD, "fault.vars.demo_fault_unit=order-service.service").matched
+
+
 def test_tighter_or_unchanged_prometheus_settings_work(project: Path) -> None:
     assert checked(GOOD, "prometheus.timeout=500ms", "prometheus.scrape_interval=5s").matched
     own = (
@@ -210,6 +236,9 @@ def test_a_refused_loosening_is_in_the_audit_log_without_secrets(
         "prometheus.url: 'https://********@127.0.0.1:1' asked, "
         f"{GOOD} says none (the project's Prometheus) ({TRUTH})",
         f"prometheus.headers: headers with Authorization asked, {GOOD} says none ({TRUTH})",
+        # another unit than the file's: named, its value not repeated
+        f"fault.vars.demo_fault_unit: a value asked where {GOOD} gives another "
+        "(the fault is the experiment file's: change it there)",
     ]
     text = (project / "audit").read_text()
     assert "hunter2" not in text and "s3cr3t" not in text
@@ -253,3 +282,12 @@ def test_a_schedule_entry_may_not_redirect_the_guardrails_and_is_audited(
     )  # fmt: skip
     assert code == 2 and "duration" in stderr, stderr
     assert len(audit_lines(project)) == 1
+
+
+def test_a_secret_option_of_the_role_may_come_from_an_override() -> None:
+    """A credential (no_log in the role's spec) is kept out of the file, not a choice of
+    fault: --set may give it; any other option stays the file's."""
+    assert checked(GOOD, "fault.vars.demo_fault_token=hunter2").matched
+    text = refused(GOOD, "fault.vars.demo_fault_token=hunter2", "fault.vars.demo_fault_unit=x")
+    assert "fault.vars.demo_fault_unit: a value asked" in text
+    assert "demo_fault_token" not in text and "hunter2" not in text

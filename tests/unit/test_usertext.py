@@ -133,11 +133,17 @@ def _collections(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("_collections")
 def test_validate_warns_about_jinja_in_fault_vars(tmp_path: Path) -> None:
-    exp = load_experiment(GOOD, ["fault.vars.demo_fault_unit={{ lookup('pipe', 'id') }}"])
-    report = check(exp, load_inventory(str(INVENTORY)))
+    # In the file: an override may not change the fault's options at all.
+    file = tmp_path / "jinja.yml"
+    text = GOOD.read_text(encoding="utf-8")
+    unit = "demo_fault_unit: order-service.service"
+    assert unit in text
+    file.write_text(text.replace(unit, "demo_fault_unit: \"{{ lookup('pipe', 'id') }}\""))
+    line = text[: text.index(unit)].count("\n") + 1
+    report = check(load_experiment(file), load_inventory(str(INVENTORY)))
     jinja = [w for w in report.warnings if "Jinja" in w]
     assert jinja == [
-        f"{GOOD} (--set fault.vars.demo_fault_unit): fault.vars.demo_fault_unit holds Jinja "
+        f"{file}:{line}: fault.vars.demo_fault_unit holds Jinja "
         "({{ or {%): it reaches Ansible as plain text and is not evaluated"
     ]
 
