@@ -75,14 +75,26 @@ def _wait(conn: socket.socket) -> int:
     for sig in FORWARDED:
         signal.signal(sig, forward)
     while True:
+        message = receive(conn)
+        if message is None:
+            print("chaosrun: error: the warm process ended before the command did", file=sys.stderr)
+            return 1
+        if isinstance(message.get("exit"), int):
+            return message["exit"]
+
+
+def receive(conn: socket.socket) -> dict | None:
+    """The next message on the socket (one JSON object); None once the other end is gone."""
+    while True:
         try:
             data = conn.recv(MAX_MESSAGE)
         except OSError:
-            data = b""
+            return None
         if not data:
-            print("chaosrun: error: the warm process ended before the command did", file=sys.stderr)
-            return 1
+            return None
         try:
-            return int(json.loads(data)["exit"])
-        except (ValueError, KeyError, TypeError):
+            message = json.loads(data)
+        except ValueError:
             continue
+        if isinstance(message, dict):
+            return message

@@ -45,9 +45,7 @@ from chaosrun.plan import planning  # noqa: F401
 from chaosrun.run import early, engine  # noqa: F401
 from chaosrun.warm import client
 
-MAX_MESSAGE = 65536
-# The signals a command passes on to its fork (others act on the command itself).
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+MAX_MESSAGE = client.MAX_MESSAGE
 POLL_S = 0.2
 KEY_CHECK_S = 5.0
 
@@ -259,17 +257,12 @@ def _main() -> int:
 def _relay(conn: socket.socket) -> None:
     """Raise here the signals the command passes on; its going away is a hangup."""
     while True:
-        try:
-            data = conn.recv(MAX_MESSAGE)
-        except OSError:
-            data = b""
-        if not data:
+        message = client.receive(conn)
+        if message is None:
             os.kill(os.getpid(), signal.SIGHUP)
             return
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            signum = int(json.loads(data)["signal"])
-            if signum in FORWARDED:
-                os.kill(os.getpid(), signum)
+        if message.get("signal") in client.FORWARDED:
+            os.kill(os.getpid(), message["signal"])
 
 
 def _exit(code: int) -> None:
