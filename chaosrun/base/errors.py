@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from chaosrun.base.exitcodes import ExitCode
 
 
@@ -20,6 +23,18 @@ class InvalidInput(ChaosrunError):
     """Bad experiment, runbook, config or option (exit 2)."""
 
     exit_code = ExitCode.INVALID_INPUT
+
+
+class Loosened(InvalidInput):
+    """Overrides that loosen the files' safety (exit 2): `lines` are the loosenings among
+    the message's problems, `overrides` what was asked, `experiment` its file (the audit
+    log records who asked for what: chaosrun.model.tighten_audit)."""
+
+    def __init__(
+        self, message: str, lines: Sequence[str], overrides: dict[str, str], experiment: Path
+    ) -> None:
+        super().__init__(message)
+        self.lines, self.overrides, self.experiment = list(lines), dict(overrides), experiment
 
 
 class Refused(ChaosrunError):

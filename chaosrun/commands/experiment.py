@@ -28,9 +28,9 @@ from chaosrun.commands.options import (
 from chaosrun.commands.outcome import exit_with, last_words, outcome_json
 
 if TYPE_CHECKING:
+    from chaosrun.base.errors import Loosened
     from chaosrun.model.config import Config
     from chaosrun.model.experiment import Experiment
-    from chaosrun.model.tighten import Loosened
     from chaosrun.plan.planning import Plan
     from chaosrun.run.early import Started
     from chaosrun.run.engine import Outcome
@@ -57,10 +57,10 @@ def validate(
     A secret chaosrun.yml names that this shell cannot read (a CI job without the
     Prometheus password) is a warning here: plan, run and drill refuse without it."""
     use_vault(vault_id, vault_password_file)
+    from chaosrun.base.errors import Loosened
     from chaosrun.hosts.inventory import default_inventory, load_inventory
     from chaosrun.model import config as project_config
     from chaosrun.model.experiment import load_experiment
-    from chaosrun.model.tighten import Loosened
     from chaosrun.plan.planning import defaults_from
     from chaosrun.plan.validation import check
 
@@ -330,8 +330,8 @@ def _load_plan(
     """The plan of `command` (`plan` or `run`); a run's refusal and either's loosening
     override are audited here, before any run directory is kept. `on_read`: see
     chaosrun.plan.planning.load_plan."""
+    from chaosrun.base.errors import Loosened
     from chaosrun.model import audit, config
-    from chaosrun.model.tighten import Loosened
     from chaosrun.plan.planning import load_plan
 
     try:

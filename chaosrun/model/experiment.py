@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from chaosrun.base.durations import parse_duration
-from chaosrun.base.errors import InvalidInput
+from chaosrun.base.errors import InvalidInput, Loosened
 from chaosrun.base.thresholds import KEYS as THRESHOLDS
 from chaosrun.base.thresholds import Threshold, parse_amount
 from chaosrun.base.yamlpos import Positions, VaultValue, YamlProblem, load_yaml
@@ -220,6 +220,8 @@ def parse_experiment(
     applied = apply_overrides(path, data, overrides or [])
     checker = Checker(path, positions, set(applied))
     experiment = _build(checker, data, path, positions, defaults)
+    if checker.loosened and checker.errors:
+        raise Loosened("\n".join(checker.errors), checker.loosened, applied, path)
     checker.raise_if_errors()
     assert experiment is not None
     experiment.overrides = applied

@@ -6,7 +6,8 @@ some, never add one). Nothing else an experiment says keeps the fault on: observ
 probes sample while it is on, the baseline and the recovery wait run with it off. Inject,
 verify and rollback are bounded by `deadlines.inject` and the revert's own limits, a dead
 controller by the lease. What the files or `--set` ask above chaosrun.yml's `max_duration`
-is refused (exit 2) while the experiment is read, before anything is touched.
+is refused (exit 2) while the experiment is read, before anything is touched; an
+override's is a loosening (`Loosened`), which the audit log records as the others.
 
 A drill holds its fault for no set duration: while people work through the runbook. Its
 `Limit` is the runbook's own `duration` when the front matter gives one (already held to
@@ -69,11 +70,14 @@ def check(c: Checker, fault: FaultTime, ceiling: float, source: str) -> None:
             f" for each of {fault.steps} ramp steps (targets.ramp) keeps the fault on "
             f"{say_duration(fault.seconds)}, which"
         )
-    c.errors.append(
+    line = (
         f"{where}: {asked} is longer than the ceiling {ceiling_text(ceiling, source)} "
         "(the longest a fault may stay on in one run; a longer one needs max_duration "
         "raised in chaosrun.yml)"
     )
+    c.errors.append(line)
+    if keys:  # an override asked to keep the fault on longer: a loosening, audited
+        c.loosened.append(line)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ class Checker:
         self.positions = positions
         self.overridden = overridden or set()
         self.errors: list[str] = []
+        # Those of `errors` an override caused by loosening (chaosrun.model.tighten's rule).
+        self.loosened: list[str] = []
         # A list: secrets that cannot be read now go here, not to `errors` (chaosrun.yml's,
         # so commands that send no secret work from a shell without them).
         self.unread: list[str] | None = None

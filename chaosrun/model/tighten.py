@@ -28,11 +28,9 @@ overrides asked so the command line can write it to the audit log (tighten_audit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from chaosrun.base.errors import InvalidInput
 from chaosrun.base.thresholds import parse_amount
 from chaosrun.model.blast_radius import FLAGS, KEYS, Caps
 from chaosrun.model.experiment import Experiment, ProbeSpec
@@ -45,17 +43,6 @@ Where = Callable[[tuple], str]
 # Where the overrides that reached a field were given, for a caller whose overrides are
 # not typed `--set` (a schedule's `set:`): their keys in, `file:line: ...` out.
 Place = Callable[[list[str]], str]
-
-
-class Loosened(InvalidInput):
-    """Overrides that loosen the files' safety (exit 2): `lines` are the loosenings among
-    the message's problems, `overrides` what was asked, `experiment` its file."""
-
-    def __init__(
-        self, message: str, lines: Sequence[str], overrides: dict[str, str], experiment: Path
-    ) -> None:
-        super().__init__(message)
-        self.lines, self.overrides, self.experiment = list(lines), dict(overrides), experiment
 
 
 def loosened(

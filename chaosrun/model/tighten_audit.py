@@ -14,9 +14,10 @@ from typing import Any
 
 import yaml
 
+from chaosrun.base.errors import Loosened
 from chaosrun.base.secrets import MASK
 from chaosrun.model import audit
-from chaosrun.model.tighten import RULE, Loosened
+from chaosrun.model.tighten import RULE
 from chaosrun.model.tighten_sources import scrub
 
 OUTCOME = "loosened"

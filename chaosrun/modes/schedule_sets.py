@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from chaosrun.base import paths
-from chaosrun.base.errors import InvalidInput
+from chaosrun.base.errors import InvalidInput, Loosened
 from chaosrun.model import config, tighten, tighten_audit
 from chaosrun.model.config import Located
 from chaosrun.model.experiment import load_experiment
@@ -53,9 +53,7 @@ def refuse_added(sched: Schedule) -> None:
     loose: list[str] = []
     found = problems([sched], place, loose)
     if loose:
-        refused = tighten.Loosened(
-            "\n".join(found), loose, sched.overrides, _in_project(sched.experiment)
-        )
+        refused = Loosened("\n".join(found), loose, sched.overrides, _in_project(sched.experiment))
         try:
             tighten_audit.record(config.load().audit_path, "schedule add", refused)
         except OSError as exc:

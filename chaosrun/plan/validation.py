@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chaosrun.base.durations import parse_duration
-from chaosrun.base.errors import InvalidInput
+from chaosrun.base.errors import InvalidInput, Loosened
 from chaosrun.base.percent import hosts_for_percent
 from chaosrun.base.secrets import decrypt
 from chaosrun.base.usertext import NOT_EVALUATED, jinja_markers
@@ -94,7 +94,7 @@ def check(exp: Experiment, inventory: Inventory | None, caps: Caps | None = None
         _secret_probe_values(exp, probe, report, problems, where)
     if problems:
         if loose:  # the audit log wants to know who tried to widen what
-            raise tighten.Loosened("\n".join(problems), loose, exp.overrides, exp.file)
+            raise Loosened("\n".join(problems), loose, exp.overrides, exp.file)
         raise InvalidInput("\n".join(problems))
     if inventory is not None:
         report.blast_radius = _blast_radius(exp, inventory, report.caps)

@@ -35,12 +35,21 @@ def command(name: str, experiment: Path, tmp_path: Path, *args: str) -> list[str
 
 
 def refused(tmp_path: Path, cmd: list[str]) -> str:
-    """The one line a refused command prints; it touched nothing."""
+    """The one line a refused command prints; it touched nothing, and the audit log has
+    a line for it when an override asked for the longer fault (a loosening), none when the
+    file did."""
     code, _, stderr = chaosrun(*cmd)
     assert code == 2, stderr
     assert len(stderr.strip().splitlines()) == 1, stderr
     assert not (tmp_path / "runs").exists()  # no run directory, no journal
-    assert not (tmp_path / "audit").exists()
+    audit = tmp_path / "audit"
+    if "(--set " not in stderr:
+        assert not audit.exists()
+        return stderr
+    (entry,) = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert (entry["action"], entry["outcome"], entry["command"]) == ("refused", "loosened", cmd[0])
+    assert entry["problems"] == [stderr.strip().removeprefix("chaosrun: error: ")]
+    audit.unlink()
     return stderr
 
 
