@@ -48,6 +48,7 @@ from chaosrun.warm import client
 MAX_MESSAGE = client.MAX_MESSAGE
 POLL_S = 0.2
 KEY_CHECK_S = 5.0
+REQUEST_WAIT_S = 2.0
 
 
 def send(conn: socket.socket, message: dict) -> None:
@@ -145,28 +146,29 @@ class Server:
         listener.close()
 
     def handle(self, conn: socket.socket, listener: socket.socket) -> None:
+        # A peer that connects and says nothing must not hold up everyone else's commands.
+        conn.settimeout(REQUEST_WAIT_S)
         try:
             data, fds, _, _ = socket.recv_fds(conn, MAX_MESSAGE, 3)
             request = json.loads(data or b"{}")
         except (OSError, ValueError):
             conn.close()
             return
+        conn.settimeout(None)
         if client.peer_uid(conn) == os.geteuid() and request.get("op") in ("stop", "status"):
             if request["op"] == "stop":
                 self.listening = False
-            send(conn, self.status())
-            for fd in fds:
-                os.close(fd)
-            conn.close()
+            _answer(conn, fds, self.status())
             return
         refusal = self.refusal(conn, request, fds)
         if refusal is not None:
-            send(conn, {"refused": refusal})
-            for fd in fds:
-                os.close(fd)
-            conn.close()
+            _answer(conn, fds, {"refused": refusal})
             return
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # out of processes or memory: the command runs cold
+            _answer(conn, fds, {"refused": f"cannot fork: {exc}"})
+            return
         if pid == 0:
             signal.set_wakeup_fd(-1)
             # Only its own command's connection: another's end must close with its fork.
@@ -206,6 +208,14 @@ class Server:
                 send(conn, {"exit": os.waitstatus_to_exitcode(status)})
                 conn.close()
                 self.last = time.monotonic()
+
+
+def _answer(conn: socket.socket, fds: list[int], message: dict) -> None:
+    """Reply and hang up, keeping none of the descriptors the command sent."""
+    send(conn, message)
+    for fd in fds:
+        os.close(fd)
+    conn.close()
 
 
 def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
