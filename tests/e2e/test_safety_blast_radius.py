@@ -83,7 +83,10 @@ def test_a_fault_longer_than_max_duration_is_refused_touching_no_host(project: P
         f"max_duration 10m from {project.config_file}:" in done.stderr
     ), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-    assert not project.run_dir.exists() and not project.audit_log.exists()
+    assert not project.run_dir.exists()
+    (entry,) = project.audit()  # who asked for the longer fault: a loosening, audited
+    assert (entry["action"], entry["outcome"], entry["command"]) == ("refused", "loosened", "run")
+    assert entry["overrides"] == {"duration": "5h"}
     time.sleep(1)  # the journal's lines are written a moment after the fact
     assert contacts(project, since) == dict.fromkeys(ORDER_HOSTS, 0)
     assert all(project.lab.unit_active(h, "order-service") for h in ORDER_HOSTS)
