@@ -58,7 +58,10 @@ def _alive(seconds: int) -> bool:
 def test_the_revert_ends_the_runs_steps_and_nothing_else(tmp_path: Path) -> None:
     ours, other = _step(RUN, 611), _step("run-10", 612)  # run-1 is a prefix of run-10
     try:
-        time.sleep(0.5)
+        # Started in the background: on a busy machine they may take a moment to exist.
+        deadline = time.monotonic() + 10
+        while not (_alive(611) and _alive(621) and _alive(612)) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert _alive(611) and _alive(621) and _alive(612)
         done = run_sh(hostshell.stop_steps_script(RUN))
         assert done.stdout.count(hostshell.STEP_ENDED) == 1, done
