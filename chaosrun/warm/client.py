@@ -27,6 +27,11 @@ ENV_SWITCH = "CHAOSRUN_WARM"
 WARM_COMMANDS = ("run", "validate", "plan", "status")
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 MAX_MESSAGE = 65536
+UNANSWERED = (
+    "the warm process took the command and went away without a word: not run here, "
+    "so that it never runs twice; `chaosrun status` shows whether it started, run it again "
+    "(CHAOSRUN_WARM=0 runs it without a warm process)"
+)
 
 
 def hand_over(argv: Sequence[str]) -> int | None:
@@ -49,13 +54,19 @@ def hand_over(argv: Sequence[str]) -> int | None:
         request = {"op": "run", "key": key, "argv": list(argv), "cwd": cwd}
         request["shell"] = warm_key.shell_vars(env)
         socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
-        reply = json.loads(conn.recv(MAX_MESSAGE) or b"{}")
-    except (OSError, ValueError):
+    except OSError:  # nothing was handed over
         conn.close()
         return None
-    if "pid" not in reply:
+    reply = receive(conn)
+    if reply is not None and "refused" in reply:
         conn.close()
         return None
+    if reply is None or "pid" not in reply:
+        # It may have forked before it went away: running the command here too could run
+        # it twice (two faults, two rollbacks). Say so and let the operator run it again.
+        conn.close()
+        print(f"chaosrun: error: {UNANSWERED}", file=sys.stderr)
+        return 1
     return _wait(conn)
 
 

@@ -139,10 +139,24 @@ class Server:
             print(f"chaosrun warm: stops listening, changed: {changed}", file=sys.stderr)
 
     def unlink(self, listener: socket.socket) -> None:
-        """Stop being found: the socket's name goes first (if it is still ours)."""
+        """Stop being found: the socket's name goes first (if it is still ours), then the
+        commands already queued are told to run on their own (closed unanswered, they
+        could not know whether they ran)."""
         with contextlib.suppress(OSError):
             if os.stat(self.path).st_ino == self.inode:
                 self.path.unlink()
+        listener.setblocking(False)
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                break
+            conn.settimeout(REQUEST_WAIT_S)
+            try:
+                fds = socket.recv_fds(conn, MAX_MESSAGE, 3)[1]
+            except OSError:
+                fds = []
+            _answer(conn, fds, {"refused": "stopping"})
         listener.close()
 
     def handle(self, conn: socket.socket, listener: socket.socket) -> None:

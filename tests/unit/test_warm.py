@@ -192,3 +192,31 @@ def test_a_socket_in_a_directory_others_may_enter_is_never_handed_the_terminal(
     answering.join(10)
     assert not answering.is_alive()
     listener.close()
+
+
+def test_a_warm_process_gone_after_taking_the_command_never_has_it_run_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Gone between its fork and its answer, it may have started the command: the command
+    is not run here as well (exit 1, said why), unlike an explicit refusal."""
+    monkeypatch.setattr(warm_key, "SOCKET_ROOT", str(tmp_path / "warm-{uid}"))
+    env, cwd = warm_key.started_with()
+    path = warm_key.socket_path(warm_key.key(env, cwd))
+    path.parent.mkdir(mode=0o700)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(path))
+    listener.listen(1)
+    listener.settimeout(5)
+
+    def vanish() -> None:
+        conn, _ = listener.accept()
+        for fd in socket.recv_fds(conn, 65536, 3)[1]:
+            os.close(fd)
+        conn.close()
+
+    gone = threading.Thread(target=vanish)
+    gone.start()
+    assert client.hand_over(["run", "x.yml"]) == 1
+    gone.join(10)
+    listener.close()
+    assert "not run here, so that it never runs twice" in capfd.readouterr().err
