@@ -3,9 +3,11 @@
 Only the commands in WARM_COMMANDS, named first on the command line, and only when a warm
 process with this command's key (chaosrun.base.warm_key) listens: the command sends its
 arguments, directory and shell variables, and its stdin, stdout and stderr; the fork runs
-it on them. Until the warm process has forked, anything amiss (no process, a refusal, a
-broken socket) is None: the command then runs here, as it would without one. Once forked,
-this process passes on the signals it receives and ends with the fork's exit status.
+it on them. No process, a failure before the command is sent, or a refusal is None: the
+command then runs here, as it would without one. A warm process that goes away without
+an answer once it has the command may have forked: the command is not run again (exit 1).
+Once forked, this process passes on the signals it receives and ends with the fork's exit
+status.
 `CHAOSRUN_WARM=0` never hands a command over.
 """
 
