@@ -53,7 +53,12 @@ def shell_vars(env: Mapping[str, str]) -> dict[str, str | None]:
 
 def key(env: Mapping[str, str], cwd: str) -> str:
     """The hash of everything a warm process's imports could have read."""
-    return hashlib.sha256(json.dumps(facts(env, cwd), sort_keys=True).encode()).hexdigest()
+    return digest(facts(env, cwd))
+
+
+def digest(found: dict[str, object]) -> str:
+    """The key of `facts` already read."""
+    return hashlib.sha256(json.dumps(found, sort_keys=True).encode()).hexdigest()
 
 
 def facts(env: Mapping[str, str], cwd: str) -> dict[str, object]:
@@ -91,15 +96,19 @@ def changes(before: dict[str, object], after: dict[str, object]) -> str:
     return "; ".join(said) or "nothing"
 
 
+def socket_root() -> Path:
+    """The user's directory of warm processes' sockets (not made or checked)."""
+    return Path(SOCKET_ROOT.format(uid=os.geteuid()))
+
+
 def socket_dir() -> Path:
-    return privatedir.ensure(
-        Path(SOCKET_ROOT.format(uid=os.geteuid())), "the sockets of its warm processes"
-    )
+    """The user's directory of sockets, made 0700 if missing, refused unless private."""
+    return privatedir.ensure(socket_root(), "the sockets of its warm processes")
 
 
 def socket_path(warm_key: str) -> Path:
     """Where the warm process for this key listens (no directory made or checked)."""
-    return Path(SOCKET_ROOT.format(uid=os.geteuid())) / f"w-{warm_key[:24]}"
+    return socket_root() / f"w-{warm_key[:24]}"
 
 
 def _stamp(path: Path) -> list[object]:

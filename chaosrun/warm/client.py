@@ -40,12 +40,15 @@ def hand_over(argv: Sequence[str]) -> int | None:
     """The command's exit status when a warm process ran it; None to run it here."""
     if os.environ.get(ENV_SWITCH) == "0" or not argv or argv[0] not in WARM_COMMANDS:
         return None
+    # Only the user's own process, in the user's own directory: whatever listens there is
+    # handed the terminal and the command. No such directory (no `chaosrun warm` yet): no
+    # key to read either (the stat of every module file, on every cold command's start).
+    if not privatedir.is_private(warm_key.socket_root()):
+        return None
     env, cwd = warm_key.started_with()
     key = warm_key.key(env, cwd)
     path = warm_key.socket_path(key)
-    # Only the user's own process, in the user's own directory: whatever listens there is
-    # handed the terminal and the command.
-    if not os.path.exists(path) or not privatedir.is_private(path.parent):
+    if not os.path.exists(path):
         return None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:

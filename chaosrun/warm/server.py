@@ -59,7 +59,7 @@ def send(conn: socket.socket, message: dict) -> None:
 class Server:
     def __init__(self, idle_s: float) -> None:
         self.facts = warm_key.facts(os.environ, os.getcwd())
-        self.key = warm_key.key(os.environ, os.getcwd())
+        self.key = warm_key.digest(self.facts)
         self.idle_s = idle_s
         self.path = warm_key.socket_path(self.key)
         self.children: dict[int, socket.socket] = {}
@@ -133,9 +133,10 @@ class Server:
         if time.monotonic() - self.checked < KEY_CHECK_S:
             return
         self.checked = time.monotonic()
-        if warm_key.key(os.environ, os.getcwd()) != self.key:
+        now = warm_key.facts(os.environ, os.getcwd())
+        if warm_key.digest(now) != self.key:
             self.listening = False
-            changed = warm_key.changes(self.facts, warm_key.facts(os.environ, os.getcwd()))
+            changed = warm_key.changes(self.facts, now)
             print(f"chaosrun warm: stops listening, changed: {changed}", file=sys.stderr)
 
     def unlink(self, listener: socket.socket) -> None:

@@ -166,8 +166,16 @@ class Project:
             indent=1,
         )
 
-    def wait_for_phase(self, proc: subprocess.Popen[str], phase: str, timeout: float = 400):
-        """Wait until a run's journal shows `phase` started; returns (run_id, journal)."""
+    def wait_for_phase(
+        self,
+        proc: subprocess.Popen[str],
+        phase: str,
+        timeout: float = 400,
+        any_controller: bool = False,
+    ):
+        """Wait until a run's journal shows `phase` started; returns (run_id, journal).
+        The run is `proc`'s own, or with `any_controller` any of the project's (a warm
+        process's fork runs it: the journal names the fork, not `proc`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for path in sorted(self.run_dir.glob("*/journal.json")):
@@ -175,7 +183,8 @@ class Project:
                     journal = json.loads(path.read_text())
                 except ValueError:
                     continue
-                if journal.get("controller", {}).get("pid") not in (proc.pid, None):
+                pid = journal.get("controller", {}).get("pid")
+                if not any_controller and pid not in (proc.pid, None):
                     continue
                 if any(p.get("name") == phase for p in journal.get("phases", [])):
                     return journal["run_id"], journal

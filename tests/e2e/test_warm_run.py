@@ -62,23 +62,6 @@ def _server(project: WarmProject) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-def _observing(project: WarmProject, proc: subprocess.Popen[str], timeout: float = 300) -> str:
-    """The run's id once its journal shows the fault on (observe started)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for path in project.run_dir.glob("*/journal.json"):
-            try:
-                journal = json.loads(path.read_text())
-            except ValueError:
-                continue
-            if any(p.get("name") == "observe" for p in journal.get("phases", [])):
-                return journal["run_id"]
-        if proc.poll() is not None:
-            pytest.fail(f"run ended (rc {proc.returncode}) before observe: {proc.stderr.read()}")
-        time.sleep(0.2)
-    pytest.fail(f"no observe phase within {timeout}s")
-
-
 def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
@@ -88,7 +71,7 @@ def test_a_run_in_the_fork_passes_with_the_fork_as_its_controller(warm: WarmProj
 
     def attempt():
         proc = warm.start("run", str(exp), "-i", str(warm.lab.inventory), "--json")
-        run_id = _observing(warm, proc)
+        run_id = warm.wait_for_phase(proc, "observe", 300, any_controller=True)[0]
         controller = warm.journal(run_id)["controller"]["pid"]
         # The fork's parent is the warm process; the command is another process.
         parent = _parent(controller)
@@ -111,7 +94,7 @@ def test_a_warm_run_stopped_from_its_command_rolls_back_at_once(
 ) -> None:
     exp = warm.experiment(f"warm-{how}", stop_one_order(duration="600s"))
     proc = warm.start("run", str(exp), "-i", str(warm.lab.inventory))
-    run_id = _observing(warm, proc)
+    run_id = warm.wait_for_phase(proc, "observe", 300, any_controller=True)[0]
     (host,) = warm.journal(run_id)["targets"]["selected"]
     assert not warm.lab.unit_active(host, UNIT)  # the fault is on
     controller = warm.journal(run_id)["controller"]
