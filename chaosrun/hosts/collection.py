@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from chaosrun import __version__
-from chaosrun.base import paths
+from chaosrun.base import paths, yamlpos
 from chaosrun.base.errors import InvalidInput
 from chaosrun.hosts import ansiblecfg
 
@@ -77,7 +77,7 @@ def _read(path: Path, bundled: bool) -> Collection | None:
             info = json.loads(manifest.read_text(encoding="utf-8"))["collection_info"]
             return Collection(path, str(info["version"]), bundled)
         if galaxy.is_file():
-            return Collection(path, str(yaml.safe_load(galaxy.read_text())["version"]), bundled)
+            return Collection(path, str(yamlpos.safe_load(galaxy.read_text())["version"]), bundled)
     except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
         return Collection(path, "unknown", bundled)
     return None

@@ -7,8 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from chaosrun.base import yamlpos
 from chaosrun.hosts import collection
 
 ENTRY_POINTS = ("inject", "verify", "rollback")
@@ -85,7 +84,7 @@ def load_role(fqcn: str) -> RoleSpec | None:
     for name in ("argument_specs.yml", "argument_specs.yaml"):
         spec_file = path / "meta" / name
         if spec_file.is_file():
-            data = yaml.safe_load(spec_file.read_text()) or {}
+            data = yamlpos.safe_load(spec_file.read_text()) or {}
             specs = dict(data.get("argument_specs") or {})
             break
     return RoleSpec(fqcn=fqcn, path=path, entry_points=specs)

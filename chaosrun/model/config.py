@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from chaosrun.base import project as projects
+from chaosrun.base import yamlpos
 from chaosrun.base.durations import say_duration
 from chaosrun.base.errors import InvalidInput
 from chaosrun.base.yamlpos import Positions
@@ -132,8 +133,8 @@ class Located:
         self.path = str(path)
         self.lines: dict[tuple[Any, ...], int] = {}
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data = yaml.safe_load(text) if node is not None else None
+            node = yamlpos.compose(text)
+            self.data = yamlpos.construct(node) if node is not None else None
         except yaml.reader.ReaderError as exc:  # a control character: a binary file, mostly
             line = text.count("\n", 0, exc.position) + 1
             raise InvalidInput(f"{self.path}:{line}: not a text file: {exc.reason}") from None

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +35,10 @@ from chaosrun.model import config as project_config
 from chaosrun.model import safety
 from chaosrun.model.experiment import Experiment
 from chaosrun.plan.planning import lease_ttl, resolve_inventory
-from chaosrun.run import prestart, reaper
+from chaosrun.run import prestart, reaper, spare
 from chaosrun.run.runid import make_run_id
 
-# Forks of a play started before the hosts are chosen: Ansible runs min(forks, hosts)
-# workers, so this is the most hosts it covers at once, as the engine's own would.
-FORKS = 500
+FORKS = prestart.FORKS
 # The ssh control path of the engine's plays when every host checks its host key
 # (hostshell.HostShell.ansible_control_path); Ansible's setting says which to expect.
 CONTROL_PATH = hostshell.HostShell.shared_control_path()
@@ -47,6 +46,11 @@ CONTROL_PATH = hostshell.HostShell.shared_control_path()
 SPAWN_WAIT_S = 2.0
 # Set to 0 to start inject's playbook only once the run is planned (to compare the two).
 ENV_SWITCH = "CHAOSRUN_EARLY_INJECT"
+# Set by the warm process (chaosrun.warm.server) in the process that runs a command: a
+# spare prepared before the command (chaosrun.run.spare), and where to tell what a spare
+# for the next run would start (the role, the inventory, the runs' directory).
+SPARE: spare.Spare | None = None
+HINTS: Callable[[dict[str, str]], None] | None = None
 
 
 def inject_wait_s(experiment: Experiment, ttl: int) -> int:
@@ -66,11 +70,17 @@ class Started:
     control_path: str | None
     # Directories made for the run that did not exist before it (deepest first).
     made: list[Path] = field(default_factory=list)
+    # Where its ssh masters are (hostshell.run_control_dir of the run's, or its spare's, id).
+    control_dir: Path | None = None
     taken: bool = False
     # The selected hosts' shell and preflight's answers from them, once the plan allowed
     # the run (chaosrun.run.preflight.ask_ahead); None when the hosts were not asked.
     shell: hostshell.HostShell | None = None
     asked: Future[dict[str, hostshell.Answer]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.control_dir is None:
+            self.control_dir = hostshell.run_control_dir(self.run_id)
 
     def fits(self, control_path: str | None, hosts: int) -> bool:
         """Whether the engine of the planned run would have started the same play."""
@@ -94,6 +104,19 @@ class Starter:
         self.started: Started | None = None
 
     def __call__(self, experiment: Experiment, cfg: project_config.Config) -> None:
+        global SPARE
+        ready, SPARE = SPARE, None
+        try:
+            self._start(experiment, cfg, ready)
+        finally:
+            if ready is not None and (
+                self.started is None or self.started.guardian is not ready.guardian
+            ):
+                ready.discard()
+
+    def _start(
+        self, experiment: Experiment, cfg: project_config.Config, ready: spare.Spare | None
+    ) -> None:
         if experiment.targets.ramp or os.environ.get(ENV_SWITCH, "1") == "0":
             return
         if safety.refuses_now(cfg, experiment.blackout_windows):
@@ -102,16 +125,26 @@ class Starter:
             inventory = resolve_inventory(self.inventory)
         except Exception:  # the planning says what is wrong with it
             return
+        role = experiment.fault.role
+        if HINTS is not None:
+            HINTS({"role": role, "inventory": str(inventory), "run_root": str(self.run_root)})
         run_id = make_run_id(experiment.file.stem)
         run_dir = self.run_root / run_id
         made = _missing(run_dir)
+        if ready is not None and ready.usable(role, inventory, self.run_root):
+            ready.take(run_dir)
+            self.started = Started(
+                run_id, run_dir, ready.guardian, ready.pending, ready.control_path, made,
+                control_dir=ready.control_dir,
+            )  # fmt: skip
+            return
         # A host of the inventory may say otherwise: then the engine does not take the play.
         checked = bool(ansiblecfg.setting("HOST_KEY_CHECKING"))
         control_path = CONTROL_PATH if checked else None
         guardian = reaper.Reaper(run_id, hostshell.run_control_dir(run_id), control_path)
         guardian.start()
         pending = prestart.start(
-            role=experiment.fault.role,
+            role=role,
             hosts=FORKS,
             inventory=inventory,
             work_dir=run_dir / "ansible" / Phase.INJECT,

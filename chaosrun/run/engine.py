@@ -179,7 +179,7 @@ class Engine:
         self.hosts = list(plan.selection.selected)
         # Preflight's answers when `chaosrun run` asked the hosts before this engine was ready.
         self.asked = started.asked if started is not None else None
-        self.shell = (started and started.shell) or preflight.run_shell(plan, self.run_id)
+        self.shell = (started and started.shell) or preflight.run_shell(plan, self.run_id, started)
         source = (
             PrometheusSource(plan.prometheus, self.exp.prometheus.timeout)
             if plan.prometheus

@@ -66,10 +66,12 @@ def local_checks(plan: Plan, shell: HostShell, run_id: str) -> None:
         raise Refused("host access: " + "; ".join(f"{h}: {why}" for h, why in unfit.items()))
 
 
-def run_shell(plan: Plan, run_id: str) -> HostShell:
-    """The shell to the run's selected hosts, on the run's own connections."""
+def run_shell(plan: Plan, run_id: str, started: Started | None = None) -> HostShell:
+    """The shell to the run's selected hosts, on the run's own connections (those of the
+    run begun before its plan, when it was)."""
     hosts = [plan.inventory.host_info(h) for h in plan.selection.selected]
-    return HostShell(hosts, control_dir=run_control_dir(run_id))
+    control_dir = started.control_dir if started is not None else None
+    return HostShell(hosts, control_dir=control_dir or run_control_dir(run_id))
 
 
 def ask_ahead(plan: Plan, started: Started) -> None:
@@ -77,7 +79,7 @@ def ask_ahead(plan: Plan, started: Started) -> None:
     in the background (the run's guardian ends its connections with the run), when the plan
     passes the local checks; else nothing is asked and the engine's preflight says why it
     refuses."""
-    shell = run_shell(plan, started.run_id)
+    shell = run_shell(plan, started.run_id, started)
     try:
         local_checks(plan, shell, started.run_id)
     except Refused:

@@ -33,6 +33,9 @@ from chaosrun.base import filemodes
 from chaosrun.hosts import runner
 from chaosrun.hosts.playbook_main import RELEASE_VARS_NAME
 
+# Forks of a play started before the hosts are chosen: Ansible runs min(forks, hosts)
+# workers, so this is the most hosts it covers at once, as the engine's own would.
+FORKS = 500
 # How often a release looks again for the playbook's reader while it is still starting.
 POLL_S = 0.02
 # How long `abandon` waits for the abandoned playbook to end.

@@ -33,6 +33,8 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
+from pathlib import Path
 
 import ansible_runner  # noqa: F401  (loaded here so that every fork finds it loaded)
 from ansible.inventory.manager import InventoryManager  # noqa: F401
@@ -42,7 +44,7 @@ from ansible.vars.manager import VariableManager  # noqa: F401
 from chaosrun import cli
 from chaosrun.base import output, warm_key
 from chaosrun.plan import planning  # noqa: F401
-from chaosrun.run import early, engine  # noqa: F401
+from chaosrun.run import early, engine, spare  # noqa: F401
 from chaosrun.warm import client
 
 MAX_MESSAGE = client.MAX_MESSAGE
@@ -72,6 +74,13 @@ class Server:
         # A fork's end wakes the loop at once (SIGCHLD written to the pair): its command
         # waits for the exit status.
         self.wake_r, self.wake_w = socket.socketpair()
+        # What the last run started (early.HINTS), read from each fork's pipe once it ended,
+        # and the fork that has inject's playbook for the next one ready (chaosrun.run.spare).
+        self.hints: dict[int, int] = {}
+        self.hint: dict[str, str] | None = None
+        self.spare: tuple[int, socket.socket] | None = None
+        self.ending: set[int] = set()  # spares told to end, not yet reaped
+        self.listener: socket.socket | None = None
 
     def bind(self) -> socket.socket:
         """Listen at the key's path; the name appears only once it accepts (a rename)."""
@@ -84,6 +93,7 @@ class Server:
         listener.listen(16)
         os.replace(staging, self.path)
         self.inode = os.stat(self.path).st_ino
+        self.listener = listener
         return listener
 
     def serve(self, listener: socket.socket) -> None:
@@ -96,7 +106,7 @@ class Server:
         # Asked to end (a shutdown, `kill`): as `chaosrun warm --stop`, after its forks.
         signal.signal(signal.SIGTERM, self._stop)
         selector.register(self.wake_r, selectors.EVENT_READ)
-        while self.listening or self.children:
+        while self.listening or self.children or self.ending:
             for key, _ in selector.select(POLL_S):
                 if key.fileobj is self.wake_r:
                     with contextlib.suppress(OSError):
@@ -112,6 +122,9 @@ class Server:
             if not self.listening and listener.fileno() >= 0:
                 selector.unregister(listener)
                 self.unlink(listener)
+                self.drop_spare()
+            elif self.listening and not self.children and self.spare is None and self.hint:
+                self.make_spare()
 
     def _stop(self, _signum: int, _frame: object) -> None:
         self.listening = False
@@ -179,22 +192,83 @@ class Server:
         if refusal is not None:
             _answer(conn, fds, {"refused": refusal})
             return
-        try:
-            pid = os.fork()
-        except OSError as exc:  # out of processes or memory: the command runs cold
-            _answer(conn, fds, {"refused": f"cannot fork: {exc}"})
-            return
-        if pid == 0:
-            signal.set_wakeup_fd(-1)
-            # Only its own command's connection: another's end must close with its fork.
-            for other in [listener, self.wake_r, self.wake_w, *self.children.values()]:
-                other.close()
-            _child(conn, fds, request)  # never returns
+        pid = self.give_spare(conn, fds, request) if request["argv"][:1] == ["run"] else None
+        if pid is None:
+            hint_r, hint_w = os.pipe()
+            try:
+                pid = os.fork()
+            except OSError as exc:  # out of processes or memory: the command runs cold
+                os.close(hint_r)
+                os.close(hint_w)
+                _answer(conn, fds, {"refused": f"cannot fork: {exc}"})
+                return
+            if pid == 0:
+                os.close(hint_r)
+                self.detach(keep=conn)
+                _child(conn, fds, request, hint_w)  # never returns
+            os.close(hint_w)
+            self.hints[pid] = hint_r
         for fd in fds:
             os.close(fd)
         self.children[pid] = conn
         self.served += 1
         send(conn, {"pid": pid})
+
+    def detach(self, keep: socket.socket | None = None) -> None:
+        """In a fork: none of the server's sockets and pipes but `keep` (another command's
+        end must close with its own fork)."""
+        signal.set_wakeup_fd(-1)
+        spare_end = [self.spare[1]] if self.spare else []
+        for other in [self.listener, self.wake_r, self.wake_w, *self.children.values(), *spare_end]:
+            if other is not None and other is not keep:
+                other.close()
+        for fd in self.hints.values():
+            os.close(fd)
+
+    def make_spare(self) -> None:
+        """Fork the process that readies inject's playbook for the next run like the last."""
+        hint = self.hint or {}
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        hint_r, hint_w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (hint_r, hint_w):
+                os.close(fd)
+            ours.close()
+            theirs.close()
+            self.hint = None
+            return
+        if pid == 0:
+            os.close(hint_r)
+            ours.close()
+            self.detach()
+            _spare(theirs, hint, hint_w)  # never returns
+        theirs.close()
+        os.close(hint_w)
+        self.hints[pid] = hint_r
+        self.spare = (pid, ours)
+
+    def give_spare(self, conn: socket.socket, fds: list[int], request: dict) -> int | None:
+        """Hand a run to the spare (its pid), or None when there is none to take it."""
+        if self.spare is None:
+            return None
+        pid, ours = self.spare
+        self.spare = None
+        try:
+            socket.send_fds(ours, [json.dumps(request).encode()], [*fds, conn.fileno()])
+        except OSError:  # it ended meanwhile
+            return None
+        finally:
+            ours.close()
+        return pid
+
+    def drop_spare(self) -> None:
+        """No more commands: the spare ends its playbook (it touched no host) and itself."""
+        if self.spare is not None:
+            self.spare[1].close()
+            self.ending.add(self.spare[0])
+            self.spare = None
 
     def refusal(self, conn: socket.socket, request: dict, fds: list[int]) -> str | None:
         if client.peer_uid(conn) != os.geteuid():
@@ -211,18 +285,38 @@ class Server:
         return None
 
     def reap(self) -> None:
-        while self.children:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            self.read_hint(pid)
+            self.ending.discard(pid)
+            if self.spare is not None and self.spare[0] == pid:  # ended unused
+                self.spare[1].close()
+                self.spare = None
+                self.hint = None  # it could not start one: no other until a run says so
             conn = self.children.pop(pid, None)
             if conn is not None:
                 send(conn, {"exit": os.waitstatus_to_exitcode(status)})
                 conn.close()
                 self.last = time.monotonic()
+
+    def read_hint(self, pid: int) -> None:
+        """The last thing an ended fork said a spare for the next run would start."""
+        fd = self.hints.pop(pid, None)
+        if fd is None:
+            return
+        try:
+            lines = os.read(fd, 65536).decode(errors="replace").splitlines()
+        finally:
+            os.close(fd)
+        for line in reversed(lines):
+            with contextlib.suppress(ValueError):
+                self.hint = dict(json.loads(line))
+                return
 
 
 def _answer(conn: socket.socket, fds: list[int], message: dict) -> None:
@@ -233,12 +327,14 @@ def _answer(conn: socket.socket, fds: list[int], message: dict) -> None:
     conn.close()
 
 
-def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
+def _child(conn: socket.socket, fds: list[int], request: dict, hint_fd: int) -> None:
     """The fork: the command's descriptors, directory and shell variables, then its
     command line, then the interpreter's exit work, and the end of the process."""
     code = 1
     try:
-        os.setpgid(0, 0)
+        early.HINTS = _hint_writer(hint_fd)
+        if os.getpgid(0) != os.getpid():
+            os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
@@ -264,6 +360,45 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
         traceback.print_exc()
     finally:
         _exit(code)
+
+
+def _spare(sock: socket.socket, hint: dict[str, str], hint_fd: int) -> None:
+    """The spare: inject's playbook for a run like the last one, started now; then the next
+    run's command, as any fork runs one (its Starter takes the playbook when nothing it read
+    changed), or, when the server hangs up, the playbook's end and its own."""
+    code = 0
+    try:
+        os.setpgid(0, 0)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        null = os.open(os.devnull, os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(null, target)
+        os.close(null)
+        with contextlib.suppress(Exception):  # no spare: the run starts its own
+            early.SPARE = spare.prepare(
+                hint["role"], Path(hint["inventory"]), Path(hint["run_root"])
+            )
+        data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 4)
+        if data and len(fds) == 4:
+            conn = socket.socket(fileno=fds[3])
+            sock.close()
+            _child(conn, fds[:3], json.loads(data), hint_fd)  # never returns
+        for fd in fds:
+            os.close(fd)
+    except BaseException:
+        code = 1
+    if early.SPARE is not None:
+        early.SPARE.discard()
+    os._exit(code)
+
+
+def _hint_writer(fd: int) -> Callable[[dict[str, str]], None]:
+    def write(hint: dict[str, str]) -> None:
+        with contextlib.suppress(OSError):
+            os.write(fd, json.dumps(hint).encode() + b"\n")
+
+    return write
 
 
 def _main() -> int:
@@ -292,7 +427,11 @@ def _relay(conn: socket.socket) -> None:
 
 def _exit(code: int) -> None:
     """What the interpreter does as it ends (wait for the threads that are not daemons,
-    the exit handlers, the last flush), then end without unwinding into the server."""
+    the exit handlers, the last flush), then end without unwinding into the server. A
+    spare the command never came to use ends with it."""
+    if early.SPARE is not None:
+        with contextlib.suppress(BaseException):
+            early.SPARE.discard()
     with contextlib.suppress(BaseException):
         threading._shutdown()  # type: ignore[attr-defined]
     with contextlib.suppress(BaseException):
@@ -308,6 +447,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # Nothing this process loaded is garbage: keep the collector off it, in it and in the
     # forks (their copies of its pages stay shared until written).
+    cli.prebuild()
     gc.freeze()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     server = Server(args.idle)

@@ -3,12 +3,17 @@
 A run started with a warm process up passes with the fork as its controller; Ctrl-C on
 the command aborts it and rolls back (exit 3), as without one; a command killed outright
 leaves its fork to roll back at once (a hangup), instead of a fault left to the hosts'
-dead-man.
+dead-man. After a run, the warm process readies inject's playbook for the next one (a
+spare): the next run takes it, unless what the playbook read changed since (the
+inventory), and `chaosrun warm --stop` leaves no spare behind.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import shutil
 import signal
 import subprocess
 import time
@@ -116,4 +121,84 @@ def test_a_warm_run_stopped_from_its_command_rolls_back_at_once(
     assert journal["rollback"]["ok"] is True
     assert time.monotonic() - sent < LEASE_TTL + 60
     assert warm.lab.unit_active(host, UNIT)
+    warm.assert_no_active_fault()
+
+
+def _spare_waiting(runs: Path, timeout: float = 120) -> Path:
+    """The spare's directory once its playbook waits for a release."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for events in (runs / ".spares").glob("*/ansible/inject/artifacts/*/job_events"):
+            if any("playbook_on_task_start" in e.read_text() for e in events.glob("*.json")):
+                return events.parents[4]
+        time.sleep(0.3)
+    pytest.fail(f"no spare waiting in {runs / '.spares'} within {timeout}s")
+
+
+def _inject_started(run_dir: Path) -> float:
+    """When the run's inject playbook started (its first event), epoch seconds."""
+    for path in (run_dir / "ansible" / "inject" / "artifacts").glob("*/job_events/*.json"):
+        event = json.loads(path.read_text())
+        if event.get("event") == "playbook_on_start":
+            return dt.datetime.fromisoformat(event["created"]).timestamp()
+    pytest.fail(f"no playbook_on_start among {run_dir}'s inject events")
+
+
+def _spare_processes(spare: Path) -> list[int]:
+    """Processes of the spare at `spare` (its guardian marks them, chaosrun.run.reaper)."""
+    needle = f"CHAOSRUN_RUN_MARK=spare-{spare.name}\0".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if needle in environ:
+                found.append(int(entry.name))
+    return found
+
+
+def test_the_next_run_takes_the_ready_playbook_unless_the_inventory_changed(
+    warm: WarmProject,
+) -> None:
+    inventory = warm.root / "inventory" / "hosts"
+    inventory.parent.mkdir()
+    shutil.copy(warm.lab.inventory, inventory)
+    exp = warm.experiment("warm-spare", stop_one_order(duration="2s"))
+
+    def run() -> tuple[subprocess.CompletedProcess[str], float, Path]:
+        def attempt():
+            launched = time.time()
+            done = warm.chaosrun("run", str(exp), "-i", str(inventory), "--json")
+            journal = json.loads(done.stdout)["journal"] if done.returncode == 0 else None
+            return done, launched, journal
+
+        done, launched, journal = when_steady(warm, attempt)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done, launched, Path(journal).parent
+
+    _, launched, first = run()
+    assert _inject_started(first) > launched  # no spare yet: its own playbook
+    _spare_waiting(warm.run_dir)
+    _, launched, second = run()
+    assert _inject_started(second) < launched  # the spare's, ready before the launch
+    assert not any(p.is_symlink() for p in (warm.run_dir / ".spares").iterdir())
+
+    _spare_waiting(warm.run_dir)
+    with inventory.open("a") as fh:  # the spare's playbook read the inventory before this
+        fh.write("# changed\n")
+    _, launched, third = run()
+    assert _inject_started(third) > launched
+    assert warm.journal(third.name)["status"] == "passed"
+
+    spare = _spare_waiting(warm.run_dir)
+    assert _spare_processes(spare)
+    stopped = warm.chaosrun("warm", "--stop")
+    assert stopped.returncode == 0, stopped.stderr
+    deadline = time.monotonic() + 30
+    while _spare_processes(spare) or any((warm.run_dir / ".spares").iterdir()):
+        assert time.monotonic() < deadline, f"spare left: {_spare_processes(spare)}"
+        time.sleep(0.3)
+    assert os.listdir(warm.run_dir / ".spares") == []
     warm.assert_no_active_fault()
