@@ -8,7 +8,9 @@ role's vars come with its release (chaosrun.run.prestart). So `Starter`, called 
 reading the experiment and planning it, chooses the run's id, starts the run's guardian
 (chaosrun.run.reaper: the run's processes end with it, and Ansible's ssh connections are
 the run's own from the start) and inject's playbook, which then starts beside the
-planning instead of after it.
+planning instead of after it. In a warm process's fork that has a spare ready (`SPARE`,
+chaosrun.run.spare: the same playbook started before the command), `Starter` takes the
+spare's guardian and playbook instead, when nothing they read has changed.
 
 The engine takes both (`Started`) when what it would have started itself is the same:
 the ssh control path (a host that skips host key checking must not join a shared
@@ -38,7 +40,7 @@ from chaosrun.plan.planning import lease_ttl, resolve_inventory
 from chaosrun.run import prestart, reaper, spare
 from chaosrun.run.runid import make_run_id
 
-FORKS = prestart.FORKS
+FORKS = prestart.FORKS  # the most hosts a play started before its plan covers
 # The ssh control path of the engine's plays when every host checks its host key
 # (hostshell.HostShell.ansible_control_path); Ansible's setting says which to expect.
 CONTROL_PATH = hostshell.HostShell.shared_control_path()
