@@ -31,8 +31,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chaosrun.base.phases import Phase
-from chaosrun.hosts import ansiblecfg, hostshell
+from chaosrun.hosts import hostshell
 from chaosrun.model import config as project_config
 from chaosrun.model import safety
 from chaosrun.model.experiment import Experiment
@@ -41,9 +40,6 @@ from chaosrun.run import prestart, reaper, spare
 from chaosrun.run.runid import make_run_id
 
 FORKS = prestart.FORKS  # the most hosts a play started before its plan covers
-# The ssh control path of the engine's plays when every host checks its host key
-# (hostshell.HostShell.ansible_control_path); Ansible's setting says which to expect.
-CONTROL_PATH = hostshell.HostShell.shared_control_path()
 # The longest planning waits for the play's process to be started.
 SPAWN_WAIT_S = 2.0
 # Set to 0 to start inject's playbook only once the run is planned (to compare the two).
@@ -140,22 +136,12 @@ class Starter:
                 control_dir=ready.control_dir,
             )  # fmt: skip
             return
-        # A host of the inventory may say otherwise: then the engine does not take the play.
-        checked = bool(ansiblecfg.setting("HOST_KEY_CHECKING"))
-        control_path = CONTROL_PATH if checked else None
-        guardian = reaper.Reaper(run_id, hostshell.run_control_dir(run_id), control_path)
-        guardian.start()
-        pending = prestart.start(
-            role=role,
-            hosts=FORKS,
-            inventory=inventory,
-            work_dir=run_dir / "ansible" / Phase.INJECT,
-            wait_s=inject_wait_s(experiment, lease_ttl(experiment, cfg)),
-        )
-        if pending is None:
-            guardian.stop()
+        wait_s = inject_wait_s(experiment, lease_ttl(experiment, cfg))
+        begun = prestart.begin_play(run_id, run_dir / prestart.INJECT_DIR, role, inventory, wait_s)
+        if begun is None:
             _remove(run_dir, made)
             return
+        guardian, pending, control_path = begun
         # Its thread prepares the process, which planning's Python would slow down (one
         # interpreter lock): planning waits the few hundredths of a second until it runs.
         pending.spawned(SPAWN_WAIT_S)

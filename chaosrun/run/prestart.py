@@ -30,12 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from chaosrun.base import filemodes
-from chaosrun.hosts import runner
+from chaosrun.base.phases import Phase
+from chaosrun.hosts import ansiblecfg, hostshell, runner
 from chaosrun.hosts.playbook_main import RELEASE_VARS_NAME
+from chaosrun.run import reaper
 
 # Forks of a play started before the hosts are chosen: Ansible runs min(forks, hosts)
 # workers, so this is the most hosts it covers at once, as the engine's own would.
 FORKS = 500
+# Where a run (or a spare, chaosrun.run.spare) keeps inject's Ansible files, in its directory.
+INJECT_DIR = Path("ansible") / Phase.INJECT
 # How often a release looks again for the playbook's reader while it is still starting.
 POLL_S = 0.02
 # How long `abandon` waits for the abandoned playbook to end.
@@ -188,3 +192,25 @@ def start(**kwargs: Any) -> Pending | None:
         return Pending(**kwargs)
     except OSError:
         return None
+
+
+def begin_play(
+    run_key: str, work_dir: Path, role: str, inventory: Path, wait_s: float
+) -> tuple[reaper.Reaper, Pending, str | None] | None:
+    """The guardian of the processes marked `run_key` and inject's playbook in `work_dir`,
+    waiting for its release, and the ssh control path both expect; None when the playbook
+    could not be started (the guardian has ended)."""
+    # The engine's plays' control path when every host checks its host key
+    # (hostshell.HostShell.ansible_control_path); Ansible's setting says which to expect. A
+    # host of the inventory may say otherwise: then the engine does not take the play.
+    control_path = (
+        hostshell.HostShell.shared_control_path()
+        if ansiblecfg.setting("HOST_KEY_CHECKING")
+        else None
+    )
+    guardian = reaper.Reaper(run_key, hostshell.run_control_dir(run_key), control_path).start()
+    pending = start(role=role, hosts=FORKS, inventory=inventory, work_dir=work_dir, wait_s=wait_s)
+    if pending is None:
+        guardian.stop()
+        return None
+    return guardian, pending, control_path

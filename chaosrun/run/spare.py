@@ -30,16 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from chaosrun.base import liveness
-from chaosrun.base.phases import Phase
-from chaosrun.hosts import ansiblecfg, hostshell, rolespec, runner
+from chaosrun.hosts import hostshell, rolespec, runner
 from chaosrun.run import prestart, reaper
 
 SPARES = ".spares"
 # How long a spare's playbook waits for its release (its process ends after it): a spare
 # older than that is not taken (chaosrun.run.prestart.Pending.ended).
 WAIT_S = 6 * 3600
-# Where a spare's own run of inject would have its Ansible files.
-_INJECT = Path("ansible") / Phase.INJECT
 _PLUGIN_KEY = re.compile(r"^plugin\s*:", re.MULTILINE)
 
 
@@ -52,10 +49,14 @@ class Spare:
     run_root: Path
     fingerprint: str
     work: Path
-    control_dir: Path
+    token: str  # its guardian's marker, and the name of its ssh masters' directory
     control_path: str | None
     guardian: reaper.Reaper
     pending: prestart.Pending
+
+    @property
+    def control_dir(self) -> Path:
+        return hostshell.run_control_dir(self.token)
 
     def usable(self, role: str, inventory: Path, run_root: Path) -> bool:
         """Whether a run of `role` on `inventory`, kept in `run_root`, may take it."""
@@ -87,23 +88,16 @@ def prepare(role: str, inventory: Path, run_root: Path) -> Spare | None:
     prune(spares)
     work = spares / f"{os.getpid()}-{secrets.token_hex(4)}"
     token = f"spare-{work.name}"
-    # A host of the inventory may skip its host key check: the engine then does not take it.
-    checked = bool(ansiblecfg.setting("HOST_KEY_CHECKING"))
-    control_path = hostshell.HostShell.shared_control_path() if checked else None
-    control_dir = hostshell.run_control_dir(token)
-    guardian = reaper.Reaper(token, control_dir, control_path).start()
-    pending = prestart.start(
-        role=role, hosts=prestart.FORKS, inventory=inventory, work_dir=work / _INJECT, wait_s=WAIT_S
-    )
-    if pending is None or not pending.spawned(10.0):
-        if pending is not None:
-            pending.abandon()
-        guardian.stop()
+    begun = prestart.begin_play(token, work / prestart.INJECT_DIR, role, inventory, WAIT_S)
+    if begun is not None and not begun[1].spawned(10.0):
+        begun[1].abandon()
+        begun[0].stop()
+        begun = None
+    if begun is None:
         shutil.rmtree(work, ignore_errors=True)
         return None
-    return Spare(
-        role, inventory, run_root, found, work, control_dir, control_path, guardian, pending
-    )
+    guardian, pending, control_path = begun
+    return Spare(role, inventory, run_root, found, work, token, control_path, guardian, pending)
 
 
 def fingerprint(role: str, inventory: Path) -> str | None:

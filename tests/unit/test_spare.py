@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,16 @@ def inventory(tmp_path: Path) -> Path:
         f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
     )
     return path
+
+
+@pytest.fixture
+def ready(inventory: Path, tmp_path: Path) -> Iterator[spare.Spare]:
+    """A spare for ROLE on `inventory`, runs kept in tmp_path/runs; ended after the test."""
+    made = spare.prepare(ROLE, inventory, tmp_path / "runs")
+    assert made is not None
+    yield made
+    if not made.pending.ended():
+        made.discard()
 
 
 def test_the_fingerprint_follows_what_the_playbook_reads(
@@ -66,35 +77,28 @@ def test_an_inventory_that_is_not_plain_files_gets_no_spare(tmp_path: Path) -> N
 
 
 def test_a_spare_is_taken_as_the_runs_directory_while_nothing_changed(
-    inventory: Path, tmp_path: Path
+    ready: spare.Spare, inventory: Path, tmp_path: Path
 ) -> None:
     runs = tmp_path / "runs"
-    ready = spare.prepare(ROLE, inventory, runs)
-    assert ready is not None
-    try:
-        assert ready.usable(ROLE, inventory, runs)
-        assert not ready.usable(ROLE, inventory, tmp_path / "elsewhere")
-        assert not ready.usable("chaosrun.chaos.service_stop", inventory, runs)
-        run_dir = runs / "20261207T000000-x-abcd"
-        work = ready.work
-        ready.take(run_dir)
-        assert work.is_symlink() and work.resolve() == run_dir.resolve()
-        assert (work / "ansible" / "inject" / "release.fifo").exists()
-        assert not ready.pending.ended()  # still waiting: its paths hold through the link
-    finally:
-        ready.discard()
+    assert ready.usable(ROLE, inventory, runs)
+    assert not ready.usable(ROLE, inventory, tmp_path / "elsewhere")
+    assert not ready.usable("chaosrun.chaos.service_stop", inventory, runs)
+    run_dir = runs / "20261207T000000-x-abcd"
+    work = ready.work
+    ready.take(run_dir)
+    assert work.is_symlink() and work.resolve() == run_dir.resolve()
+    assert (work / "ansible" / "inject" / "release.fifo").exists()
+    assert not ready.pending.ended()  # still waiting: its paths hold through the link
+    ready.discard()
     assert ready.pending.ended()
 
 
 def test_a_spare_whose_inventory_changed_is_not_taken_and_ends_without_a_trace(
-    inventory: Path, tmp_path: Path
+    ready: spare.Spare, inventory: Path, tmp_path: Path
 ) -> None:
-    runs = tmp_path / "runs"
-    ready = spare.prepare(ROLE, inventory, runs)
-    assert ready is not None
     with inventory.open("a") as fh:
         fh.write("localhost2 ansible_connection=local\n")
-    assert not ready.usable(ROLE, inventory, runs)
+    assert not ready.usable(ROLE, inventory, tmp_path / "runs")
     ready.discard()
     assert ready.pending.ended()
     assert not ready.work.exists()
